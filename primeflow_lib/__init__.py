@@ -1,0 +1,1 @@
+"""PrimeFlow domain library (pure Python, never imports dagster)."""

@@ -1,0 +1,116 @@
+"""Domain records passed between the flow engine, alerts and paper trading.
+
+Batches travel as DataFrames whose columns are the warehouse declarations
+(:mod:`primeflow_lib.schema`); these dataclasses are the one-record view of the same rows, used
+where code handles a single item (formatting an alert, opening a paper position).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SignalKind = Literal["SCALP", "DAY_TRADE", "SWING"]
+SIGNAL_KINDS: tuple[str, ...] = ("SCALP", "DAY_TRADE", "SWING")
+Direction = Literal["BULLISH", "BEARISH"]
+
+
+@dataclass(frozen=True)
+class FlowPrint:
+    """One option trade as received (see ``flow.option_prints`` for units)."""
+
+    trade_date: dt.date
+    print_id: str
+    option_symbol: str
+    underlying: str
+    sip_ts: dt.datetime
+    sip_timestamp: int
+    exchange: int
+    price: float
+    size: int
+    conditions: str
+    correction: int | None
+    bid: float | None
+    ask: float | None
+    seq: int
+    vendor: str
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A scored setup a trader could act on.
+
+    ``signal_id`` is a stable hash of the event and the strategy, so re-scoring the same batch
+    gives the same id. ``context`` is the market snapshot at the event's time (VWAP distance,
+    RVOL, trends, regime, spot); ``rules_passed`` / ``rules_failed`` name every gate evaluated.
+    """
+
+    signal_id: str
+    trade_date: dt.date
+    ts: dt.datetime
+    kind: str
+    ticker: str
+    option_symbol: str
+    expiry: dt.date
+    right: str
+    strike: float
+    direction: str
+    strength: float
+    tags: tuple[str, ...]
+    event_id: str
+    event_type: str
+    side: str
+    premium: float
+    size: int
+    avg_price: float
+    n_exchanges: int
+    spot: float | None
+    dte: int
+    vendor: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    rules_passed: tuple[str, ...] = ()
+    rules_failed: tuple[str, ...] = ()
+    print_ids: tuple[str, ...] = ()
+
+    @property
+    def short_id(self) -> str:
+        """First 8 characters of the id: shown in every alert so people can spot duplicates."""
+        return self.signal_id[:8]
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.vendor == "synthetic"
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Signal:
+        """Build from a ``flow.signals`` row (tags comma-joined, JSON text for the rest)."""
+
+        def _tuple(v: Any) -> tuple[str, ...]:
+            if v is None:
+                return ()
+            if isinstance(v, str):
+                v = v.strip()
+                if v.startswith("["):
+                    return tuple(json.loads(v))
+                return tuple(t for t in v.split(",") if t)
+            return tuple(v)
+
+        ctx = row.get("context_json") if "context_json" in row else row.get("context")
+        if isinstance(ctx, str):
+            ctx = json.loads(ctx)
+        kwargs = {f: row[f] for f in cls.__dataclass_fields__ if f in row and f not in (
+            "tags", "context", "rules_passed", "rules_failed", "print_ids")}
+        return cls(
+            **kwargs,
+            tags=_tuple(row.get("tags")),
+            context=dict(ctx or {}),
+            rules_passed=_tuple(row.get("rules_passed")),
+            rules_failed=_tuple(row.get("rules_failed")),
+            print_ids=_tuple(row.get("print_ids")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,90 @@
+"""Declarations of the ``market`` schema: universe, bars, option chain snapshots."""
+
+from __future__ import annotations
+
+from primeflow_lib.schema.base import C, Table, quarantine_table
+
+VENDOR = C("vendor", "VARCHAR", "data vendor the row came from (synthetic, massive, yfinance, ...)")
+
+UNIVERSE = Table(
+    schema="market",
+    name="universe",
+    columns=(
+        C("trade_date", "DATE", "session the universe applies to"),
+        C("rank", "INTEGER", "1 = highest average share volume"),
+        C("ticker", "VARCHAR", "underlying symbol, vendor-neutral form (BRK.B)"),
+        C("avg_volume", "DOUBLE", "mean daily share volume over the lookback sessions before trade_date"),
+        C("last_close", "DOUBLE", "close of the last session before trade_date, USD", nullable=True),
+        VENDOR,
+    ),
+    key=("trade_date", "ticker"),
+    doc="Top-N tickers by average share volume over the sessions *before* each trading day "
+    "(no look-ahead: the universe for a day is known before its open).",
+)
+
+OHLCV_DAILY = Table(
+    schema="market",
+    name="ohlcv_daily",
+    columns=(
+        C("trade_date", "DATE", "session date"),
+        C("ticker", "VARCHAR", "underlying symbol"),
+        C("open", "DOUBLE", "regular-session open, USD"),
+        C("high", "DOUBLE", "regular-session high, USD"),
+        C("low", "DOUBLE", "regular-session low, USD"),
+        C("close", "DOUBLE", "regular-session close, USD (split-adjusted where the vendor adjusts)"),
+        C("volume", "DOUBLE", "shares traded"),
+        C("vwap", "DOUBLE", "volume-weighted average price of the session, USD", nullable=True),
+        VENDOR,
+    ),
+    key=("trade_date", "ticker"),
+    doc="Daily OHLCV per ticker for every universe ticker of the day.",
+)
+
+OHLCV_INTRADAY = Table(
+    schema="market",
+    name="ohlcv_intraday",
+    columns=(
+        C("trade_date", "DATE", "session date"),
+        C("ts", "TIMESTAMP", "bar start, America/New_York wall time (naive)"),
+        C("ticker", "VARCHAR", "underlying symbol"),
+        C("open", "DOUBLE", "USD"),
+        C("high", "DOUBLE", "USD"),
+        C("low", "DOUBLE", "USD"),
+        C("close", "DOUBLE", "USD"),
+        C("volume", "DOUBLE", "shares traded in the bar"),
+        C("vwap", "DOUBLE", "bar VWAP, USD", nullable=True),
+        VENDOR,
+    ),
+    key=("ticker", "ts"),
+    doc="1-minute regular-session bars (09:30-16:00 ET, earlier close on half days). "
+    "Coarser timeframes (5m, 15m, 1h, 4h) are resampled on read.",
+)
+
+OPTION_CHAIN = Table(
+    schema="market",
+    name="option_chain",
+    columns=(
+        C("trade_date", "DATE", "session of the snapshot"),
+        C("underlying", "VARCHAR", "underlying symbol"),
+        C("option_symbol", "VARCHAR", "OCC/OSI compact symbol without prefix, e.g. SPY251219C00650000"),
+        C("expiry", "DATE", "expiration date"),
+        C("right", "VARCHAR", "C or P"),
+        C("strike", "DOUBLE", "strike price, USD"),
+        C("bid", "DOUBLE", "closing bid, USD per share", nullable=True),
+        C("ask", "DOUBLE", "closing ask, USD per share", nullable=True),
+        C("last", "DOUBLE", "last trade price, USD per share", nullable=True),
+        C("volume", "DOUBLE", "contracts traded in the session", nullable=True),
+        C("open_interest", "BIGINT", "open interest as of the start of the session (contracts)", nullable=True),
+        C("iv", "DOUBLE", "implied volatility, annualised fraction (0.25 = 25%)", nullable=True),
+        C("delta", "DOUBLE", "Black-Scholes delta per share", nullable=True),
+        C("gamma", "DOUBLE", "Black-Scholes gamma per share per USD", nullable=True),
+        C("theta", "DOUBLE", "Black-Scholes theta, USD per share per calendar day", nullable=True),
+        C("vega", "DOUBLE", "Black-Scholes vega, USD per share per 1 volatility point (0.01)", nullable=True),
+        C("underlying_price", "DOUBLE", "underlying price at the snapshot, USD", nullable=True),
+        VENDOR,
+    ),
+    key=("trade_date", "option_symbol"),
+    doc="End-of-day option chain snapshot per underlying: open interest, IV and greeks.",
+)
+
+TABLES = (UNIVERSE, OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN, quarantine_table("market"))

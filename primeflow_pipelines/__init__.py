@@ -1,0 +1,1 @@
+"""PrimeFlow Dagster project."""
