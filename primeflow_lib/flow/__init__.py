@@ -1,0 +1,1 @@
+"""Options-flow intelligence: option symbols, print classification, context, strategies, scoring."""

@@ -1,0 +1,128 @@
+"""OCC / OSI option symbols.
+
+Accepted forms (all parse to the same :class:`OptionSymbol`):
+
+* compact OSI: ``SPY251219C00650000`` (root 1-6 characters, ``YYMMDD``, ``C``/``P``, strike x 1000
+  as 8 digits);
+* Massive / Polygon: ``O:SPY251219C00650000``;
+* padded OSI (21 characters, root padded with spaces to 6): ``SPY   251219C00650000``;
+* adjusted and index roots: ``AMC1``, ``SPXW``, ``BRK.B``-style roots with a dot.
+
+The root is not always the underlying (``SPXW`` -> ``SPX``, ``AMC1`` -> ``AMC`` after a
+corporate action). :func:`parse_occ` returns the root; the underlying is taken from the vendor
+when it says so, else from :data:`ROOT_TO_UNDERLYING`, else by stripping a trailing adjustment
+digit.
+
+The canonical stored form is the compact one without prefix (:func:`format_occ`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+_OCC_RE = re.compile(r"^(?:O:)?([A-Z][A-Z0-9.]{0,5}) *(\d{2})(\d{2})(\d{2})([CP])(\d{8})$")
+
+#: index and weekly roots whose underlying differs from the root
+ROOT_TO_UNDERLYING = {
+    "SPXW": "SPX",
+    "SPXPM": "SPX",
+    "NDXP": "NDX",
+    "RUTW": "RUT",
+    "VIXW": "VIX",
+    "XSPW": "XSP",
+    "DJXW": "DJX",
+}
+
+
+class OptionSymbolError(ValueError):
+    """A string that is not an OCC/OSI option symbol; the message says why."""
+
+
+@dataclass(frozen=True)
+class OptionSymbol:
+    root: str
+    underlying: str
+    expiry: dt.date
+    right: str  # "C" or "P"
+    strike: float
+
+    @property
+    def symbol(self) -> str:
+        return format_occ(self.root, self.expiry, self.right, self.strike)
+
+
+def underlying_of_root(root: str) -> str:
+    """Underlying for an OCC root: the known index roots, else an adjusted root's trailing digit
+    stripped (``AMC1`` -> ``AMC``), else the root itself."""
+    if root in ROOT_TO_UNDERLYING:
+        return ROOT_TO_UNDERLYING[root]
+    m = re.fullmatch(r"([A-Z.]+?)\d", root)
+    return m.group(1) if m else root
+
+
+def parse_occ(symbol: str) -> OptionSymbol:
+    """Parse one option symbol (see module doc for the accepted forms).
+
+    Raises:
+        OptionSymbolError: with the offending string and the reason.
+    """
+    if not isinstance(symbol, str):
+        raise OptionSymbolError(f"option symbol must be a string, got {symbol!r}")
+    s = symbol.strip().upper()
+    m = _OCC_RE.match(s)
+    if not m:
+        raise OptionSymbolError(
+            f"not an OCC option symbol: {symbol!r} (expected ROOT + YYMMDD + C|P + 8-digit strike x 1000, "
+            "optionally prefixed 'O:')"
+        )
+    root, yy, mm, dd, right, strike8 = m.groups()
+    try:
+        expiry = dt.date(2000 + int(yy), int(mm), int(dd))
+    except ValueError:
+        raise OptionSymbolError(f"option symbol {symbol!r} has an impossible expiry date 20{yy}-{mm}-{dd}") from None
+    strike = int(strike8) / 1000.0
+    if strike <= 0:
+        raise OptionSymbolError(f"option symbol {symbol!r} has a zero strike")
+    return OptionSymbol(root=root, underlying=underlying_of_root(root), expiry=expiry, right=right, strike=strike)
+
+
+def format_occ(root: str, expiry: dt.date, right: str, strike: float) -> str:
+    """Canonical compact symbol: ``format_occ("SPY", date(2025,12,19), "C", 650) == "SPY251219C00650000"``."""
+    if right not in ("C", "P"):
+        raise OptionSymbolError(f"right must be 'C' or 'P', got {right!r}")
+    milli = int(round(strike * 1000))
+    if not 0 < milli < 100_000_000:
+        raise OptionSymbolError(f"strike {strike!r} out of range for an OCC symbol")
+    return f"{root}{expiry:%y%m%d}{right}{milli:08d}"
+
+
+def parse_occ_series(symbols: pd.Series) -> pd.DataFrame:
+    """Vectorised parse of many symbols (parses each distinct symbol once).
+
+    Returns a frame aligned with ``symbols`` with columns ``root, underlying, expiry (date),
+    right, strike, option_symbol (canonical), error``; ``error`` is None for good symbols and the
+    reason for bad ones (their other columns are null), so callers can quarantine them.
+    """
+    codes, uniques = pd.factorize(symbols, use_na_sentinel=True)
+    rows = []
+    for u in uniques:
+        try:
+            p = parse_occ(u)
+            rows.append((p.root, p.underlying, p.expiry, p.right, p.strike, p.symbol, None))
+        except OptionSymbolError as exc:
+            rows.append((None, None, None, None, np.nan, None, str(exc)))
+    table = pd.DataFrame(rows, columns=["root", "underlying", "expiry", "right", "strike", "option_symbol", "error"])
+    # a NaN/None symbol gets factorize code -1
+    missing = pd.DataFrame(
+        [(None, None, None, None, np.nan, None, "option symbol is missing")], columns=table.columns
+    )
+    table = pd.concat([table, missing], ignore_index=True)
+    idx = np.where(codes < 0, len(table) - 1, codes)
+    out = table.iloc[idx].reset_index(drop=True)
+    out.index = symbols.index
+    return out
