@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -62,6 +62,12 @@ class Vendor(abc.ABC):
     name: str = ""
     #: kinds of data this vendor can deliver
     kinds: frozenset[DataKind] = frozenset()
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> Vendor:
+        """Build the vendor from the loaded config (``primeflow_lib.config.load_config``).
+        Must not call the network; key problems are reported by :meth:`check_ready`."""
 
     def check_ready(self, kind: DataKind) -> None:
         """Raise a clear error now (at start) if this vendor cannot serve ``kind`` as configured,

@@ -1,0 +1,56 @@
+# PrimeFlow: `make demo` builds the demo warehouse, `make test` runs the tests.
+# Everything is installed from uv.lock into .venv (uv itself into .tools), so a fresh machine
+# with python3.11 needs nothing else.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast ui bench lint docs clean-warehouse
+
+$(UV):
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced
+
+demo: install
+	@mkdir -p var
+	PRIMEFLOW_VENDOR=synthetic $(BIN)/primeflow demo
+
+test: install
+	$(BIN)/pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/pytest -q -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
+
+ui: install
+	@mkdir -p var
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: install
+	$(BIN)/python benchmarks/bench_backtest.py
+	$(BIN)/python benchmarks/bench_options.py
+	$(BIN)/python benchmarks/bench_flow.py
+	$(BIN)/python benchmarks/bench_live.py
+
+lint: install
+	$(BIN)/ruff check .
+
+docs: install
+	$(BIN)/primeflow docs
+
+clean-warehouse:
+	rm -f var/primeflow.duckdb var/primeflow.duckdb.wal var/primeflow_read.duckdb

@@ -1,0 +1,404 @@
+"""The DuckDB warehouse: one file, short connections, atomic partition rewrites, a read copy.
+
+Paths: ``PRIMEFLOW_DUCKDB`` (default ``var/primeflow.duckdb``) is the live file only the pipeline
+opens; ``PRIMEFLOW_READ_DUCKDB`` (default ``var/primeflow_read.duckdb``) is the published copy
+people and query tools read, so a reader never blocks the pipeline with DuckDB's single-writer
+lock. The copy is replaced atomically (``os.replace``) after each successful write run.
+
+Every write goes through :func:`replace_partition`, :func:`replace_where` or :func:`append_rows`:
+one transaction, values bound or scanned from a registered frame, identifiers only from the
+declarations in :mod:`primeflow_lib.schema`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from primeflow_lib.schema import ALL_TABLES, SCHEMAS, Table, table
+
+DEFAULT_PATH = "var/primeflow.duckdb"
+DEFAULT_READ_PATH = "var/primeflow_read.duckdb"
+_DUCKDB_MAGIC = b"DUCK"
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse problem; the message names the file, table, column or row."""
+
+
+class WarehouseLockedError(WarehouseError):
+    """Another process holds the DuckDB write lock and did not release it in time."""
+
+
+class SchemaMismatchError(WarehouseError):
+    """A stored table's columns differ from its declaration."""
+
+
+def warehouse_path() -> Path:
+    """The live warehouse file (``PRIMEFLOW_DUCKDB``)."""
+    return Path(os.environ.get("PRIMEFLOW_DUCKDB") or DEFAULT_PATH)
+
+
+def read_copy_path() -> Path:
+    """The published read copy (``PRIMEFLOW_READ_DUCKDB``)."""
+    return Path(os.environ.get("PRIMEFLOW_READ_DUCKDB") or DEFAULT_READ_PATH)
+
+
+def _check_file(path: Path) -> None:
+    if path.exists():
+        if path.is_dir():
+            raise WarehouseError(f"warehouse path {path} is a directory, not a DuckDB file")
+        with path.open("rb") as fh:
+            head = fh.read(16)
+        if len(head) >= 12 and head[8:12] != _DUCKDB_MAGIC:
+            raise WarehouseError(
+                f"warehouse path {path} exists but is not a DuckDB database file "
+                "(refusing to open or overwrite it; point PRIMEFLOW_DUCKDB elsewhere)"
+            )
+        if 0 < len(head) < 12:
+            raise WarehouseError(f"warehouse file {path} is truncated ({len(head)} bytes)")
+
+
+@contextlib.contextmanager
+def connect(
+    path: str | os.PathLike | None = None,
+    *,
+    read_only: bool = False,
+    lock_timeout_s: float = 120.0,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse for the duration of a ``with`` block, then close it.
+
+    Args:
+        path: the DuckDB file; default :func:`warehouse_path`.
+        read_only: open read-only (the file must exist).
+        lock_timeout_s: how long to keep retrying (jittered exponential backoff) while another
+            process holds the lock, before raising :class:`WarehouseLockedError`.
+
+    Keep the block short: never hold it across a vendor call or a long computation.
+    """
+    p = Path(path) if path is not None else warehouse_path()
+    _check_file(p)
+    if read_only and not p.exists():
+        raise WarehouseError(f"warehouse file {p} does not exist (run `make demo` or materialize assets first)")
+    if not read_only:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(p), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            msg = str(exc)
+            if "lock" not in msg.lower():
+                raise WarehouseError(f"cannot open warehouse {p}: {msg}") from None
+            if time.monotonic() >= deadline:
+                raise WarehouseLockedError(
+                    f"warehouse {p} is locked by another process for more than {lock_timeout_s:.0f} s: {msg}"
+                ) from None
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open warehouse {p}: {exc}") from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, tables: Sequence[Table] | None = None) -> None:
+    """Create the schemas and declared tables that do not exist yet, and check the existing ones
+    still match their declarations (:class:`SchemaMismatchError` names the table and columns)."""
+    for s in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+    for t in tables if tables is not None else ALL_TABLES.values():
+        con.execute(t.ddl())
+        stored = con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [t.schema, t.name],
+        ).fetchall()
+        declared = [(c.name, c.type) for c in t.columns]
+        got = [(n, "JSON" if ty == "JSON" else ty) for n, ty in stored]
+        if got != declared:
+            missing = [n for n, _ in declared if n not in dict(got)]
+            extra = [n for n, _ in got if n not in dict(declared)]
+            changed = [n for n, ty in declared if n in dict(got) and dict(got)[n] != ty]
+            raise SchemaMismatchError(
+                f"{t.fqn} in the warehouse does not match its declaration "
+                f"(missing: {missing}, undeclared: {extra}, type changed: {changed}); "
+                "this warehouse was written by another version: rebuild it (delete the file and "
+                "re-materialize) or point PRIMEFLOW_DUCKDB at a new file"
+            )
+
+
+def _sql_literal_type(col_type: str) -> str:
+    return "VARCHAR" if col_type == "JSON" else col_type
+
+
+def conform(t: Table, df: pd.DataFrame) -> pd.DataFrame:
+    """Check ``df`` has exactly the declared columns of ``t`` and no NULL in a NOT NULL column.
+
+    Raises:
+        WarehouseError: naming the table, the column and (for NULLs) the first offending row.
+    """
+    cols = list(df.columns)
+    missing = [c for c in t.column_names if c not in cols]
+    extra = [c for c in cols if c not in t.column_names]
+    if missing or extra:
+        raise WarehouseError(f"frame for {t.fqn}: missing columns {missing}, undeclared columns {extra}")
+    out = df[t.column_names]
+    for c in t.columns:
+        if c.nullable:
+            continue
+        isnull = out[c.name].isna().to_numpy()
+        if isnull.any():
+            row = int(np.flatnonzero(isnull)[0])
+            raise WarehouseError(
+                f"frame for {t.fqn}: column {c.name!r} is NULL in row {row} "
+                f"(of {len(out)}); the column is NOT NULL"
+            )
+    return out
+
+
+def _insert(con: duckdb.DuckDBPyConnection, t: Table, df: pd.DataFrame) -> int:
+    if df.empty:
+        return 0
+    frame = conform(t, df)
+    name = "_pf_frame"
+    con.register(name, frame)
+    try:
+        select = ", ".join(
+            f'CAST("{c.name}" AS {_sql_literal_type(c.type)})' for c in t.columns
+        )
+        con.execute(f"INSERT INTO {t.fqn} SELECT {select} FROM {name}")
+    finally:
+        con.unregister(name)
+    return len(frame)
+
+
+def _as_table(t: Table | str) -> Table:
+    return t if isinstance(t, Table) else table(t)
+
+
+def _window_bounds(start: Any, end: Any) -> tuple[Any, Any]:
+    if end is None:
+        end = start
+    if end < start:
+        raise WarehouseError(f"partition window end {end} is before its start {start}")
+    return start, end
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection,
+    t: Table | str,
+    df: pd.DataFrame,
+    start: dt.date | dt.datetime,
+    end: dt.date | dt.datetime | None = None,
+    *,
+    where: Mapping[str, Any] | None = None,
+) -> int:
+    """Rewrite the partition window ``start``..``end`` (inclusive) of ``t`` with ``df`` in one
+    transaction: ``BEGIN; DELETE window; INSERT; COMMIT``. A crash leaves the old or the new
+    partition, never an empty or partial one. Rewriting twice gives the same rows.
+
+    Args:
+        where: extra equality filters on declared columns narrowing what is deleted (e.g.
+            ``{"ticker": "SPY"}``).
+    Returns:
+        Rows inserted.
+    Raises:
+        WarehouseError: a row of ``df`` outside the window, or a column problem (see :func:`conform`).
+    """
+    tb = _as_table(t)
+    if tb.partition_column is None:
+        raise WarehouseError(f"{tb.fqn} has no partition column; use replace_where or append_rows")
+    lo, hi = _window_bounds(start, end)
+    pc = tb.partition_column
+    if not df.empty:
+        vals = pd.to_datetime(df[pc])
+        lo_ts, hi_ts = pd.Timestamp(lo), pd.Timestamp(hi)
+        if tb.column(pc).type == "DATE":
+            hi_ts = hi_ts + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        bad = ~((vals >= lo_ts) & (vals <= hi_ts)).to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise WarehouseError(
+                f"frame for {tb.fqn}: row {row} has {pc}={df[pc].iloc[row]!r}, outside the "
+                f"partition window {lo} .. {hi}"
+            )
+    clauses = [f'"{pc}" BETWEEN ? AND ?']
+    params: list[Any] = [lo, hi]
+    for col, val in (where or {}).items():
+        tb.column(col)  # allow-list: only declared columns
+        clauses.append(f'"{col}" = ?')
+        params.append(val)
+    return _rewrite(con, tb, df, " AND ".join(clauses), params)
+
+
+def replace_where(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame, where: Mapping[str, Any]) -> int:
+    """Delete the rows of ``t`` matching the equality filters ``where`` and insert ``df``, in one
+    transaction (e.g. all rows of one backtest ``run_id``)."""
+    tb = _as_table(t)
+    if not where:
+        raise WarehouseError(f"replace_where on {tb.fqn} needs at least one filter")
+    clauses, params = [], []
+    for col, val in where.items():
+        tb.column(col)
+        clauses.append(f'"{col}" = ?')
+        params.append(val)
+    return _rewrite(con, tb, df, " AND ".join(clauses), params)
+
+
+def _rewrite(con: duckdb.DuckDBPyConnection, tb: Table, df: pd.DataFrame, clause: str, params: list) -> int:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM {tb.fqn} WHERE {clause}", params)
+        n = _insert(con, tb, df)
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+    return n
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame) -> int:
+    """Insert ``df`` into ``t`` (caller controls the transaction)."""
+    return _insert(con, _as_table(t), df)
+
+
+def quarantine_rows(
+    target: str,
+    rows: pd.DataFrame,
+    *,
+    source: str,
+    reason: Sequence[str] | str,
+    field: Sequence[str | None] | str | None = None,
+    value: Sequence[Any] | None = None,
+    row_number: Sequence[int] | None = None,
+    trade_date: dt.date | Sequence[dt.date] | None = None,
+) -> pd.DataFrame:
+    """Build quarantine rows (``<schema>.quarantine`` columns) for rejected rows of a batch bound
+    for ``target`` (``schema.table``): each keeps the whole row as JSON with the field, value and
+    rule it broke."""
+    n = len(rows)
+
+    def _vec(v: Any) -> list:
+        if isinstance(v, (list, tuple, np.ndarray, pd.Series, pd.Index)):
+            return list(v)
+        return [v] * n
+
+    row_json = [
+        json.dumps({k: _jsonable(x) for k, x in rec.items()}, default=str)
+        for rec in rows.to_dict(orient="records")
+    ]
+    return pd.DataFrame(
+        {
+            "target_table": target,
+            "trade_date": _vec(trade_date),
+            "source": source,
+            "row_number": _vec(row_number) if row_number is not None else list(rows.index),
+            "field": _vec(field),
+            "value": [None if v is None else str(v) for v in _vec(value)] if value is not None else [None] * n,
+            "reason": _vec(reason),
+            "row_json": row_json,
+            "quarantined_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+        }
+    )
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, float) and not np.isfinite(x):
+        return str(x)
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item() if np.isfinite(x) else str(x)
+    if x is pd.NaT:
+        return None
+    return x
+
+
+def write_quarantine(con: duckdb.DuckDBPyConnection, schema: str, qrows: pd.DataFrame, *, source: str, trade_date: dt.date | None) -> int:
+    """Replace the quarantine rows of (``source``, ``trade_date``) in ``<schema>.quarantine``
+    with ``qrows`` (so re-running a partition does not duplicate them)."""
+    tb = table(f"{schema}.quarantine")
+    where = {"source": source}
+    if trade_date is None:
+        return replace_where(con, tb, qrows, where)
+    return replace_partition(con, tb, qrows, trade_date, trade_date, where=where)
+
+
+def publish_read_copy(
+    src: str | os.PathLike | None = None,
+    dst: str | os.PathLike | None = None,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> Path:
+    """Copy the live warehouse to the read copy atomically (write ``dst.tmp``, then
+    ``os.replace``). A reader holding the old copy open is unaffected.
+
+    Pass ``con`` to reuse an open read-write connection to the live file."""
+    dst_p = Path(dst) if dst is not None else read_copy_path()
+    dst_p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst_p.with_name(dst_p.name + f".tmp{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+
+    def _copy(c: duckdb.DuckDBPyConnection) -> None:
+        live = c.execute("SELECT current_database()").fetchone()[0]
+        c.execute("ATTACH ? AS pf_snap", [str(tmp)])
+        try:
+            c.execute(f'COPY FROM DATABASE "{live}" TO pf_snap')
+        finally:
+            c.execute("DETACH pf_snap")
+
+    try:
+        if con is not None:
+            _copy(con)
+        else:
+            with connect(src) as c:
+                _copy(c)
+        os.replace(tmp, dst_p)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return dst_p
+
+
+def query(sql: str, params: Sequence[Any] | None = None, *, path: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Run a read-only query on the read copy (default :func:`read_copy_path`)."""
+    p = Path(path) if path is not None else read_copy_path()
+    with connect(p, read_only=True) as con:
+        try:
+            return con.execute(sql, list(params or [])).df()
+        except duckdb.Error as exc:
+            raise WarehouseError(f"query failed on {p}: {exc}") from None
+
+
+def table_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rows and partition range per declared table that exists (for the demo summary)."""
+    out = []
+    existing = {
+        f"{s}.{n}" for s, n in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    }
+    for fqn, t in ALL_TABLES.items():
+        if fqn not in existing:
+            continue
+        n = con.execute(f"SELECT count(*) FROM {fqn}").fetchone()[0]
+        lo = hi = None
+        if t.partition_column and n:
+            lo, hi = con.execute(f'SELECT min("{t.partition_column}"), max("{t.partition_column}") FROM {fqn}').fetchone()
+        out.append({"table": fqn, "rows": n, "from": lo, "to": hi})
+    return pd.DataFrame(out)

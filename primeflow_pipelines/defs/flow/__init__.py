@@ -1,0 +1,1 @@
+"""Options-flow assets: prints, events, context, signals."""

@@ -1,0 +1,41 @@
+"""``flow/option_prints``: raw option trades per session for the universe's underlyings."""
+
+
+import dagster as dg
+
+from primeflow_lib.schema import flow as f
+from primeflow_lib.vendors import vendor_for
+from primeflow_pipelines.defs.ingest import check_specs, ingest_sessions, universe_tickers
+from primeflow_pipelines.defs.market.assets import UNIVERSE_KEY
+from primeflow_pipelines.defs.partitions import sessions_of, trading_days
+from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
+
+PRINTS_KEY = dg.AssetKey(["flow", "option_prints"])
+
+
+@dg.asset(
+    key=PRINTS_KEY,
+    deps=[UNIVERSE_KEY],
+    check_specs=check_specs(f.OPTION_PRINTS, PRINTS_KEY),
+    partitions_def=trading_days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=DUCKDB_WRITE_POOL,
+    group_name="flow",
+    kinds={"duckdb", "python"},
+)
+def option_prints(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+) -> dg.MaterializeResult:
+    """Every option print of the session on the universe's underlyings, as the vendor sent it
+    (cancels, late and multi-leg prints included: classification happens in flow/flow_events).
+    Prints with a non-positive or non-finite price or size, an unparseable symbol, a duplicate id
+    or a timestamp outside the session go to ``flow.quarantine``."""
+    cfg = primeflow_config.load()
+    vendor = vendor_for("prints", cfg)
+    days = sessions_of(context)
+    with warehouse.connect() as con:
+        by_day = {d: universe_tickers(con, d) for d in days}
+    return ingest_sessions(
+        context, warehouse, f.OPTION_PRINTS, days,
+        lambda day: vendor.option_prints(by_day[day], day), source=vendor.name,
+    )

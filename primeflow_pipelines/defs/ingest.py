@@ -1,0 +1,119 @@
+"""Shared plumbing for vendor-ingest assets: per-session fetch -> validate -> atomic write,
+then the stored-partition checks, progress in the run log and metadata for the UI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+
+import dagster as dg
+import pandas as pd
+
+from primeflow_lib import quality, warehouse
+from primeflow_lib.schema import Table
+from primeflow_pipelines.defs.resources import WarehouseResource
+
+# Checks that apply to a table, by the columns it declares (names match quality.run_checks).
+_BASE_CHECKS = {
+    "non_empty": "every session of the partition has rows",
+    "unique_key": "the declared key is unique",
+}
+
+
+def check_specs(t: Table, asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """Blocking checks for a market/flow table: bad data stops downstream assets in the run."""
+    names = dict(_BASE_CHECKS)
+    cols = set(t.column_names)
+    if {"open", "high", "low", "close"} <= cols:
+        names["ohlc_consistent"] = "low <= open, close <= high; prices > 0; volume >= 0"
+    if quality.ts_rule(t)[0]:
+        names["in_session"] = "timestamps inside the regular session"
+    if "option_symbol" in cols:
+        names["symbol_parses"] = "option symbols are OCC symbols"
+    return [dg.AssetCheckSpec(n, asset=asset_key, description=d, blocking=True) for n, d in names.items()]
+
+
+def preview_md(df: pd.DataFrame, n: int = 8) -> dg.MetadataValue:
+    """A small markdown preview of a frame for asset metadata."""
+    if df.empty:
+        return dg.MetadataValue.md("_no rows_")
+    return dg.MetadataValue.md(df.head(n).to_markdown(index=False, floatfmt=".4g"))
+
+
+def universe_tickers(con, day: dt.date) -> list[str]:
+    """Tickers of the stored universe for ``day`` (error if the universe is missing)."""
+    rows = con.execute(
+        "SELECT ticker FROM market.universe WHERE trade_date = ? ORDER BY rank", [day]
+    ).fetchall()
+    if not rows:
+        raise dg.Failure(
+            description=f"market.universe has no rows for {day}: materialize market/universe for that "
+            "partition first"
+        )
+    return [r[0] for r in rows]
+
+
+def ingest_sessions(
+    context: dg.AssetExecutionContext,
+    wh: WarehouseResource,
+    t: Table,
+    days: Sequence[dt.date],
+    fetch_day: Callable[[dt.date], pd.DataFrame],
+    *,
+    source: str,
+    validate: Callable[[pd.DataFrame, dt.date], quality.Validation] | None = None,
+) -> dg.MaterializeResult:
+    """Fetch, validate and write ``t`` for each session in ``days`` (each session its own
+    transaction, so a failure on day k keeps days < k), then run the stored-partition checks.
+
+    A session whose fetched rows all fail validation is not rewritten (what was stored stays);
+    the ``non_empty`` check then reports it if nothing was stored before.
+    """
+    total, bad_total, skipped = 0, 0, []
+    bad_by_rule: dict[str, int] = {}
+    last_good = pd.DataFrame()
+    t0 = time.monotonic()
+    for i, day in enumerate(days, 1):
+        raw = fetch_day(day)
+        v = (validate or (lambda df, d: quality.validate_market_frame(t, df, source=source, trade_date=d)))(raw, day)
+        with wh.connect() as con:
+            if len(v.good):
+                warehouse.replace_partition(con, t, v.good, day)
+            else:
+                skipped.append(day)
+            warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}", trade_date=day)
+        total += len(v.good)
+        bad_total += v.n_bad
+        for k, n in v.counts.items():
+            bad_by_rule[k] = bad_by_rule.get(k, 0) + n
+        if len(v.good):
+            last_good = v.good
+        context.log.info(
+            f"[{i}/{len(days)}] {t.fqn} {day}: {len(v.good):,} rows stored, {v.n_bad:,} quarantined"
+            + ("" if len(v.good) else " (no valid rows: stored partition left as it was)")
+            + f" ({time.monotonic() - t0:.1f} s)"
+        )
+    with wh.connect() as con:
+        outcomes = quality.run_checks(con, t, days[0], days[-1])
+    checks = [
+        dg.AssetCheckResult(
+            check_name=o.name,
+            passed=o.passed,
+            metadata={"failing": o.failing_rows, "sample": o.sample, "rule": o.description},
+        )
+        for o in outcomes
+    ]
+    return dg.MaterializeResult(
+        metadata={
+            "rows": dg.MetadataValue.int(total),
+            "quarantined": dg.MetadataValue.int(bad_total),
+            "quarantined_by_rule": dg.MetadataValue.json(bad_by_rule),
+            "sessions": dg.MetadataValue.int(len(days)),
+            "sessions_without_valid_rows": dg.MetadataValue.text(", ".join(map(str, skipped)) or "none"),
+            "vendor": dg.MetadataValue.text(source),
+            "table": dg.MetadataValue.text(t.fqn),
+            "preview": preview_md(last_good),
+        },
+        check_results=checks,
+    )

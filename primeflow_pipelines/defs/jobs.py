@@ -1,0 +1,46 @@
+"""Jobs over the trading-day partitioned assets, the daily schedule after the close, and the
+sensor that republishes the read copy after every successful run."""
+
+
+import dagster as dg
+
+from primeflow_lib import calendar, warehouse
+
+#: every asset on trading-day partitions (market data, prints, flow, paper, research signals)
+DAILY_SELECTION = dg.AssetSelection.groups("market", "flow", "live", "research_daily")
+
+daily_job = dg.define_asset_job(
+    "daily_partitions_job",
+    selection=DAILY_SELECTION,
+    description="Materialize one trading day (or a range, in one run) of every partitioned asset.",
+)
+
+
+@dg.schedule(
+    job=daily_job,
+    cron_schedule="30 17 * * 1-5",
+    execution_timezone="America/New_York",
+    description="17:30 ET on weekdays (after the 16:15 close of index options): that day's partition.",
+)
+def daily_after_close(context: dg.ScheduleEvaluationContext):
+    day = context.scheduled_execution_time.date()
+    if not calendar.is_session(day):
+        return dg.SkipReason(f"{day} is not an NYSE session")
+    key = day.isoformat()
+    return dg.RunRequest(run_key=key, partition_key=key)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    minimum_interval_seconds=5,
+    description="Republish var/primeflow_read.duckdb after every successful run, so queries never "
+    "touch the live file.",
+)
+def publish_read_copy_on_success(context: dg.RunStatusSensorContext):
+    path = warehouse.publish_read_copy()
+    context.log.info(f"read copy published to {path} after run {context.dagster_run.run_id}")
+
+
+@dg.definitions
+def job_defs() -> dg.Definitions:
+    return dg.Definitions(jobs=[daily_job], schedules=[daily_after_close], sensors=[publish_read_copy_on_success])

@@ -1,0 +1,106 @@
+"""Market data assets on trading-day partitions: universe, daily and 1-minute bars, option chain.
+
+Each asset: pick the vendor for its kind of data, fetch per session (or once for the range when
+the vendor serves ranges), validate (bad rows to ``market.quarantine``), rewrite the partition
+atomically, run the blocking checks on what is stored.
+"""
+
+
+import dagster as dg
+
+from primeflow_lib.schema import market as m
+from primeflow_lib.vendors import vendor_for
+from primeflow_pipelines.defs.ingest import check_specs, ingest_sessions, universe_tickers
+from primeflow_pipelines.defs.partitions import sessions_of, trading_days
+from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
+
+_COMMON = dict(
+    partitions_def=trading_days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=DUCKDB_WRITE_POOL,
+    group_name="market",
+    kinds={"duckdb", "python"},
+)
+
+UNIVERSE_KEY = dg.AssetKey(["market", "universe"])
+DAILY_KEY = dg.AssetKey(["market", "ohlcv_daily"])
+INTRADAY_KEY = dg.AssetKey(["market", "ohlcv_intraday"])
+CHAIN_KEY = dg.AssetKey(["market", "option_chain"])
+
+
+@dg.asset(key=UNIVERSE_KEY, check_specs=check_specs(m.UNIVERSE, UNIVERSE_KEY), **_COMMON)
+def universe(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+) -> dg.MaterializeResult:
+    """Top-N tickers by average share volume over the sessions before each day (config
+    ``universe.size``, ``universe.lookback_sessions``)."""
+    cfg = primeflow_config.load()
+    vendor = vendor_for("universe", cfg)
+    size, lookback = cfg["universe"]["size"], cfg["universe"]["lookback_sessions"]
+    return ingest_sessions(
+        context, warehouse, m.UNIVERSE, sessions_of(context),
+        lambda day: vendor.top_volume_tickers(day, size, lookback), source=vendor.name,
+    )
+
+
+def _tickers_by_day(warehouse: WarehouseResource, days, cfg) -> dict:
+    bench = cfg["market_regime"]["benchmark"]
+    with warehouse.connect() as con:
+        out = {}
+        for d in days:
+            tickers = universe_tickers(con, d)
+            out[d] = tickers + ([bench] if bench not in tickers else [])
+    return out
+
+
+@dg.asset(key=DAILY_KEY, deps=[UNIVERSE_KEY], check_specs=check_specs(m.OHLCV_DAILY, DAILY_KEY), **_COMMON)
+def ohlcv_daily(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+) -> dg.MaterializeResult:
+    """Daily OHLCV for each day's universe tickers plus the regime benchmark
+    (``market_regime.benchmark``). One vendor call covers the whole partition range."""
+    cfg = primeflow_config.load()
+    vendor = vendor_for("bars", cfg)
+    days = sessions_of(context)
+    by_day = _tickers_by_day(warehouse, days, cfg)
+    all_tickers = sorted({t for ts in by_day.values() for t in ts})
+    context.log.info(f"fetching daily bars for {len(all_tickers)} tickers, {days[0]} .. {days[-1]} from {vendor.name}")
+    bars = vendor.daily_bars(all_tickers, days[0], days[-1])
+    bars_day = bars["trade_date"]
+
+    def fetch(day):
+        part = bars[bars_day == day]
+        return part[part["ticker"].isin(by_day[day])]
+
+    return ingest_sessions(context, warehouse, m.OHLCV_DAILY, days, fetch, source=vendor.name)
+
+
+@dg.asset(key=INTRADAY_KEY, deps=[UNIVERSE_KEY], check_specs=check_specs(m.OHLCV_INTRADAY, INTRADAY_KEY), **_COMMON)
+def ohlcv_intraday(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+) -> dg.MaterializeResult:
+    """Regular-session 1-minute bars for each day's universe tickers plus the benchmark
+    (coarser timeframes are resampled on read)."""
+    cfg = primeflow_config.load()
+    vendor = vendor_for("bars", cfg)
+    days = sessions_of(context)
+    by_day = _tickers_by_day(warehouse, days, cfg)
+    return ingest_sessions(
+        context, warehouse, m.OHLCV_INTRADAY, days,
+        lambda day: vendor.intraday_bars(by_day[day], day, day), source=vendor.name,
+    )
+
+
+@dg.asset(key=CHAIN_KEY, deps=[UNIVERSE_KEY], check_specs=check_specs(m.OPTION_CHAIN, CHAIN_KEY), **_COMMON)
+def option_chain(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+) -> dg.MaterializeResult:
+    """End-of-day option chain per universe ticker: open interest, IV, greeks."""
+    cfg = primeflow_config.load()
+    vendor = vendor_for("chain", cfg)
+    days = sessions_of(context)
+    by_day = _tickers_by_day(warehouse, days, cfg)
+    return ingest_sessions(
+        context, warehouse, m.OPTION_CHAIN, days,
+        lambda day: vendor.option_chain(by_day[day], day), source=vendor.name,
+    )
