@@ -47,12 +47,16 @@ def run_demo(sessions: int | None = None, end_date: str | None = None, echo: Cal
     )
     instance = dg.DagsterInstance.get()
     t0 = time.monotonic()
-    echo("step 1/2: daily partitions job (universe, bars, chains, prints, flow, paper) ...")
+    echo("step 1/3: daily partitions job (universe, bars, chains, prints, flow, paper) ...")
     res = run_partition_range("daily_partitions_job", days, instance, tags={"primeflow/demo": "true"})
     if not res.success:
         raise RuntimeError(f"run {res.run_id} failed; open the UI (make ui) to see why")
     echo(f"  run {res.run_id} succeeded in {time.monotonic() - t0:.0f} s")
-    echo("step 2/2: publishing the read copy ...")
+    echo("step 2/3: marts (dbt_like_sql) ...")
+    res = load_defs().resolve_job_def("marts_job").execute_in_process(instance=instance, tags={"primeflow/demo": "true"})
+    if not res.success:
+        raise RuntimeError(f"run {res.run_id} failed; open the UI (make ui) to see why")
+    echo("step 3/3: publishing the read copy ...")
     read = warehouse.publish_read_copy()
     return summarize(read, days)
 

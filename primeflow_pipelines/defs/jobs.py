@@ -16,6 +16,13 @@ daily_job = dg.define_asset_job(
 )
 
 
+marts_job = dg.define_asset_job(
+    "marts_job",
+    selection=dg.AssetSelection.groups("marts"),
+    description="Rebuild every marts.* table from dbt_like_sql/.",
+)
+
+
 @dg.schedule(
     job=daily_job,
     cron_schedule="30 17 * * 1-5",
@@ -43,4 +50,4 @@ def publish_read_copy_on_success(context: dg.RunStatusSensorContext):
 
 @dg.definitions
 def job_defs() -> dg.Definitions:
-    return dg.Definitions(jobs=[daily_job], schedules=[daily_after_close], sensors=[publish_read_copy_on_success])
+    return dg.Definitions(jobs=[daily_job, marts_job], schedules=[daily_after_close], sensors=[publish_read_copy_on_success])

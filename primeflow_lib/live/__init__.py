@@ -1,0 +1,1 @@
+"""Near-live flow: the inbox of print batches and the feeds that fill it."""

@@ -1,0 +1,111 @@
+"""The inbox: a folder of micro-batches of option prints waiting to be scored.
+
+Protocol (see ``docs/live.md``):
+
+* a feed writes ``<inbox>/<name>.parquet`` atomically: it writes ``.<name>.parquet.tmp`` in the
+  same folder, fsyncs, then renames, so a reader never sees a half-written batch;
+* a batch's *identity* is ``name:size:mtime_ns``; the sensor uses it as the run key, so a file is
+  processed once; replacing a file with new content gives it a new identity;
+* after scoring, the file moves to ``processed/`` (or ``failed/`` with ``<name>.error.txt``
+  beside it). Processing a file again is an explicit user action: ``primeflow inbox requeue``.
+
+Batch files hold the ``flow.option_prints`` columns.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+BATCH_SUFFIX = ".parquet"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,200}\.parquet$")
+
+
+def inbox_path() -> Path:
+    """``PRIMEFLOW_INBOX`` (default ``var/inbox``)."""
+    return Path(os.environ.get("PRIMEFLOW_INBOX") or "var/inbox")
+
+
+@dataclass(frozen=True)
+class BatchFile:
+    path: Path
+    size: int
+    mtime_ns: int
+
+    @property
+    def identity(self) -> str:
+        """``name:size:mtime_ns``: unique per file content written, used as the run key."""
+        return f"{self.path.name}:{self.size}:{self.mtime_ns}"
+
+
+def write_batch(prints: pd.DataFrame, inbox: Path | None = None, *, prefix: str = "batch") -> Path:
+    """Write one micro-batch atomically (temp file + fsync + rename); returns the final path."""
+    folder = Path(inbox) if inbox is not None else inbox_path()
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}{BATCH_SUFFIX}"
+    if not _NAME_RE.match(name):
+        raise ValueError(f"batch prefix {prefix!r} makes an invalid file name")
+    tmp = folder / f".{name}.tmp"
+    prints.to_parquet(tmp, index=False)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    final = folder / name
+    os.replace(tmp, final)
+    return final
+
+
+def list_batches(inbox: Path | None = None) -> list[BatchFile]:
+    """Batches waiting in the inbox, oldest first. A cheap directory listing (one ``stat`` per
+    file), safe to call from a sensor; temp files and sub-folders are ignored."""
+    folder = Path(inbox) if inbox is not None else inbox_path()
+    if not folder.is_dir():
+        return []
+    out = []
+    with os.scandir(folder) as it:
+        for e in it:
+            if e.is_file() and _NAME_RE.match(e.name):
+                st = e.stat()
+                out.append(BatchFile(Path(e.path), st.st_size, st.st_mtime_ns))
+    out.sort(key=lambda b: (b.mtime_ns, b.path.name))
+    return out
+
+
+def batch_from_identity(identity: str, inbox: Path | None = None) -> Path:
+    """The inbox path of a batch named by its identity (the name is validated: no traversal)."""
+    name = identity.split(":", 1)[0]
+    if not _NAME_RE.match(name):
+        raise ValueError(f"invalid batch file name {name!r}")
+    return (Path(inbox) if inbox is not None else inbox_path()) / name
+
+
+def move_done(path: Path, *, failed: bool = False, error: str | None = None) -> Path:
+    """Move a batch to ``processed/`` or ``failed/`` (with the error text beside it)."""
+    dest_dir = path.parent / ("failed" if failed else "processed")
+    dest_dir.mkdir(exist_ok=True)
+    dest = dest_dir / path.name
+    os.replace(path, dest)
+    if failed and error is not None:
+        (dest_dir / (path.name + ".error.txt")).write_text(error)
+    return dest
+
+
+def requeue(name: str, inbox: Path | None = None) -> Path:
+    """Put a processed or failed batch back in the inbox under a new name (a new identity), so it
+    is scored again. This is the only way a batch is re-processed."""
+    folder = Path(inbox) if inbox is not None else inbox_path()
+    if not _NAME_RE.match(name):
+        raise ValueError(f"invalid batch file name {name!r}")
+    for sub in ("processed", "failed"):
+        src = folder / sub / name
+        if src.exists():
+            stem = name[: -len(BATCH_SUFFIX)]
+            dest = folder / f"{stem}-requeued-{uuid.uuid4().hex[:6]}{BATCH_SUFFIX}"
+            os.replace(src, dest)
+            (folder / sub / (name + ".error.txt")).unlink(missing_ok=True)
+            return dest
+    raise FileNotFoundError(f"no processed or failed batch named {name!r} in {folder}")
