@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import dagster as dg
 import pandas as pd
 
-from primeflow_lib import quality, warehouse
+from primeflow_lib import cache, quality, warehouse
 from primeflow_lib.schema import Table
 from primeflow_pipelines.defs.resources import WarehouseResource
 
@@ -54,6 +54,27 @@ def universe_tickers(con, day: dt.date) -> list[str]:
     return [r[0] for r in rows]
 
 
+class IngestConfig(dg.Config):
+    """Run config of the vendor-ingest assets."""
+
+    refresh: bool = False
+    """Fetch again even when the session is already stored for this vendor and these symbols."""
+
+
+def cached_days(
+    wh: WarehouseResource, timeframe: str, vendor: str, days: Sequence[dt.date],
+    symbols_by_day: dict[dt.date, list[str]] | None, refresh: bool,
+) -> set[dt.date]:
+    """Sessions already stored for ``vendor`` covering the day's symbols (empty when refreshing)."""
+    if refresh:
+        return set()
+    with wh.connect() as con:
+        return {
+            d for d in days
+            if cache.is_cached(con, timeframe, vendor, d, symbols_by_day[d] if symbols_by_day else None)
+        }
+
+
 def ingest_sessions(
     context: dg.AssetExecutionContext,
     wh: WarehouseResource,
@@ -63,18 +84,25 @@ def ingest_sessions(
     *,
     source: str,
     validate: Callable[[pd.DataFrame, dt.date], quality.Validation] | None = None,
+    skip: set[dt.date] | None = None,
 ) -> dg.MaterializeResult:
     """Fetch, validate and write ``t`` for each session in ``days`` (each session its own
     transaction, so a failure on day k keeps days < k), then run the stored-partition checks.
 
-    A session whose fetched rows all fail validation is not rewritten (what was stored stays);
-    the ``non_empty`` check then reports it if nothing was stored before.
+    Sessions in ``skip`` (already stored: see :func:`cached_days`) are not fetched. A session
+    whose fetched rows all fail validation is not rewritten (what was stored stays); the
+    ``non_empty`` check then reports it if nothing was stored before.
     """
     total, bad_total, skipped = 0, 0, []
     bad_by_rule: dict[str, int] = {}
     last_good = pd.DataFrame()
+    skip = skip or set()
     t0 = time.monotonic()
     for i, day in enumerate(days, 1):
+        if day in skip:
+            context.log.info(f"[{i}/{len(days)}] {t.fqn} {day}: already stored from {source} (cached; "
+                             "run with refresh: true to fetch again)")
+            continue
         raw = fetch_day(day)
         v = (validate or (lambda df, d: quality.validate_market_frame(t, df, source=source, trade_date=d)))(raw, day)
         with wh.connect() as con:
@@ -110,6 +138,7 @@ def ingest_sessions(
             "quarantined": dg.MetadataValue.int(bad_total),
             "quarantined_by_rule": dg.MetadataValue.json(bad_by_rule),
             "sessions": dg.MetadataValue.int(len(days)),
+            "sessions_cached": dg.MetadataValue.int(len(skip & set(days))),
             "sessions_without_valid_rows": dg.MetadataValue.text(", ".join(map(str, skipped)) or "none"),
             "vendor": dg.MetadataValue.text(source),
             "table": dg.MetadataValue.text(t.fqn),

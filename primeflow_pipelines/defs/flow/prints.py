@@ -1,12 +1,11 @@
 """``flow/option_prints``: raw option trades per session for the universe's underlyings."""
 
-
 import dagster as dg
 
 from primeflow_lib.schema import flow as f
 from primeflow_lib.vendors import vendor_for
-from primeflow_pipelines.defs.ingest import check_specs, ingest_sessions, universe_tickers
-from primeflow_pipelines.defs.market.assets import UNIVERSE_KEY
+from primeflow_pipelines.defs.ingest import IngestConfig, cached_days, check_specs, ingest_sessions
+from primeflow_pipelines.defs.market.assets import UNIVERSE_KEY, tickers_by_day
 from primeflow_pipelines.defs.partitions import sessions_of, trading_days
 from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
 
@@ -24,7 +23,8 @@ PRINTS_KEY = dg.AssetKey(["flow", "option_prints"])
     kinds={"duckdb", "python"},
 )
 def option_prints(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
+    primeflow_config: PrimeflowConfig,
 ) -> dg.MaterializeResult:
     """Every option print of the session on the universe's underlyings, as the vendor sent it
     (cancels, late and multi-leg prints included: classification happens in flow/flow_events).
@@ -33,9 +33,9 @@ def option_prints(
     cfg = primeflow_config.load()
     vendor = vendor_for("prints", cfg)
     days = sessions_of(context)
-    with warehouse.connect() as con:
-        by_day = {d: universe_tickers(con, d) for d in days}
+    by_day = tickers_by_day(warehouse, days, cfg, with_benchmark=False)
     return ingest_sessions(
         context, warehouse, f.OPTION_PRINTS, days,
         lambda day: vendor.option_prints(by_day[day], day), source=vendor.name,
+        skip=cached_days(warehouse, "prints", vendor.name, days, by_day, config.refresh),
     )

@@ -1,16 +1,22 @@
 """Market data assets on trading-day partitions: universe, daily and 1-minute bars, option chain.
 
-Each asset: pick the vendor for its kind of data, fetch per session (or once for the range when
-the vendor serves ranges), validate (bad rows to ``market.quarantine``), rewrite the partition
-atomically, run the blocking checks on what is stored.
+Each asset: pick the vendor for its kind of data, skip sessions already stored for that vendor
+(unless ``refresh``), fetch per session (or once for the range when the vendor serves ranges),
+validate (bad rows to ``market.quarantine``), rewrite each session atomically, and run the
+blocking checks on what is stored.
 """
-
 
 import dagster as dg
 
 from primeflow_lib.schema import market as m
 from primeflow_lib.vendors import vendor_for
-from primeflow_pipelines.defs.ingest import check_specs, ingest_sessions, universe_tickers
+from primeflow_pipelines.defs.ingest import (
+    IngestConfig,
+    cached_days,
+    check_specs,
+    ingest_sessions,
+    universe_tickers,
+)
 from primeflow_pipelines.defs.partitions import sessions_of, trading_days
 from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
 
@@ -28,79 +34,92 @@ INTRADAY_KEY = dg.AssetKey(["market", "ohlcv_intraday"])
 CHAIN_KEY = dg.AssetKey(["market", "option_chain"])
 
 
+def tickers_by_day(warehouse: WarehouseResource, days, cfg, *, with_benchmark: bool = True) -> dict:
+    """Each day's stored universe, plus the regime benchmark (``market_regime.benchmark``)."""
+    bench = cfg["market_regime"]["benchmark"]
+    with warehouse.connect() as con:
+        out = {}
+        for d in days:
+            tickers = universe_tickers(con, d)
+            out[d] = tickers + ([bench] if with_benchmark and bench not in tickers else [])
+    return out
+
+
 @dg.asset(key=UNIVERSE_KEY, check_specs=check_specs(m.UNIVERSE, UNIVERSE_KEY), **_COMMON)
 def universe(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
+    primeflow_config: PrimeflowConfig,
 ) -> dg.MaterializeResult:
     """Top-N tickers by average share volume over the sessions before each day (config
     ``universe.size``, ``universe.lookback_sessions``)."""
     cfg = primeflow_config.load()
     vendor = vendor_for("universe", cfg)
     size, lookback = cfg["universe"]["size"], cfg["universe"]["lookback_sessions"]
+    days = sessions_of(context)
     return ingest_sessions(
-        context, warehouse, m.UNIVERSE, sessions_of(context),
+        context, warehouse, m.UNIVERSE, days,
         lambda day: vendor.top_volume_tickers(day, size, lookback), source=vendor.name,
+        skip=cached_days(warehouse, "universe", vendor.name, days, None, config.refresh),
     )
-
-
-def _tickers_by_day(warehouse: WarehouseResource, days, cfg) -> dict:
-    bench = cfg["market_regime"]["benchmark"]
-    with warehouse.connect() as con:
-        out = {}
-        for d in days:
-            tickers = universe_tickers(con, d)
-            out[d] = tickers + ([bench] if bench not in tickers else [])
-    return out
 
 
 @dg.asset(key=DAILY_KEY, deps=[UNIVERSE_KEY], check_specs=check_specs(m.OHLCV_DAILY, DAILY_KEY), **_COMMON)
 def ohlcv_daily(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
+    primeflow_config: PrimeflowConfig,
 ) -> dg.MaterializeResult:
-    """Daily OHLCV for each day's universe tickers plus the regime benchmark
-    (``market_regime.benchmark``). One vendor call covers the whole partition range."""
+    """Daily OHLCV for each day's universe tickers plus the regime benchmark. One vendor call
+    covers every session of the range that is not stored yet."""
     cfg = primeflow_config.load()
     vendor = vendor_for("bars", cfg)
     days = sessions_of(context)
-    by_day = _tickers_by_day(warehouse, days, cfg)
-    all_tickers = sorted({t for ts in by_day.values() for t in ts})
-    context.log.info(f"fetching daily bars for {len(all_tickers)} tickers, {days[0]} .. {days[-1]} from {vendor.name}")
-    bars = vendor.daily_bars(all_tickers, days[0], days[-1])
-    bars_day = bars["trade_date"]
+    by_day = tickers_by_day(warehouse, days, cfg)
+    skip = cached_days(warehouse, "1d", vendor.name, days, by_day, config.refresh)
+    todo = [d for d in days if d not in skip]
+    bars = None
+    if todo:
+        all_tickers = sorted({t for d in todo for t in by_day[d]})
+        context.log.info(
+            f"fetching daily bars for {len(all_tickers)} tickers, {todo[0]} .. {todo[-1]} from {vendor.name}")
+        bars = vendor.daily_bars(all_tickers, todo[0], todo[-1])
 
     def fetch(day):
-        part = bars[bars_day == day]
+        part = bars[bars["trade_date"] == day]
         return part[part["ticker"].isin(by_day[day])]
 
-    return ingest_sessions(context, warehouse, m.OHLCV_DAILY, days, fetch, source=vendor.name)
+    return ingest_sessions(context, warehouse, m.OHLCV_DAILY, days, fetch, source=vendor.name, skip=skip)
 
 
 @dg.asset(key=INTRADAY_KEY, deps=[UNIVERSE_KEY], check_specs=check_specs(m.OHLCV_INTRADAY, INTRADAY_KEY), **_COMMON)
 def ohlcv_intraday(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
+    primeflow_config: PrimeflowConfig,
 ) -> dg.MaterializeResult:
     """Regular-session 1-minute bars for each day's universe tickers plus the benchmark
     (coarser timeframes are resampled on read)."""
     cfg = primeflow_config.load()
     vendor = vendor_for("bars", cfg)
     days = sessions_of(context)
-    by_day = _tickers_by_day(warehouse, days, cfg)
+    by_day = tickers_by_day(warehouse, days, cfg)
     return ingest_sessions(
         context, warehouse, m.OHLCV_INTRADAY, days,
         lambda day: vendor.intraday_bars(by_day[day], day, day), source=vendor.name,
+        skip=cached_days(warehouse, "1m", vendor.name, days, by_day, config.refresh),
     )
 
 
 @dg.asset(key=CHAIN_KEY, deps=[UNIVERSE_KEY], check_specs=check_specs(m.OPTION_CHAIN, CHAIN_KEY), **_COMMON)
 def option_chain(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, primeflow_config: PrimeflowConfig
+    context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
+    primeflow_config: PrimeflowConfig,
 ) -> dg.MaterializeResult:
     """End-of-day option chain per universe ticker: open interest, IV, greeks."""
     cfg = primeflow_config.load()
     vendor = vendor_for("chain", cfg)
     days = sessions_of(context)
-    by_day = _tickers_by_day(warehouse, days, cfg)
+    by_day = tickers_by_day(warehouse, days, cfg, with_benchmark=False)
     return ingest_sessions(
         context, warehouse, m.OPTION_CHAIN, days,
         lambda day: vendor.option_chain(by_day[day], day), source=vendor.name,
+        skip=cached_days(warehouse, "chain", vendor.name, days, by_day, config.refresh),
     )
