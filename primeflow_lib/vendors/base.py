@@ -52,6 +52,23 @@ class VendorDataError(VendorError):
     """The response could not be decoded or does not have the documented shape."""
 
 
+class MissingDataError(VendorDataError):
+    """Some requested tickers came back with no data. ``failed_tickers`` names them; ``partial``
+    holds the rows that did arrive, so a caller can keep them *explicitly* (never silently)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        vendor: str = "",
+        failed_tickers: Sequence[str] = (),
+        partial: pd.DataFrame | None = None,
+    ) -> None:
+        super().__init__(message, vendor=vendor)
+        self.failed_tickers = list(failed_tickers)
+        self.partial = partial
+
+
 class UnknownTickerError(VendorError):
     """The vendor does not know a requested ticker."""
 

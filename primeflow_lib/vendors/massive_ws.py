@@ -1,0 +1,315 @@
+"""Massive options websocket stream: trades (``T.*`` or ``T.<contract>``) as
+``flow.option_prints``-shaped rows, for the near-live feed.
+
+Protocol (``wss://socket.massive.com/options``; ``wss://delayed.massive.com/options`` for the
+15-minute delayed feed; override with ``PRIMEFLOW_MASSIVE_WS_URL``):
+
+1. the server greets with ``[{"ev":"status","status":"connected"}]``;
+2. we send ``{"action":"auth","params":KEY}`` and wait for ``auth_success``
+   (``auth_failed`` -> :class:`VendorAuthError`, not retried);
+3. we send ``{"action":"subscribe","params":"T.*"}`` (comma-separated channels);
+4. every frame is a JSON array of events: ``T`` trades ``{sym, x, p, s, c, t (ms), q}``,
+   ``Q`` quotes ``{sym, bx, ax, bp, ap, bs, as, t, q}``, ``status`` messages.
+
+Each trade becomes one row with the columns of ``flow.option_prints`` (``sip_timestamp`` is the
+event's ms time x 1e6, ``seq`` counts prints per contract and day as received by this client,
+``correction`` is NULL because the stream has none). When ``Q.`` channels are subscribed too, a
+trade's bid/ask is the last quote received for its contract (else NULL).
+
+A dropped connection is re-opened with jittered exponential backoff and the subscriptions are
+sent again; after ``max_reconnects`` consecutive failures :class:`VendorError` is raised. A
+``max_connections`` status (another connection already uses the key) is fatal at once, because
+reconnecting would only take the slot back from the other consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import random
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import websockets
+from websockets.asyncio.client import connect as ws_connect
+
+from primeflow_lib.config import load_api_keys
+from primeflow_lib.flow.symbols import OptionSymbolError, parse_occ
+from primeflow_lib.schema.flow import OPTION_PRINTS
+from primeflow_lib.vendors.base import VendorAuthError, VendorDataError, VendorError
+from primeflow_lib.vendors.http import ET, make_frame, reveal
+from primeflow_lib.vendors.massive import KEY_ENVS, conditions_text, print_id
+from primeflow_lib.vendors.redact import redact, register_secret
+
+log = logging.getLogger(__name__)
+
+REALTIME_URL = "wss://socket.massive.com/options"
+DELAYED_URL = "wss://delayed.massive.com/options"
+WS_URL_ENV = "PRIMEFLOW_MASSIVE_WS_URL"
+#: statuses after which reconnecting cannot help
+FATAL_STATUSES = {"max_connections"}
+
+
+class _Reconnect(Exception):
+    """Internal: the connection dropped; open a new one."""
+
+
+class MassiveOptionsStream:
+    """Async client of the Massive options stream.
+
+    Args:
+        api_key: the Massive key (plain string or ``config.Secret``).
+        subscriptions: channels, e.g. ``("T.*",)`` or ``("T.O:SPY251219C00650000",
+            "Q.O:SPY251219C00650000")`` (quotes: at most 1,000 contracts per connection).
+        url: default ``PRIMEFLOW_MASSIVE_WS_URL``, else the real-time (or ``delayed``) URL.
+        delayed: use the 15-minute delayed feed when no URL is given.
+        connect_timeout: seconds to open the socket and to wait for each handshake reply.
+        backoff_base, backoff_max: reconnect waits (doubling, jittered to 50-100 %).
+        max_reconnects: consecutive failed connections before giving up.
+        connect: the ``websockets`` connect function (injectable for tests).
+    """
+
+    name = "massive"
+
+    def __init__(
+        self,
+        api_key: object | None,
+        subscriptions: Sequence[str] = ("T.*",),
+        *,
+        url: str | None = None,
+        delayed: bool = False,
+        connect_timeout: float = 10.0,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        max_reconnects: int = 10,
+        connect: Callable[..., Any] = ws_connect,
+    ) -> None:
+        self._key = reveal(api_key).strip()
+        if not self._key:
+            first, *legacy = KEY_ENVS
+            raise VendorAuthError(
+                f"massive stream: no API key: set {first} (legacy names also read: "
+                f"{', '.join(legacy)})",
+                vendor=self.name,
+            )
+        register_secret(self._key)
+        if isinstance(subscriptions, str):
+            subscriptions = [subscriptions]
+        if not subscriptions or not all(isinstance(s, str) and s for s in subscriptions):
+            raise VendorError(
+                "massive stream: give at least one channel, e.g. 'T.*'", vendor=self.name
+            )
+        self.subscriptions = tuple(subscriptions)
+        self.url = (
+            url
+            or os.environ.get(WS_URL_ENV, "").strip()
+            or (DELAYED_URL if delayed else REALTIME_URL)
+        )
+        self.connect_timeout = connect_timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.max_reconnects = max_reconnects
+        self._connect = connect
+        self._seq: dict[tuple[str, dt.date], int] = {}
+        self._nbbo: dict[str, tuple[float, float]] = {}
+        #: connections opened so far (1 + reconnects), for monitoring
+        self.connections = 0
+
+    @classmethod
+    def from_config(
+        cls, cfg: Mapping[str, Any], subscriptions: Sequence[str] = ("T.*",), **kwargs: Any
+    ) -> MassiveOptionsStream:
+        """Build from the loaded config (key from ``cfg["api_keys"]["massive"]``, connect timeout
+        and backoff from ``cfg["runtime"]``; ``max_reconnects`` keeps its own default because a
+        live feed should ride out longer outages than one REST call)."""
+        keys = cfg.get("api_keys") or {}
+        key = keys.get("massive") or load_api_keys().get("massive")
+        rt = cfg.get("runtime") or {}
+        kwargs.setdefault("connect_timeout", float(rt.get("http_connect_timeout_s", 10.0)))
+        kwargs.setdefault("backoff_base", float(rt.get("http_backoff_base_s", 0.5)))
+        kwargs.setdefault("backoff_max", float(rt.get("http_backoff_max_s", 30.0)))
+        return cls(key, subscriptions, **kwargs)
+
+    # -- rows --------------------------------------------------------------------------------
+
+    def _trade_row(self, ev: Mapping[str, Any]) -> dict[str, Any]:
+        where = "stream trade event"
+        for k in ("sym", "x", "p", "s", "t"):
+            if k not in ev:
+                raise VendorDataError(
+                    f"massive: {where}: field {k!r} missing in {ev!r}", vendor=self.name
+                )
+        sym_raw = ev["sym"]
+        try:
+            parsed = parse_occ(sym_raw)
+        except OptionSymbolError as exc:
+            raise VendorDataError(f"massive: {where}: {exc}", vendor=self.name) from None
+        for k in ("x", "s", "t"):
+            if isinstance(ev[k], bool) or not isinstance(ev[k], int | float) or ev[k] != int(ev[k]):
+                raise VendorDataError(
+                    f"massive: {where}: field {k!r} must be an integer, got {ev[k]!r}",
+                    vendor=self.name,
+                )
+        if isinstance(ev["p"], bool) or not isinstance(ev["p"], int | float):
+            raise VendorDataError(
+                f"massive: {where}: price 'p' must be a number, got {ev['p']!r}", vendor=self.name
+            )
+        sym = parsed.symbol
+        sip_ns = int(ev["t"]) * 1_000_000  # the stream sends ms, REST sends ns
+        ts = pd.Timestamp(sip_ns, unit="ns", tz="UTC").tz_convert(ET).tz_localize(None)
+        day = ts.date()
+        seq = self._seq.get((sym, day), 0)
+        self._seq[(sym, day)] = seq + 1
+        conds = conditions_text(ev.get("c"), where=where)
+        price = float(ev["p"])
+        bid, ask = self._nbbo.get(sym, (None, None))
+        return {
+            "trade_date": day,
+            "print_id": print_id(sym, sip_ns, int(ev["x"]), price, int(ev["s"]), conds, seq),
+            "option_symbol": sym,
+            "underlying": parsed.underlying,
+            "sip_ts": ts.as_unit("us").to_pydatetime(),
+            "sip_timestamp": sip_ns,
+            "exchange": int(ev["x"]),
+            "price": price,
+            "size": int(ev["s"]),
+            "conditions": conds,
+            "correction": None,
+            "bid": bid,
+            "ask": ask,
+            "seq": seq,
+            "vendor": self.name,
+        }
+
+    def _quote(self, ev: Mapping[str, Any]) -> None:
+        try:
+            sym = parse_occ(ev.get("sym", "")).symbol
+        except OptionSymbolError:
+            log.debug("massive stream: quote for unparseable symbol %r ignored", ev.get("sym"))
+            return
+        bp, ap = ev.get("bp"), ev.get("ap")
+        if isinstance(bp, int | float) and isinstance(ap, int | float):
+            self._nbbo[sym] = (float(bp), float(ap))
+
+    # -- protocol ----------------------------------------------------------------------------
+
+    async def _recv_events(self, ws: Any, timeout: float | None) -> list[dict[str, Any]]:
+        raw = await (asyncio.wait_for(ws.recv(), timeout) if timeout else ws.recv())
+        try:
+            data = json.loads(raw)
+        except (TypeError, ValueError):
+            raise VendorDataError(
+                f"massive stream: undecodable frame (not JSON): {str(raw)[:80]!r}", vendor=self.name
+            ) from None
+        if isinstance(data, dict):  # tolerate a single event outside an array
+            data = [data]
+        if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+            raise VendorDataError(
+                f"massive stream: a frame must be a JSON array of objects, got {str(raw)[:80]!r}",
+                vendor=self.name,
+            )
+        return data
+
+    def _status(self, ev: Mapping[str, Any]) -> str:
+        status = str(ev.get("status", ""))
+        message = redact(str(ev.get("message", "")), (self._key,))
+        if status == "auth_failed":
+            raise VendorAuthError(
+                f"massive stream: authentication failed ({message}); check {' / '.join(KEY_ENVS)}",
+                vendor=self.name,
+            )
+        if status in FATAL_STATUSES:
+            raise VendorError(f"massive stream: {status}: {message}", vendor=self.name)
+        if status in ("error", "slow_consumer"):
+            log.warning("massive stream: %s: %s", status, message)
+        else:
+            log.debug("massive stream: %s: %s", status, message)
+        return status
+
+    async def _handshake(self, ws: Any) -> None:
+        t = self.connect_timeout
+        await ws.send(json.dumps({"action": "auth", "params": self._key}))
+        while True:
+            events = await self._recv_events(ws, t)
+            statuses = [self._status(e) for e in events if e.get("ev") == "status"]
+            if "auth_success" in statuses:
+                break
+        await ws.send(json.dumps({"action": "subscribe", "params": ",".join(self.subscriptions)}))
+        log.info("massive stream: subscribed to %s", ",".join(self.subscriptions))
+
+    async def rows(self) -> AsyncIterator[dict[str, Any]]:
+        """Yield one ``flow.option_prints`` row (a dict) per trade, forever, reconnecting as
+        needed (see the module doc). Stop by breaking out of the loop or cancelling the task.
+
+        Raises:
+            VendorAuthError: the key was rejected.
+            VendorError: ``max_connections``, or ``max_reconnects`` consecutive failures.
+            VendorDataError: an undecodable frame or a malformed trade event.
+        """
+        failures = 0
+        while True:
+            reason = ""
+            try:
+                async with self._connect(
+                    self.url, open_timeout=self.connect_timeout, max_size=2**24
+                ) as ws:
+                    self.connections += 1
+                    await self._handshake(ws)
+                    failures = 0  # a connection that authenticates counts as healthy
+                    while True:
+                        for ev in await self._recv_events(ws, None):
+                            kind = ev.get("ev")
+                            if kind == "T":
+                                yield self._trade_row(ev)
+                            elif kind == "Q":
+                                self._quote(ev)
+                            elif kind == "status":
+                                self._status(ev)
+                            # other event types (A, AM, ...) are not ours: ignored
+            except (
+                websockets.ConnectionClosed,
+                OSError,
+                TimeoutError,
+                websockets.InvalidHandshake,
+            ) as exc:
+                reason = f"{type(exc).__name__}: {redact(str(exc), (self._key,))}"
+            failures += 1
+            if failures > self.max_reconnects:
+                raise VendorError(
+                    f"massive stream: gave up after {failures} failed connections to "
+                    f"{self.url} (last: {reason})",
+                    vendor=self.name,
+                )
+            wait = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
+            wait *= random.uniform(0.5, 1.0)
+            log.warning(
+                "massive stream: connection lost (%s); reconnecting in %.2fs (%d/%d)",
+                reason,
+                wait,
+                failures,
+                self.max_reconnects,
+            )
+            await asyncio.sleep(wait)
+
+    async def batches(
+        self, max_rows: int = 500, max_seconds: float = 1.0
+    ) -> AsyncIterator[pd.DataFrame]:
+        """Group :meth:`rows` into ``flow.option_prints`` frames of at most ``max_rows`` rows,
+        emitted at least every ``max_seconds`` while trades arrive (for atomic inbox files)."""
+        buf: list[dict[str, Any]] = []
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        async for row in self.rows():
+            if not buf:
+                started = loop.time()
+            buf.append(row)
+            if len(buf) >= max_rows or loop.time() - started >= max_seconds:
+                yield make_frame(OPTION_PRINTS, buf)
+                buf = []
+
+
+__all__ = ["DELAYED_URL", "REALTIME_URL", "WS_URL_ENV", "MassiveOptionsStream"]
