@@ -12,6 +12,7 @@ import pandas as pd
 
 from primeflow_lib import cache, quality, warehouse
 from primeflow_lib.schema import Table
+from primeflow_lib.vendors.base import MissingDataError
 from primeflow_pipelines.defs.resources import WarehouseResource
 
 # Checks that apply to a table, by the columns it declares (names match quality.run_checks).
@@ -59,6 +60,25 @@ class IngestConfig(dg.Config):
 
     refresh: bool = False
     """Fetch again even when the session is already stored for this vendor and these symbols."""
+    allow_partial: bool = False
+    """When the vendor returns nothing for some tickers, store the others (the failed tickers are
+    named in the log and metadata) instead of failing the run."""
+
+
+def fetch_allowing_partial(
+    context: dg.AssetExecutionContext, fetch: Callable[[], pd.DataFrame], allow_partial: bool,
+    failed: list[str],
+) -> pd.DataFrame:
+    """Call ``fetch``; on :class:`MissingDataError` either re-raise (default) or, when the user
+    allowed it, keep the rows that arrived and record the failed tickers in ``failed``."""
+    try:
+        return fetch()
+    except MissingDataError as exc:
+        if not allow_partial or exc.partial is None:
+            raise
+        context.log.warning(f"{exc} -- keeping the other tickers (allow_partial: true)")
+        failed.extend(exc.failed_tickers)
+        return exc.partial
 
 
 def cached_days(
@@ -85,14 +105,18 @@ def ingest_sessions(
     source: str,
     validate: Callable[[pd.DataFrame, dt.date], quality.Validation] | None = None,
     skip: set[dt.date] | None = None,
+    allow_partial: bool = False,
+    failed_tickers: list[str] | None = None,
 ) -> dg.MaterializeResult:
     """Fetch, validate and write ``t`` for each session in ``days`` (each session its own
     transaction, so a failure on day k keeps days < k), then run the stored-partition checks.
 
     Sessions in ``skip`` (already stored: see :func:`cached_days`) are not fetched. A session
     whose fetched rows all fail validation is not rewritten (what was stored stays); the
-    ``non_empty`` check then reports it if nothing was stored before.
+    ``non_empty`` check then reports it if nothing was stored before. With ``allow_partial``,
+    tickers the vendor had no data for are named in the log and metadata, the rest stored.
     """
+    failed = failed_tickers if failed_tickers is not None else []
     total, bad_total, skipped = 0, 0, []
     bad_by_rule: dict[str, int] = {}
     last_good = pd.DataFrame()
@@ -103,7 +127,7 @@ def ingest_sessions(
             context.log.info(f"[{i}/{len(days)}] {t.fqn} {day}: already stored from {source} (cached; "
                              "run with refresh: true to fetch again)")
             continue
-        raw = fetch_day(day)
+        raw = fetch_allowing_partial(context, lambda day=day: fetch_day(day), allow_partial, failed)
         v = (validate or (lambda df, d: quality.validate_market_frame(t, df, source=source, trade_date=d)))(raw, day)
         with wh.connect() as con:
             if len(v.good):
@@ -141,6 +165,7 @@ def ingest_sessions(
             "sessions_cached": dg.MetadataValue.int(len(skip & set(days))),
             "sessions_without_valid_rows": dg.MetadataValue.text(", ".join(map(str, skipped)) or "none"),
             "vendor": dg.MetadataValue.text(source),
+            "tickers_without_data": dg.MetadataValue.text(", ".join(sorted(set(failed))) or "none"),
             "table": dg.MetadataValue.text(t.fqn),
             "preview": preview_md(last_good),
         },

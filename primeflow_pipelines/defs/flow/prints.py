@@ -38,4 +38,5 @@ def option_prints(
         context, warehouse, f.OPTION_PRINTS, days,
         lambda day: vendor.option_prints(by_day[day], day), source=vendor.name,
         skip=cached_days(warehouse, "prints", vendor.name, days, by_day, config.refresh),
+        allow_partial=config.allow_partial,
     )

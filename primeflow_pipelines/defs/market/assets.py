@@ -14,6 +14,7 @@ from primeflow_pipelines.defs.ingest import (
     IngestConfig,
     cached_days,
     check_specs,
+    fetch_allowing_partial,
     ingest_sessions,
     universe_tickers,
 )
@@ -60,6 +61,7 @@ def universe(
         context, warehouse, m.UNIVERSE, days,
         lambda day: vendor.top_volume_tickers(day, size, lookback), source=vendor.name,
         skip=cached_days(warehouse, "universe", vendor.name, days, None, config.refresh),
+        allow_partial=config.allow_partial,
     )
 
 
@@ -77,17 +79,20 @@ def ohlcv_daily(
     skip = cached_days(warehouse, "1d", vendor.name, days, by_day, config.refresh)
     todo = [d for d in days if d not in skip]
     bars = None
+    failed: list[str] = []
     if todo:
         all_tickers = sorted({t for d in todo for t in by_day[d]})
         context.log.info(
             f"fetching daily bars for {len(all_tickers)} tickers, {todo[0]} .. {todo[-1]} from {vendor.name}")
-        bars = vendor.daily_bars(all_tickers, todo[0], todo[-1])
+        bars = fetch_allowing_partial(
+            context, lambda: vendor.daily_bars(all_tickers, todo[0], todo[-1]), config.allow_partial, failed)
 
     def fetch(day):
         part = bars[bars["trade_date"] == day]
         return part[part["ticker"].isin(by_day[day])]
 
-    return ingest_sessions(context, warehouse, m.OHLCV_DAILY, days, fetch, source=vendor.name, skip=skip)
+    return ingest_sessions(context, warehouse, m.OHLCV_DAILY, days, fetch, source=vendor.name, skip=skip,
+                           failed_tickers=failed)
 
 
 @dg.asset(key=INTRADAY_KEY, deps=[UNIVERSE_KEY], check_specs=check_specs(m.OHLCV_INTRADAY, INTRADAY_KEY), **_COMMON)
@@ -105,6 +110,7 @@ def ohlcv_intraday(
         context, warehouse, m.OHLCV_INTRADAY, days,
         lambda day: vendor.intraday_bars(by_day[day], day, day), source=vendor.name,
         skip=cached_days(warehouse, "1m", vendor.name, days, by_day, config.refresh),
+        allow_partial=config.allow_partial,
     )
 
 
@@ -122,4 +128,5 @@ def option_chain(
         context, warehouse, m.OPTION_CHAIN, days,
         lambda day: vendor.option_chain(by_day[day], day), source=vendor.name,
         skip=cached_days(warehouse, "chain", vendor.name, days, by_day, config.refresh),
+        allow_partial=config.allow_partial,
     )
