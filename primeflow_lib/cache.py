@@ -102,7 +102,7 @@ def clear_cache(con: duckdb.DuckDBPyConnection, *, timeframe: str, vendor: str |
     where = " AND ".join(clauses)
     con.execute("BEGIN TRANSACTION")
     try:
-        n = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
+        n = con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchall()[0][0]
         con.execute(f"DELETE FROM {table} WHERE {where}", params)
         con.execute("COMMIT")
     except BaseException:

@@ -208,7 +208,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, t: Table, start: dt.date, end: dt
     out: list[CheckOutcome] = []
     rng = [start, end]
     w = '"trade_date" BETWEEN ? AND ?'
-    n = con.execute(f"SELECT count(*) FROM {t.fqn} WHERE {w}", rng).fetchone()[0]
+    n = con.execute(f"SELECT count(*) FROM {t.fqn} WHERE {w}", rng).fetchall()[0][0]
     days = calendar.sessions(start, end)
     per_day = dict(con.execute(
         f"SELECT trade_date, count(*) FROM {t.fqn} WHERE {w} GROUP BY 1", rng).fetchall())
@@ -220,7 +220,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, t: Table, start: dt.date, end: dt
     keys = ", ".join(f'"{k}"' for k in t.key)
     dup = con.execute(
         f"SELECT count(*), any_value(concat_ws('|', {keys})) FROM (SELECT {keys} FROM {t.fqn} WHERE {w} "
-        f"GROUP BY {keys} HAVING count(*) > 1)", rng).fetchone()
+        f"GROUP BY {keys} HAVING count(*) > 1)", rng).fetchall()[0]
     out.append(CheckOutcome("unique_key", dup[0] == 0, f"({', '.join(t.key)}) is unique", dup[0], dup[1] or ""))
 
     cols = set(t.column_names)
@@ -229,7 +229,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, t: Table, start: dt.date, end: dt
             f"SELECT count(*), any_value(concat_ws('|', ticker, trade_date)) FROM {t.fqn} WHERE {w} AND NOT ("
             "low <= least(open, close) AND high >= greatest(open, close) AND low > 0 AND "
             "isfinite(open) AND isfinite(high) AND isfinite(low) AND isfinite(close) AND volume >= 0)",
-            rng).fetchone()
+            rng).fetchall()[0]
         out.append(CheckOutcome(
             "ohlc_consistent", bad[0] == 0,
             "low <= open, close <= high; prices > 0; volume >= 0", bad[0], bad[1] or ""))
@@ -243,7 +243,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, t: Table, start: dt.date, end: dt
                 f"SELECT count(*), any_value(CAST(x.{ts_col} AS VARCHAR)) FROM {t.fqn} x "
                 "LEFT JOIN _pf_sessions s USING (trade_date) "
                 f"WHERE x.{w} AND (s.open_ts IS NULL OR x.{ts_col} < s.open_ts OR x.{ts_col} >= s.close_ts)",
-                rng).fetchone()
+                rng).fetchall()[0]
         finally:
             con.unregister("_pf_sessions")
         out.append(CheckOutcome("in_session", bad[0] == 0, "bar timestamps inside the regular session",
@@ -251,7 +251,7 @@ def run_checks(con: duckdb.DuckDBPyConnection, t: Table, start: dt.date, end: dt
     if "option_symbol" in cols:
         bad = con.execute(
             f"SELECT count(*), any_value(option_symbol) FROM {t.fqn} WHERE {w} AND NOT "
-            "regexp_full_match(option_symbol, ?)", [*rng, OCC_SQL_PATTERN]).fetchone()
+            "regexp_full_match(option_symbol, ?)", [*rng, OCC_SQL_PATTERN]).fetchall()[0]
         out.append(CheckOutcome("symbol_parses", bad[0] == 0, "option symbols are OCC symbols",
                                 bad[0], bad[1] or ""))
     return out

@@ -355,7 +355,7 @@ def publish_read_copy(
     tmp.unlink(missing_ok=True)
 
     def _copy(c: duckdb.DuckDBPyConnection) -> None:
-        live = c.execute("SELECT current_database()").fetchone()[0]
+        live = c.execute("SELECT current_database()").fetchall()[0][0]
         c.execute("ATTACH ? AS pf_snap", [str(tmp)])
         try:
             c.execute(f'COPY FROM DATABASE "{live}" TO pf_snap')
@@ -396,9 +396,9 @@ def table_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     for fqn, t in ALL_TABLES.items():
         if fqn not in existing:
             continue
-        n = con.execute(f"SELECT count(*) FROM {fqn}").fetchone()[0]
+        n = con.execute(f"SELECT count(*) FROM {fqn}").fetchall()[0][0]
         lo = hi = None
         if t.partition_column and n:
-            lo, hi = con.execute(f'SELECT min("{t.partition_column}"), max("{t.partition_column}") FROM {fqn}').fetchone()
+            lo, hi = con.execute(f'SELECT min("{t.partition_column}"), max("{t.partition_column}") FROM {fqn}').fetchall()[0]
         out.append({"table": fqn, "rows": n, "from": lo, "to": hi})
     return pd.DataFrame(out)

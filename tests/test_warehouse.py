@@ -51,7 +51,7 @@ def test_rows_outside_window_and_nulls_are_rejected(tmp_path):
         with pytest.raises(warehouse.WarehouseError, match="undeclared columns \\['extra'\\]"):
             warehouse.replace_partition(con, "market.ohlcv_daily", daily(D1).assign(extra=1), D1)
         # the failed writes left nothing behind
-        assert con.execute("SELECT count(*) FROM market.ohlcv_daily").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM market.ohlcv_daily").fetchall()[0][0] == 0
 
 
 def test_corrupt_or_wrong_paths_are_clear_errors(tmp_path):
@@ -88,7 +88,7 @@ def test_read_copy_is_published_and_readers_do_not_block_writers(tmp_path):
         with warehouse.connect(p, lock_timeout_s=1) as con:
             warehouse.replace_partition(con, "market.ohlcv_daily", daily(D2), D2)
         warehouse.publish_read_copy(p, r)
-        assert reader.execute("SELECT count(*) FROM market.ohlcv_daily").fetchone()[0] == 2
+        assert reader.execute("SELECT count(*) FROM market.ohlcv_daily").fetchall()[0][0] == 2
     finally:
         reader.close()
     assert warehouse.query("SELECT count(*) AS n FROM market.ohlcv_daily", path=r)["n"][0] == 4
@@ -131,7 +131,7 @@ def test_lock_held_by_another_process_is_waited_for_then_reported(tmp_path):
     try:
         t0 = time.monotonic()
         with warehouse.connect(p, lock_timeout_s=30) as con:
-            assert con.execute("SELECT 1").fetchone()[0] == 1
+            assert con.execute("SELECT 1").fetchall()[0][0] == 1
         assert 0.5 < time.monotonic() - t0 < 20
     finally:
         proc.wait()
@@ -175,7 +175,7 @@ def test_write_killed_midway_leaves_old_or_new_partition(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         with warehouse.connect(p) as con:
-            n = con.execute("SELECT count(*) FROM market.ohlcv_daily WHERE trade_date = ?", [D1]).fetchone()[0]
+            n = con.execute("SELECT count(*) FROM market.ohlcv_daily WHERE trade_date = ?", [D1]).fetchall()[0][0]
         assert n in (3, n_new), f"iteration {i}: partition has {n} rows (partial write)"
         outcomes.append(n)
         if n == n_new:  # restore the old partition so the next kill is meaningful

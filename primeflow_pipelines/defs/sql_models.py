@@ -70,7 +70,7 @@ def build_sql_asset(path: Path) -> dg.AssetsDefinition:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            n = con.execute(f"SELECT count(*) FROM marts.{name}").fetchone()[0]
+            n = con.execute(f"SELECT count(*) FROM marts.{name}").fetchall()[0][0]
             head = con.execute(f"SELECT * FROM marts.{name} LIMIT 8").df()
         return dg.MaterializeResult(
             metadata={"rows": dg.MetadataValue.int(n), "preview": preview_md(head),

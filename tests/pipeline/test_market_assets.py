@@ -77,6 +77,6 @@ def test_failed_blocking_check_stops_downstream(materialize_range, monkeypatch):
 def test_non_session_partition_is_rejected(resources):
     import dagster as dg
 
-    with pytest.raises(dg.DagsterInvalidSubsetError, match="2024-11-28"):
+    with pytest.raises(dg.DagsterUnknownPartitionError, match="2024-11-28"):
         dg.materialize([universe], partition_key="2024-11-28", resources=resources,
                        instance=dg.DagsterInstance.ephemeral())
