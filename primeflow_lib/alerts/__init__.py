@@ -32,11 +32,11 @@ from primeflow_lib.alerts.outbox import (
     outbox_counts,
     requeue_failed,
 )
-from primeflow_lib.alerts.redaction import redact
 from primeflow_lib.alerts.relay import Relay, RelayReport
 from primeflow_lib.alerts.retry import RetryPolicy
 from primeflow_lib.alerts.routing import AlertConfigError, Channel, Channels, resolve_channels
 from primeflow_lib.alerts.splitting import split_message
+from primeflow_lib.redact import redact
 
 __all__ = [
     "FORMAT_VERSION",

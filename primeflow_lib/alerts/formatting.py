@@ -34,8 +34,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from primeflow_lib.alerts.redaction import redact
 from primeflow_lib.models import Signal
+from primeflow_lib.redact import redact
 
 FORMAT_VERSION = 1
 """Version of the alert text layout; part of every ``alert_key``."""

@@ -35,7 +35,6 @@ from primeflow_lib.alerts.formatting import (
     format_heartbeat,
     markup_for,
 )
-from primeflow_lib.alerts.redaction import redact
 from primeflow_lib.alerts.routing import (
     AlertConfigError,
     channel_type,
@@ -43,6 +42,7 @@ from primeflow_lib.alerts.routing import (
     route_channel,
 )
 from primeflow_lib.models import Signal
+from primeflow_lib.redact import redact
 from primeflow_lib.schema.alerts import ALERT_DELIVERIES, ALERT_OUTBOX
 
 STATUSES = ("pending", "sending", "sent", "failed_permanent")

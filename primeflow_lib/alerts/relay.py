@@ -56,7 +56,6 @@ import requests
 
 from primeflow_lib.alerts import outbox
 from primeflow_lib.alerts.pacing import SHARED_PACER, Pacer, primary_key
-from primeflow_lib.alerts.redaction import install_log_redaction, redact
 from primeflow_lib.alerts.retry import RetryPolicy
 from primeflow_lib.alerts.routing import Channel, Channels, resolve_channels
 from primeflow_lib.alerts.senders import (
@@ -67,6 +66,7 @@ from primeflow_lib.alerts.senders import (
     make_sender,
     new_session,
 )
+from primeflow_lib.redact import install_log_redaction, redact
 
 log = logging.getLogger(__name__)
 

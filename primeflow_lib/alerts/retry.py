@@ -25,12 +25,14 @@ other 4xx, 3xx                        ``permanent`` for this alert only
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from primeflow_lib.backoff import backoff, backoff_bounds, cap_wait
+from primeflow_lib.backoff import parse_retry_after as parse_retry_after_header
 
 REVOKED_STATUSES = frozenset({401, 403, 404, 410})
 TRANSIENT_STATUSES = frozenset({408, 425})
@@ -67,18 +69,17 @@ class RetryPolicy:
 
     def backoff(self, failures: int, rng: random.Random | None = None) -> float:
         """Wait after the ``failures``-th consecutive transient failure (1-based)."""
-        r = rng or random
-        base = min(self.backoff_max_s, self.backoff_base_s * (2.0 ** max(0, failures - 1)))
-        return base * (1.0 - self.jitter * r.random())
+        return backoff(
+            failures, self.backoff_base_s, self.backoff_max_s, jitter=self.jitter, rng=rng
+        )
 
     def backoff_bounds(self, failures: int) -> tuple[float, float]:
         """``(low, high)`` of :meth:`backoff` for ``failures`` (for tests and docs)."""
-        base = min(self.backoff_max_s, self.backoff_base_s * (2.0 ** max(0, failures - 1)))
-        return base * (1.0 - self.jitter), base
+        return backoff_bounds(failures, self.backoff_base_s, self.backoff_max_s, self.jitter)
 
     def cap(self, seconds: float) -> float:
         """A server-requested wait, cut to ``retry_after_cap_s``."""
-        return min(max(0.0, seconds), self.retry_after_cap_s)
+        return cap_wait(seconds, self.retry_after_cap_s)
 
 
 def parse_retry_after(
@@ -86,29 +87,16 @@ def parse_retry_after(
 ) -> float | None:
     """The wait a response asks for, in seconds, or None when it gives none.
 
-    Looks at the ``Retry-After`` header (delay-seconds or HTTP-date), then a JSON body's
-    ``parameters.retry_after`` (Telegram) or ``retry_after`` (Discord, seconds, may be a float).
-    Negative, NaN or unparsable values count as none.
+    Looks at the ``Retry-After`` header (delay-seconds or HTTP-date, parsed by
+    :func:`primeflow_lib.backoff.parse_retry_after`: a past date or a negative number is 0), then
+    a JSON body's ``parameters.retry_after`` (Telegram) or ``retry_after`` (Discord, seconds, may
+    be a float). Unparsable header values, and negative, NaN or unparsable body values, count as
+    none.
     """
-    raw = None
-    for k, v in headers.items():
-        if k.lower() == "retry-after":
-            raw = v
-            break
-    if raw is not None:
-        secs = _seconds(raw)
-        if secs is None:
-            try:
-                when = email.utils.parsedate_to_datetime(str(raw))
-            except (TypeError, ValueError):
-                when = None
-            if when is not None:
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=dt.UTC)
-                ref = now or dt.datetime.now(dt.UTC)
-                secs = max(0.0, (when - ref).total_seconds())
-        if secs is not None:
-            return secs
+    raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    secs = parse_retry_after_header(raw, now=None if now is None else now.timestamp())
+    if secs is not None:
+        return secs
     if isinstance(body, Mapping):
         params = body.get("parameters")
         if isinstance(params, Mapping) and "retry_after" in params:

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from primeflow_lib.alerts.redaction import install_log_redaction, register_secret
 from primeflow_lib.config import _CHANNEL_TYPES, ConfigError, Secret
 from primeflow_lib.models import SIGNAL_KINDS
+from primeflow_lib.redact import install_log_redaction, register_secret
 
 SINK_TYPE = "sink"
 """Type of the fallback destination: console + JSONL file."""
@@ -201,7 +201,7 @@ def resolve_channels(cfg: Mapping[str, Any], environ: Mapping[str, str] | None =
     Returns:
         :class:`Channels` with a :class:`Channel` per declared channel plus a sink for each
         undeclared defaultable route. Secrets are registered for redaction and the log filter
-        is installed (:mod:`primeflow_lib.alerts.redaction`).
+        is installed (:mod:`primeflow_lib.redact`).
     Raises:
         AlertConfigError: listing every problem: unknown type, a route to an undeclared
             non-defaultable channel, an unset or empty variable, a value of the wrong shape.

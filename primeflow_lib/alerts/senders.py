@@ -40,10 +40,10 @@ import requests
 
 from primeflow_lib.alerts.formatting import markup_for
 from primeflow_lib.alerts.pacing import Rule, discord_block_seconds, rules_for
-from primeflow_lib.alerts.redaction import redact, secret_pieces
 from primeflow_lib.alerts.retry import classify_status, parse_retry_after
 from primeflow_lib.alerts.routing import SINK_TYPE, Channel
 from primeflow_lib.alerts.splitting import split_for_channel
+from primeflow_lib.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,9 @@ class HttpSender(Sender):
         self.session = session or new_session()
         self.timeout = timeout
 
-    def _secrets(self) -> tuple[str, ...]:
-        if self.channel.secret is None:
-            return ()
-        return tuple(secret_pieces(self.channel.secret.reveal()))
+    def _secrets(self) -> tuple[object, ...]:
+        # redact() masks a secret URL's pieces too (the path urllib3 and requests print)
+        return () if self.channel.secret is None else (self.channel.secret,)
 
     def _post(
         self, url: str, body: Mapping[str, Any]

@@ -12,8 +12,9 @@
   429 after the retries -> :class:`VendorRateLimitError`, an empty, non-JSON or non-object body
   -> :class:`VendorDataError`, anything else -> :class:`VendorError` with the status and the
   vendor's own message;
-* every message, exception and log line goes through :func:`~.redact.redact`; exceptions from
-  ``requests`` are caught and re-raised redacted, with no ``__cause__`` or ``__context__``;
+* every message, exception and log line goes through :func:`primeflow_lib.redact.redact`;
+  exceptions from ``requests`` are caught and re-raised redacted, with no ``__cause__`` or
+  ``__context__``;
 * a client-side :class:`RateLimiter` (token bucket, thread-safe) spaces the calls to
   ``vendor_calls_per_minute``.
 
@@ -30,11 +31,9 @@ validation and the "some tickers returned nothing" error.
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import json
 import logging
 import math
-import random
 import re
 import threading
 import time
@@ -48,6 +47,8 @@ import numpy as np
 import pandas as pd
 import requests
 
+from primeflow_lib.backoff import backoff, cap_wait, parse_retry_after
+from primeflow_lib.redact import install_log_redaction, redact, register_secret, reveal
 from primeflow_lib.schema.base import Table
 from primeflow_lib.vendors.base import (
     MissingDataError,
@@ -57,7 +58,6 @@ from primeflow_lib.vendors.base import (
     VendorPlanError,
     VendorRateLimitError,
 )
-from primeflow_lib.vendors.redact import install_log_redaction, redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,8 @@ class HttpSettings:
 
     def backoff(self, retry: int) -> float:
         """Wait before retry number ``retry`` (1-based): exponential, jittered to 50-100 % so
-        parallel clients do not retry in lockstep."""
-        base = min(self.backoff_max, self.backoff_base * (2 ** max(0, retry - 1)))
-        return base * random.uniform(0.5, 1.0)
+        parallel clients do not retry in lockstep (:func:`primeflow_lib.backoff.backoff`)."""
+        return backoff(retry, self.backoff_base, self.backoff_max)
 
 
 class RateLimiter:
@@ -169,35 +168,6 @@ class RateLimiter:
 # ---------------------------------------------------------------------------------------------
 # the client
 # ---------------------------------------------------------------------------------------------
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
-
-    Returns None when the header is absent or unparseable (the caller then uses its backoff);
-    a date in the past gives 0.
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        secs = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        ref = time.time() if now is None else now
-        secs = when.timestamp() - ref
-    if math.isnan(secs) or math.isinf(secs):
-        return None
-    return max(0.0, secs)
 
 
 def _vendor_message(resp: requests.Response) -> str:
@@ -391,7 +361,7 @@ class HttpClient:
                 if attempt < attempts:
                     ra = parse_retry_after(resp.headers.get("Retry-After"))
                     if ra is not None:
-                        wait = min(ra, s.retry_after_cap)
+                        wait = cap_wait(ra, s.retry_after_cap)
                         how = f"Retry-After {resp.headers.get('Retry-After')!r}"
                     else:
                         wait = s.backoff(attempt)
@@ -452,14 +422,6 @@ class HttpClient:
 # ---------------------------------------------------------------------------------------------
 # helpers shared by the vendor modules
 # ---------------------------------------------------------------------------------------------
-
-
-def reveal(secret: object | None) -> str:
-    """The real value of a ``config.Secret`` (or a plain string); '' for None."""
-    if secret is None:
-        return ""
-    fn = getattr(secret, "reveal", None)
-    return fn() if callable(fn) else str(secret)
 
 
 #: warehouse (vendor-neutral) ticker form: BRK.B, SPY, BF.B; no slashes, no '..'
@@ -680,7 +642,6 @@ __all__ = [
     "latest_session_on_or_before",
     "make_frame",
     "missing_data_error",
-    "parse_retry_after",
     "regular_session_mask",
     "reveal",
     "session_bounds",

@@ -29,7 +29,6 @@ import datetime as dt
 import json
 import logging
 import os
-import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
@@ -37,13 +36,14 @@ import pandas as pd
 import websockets
 from websockets.asyncio.client import connect as ws_connect
 
+from primeflow_lib.backoff import backoff
 from primeflow_lib.config import load_api_keys
 from primeflow_lib.flow.symbols import OptionSymbolError, parse_occ
+from primeflow_lib.redact import redact, register_secret
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.vendors.base import VendorAuthError, VendorDataError, VendorError
 from primeflow_lib.vendors.http import ET, make_frame, reveal
 from primeflow_lib.vendors.massive import KEY_ENVS, conditions_text, print_id
-from primeflow_lib.vendors.redact import redact, register_secret
 
 log = logging.getLogger(__name__)
 
@@ -284,8 +284,7 @@ class MassiveOptionsStream:
                     f"{self.url} (last: {reason})",
                     vendor=self.name,
                 )
-            wait = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
-            wait *= random.uniform(0.5, 1.0)
+            wait = backoff(failures, self.backoff_base, self.backoff_max)
             log.warning(
                 "massive stream: connection lost (%s); reconnecting in %.2fs (%d/%d)",
                 reason,

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.flow.symbols import OptionSymbolError, parse_occ
+from primeflow_lib.redact import redact
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN, UNIVERSE
 from primeflow_lib.vendors.base import (
     BarSource,
@@ -72,7 +73,6 @@ from primeflow_lib.vendors.http import (
     regular_session_mask,
     sessions_before,
 )
-from primeflow_lib.vendors.redact import redact
 
 log = logging.getLogger(__name__)
 

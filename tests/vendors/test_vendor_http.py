@@ -4,6 +4,7 @@ typed errors, redaction and the client-side rate limiter."""
 from __future__ import annotations
 
 import email.utils
+import random
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ import pytest
 from vendor_testkit import TEST_KEY, json_response, load_json, make_cfg
 from werkzeug import Response
 
+from primeflow_lib.backoff import backoff, backoff_bounds, cap_wait, parse_retry_after
 from primeflow_lib.vendors.base import (
     VendorAuthError,
     VendorDataError,
@@ -20,7 +22,7 @@ from primeflow_lib.vendors.base import (
     VendorPlanError,
     VendorRateLimitError,
 )
-from primeflow_lib.vendors.http import HttpClient, HttpSettings, RateLimiter, parse_retry_after
+from primeflow_lib.vendors.http import HttpClient, HttpSettings, RateLimiter
 
 
 def client(base_url: str, **runtime) -> HttpClient:
@@ -215,6 +217,21 @@ def test_parse_retry_after():
     past = email.utils.formatdate(time.time() - 100, usegmt=True)
     assert parse_retry_after(past) == 0.0
     assert parse_retry_after("-5") == 0.0
+    assert parse_retry_after("") is None and parse_retry_after("nan") is None
+    soon = email.utils.formatdate(1_000_030, usegmt=True)
+    assert parse_retry_after(soon, now=1_000_000) == 30.0
+
+
+def test_backoff_doubles_to_the_ceiling_jittered():
+    rng = random.Random(3)
+    for attempt, high in [(1, 0.5), (2, 1.0), (3, 2.0), (8, 30.0), (5000, 30.0)]:
+        assert backoff_bounds(attempt, 0.5, 30.0) == (high / 2, high)
+        waits = [backoff(attempt, 0.5, 30.0, rng=rng) for _ in range(50)]
+        assert all(high / 2 <= w <= high for w in waits) and len(set(waits)) > 1
+    assert backoff(3, 0.5, 30.0, jitter=0.0) == 2.0
+    assert (cap_wait(172800, 60.0), cap_wait(-1, 60.0), cap_wait(2.5, 60.0)) == (60.0, 0.0, 2.5)
+    s = HttpSettings(backoff_base=0.5, backoff_max=30.0)
+    assert all(1.0 <= s.backoff(3) <= 2.0 for _ in range(20))
 
 
 class FakeClock:

@@ -1,15 +1,26 @@
-"""redact(): one function that removes keys, tokens and webhook secrets from any text."""
+"""redact(): one function that removes keys, tokens and webhook secrets from any text (used by
+the vendors and the alerts alike)."""
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from primeflow_lib.config import Secret
-from primeflow_lib.vendors.redact import RedactingFilter, redact, register_secret
+from primeflow_lib.redact import (
+    LOGGERS,
+    RedactingFilter,
+    install_log_redaction,
+    redact,
+    register_secret,
+    reveal,
+    secret_pieces,
+)
 
 
 @pytest.mark.parametrize(
@@ -113,3 +124,78 @@ def test_logging_filter_redacts_args_and_exception_text():
     text = logging.Formatter().format(rec)
     assert "filter-secret-77" not in text
     assert "apikey=***" in text and "RuntimeError" in text
+
+
+# -- secret URLs: masked by their pieces (urllib3 logs only the request path) --------------------
+
+HOOK = "https://example.org/hooks/HOOKtopSECRET_0123456789?sig_v=QUERYsecret_98765"
+
+
+def test_secret_url_pieces():
+    pieces = secret_pieces(HOOK)
+    assert HOOK in pieces
+    assert "example.org/hooks/HOOKtopSECRET_0123456789?sig_v=QUERYsecret_98765" in pieces
+    assert "/hooks/HOOKtopSECRET_0123456789?sig_v=QUERYsecret_98765" in pieces
+    assert {"HOOKtopSECRET_0123456789", "QUERYsecret_98765"} <= pieces
+    # short segments stay readable
+    assert "hooks" not in pieces and "example.org" not in pieces
+
+
+def test_secret_pieces_of_plain_short_and_secret_values():
+    assert secret_pieces("  plain-value  ") == {"plain-value"}
+    assert secret_pieces("abc") == set() and secret_pieces("") == set()
+    assert secret_pieces(None) == set()
+    assert secret_pieces(Secret("https://u:p4ssw0rd@h.example/x")) >= {"p4ssw0rd"}
+
+
+def test_path_of_a_passed_secret_url_is_masked_as_urllib3_prints_it():
+    line = '"POST /hooks/HOOKtopSECRET_0123456789?sig_v=QUERYsecret_98765 HTTP/1.1" 500 21'
+    out = redact(line, [HOOK])
+    assert "HOOKtopSECRET" not in out and "QUERYsecret" not in out
+    assert out.startswith('"POST ***') and "HTTP/1.1" in out
+    # the same with the secret held as a config.Secret
+    assert "HOOKtopSECRET" not in redact(line, [Secret(HOOK)])
+
+
+def test_registered_secret_url_masks_its_segments():
+    url = "http://127.0.0.1:9/hooks/REGISTEREDhookSECRET_42"
+    register_secret(Secret(url))
+    assert redact(f"connection refused: {url}") == "connection refused: ***"
+    assert "REGISTEREDhookSECRET_42" not in redact("POST /hooks/REGISTEREDhookSECRET_42 HTTP/1.1")
+
+
+def test_reveal():
+    assert reveal(Secret("abcd")) == "abcd" and reveal("x") == "x" and reveal(None) == ""
+
+
+# -- the log filter -------------------------------------------------------------------------
+
+
+def test_logging_filter_redacts_stack_info():
+    rec = logging.LogRecord("x", logging.INFO, __file__, 1, "m", None, None, sinfo="apikey=zzz")
+    assert RedactingFilter().filter(rec) and rec.stack_info == "apikey=***"
+
+
+def test_broken_format_string_is_still_logged_redacted():
+    rec = logging.LogRecord("x", logging.INFO, __file__, 1, "%d token=%s", ("a",), None)
+    assert RedactingFilter().filter(rec)
+    assert "token=" in rec.msg and rec.args is None
+
+
+def test_install_log_redaction_is_idempotent_and_covers_vendor_and_alert_loggers():
+    assert {"urllib3.connectionpool", "yfinance", "primeflow_lib.alerts.relay"} <= set(LOGGERS)
+    install_log_redaction(["test.redact.extra"])
+    install_log_redaction(["test.redact.extra"])
+    for name in (*LOGGERS, "test.redact.extra"):
+        filters = logging.getLogger(name).filters
+        assert sum(isinstance(f, RedactingFilter) for f in filters) == 1, name
+
+
+def test_import_is_light():
+    """The alert relay imports this and restarts after each crash: no pandas/numpy."""
+    code = (
+        "import sys, primeflow_lib.redact, primeflow_lib.backoff\n"
+        "bad = sorted(m for m in ('pandas', 'numpy', 'dagster') if m in sys.modules)\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
