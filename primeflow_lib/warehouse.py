@@ -143,6 +143,21 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, tables: Sequence[Table] | None
             )
 
 
+_ENSURED: set[tuple[str, int]] = set()
+
+
+def ensure_tables_once(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) -> None:
+    """:func:`ensure_tables` the first time this process opens a given warehouse file (the same
+    path and inode); later connections skip the ~0.2 s of DDL and catalog checks."""
+    p = Path(path).resolve()
+    key = (str(p), p.stat().st_ino if p.exists() else -1)
+    if key in _ENSURED:
+        return
+    ensure_tables(con)
+    key = (str(p), p.stat().st_ino)
+    _ENSURED.add(key)
+
+
 def _sql_literal_type(col_type: str) -> str:
     return "VARCHAR" if col_type == "JSON" else col_type
 

@@ -222,5 +222,13 @@ def demo(sessions: int | None, end_date: str | None) -> None:
     click.echo(f"demo finished in {time.monotonic() - t0:.0f} s")
 
 
+def _attach_library_commands() -> None:
+    from primeflow_lib.research.cli import backtest
+
+    main.add_command(backtest)
+
+
+_attach_library_commands()
+
 if __name__ == "__main__":
     main()

@@ -1,7 +1,229 @@
-"""Declarations of the ``research`` schema: indicator signals, regimes, blends, backtests, tuning."""
+"""Declarations of the ``research`` schema: indicator signals, regimes, blends, backtests.
+
+Signals, regimes and blends are per-bar tables partitioned by ``trade_date``; the three backtest
+tables are keyed by ``run_id`` (a hash of the RunConfig, see ``primeflow_lib.research.runconfig``)
+and rewritten whole per run: delete that run's rows, insert, in one transaction.
+"""
 
 from __future__ import annotations
 
-from primeflow_lib.schema.base import Table
+from primeflow_lib.schema.base import C, Column, Table
 
-TABLES: tuple[Table, ...] = ()
+VENDOR = C("vendor", "VARCHAR", "vendor of the bars the row was computed from", nullable=True)
+TRADE_DATE = C("trade_date", "DATE", "session of the bar")
+TS = C("ts", "TIMESTAMP", "bar start, America/New_York wall time (daily bars: session date 00:00)")
+TICKER = C("ticker", "VARCHAR", "underlying symbol")
+TIMEFRAME = C("timeframe", "VARCHAR", "bar timeframe: 1m 5m 15m 30m 1h 4h 1d")
+RUN_ID = C("run_id", "VARCHAR", "16 hex digits of SHA-256 of the run's canonical RunConfig")
+
+
+def _metric(name: str, doc: str) -> Column:
+    return C(name, "DOUBLE", doc, nullable=True)
+
+
+INDICATOR_SIGNALS = Table(
+    schema="research",
+    name="indicator_signals",
+    columns=(
+        TRADE_DATE,
+        TS,
+        TICKER,
+        TIMEFRAME,
+        C("indicator", "VARCHAR", "registry key (rsi, macd, ..., or name:label)"),
+        C("params_id", "VARCHAR", "12 hex digits of SHA-256 of the resolved parameters"),
+        C("params", "JSON", "resolved parameters (defaults filled in)"),
+        C(
+            "value",
+            "DOUBLE",
+            "the indicator's first raw line (see docs/research.md), its own units",
+            nullable=True,
+        ),
+        C(
+            "signal",
+            "DOUBLE",
+            "signal in [-1, +1], +1 = strong buy; NULL during warm-up",
+            nullable=True,
+        ),
+        VENDOR,
+    ),
+    key=("ticker", "timeframe", "indicator", "params_id", "ts"),
+    doc="Per-bar signals of the 15 registry indicators, causal (bar t uses bars up to t).",
+)
+
+REGIMES = Table(
+    schema="research",
+    name="regimes",
+    columns=(
+        TRADE_DATE,
+        TS,
+        TICKER,
+        TIMEFRAME,
+        C("params_id", "VARCHAR", "12 hex digits of SHA-256 of the resolved regime parameters"),
+        C("p_trend_up", "DOUBLE", "probability of TREND_UP", nullable=True),
+        C("p_trend_down", "DOUBLE", "probability of TREND_DOWN", nullable=True),
+        C("p_range", "DOUBLE", "probability of RANGE", nullable=True),
+        C("p_breakout", "DOUBLE", "probability of BREAKOUT", nullable=True),
+        C("p_high_vol", "DOUBLE", "probability of HIGH_VOL (the five sum to 1)", nullable=True),
+        C("regime", "VARCHAR", "most probable regime; NULL during warm-up", nullable=True),
+        C("phi", "DOUBLE", "phi_mft composite signal in [-1, +1]", nullable=True),
+        C("trend", "DOUBLE", "(EMA fast - EMA slow) / ATR slow, in ATRs", nullable=True),
+        C("adx", "DOUBLE", "ADX, 0-100", nullable=True),
+        C("vol", "DOUBLE", "std of log returns per bar (not annualised)", nullable=True),
+        C("vol_pct", "DOUBLE", "percentile rank of vol in its rank window, (0, 1]", nullable=True),
+        C("vol_ratio", "DOUBLE", "vol / its mean over the rank window", nullable=True),
+        C(
+            "momentum",
+            "DOUBLE",
+            "log move over momentum_period as a random-walk z-score",
+            nullable=True,
+        ),
+        C("volume_pressure", "DOUBLE", "(up-bar - down-bar volume) / both, [-1, 1]", nullable=True),
+        C(
+            "compression",
+            "DOUBLE",
+            "1 - percentile rank of the channel width, [0, 1)",
+            nullable=True,
+        ),
+        C(
+            "breakout_dir",
+            "DOUBLE",
+            "+1 close above prior channel, -1 below, 0 inside",
+            nullable=True,
+        ),
+        VENDOR,
+    ),
+    key=("ticker", "timeframe", "params_id", "ts"),
+    doc="MFT regime engine: per-bar probabilities of TREND_UP, TREND_DOWN, RANGE, BREAKOUT and "
+    "HIGH_VOL with the features behind them (causal).",
+)
+
+BLENDS = Table(
+    schema="research",
+    name="blends",
+    columns=(
+        TRADE_DATE,
+        TS,
+        TICKER,
+        TIMEFRAME,
+        C(
+            "blend_id",
+            "VARCHAR",
+            "12 hex digits of SHA-256 of indicators + blend + regime settings",
+        ),
+        C("mode", "VARCHAR", "weighted_sum | voting | regime_weighted | phiai"),
+        C("signal", "DOUBLE", "blended signal in [-1, +1]; NULL during warm-up", nullable=True),
+        C("weights", "JSON", "per-indicator weights applied on this bar", nullable=True),
+        VENDOR,
+    ),
+    key=("ticker", "timeframe", "blend_id", "ts"),
+    doc="Blended signals of several indicators (weighted sum, weighted vote, regime-weighted, or "
+    "phiai walk-forward weights from each indicator's out-of-sample backtest score).",
+)
+
+BACKTEST_RUNS = Table(
+    schema="research",
+    name="backtest_runs",
+    columns=(
+        RUN_ID,
+        C("created_at", "TIMESTAMP", "when the run finished (UTC)"),
+        C("engine_version", "VARCHAR", "engine version the run_id includes"),
+        C("strategy", "VARCHAR", "signals | buy_and_hold | momentum_rotation"),
+        C("mode", "VARCHAR", "equities (options arrive in a later issue)"),
+        C("symbol", "VARCHAR", "ticker, CSV name, or panel name"),
+        C("timeframe", "VARCHAR", "bar timeframe"),
+        C("start_date", "DATE", "requested first session (inclusive)", nullable=True),
+        C("end_date", "DATE", "requested last session (inclusive)", nullable=True),
+        C("first_bar", "TIMESTAMP", "first bar the run saw"),
+        C("last_bar", "TIMESTAMP", "last bar the run saw"),
+        C("n_bars", "BIGINT", "bars in the run"),
+        C("vendor", "VARCHAR", "vendor of the bars, when known", nullable=True),
+        C("capital", "DOUBLE", "starting capital, USD"),
+        C(
+            "data_hash",
+            "VARCHAR",
+            "16 hex digits of SHA-256 of the bars (same id + hash = same run)",
+        ),
+        C("metric", "VARCHAR", "the config's evaluation metric"),
+        _metric("metric_value", "value of the evaluation metric"),
+        C("description", "VARCHAR", "free text (not part of run_id)"),
+        C("tags", "JSON", "list of tags (not part of run_id)"),
+        C("config", "JSON", "the full RunConfig"),
+        C("metrics", "JSON", "every metric (inf/NaN as null)"),
+        _metric("total_return", "E_n / E_0 - 1"),
+        _metric("cagr", "compound annual growth rate"),
+        _metric("sharpe", "annualised Sharpe ratio, rf = 0"),
+        _metric("sortino", "annualised Sortino ratio, target 0"),
+        _metric("calmar", "CAGR / |max drawdown|"),
+        _metric("max_drawdown", "largest peak-to-trough fall, negative fraction"),
+        C("max_drawdown_duration", "BIGINT", "longest run of bars below the peak"),
+        _metric("volatility", "annualised std of bar returns"),
+        _metric("profit_factor", "gross profit / gross loss of closed trades"),
+        _metric("win_rate", "fraction of closed trades with pnl > 0"),
+        _metric("avg_win", "mean pnl of winning closed trades, USD"),
+        _metric("avg_loss", "mean pnl of losing closed trades, USD"),
+        _metric("exposure", "fraction of bars ending with a position"),
+        _metric("direction_accuracy", "fraction of held bars whose move matched the position"),
+        C("n_trades", "BIGINT", "trades including one still open"),
+        _metric("final_equity", "equity at the last close, USD"),
+        C("elapsed_s", "DOUBLE", "wall time of the run, seconds"),
+    ),
+    key=("run_id",),
+    partition_column=None,
+    doc="One row per backtest run: its config, data fingerprint and metrics. Rewritten when the "
+    "same run_id is run again.",
+)
+
+BACKTEST_TRADES = Table(
+    schema="research",
+    name="backtest_trades",
+    columns=(
+        RUN_ID,
+        C("trade_no", "BIGINT", "1-based trade number in entry order"),
+        TICKER,
+        C("side", "VARCHAR", "long | short"),
+        C("entry_ts", "TIMESTAMP", "bar of the entry fill"),
+        C("exit_ts", "TIMESTAMP", "bar of the exit fill (last bar for an open trade)"),
+        C("entry_price", "DOUBLE", "entry fill incl. slippage, USD"),
+        C("exit_price", "DOUBLE", "exit fill incl. slippage, USD (last close for an open trade)"),
+        C("qty", "DOUBLE", "shares"),
+        C("pnl", "DOUBLE", "profit net of both fills' fees, USD"),
+        C("ret", "DOUBLE", "pnl / (qty * entry_price)"),
+        C("fees", "DOUBLE", "commission of both fills, USD"),
+        C(
+            "exit_reason",
+            "VARCHAR",
+            "signal | stop_loss | take_profit | trailing_stop | time | rebalance | open",
+        ),
+        C("bars_held", "BIGINT", "exit bar index - entry bar index"),
+        C("is_open", "BOOLEAN", "still open after the last bar (valued at the last close)"),
+    ),
+    key=("run_id", "trade_no"),
+    partition_column=None,
+    doc="Trades of each backtest run.",
+)
+
+BACKTEST_EQUITY = Table(
+    schema="research",
+    name="backtest_equity",
+    columns=(
+        RUN_ID,
+        TS,
+        C("equity", "DOUBLE", "equity at the close, USD"),
+        C("drawdown", "DOUBLE", "equity / running peak - 1, <= 0"),
+        C("position", "DOUBLE", "signed shares held at the close (rotation: tickers held)"),
+        C("exposure", "DOUBLE", "position market value / equity (signed)", nullable=True),
+        C("signal", "DOUBLE", "blended signal of the bar", nullable=True),
+    ),
+    key=("run_id", "ts"),
+    partition_column=None,
+    doc="Equity curve of each backtest run, one row per bar.",
+)
+
+TABLES: tuple[Table, ...] = (
+    INDICATOR_SIGNALS,
+    REGIMES,
+    BLENDS,
+    BACKTEST_RUNS,
+    BACKTEST_TRADES,
+    BACKTEST_EQUITY,
+)

@@ -42,7 +42,9 @@ class IntradayEvent:
     horizon: int  # multi-day events: sessions over which the move happens (0 for intraday)
 
 
-def event_timing(kind: int, direction: int, magnitude: float, u: np.ndarray, minutes: int) -> IntradayEvent:
+def event_timing(
+    kind: int, direction: int, magnitude: float, u: np.ndarray, minutes: int
+) -> IntradayEvent:
     """Place an event's flow window (and intraday move) inside a session of ``minutes`` minutes
     from its four uniforms ``u`` = (start, window, lead, duration/horizon)."""
     ua, ub, uc, ud = (float(x) for x in u)
@@ -55,12 +57,21 @@ def event_timing(kind: int, direction: int, magnitude: float, u: np.ndarray, min
             lead = max(15.0, lead + room)
             room = max(0.0, minutes - 15.0 - window - lead - dur)
         start = 10.0 + ua * room
-        return IntradayEvent(kind, direction, magnitude, start, start + window, start + window + lead,
-                             start + window + lead + dur, 0)
+        return IntradayEvent(
+            kind,
+            direction,
+            magnitude,
+            start,
+            start + window,
+            start + window + lead,
+            start + window + lead + dur,
+            0,
+        )
     window = 20.0 + 40.0 * ub
     start = 30.0 + ua * max(0.0, minutes - 40.0 - window)
-    return IntradayEvent(kind, direction, magnitude, start, start + window, math.nan, math.nan,
-                         1 + int(ud * 5.0))
+    return IntradayEvent(
+        kind, direction, magnitude, start, start + window, math.nan, math.nan, 1 + int(ud * 5.0)
+    )
 
 
 @dataclass(frozen=True)

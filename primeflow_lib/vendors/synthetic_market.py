@@ -71,11 +71,11 @@ P_MULTIDAY_EVENT = 0.02
 # event kinds
 EVENT_NONE, EVENT_INTRADAY, EVENT_MULTIDAY = 0, 1, 2
 
-# Per ticker two streams: one row of 7 uniforms per session (two Box-Muller pairs for the
-# gap/intraday and volume/earnings shocks, the high and low extremes, the event lottery) and
-# one row of 6 uniforms per informed-flow event (direction, size, flow start, flow window, lead,
-# duration/horizon); the k-th event of a ticker uses row k, so both are prefix-stable.
-_N_DRAWS = 7
+# Per ticker three streams, each filled row by row so a longer horizon only appends rows: one
+# row of 4 normals per session (gap, intraday, volume and earnings shocks), one row of 3
+# uniforms per session (high and low extremes, the event lottery), and one row of 6 uniforms
+# per informed-flow event (direction, size, flow start, flow window, lead, duration/horizon; the
+# k-th event of a ticker uses row k).
 _N_EVENT_DRAWS = 6
 
 # ----------------------------------------------------------------------------- the pool
@@ -151,7 +151,17 @@ def stable_u64(*parts: object) -> int:
 
 def rng_for(seed: int, *parts: object) -> np.random.Generator:
     """An independent random stream for ``(seed, *parts)`` (Philox, seeded via SeedSequence)."""
-    return np.random.Generator(np.random.Philox(np.random.SeedSequence([int(seed) & (2**63 - 1), stable_u64(*parts)])))
+    return np.random.Generator(
+        np.random.Philox(np.random.SeedSequence([int(seed) & (2**63 - 1), stable_u64(*parts)]))
+    )
+
+
+def _fast_rng(seed: int, *parts: object) -> np.random.Generator:
+    """Like :func:`rng_for` with the faster SFC64 bit generator, for the long daily streams of
+    the whole pool (same seeding: SeedSequence of ``(seed, hash(parts))``)."""
+    return np.random.Generator(
+        np.random.SFC64(np.random.SeedSequence([int(seed) & (2**63 - 1), stable_u64(*parts)]))
+    )
 
 
 @lru_cache(maxsize=8)
@@ -236,9 +246,17 @@ def build_pool(seed: int, pool_size: int) -> Pool:
         else:
             beta[i] = 0.6 + 1.1 * u[0]
             idio[i] = float(np.clip(0.32 * math.exp(0.35 * ndtri(0.001 + 0.998 * u[1])), 0.12, 1.2))
-            a0[i] = float(np.clip(math.log(30.0) + 0.9 * ndtri(0.001 + 0.998 * u[2]), math.log(4.0), math.log(600.0)))
+            a0[i] = float(
+                np.clip(
+                    math.log(30.0) + 0.9 * ndtri(0.001 + 0.998 * u[2]),
+                    math.log(4.0),
+                    math.log(600.0),
+                )
+            )
             slope[i] = float(np.clip(0.05 + 0.08 * ndtri(0.001 + 0.998 * u[3]), -0.08, 0.2))
-            base_v[i] = float(np.clip(1.5e6 * math.exp(1.3 * ndtri(0.001 + 0.998 * u[4])), 5e4, 1.5e8))
+            base_v[i] = float(
+                np.clip(1.5e6 * math.exp(1.3 * ndtri(0.001 + 0.998 * u[4])), 5e4, 1.5e8)
+            )
             divy[i] = 0.0 if u[5] < 0.4 else 0.005 + 0.035 * u[6]
         phase[i] = int(u[7] * 63)
         gapf[i] = 0.15 + 0.2 * u[8]
@@ -322,7 +340,9 @@ def is_expiry_day(d: dt.date) -> bool:
 
 
 @njit(cache=True)
-def _market_kernel(u_reg, z_gap, z_intra, trans_cum, drift, lrv, alpha, beta, gap_frac):  # pragma: no cover
+def _market_kernel(
+    u_reg, z_gap, z_intra, trans_cum, drift, lrv, alpha, beta, gap_frac
+):  # pragma: no cover
     n = u_reg.shape[0]
     regime = np.empty(n, dtype=np.int8)
     m_gap = np.empty(n)
@@ -354,11 +374,33 @@ def _market_kernel(u_reg, z_gap, z_intra, trans_cum, drift, lrv, alpha, beta, ga
 
 @njit(cache=True)
 def _ticker_kernel(  # pragma: no cover - compiled
-    d, evd, m_gap, m_intra, m_var, regime, years, regime_volume,
-    beta, idio_var, anchor0, slope, gap_frac, base_volume, earn_phase, has_earnings,
-    p_intra, p_multi, gm,
+    z_gap,
+    z_intra,
+    z_vol,
+    z_earn,
+    log_uh,
+    log_ul,
+    u_event,
+    evd,
+    m_gap,
+    m_intra,
+    m_var,
+    regime,
+    years,
+    regime_volume,
+    beta,
+    idio_var,
+    anchor0,
+    slope,
+    gap_frac,
+    base_volume,
+    earn_phase,
+    has_earnings,
+    p_intra,
+    p_multi,
+    gm,
 ):
-    n = d.shape[0]
+    n = z_gap.shape[0]
     n_ev = evd.shape[0]
     o = np.empty(n)
     h = np.empty(n)
@@ -375,37 +417,35 @@ def _ticker_kernel(  # pragma: no cover - compiled
     a, b = 0.06, 0.90
     g = 1.0
     z2_prev = 1.0
-    lc = anchor0 + 0.2 * (d[0, 2] - 0.5)
+    lc = anchor0 + 0.1 * z_vol[0]
     lv = 0.0
     k_ev = 0
-    two_pi = 2.0 * math.pi
+    log2 = math.log(2.0)
     for t in range(n):
-        r1 = math.sqrt(-2.0 * math.log(1.0 - d[t, 0]))
-        z_g = r1 * math.cos(two_pi * d[t, 1])
-        z_i = r1 * math.sin(two_pi * d[t, 1])
-        r2 = math.sqrt(-2.0 * math.log(1.0 - d[t, 4]))
-        z_v = r2 * math.cos(two_pi * d[t, 5])
-        z_e = r2 * math.sin(two_pi * d[t, 5])
+        z_g = z_gap[t]
+        z_i = z_intra[t]
         g = (1.0 - a - b) + a * z2_prev * g + b * g
         hi_var = idio_var / 252.0 * g
         sd_day = math.sqrt(beta * beta * m_var[t] + hi_var)
         anchor = anchor0 + slope * years[t]
-        pull = kappa / 252.0 * (anchor - lc) + 0.05 * max(0.0, math.log(2.0) - lc)
+        pull = kappa / 252.0 * (anchor - lc) + 0.05 * max(0.0, log2 - lc)
         gap = beta * m_gap[t] + math.sqrt(gap_frac * hi_var) * z_g + extra_gap[t]
         earn = has_earnings and ((t + earn_phase) % 63 == 0)
         if earn:
-            gap += 2.5 * sd_day * z_e
-        intra = beta * m_intra[t] + math.sqrt((1.0 - gap_frac) * hi_var) * z_i + extra_intra[t] + pull
+            gap += 2.5 * sd_day * z_earn[t]
+        intra = (
+            beta * m_intra[t] + math.sqrt((1.0 - gap_frac) * hi_var) * z_i + extra_intra[t] + pull
+        )
         # informed-flow events
-        ue = d[t, 6]
-        if ue < p_intra + p_multi and t + 1 < n:
+        ue = u_event[t]
+        if ue < p_intra + p_multi:
             row = k_ev % n_ev
             k_ev += 1
             direction = 1 if evd[row, 0] < 0.5 else -1
             for j in range(4):
                 ev_u[t, j] = evd[row, 2 + j]
             if ue < p_intra:
-                mag = max(0.004, sd_day * (0.7 + 0.8 * evd[row, 1]))
+                mag = max(0.004, sd_day * (0.5 + 0.6 * evd[row, 1]))
                 intra += direction * mag
                 ev_kind[t] = 1
             else:
@@ -425,8 +465,8 @@ def _ticker_kernel(  # pragma: no cover - compiled
         s2 = beta * beta * (1.0 - gm) * m_var[t] + (1.0 - gap_frac) * hi_var
         s2 = max(s2, 1e-8)
         bb = intra
-        y_hi = 0.5 * (bb + math.sqrt(bb * bb - 2.0 * s2 * math.log(1.0 - d[t, 2])))
-        y_lo = 0.5 * (bb - math.sqrt(bb * bb - 2.0 * s2 * math.log(1.0 - d[t, 3])))
+        y_hi = 0.5 * (bb + math.sqrt(bb * bb - 2.0 * s2 * log_uh[t]))
+        y_lo = 0.5 * (bb - math.sqrt(bb * bb - 2.0 * s2 * log_ul[t]))
         op = max(round(math.exp(lo_t), 2), 0.01)
         cp = max(round(math.exp(lc_t), 2), 0.01)
         hp = max(round(math.exp(lo_t + y_hi), 2), op, cp)
@@ -436,7 +476,7 @@ def _ticker_kernel(  # pragma: no cover - compiled
         h[t] = hp
         lo[t] = lp
         # volume: persistent lognormal, more on big moves, earnings, events, stressed regimes
-        lv = 0.75 * lv + math.sqrt(1.0 - 0.75 * 0.75) * 0.3 * z_v
+        lv = 0.75 * lv + 0.19843134832984430 * z_vol[t]  # sqrt(1 - 0.75^2) * 0.3
         move = (abs(gap) + abs(intra)) / max(sd_day, 1e-6)
         mult = (0.55 + 0.45 * move / 1.1) * regime_volume[regime[t]]
         if earn:
@@ -511,15 +551,34 @@ class DailyModel:
                 trans_cum = np.cumsum(REGIME_TRANSITIONS, axis=1)
                 trans_cum[:, -1] = 1.0
                 self._market = _market_kernel(
-                    np.ascontiguousarray(u[:, 0]), z_gap, z_intra, trans_cum, REGIME_DRIFT,
-                    REGIME_VOL, GARCH_ALPHA, GARCH_BETA, MARKET_GAP_FRACTION,
+                    np.ascontiguousarray(u[:, 0]),
+                    z_gap,
+                    z_intra,
+                    trans_cum,
+                    REGIME_DRIFT,
+                    REGIME_VOL,
+                    GARCH_ALPHA,
+                    GARCH_BETA,
+                    MARKET_GAP_FRACTION,
                 )
             return self._market
 
-    def _draws(self, ticker: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        d = rng_for(self.seed, "daily", ticker).random((n, _N_DRAWS))
+    def _draws(self, ticker: str, n: int) -> tuple[np.ndarray, ...]:
+        """Shock arrays of one ticker: (z_gap, z_intra, z_vol, z_earn, log(1-u_high),
+        log(1-u_low), u_event, event rows)."""
+        z = _fast_rng(self.seed, "daily-z", ticker).standard_normal((n, 4)).T
+        u = _fast_rng(self.seed, "daily-u", ticker).random((n, 3)).T
         ev = rng_for(self.seed, "events", ticker).random((n // 8 + 16, _N_EVENT_DRAWS))
-        return d, ev
+        return (
+            np.ascontiguousarray(z[0]),
+            np.ascontiguousarray(z[1]),
+            np.ascontiguousarray(z[2]),
+            np.ascontiguousarray(z[3]),
+            np.log1p(-u[0]),
+            np.log1p(-u[1]),
+            np.ascontiguousarray(u[2]),
+            ev,
+        )
 
     def ticker(self, ticker: str) -> TickerDaily:
         """Full daily path of one pool ticker (cached)."""
@@ -531,12 +590,24 @@ class DailyModel:
             p = self.pool
             i = p.index[ticker]
             n = len(self.sessions.dates)
-            d, ev = self._draws(ticker, n)
             o, h, lo, c, v, kind, direction, mag, ev_u = _ticker_kernel(
-                d, ev, m_gap, m_intra, m_var, regime, self.sessions.years, REGIME_VOLUME,
-                float(p.beta[i]), float(p.idio_vol[i] ** 2), float(p.anchor0[i]),
-                float(p.anchor_slope[i]), float(p.gap_frac[i]), float(p.base_volume[i]),
-                int(p.earn_phase[i]), not bool(p.is_etf[i]), P_INTRADAY_EVENT, P_MULTIDAY_EVENT,
+                *self._draws(ticker, n),
+                m_gap,
+                m_intra,
+                m_var,
+                regime,
+                self.sessions.years,
+                REGIME_VOLUME,
+                float(p.beta[i]),
+                float(p.idio_vol[i] ** 2),
+                float(p.anchor0[i]),
+                float(p.anchor_slope[i]),
+                float(p.gap_frac[i]),
+                float(p.base_volume[i]),
+                int(p.earn_phase[i]),
+                not bool(p.is_etf[i]),
+                P_INTRADAY_EVENT,
+                P_MULTIDAY_EVENT,
                 MARKET_GAP_FRACTION,
             )
             td = TickerDaily(o, h, lo, c, v, kind, direction, mag, ev_u)
@@ -587,13 +658,33 @@ def risk_free_rate(d: dt.date) -> float:
 
 
 _RATE_STEPS = (
-    ("2010-01-01", 0.0015), ("2015-12-17", 0.004), ("2016-12-15", 0.0065), ("2017-06-15", 0.011),
-    ("2017-12-14", 0.0145), ("2018-06-14", 0.019), ("2018-12-20", 0.024), ("2019-08-01", 0.019),
-    ("2019-10-31", 0.0155), ("2020-03-16", 0.001), ("2022-03-17", 0.004), ("2022-05-05", 0.009),
-    ("2022-06-16", 0.016), ("2022-07-28", 0.024), ("2022-09-22", 0.031), ("2022-11-03", 0.039),
-    ("2022-12-15", 0.044), ("2023-02-02", 0.047), ("2023-03-23", 0.049), ("2023-05-04", 0.051),
-    ("2023-07-27", 0.0535), ("2024-09-19", 0.049), ("2024-11-08", 0.046), ("2024-12-19", 0.043),
-    ("2025-09-18", 0.041), ("2025-10-30", 0.039), ("2025-12-11", 0.037),
+    ("2010-01-01", 0.0015),
+    ("2015-12-17", 0.004),
+    ("2016-12-15", 0.0065),
+    ("2017-06-15", 0.011),
+    ("2017-12-14", 0.0145),
+    ("2018-06-14", 0.019),
+    ("2018-12-20", 0.024),
+    ("2019-08-01", 0.019),
+    ("2019-10-31", 0.0155),
+    ("2020-03-16", 0.001),
+    ("2022-03-17", 0.004),
+    ("2022-05-05", 0.009),
+    ("2022-06-16", 0.016),
+    ("2022-07-28", 0.024),
+    ("2022-09-22", 0.031),
+    ("2022-11-03", 0.039),
+    ("2022-12-15", 0.044),
+    ("2023-02-02", 0.047),
+    ("2023-03-23", 0.049),
+    ("2023-05-04", 0.051),
+    ("2023-07-27", 0.0535),
+    ("2024-09-19", 0.049),
+    ("2024-11-08", 0.046),
+    ("2024-12-19", 0.043),
+    ("2025-09-18", 0.041),
+    ("2025-10-30", 0.039),
+    ("2025-12-11", 0.037),
 )
 _RATE_DATES = np.array([s for s, _ in _RATE_STEPS], dtype="datetime64[D]")
 _RATE_VALUES = np.array([v for _, v in _RATE_STEPS])

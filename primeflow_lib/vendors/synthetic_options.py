@@ -41,8 +41,10 @@ YEAR_NS = 365.0 * 86400e9
 MIN_YEARS = 30.0 / (365.0 * 24 * 60)  # time to expiry floor: 30 minutes
 
 #: Massive (Polygon) options participant ids used by the synthetic feed, with the venue each
-#: stands for (ids in the 300-330 range of ``/v3/reference/exchanges?asset_class=options``;
-#: 300 is OPRA itself and never an execution venue) and the share of prints routed there.
+#: stands for and the share of prints routed there. Ids are in the 300-330 range of
+#: ``/v3/reference/exchanges?asset_class=options`` (300 is OPRA itself, never an execution
+#: venue); the ids match those in the Massive trade fixtures, but the id -> venue names are our
+#: reading of that list and were not checked against a live call.
 EXCHANGES: dict[int, tuple[str, float]] = {
     301: ("NYSE American Options", 0.06),
     302: ("Cboe Options", 0.14),
@@ -71,7 +73,7 @@ _FLOOR_CUM = np.cumsum([0.35, 0.3, 0.15, 0.12, 0.08])
 # order types
 SINGLE, SWEEP, SPLIT, BLOCK, MULTI, STOCKOPT, COMPRESSION = range(7)
 ORDER_NAMES = ("single", "sweep", "split", "block", "multi_leg", "stock_option", "compression")
-_ORDER_P = np.array([0.75, 0.045, 0.04, 0.015, 0.07, 0.012, 0.003])
+_ORDER_P = np.array([0.75, 0.045, 0.04, 0.015, 0.07, 0.012, 0.002])
 _ORDER_P = _ORDER_P / _ORDER_P.sum()
 _ORDER_CUM = np.cumsum(_ORDER_P)
 # expected legs per order type (sweep 2 + min(Poisson(2), 6), split 2 + min(Poisson(1), 4))
@@ -87,6 +89,7 @@ _STOCKOPT_CUM = np.cumsum([0.30, 0.20, 0.15, 0.10, 0.10, 0.10, 0.05])
 _COND_STR = np.array([str(c) for c in range(200, 250)], dtype=object)
 P_LATE = 0.004
 P_CANCEL = 0.004
+MAX_PRINT_PREMIUM = 25e6  # USD
 
 _LADDER = (0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0)
 
@@ -180,9 +183,20 @@ def _occ(root: str, expiry: dt.date, right: str, strike_milli: int) -> str:
     return format_occ(root, expiry, right, strike_milli / 1000.0)
 
 
-@lru_cache(maxsize=200_000)
-def _symbol_hash(sym: str) -> int:
-    return stable_u64("occ", sym)
+@lru_cache(maxsize=4096)
+def _root_hash(root: str) -> int:
+    return stable_u64("occ-root", root)
+
+
+def _contract_hash(
+    root: str, expiry_ordinal: np.ndarray, is_call: np.ndarray, strike_milli: np.ndarray
+) -> np.ndarray:
+    """64-bit hash of an option symbol's parts (root, expiry, right, strike): a function of the
+    symbol only, computed without building strings."""
+    h = np.full(len(strike_milli), _root_hash(root), dtype=np.uint64)
+    for f in (expiry_ordinal, is_call, strike_milli):
+        h = _mix64(h ^ np.asarray(f).astype(np.int64).astype(np.uint64))
+    return h
 
 
 # ----------------------------------------------------------------------------- contracts
@@ -210,7 +224,9 @@ class Contracts:
         return len(self.strike)
 
 
-def build_contracts(ticker: str, d: dt.date, spot_ref: float, atm_iv: float, is_etf: bool) -> Contracts:
+def build_contracts(
+    ticker: str, d: dt.date, spot_ref: float, atm_iv: float, is_etf: bool
+) -> Contracts:
     """The contract list of ``ticker`` on session ``d`` (see module doc)."""
     base = strike_step(spot_ref, is_etf)
     exp_l, kind_l, strikes_l = [], [], []
@@ -256,12 +272,16 @@ def build_contracts(ticker: str, d: dt.date, spot_ref: float, atm_iv: float, is_
     is_call = np.concatenate(parts_c)
     milli = np.round(strike * 1000).astype(np.int64)
     symbols = np.array(
-        [_occ(ticker, e, "C" if c else "P", int(k)) for e, c, k in zip(expiry, is_call, milli, strict=True)],
+        [
+            _occ(ticker, e, "C" if c else "P", int(k))
+            for e, c, k in zip(expiry, is_call, milli, strict=True)
+        ],
         dtype=object,
     )
-    hashes = np.fromiter((_symbol_hash(s) for s in symbols), dtype=np.uint64, count=len(symbols))
     dte = np.array([(e - d).days for e in exp_l], dtype=np.int64)
     counts = np.array([2 * len(ks) for ks in strikes_l])
+    ordinals = np.repeat(np.array([e.toordinal() for e in exp_l], dtype=np.int64), counts)
+    hashes = _contract_hash(ticker, ordinals, is_call, milli)
     close_ns = np.array([_expiry_close_ns(e) for e in exp_l], dtype=np.int64)
     return Contracts(
         expiry=expiry,
@@ -316,8 +336,12 @@ def quotes(theo: np.ndarray, rel_half: float, wing: np.ndarray) -> tuple[np.ndar
     return np.round(bid, 2), np.round(ask, 2)
 
 
-def _wing(strike: np.ndarray, spot: np.ndarray | float, atm: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    return np.minimum(np.abs(np.log(strike / spot)) / (atm * np.sqrt(np.maximum(tau, 1.0 / 365.0))), 4.0)
+def _wing(
+    strike: np.ndarray, spot: np.ndarray | float, atm: np.ndarray, tau: np.ndarray
+) -> np.ndarray:
+    return np.minimum(
+        np.abs(np.log(strike / spot)) / (atm * np.sqrt(np.maximum(tau, 1.0 / 365.0))), 4.0
+    )
 
 
 def _uniform_from_hash(h: np.ndarray, salt: int) -> np.ndarray:
@@ -337,7 +361,9 @@ def _mix64(z: np.ndarray) -> np.ndarray:
     return z
 
 
-def open_interest(c: Contracts, spot_ref: float, surface: Surface, scale: float, seed: int) -> np.ndarray:
+def open_interest(
+    c: Contracts, spot_ref: float, surface: Surface, scale: float, seed: int
+) -> np.ndarray:
     """Open interest (contracts) at the start of the session."""
     tau = np.maximum(c.dte, 0) / 365.0
     atm = surface.atm(tau)
@@ -452,8 +478,8 @@ def _informed_orders(
     u = rng.random(n)
     total = np.where(
         otype == SWEEP,
-        _pareto(u, 150.0 * inp.size_scale, 1.5, 5000.0),
-        _pareto(u, 500.0 * inp.size_scale, 1.5, 20000.0),
+        _pareto(u, 300.0 * inp.size_scale, 1.4, 8000.0),
+        _pareto(u, 800.0 * inp.size_scale, 1.6, 15000.0),
     )
     return {"otype": otype, "t": t, "contract": pick, "total": total}
 
@@ -483,16 +509,23 @@ def build_prints(c: Contracts, inp: DayInputs) -> PrintsDay:
     u_size = rng.random(n_orders)
     scale = inp.size_scale
     total = np.select(
-        [otype == SINGLE, otype == SWEEP, otype == SPLIT, otype == BLOCK, otype == MULTI, otype == STOCKOPT],
         [
-            _pareto(u_size, 1.0 * scale, 1.3, 3000.0),
+            otype == SINGLE,
+            otype == SWEEP,
+            otype == SPLIT,
+            otype == BLOCK,
+            otype == MULTI,
+            otype == STOCKOPT,
+        ],
+        [
+            _pareto(u_size, 1.0 * scale, 1.3, 2000.0),
             _pareto(u_size, 10.0 * scale, 1.2, 20000.0),
             _pareto(u_size, 5.0 * scale, 1.3, 5000.0),
-            _pareto(u_size, 300.0 * scale, 1.5, 50000.0),
+            _pareto(u_size, 100.0 * scale, 1.8, 10000.0),
             _pareto(u_size, 5.0 * scale, 1.3, 5000.0),
             _pareto(u_size, 20.0 * scale, 1.4, 10000.0),
         ],
-        _pareto(u_size, 500.0, 1.2, 50000.0),
+        _pareto(u_size, 300.0, 1.6, 20000.0),
     )
     informed = np.zeros(n_orders, dtype=bool)
     for ev in inp.events:
@@ -597,6 +630,8 @@ def build_prints(c: Contracts, inp: DayInputs) -> PrintsDay:
     )
     price = np.where(lt == SPLIT, price[starts][order], price)
     price = np.maximum(np.round(price, 2), 0.01)
+    # no single print above MAX_PRINT_PREMIUM (deep in-the-money blocks would dwarf everything)
+    size = np.maximum(np.minimum(size, (MAX_PRINT_PREMIUM / (100.0 * price)).astype(np.int64)), 1)
     # conditions
     cond = np.full(n_legs, 209, dtype=np.int64)
     cond[lt == SWEEP] = 219
@@ -615,7 +650,9 @@ def build_prints(c: Contracts, inp: DayInputs) -> PrintsDay:
     u_x = rng.random(n_legs)
     can = np.flatnonzero(~late & np.isin(lt, (SINGLE, SWEEP, SPLIT, BLOCK)) & (u_x < P_CANCEL))
     n_can = can.size
-    t_can = np.minimum(t_leg[can] + ((0.3 + 180.0 * rng.random(n_can)) * 1e9).astype(np.int64), session_ns - 1)
+    t_can = np.minimum(
+        t_leg[can] + ((0.3 + 180.0 * rng.random(n_can)) * 1e9).astype(np.int64), session_ns - 1
+    )
     cond_can = np.where(rng.random(n_can) < 0.75, 201, 203)
 
     def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -697,8 +734,15 @@ def build_chain(c: Contracts, inp: DayInputs, prints: PrintsDay, oi_scale: float
     return ChainDay(bid, ask, last, vol, oi, iv, g.delta, g.gamma, g.theta, g.vega)
 
 
-def print_ids(sym_hash: np.ndarray, sip_ns: np.ndarray, exchange: np.ndarray, price: np.ndarray,
-              size: np.ndarray, cond: np.ndarray, seq: np.ndarray) -> np.ndarray:
+def print_ids(
+    sym_hash: np.ndarray,
+    sip_ns: np.ndarray,
+    exchange: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
+    cond: np.ndarray,
+    seq: np.ndarray,
+) -> np.ndarray:
     """Stable 32-hex-character ids from (option symbol, sip_timestamp, exchange, price, size,
     conditions, seq): two independent 64-bit splitmix chains."""
     cents = np.round(price * 10000).astype(np.int64).astype(np.uint64)
@@ -711,21 +755,12 @@ def print_ids(sym_hash: np.ndarray, sip_ns: np.ndarray, exchange: np.ndarray, pr
         cond.astype(np.uint64),
         seq.astype(np.int64).astype(np.uint64),
     )
-    out = []
-    for salt in (0x9E3779B97F4A7C15, 0xD1B54A32D192ED03):
+    out = np.empty((len(cents), 2), dtype=">u8")
+    for col, salt in enumerate((0x9E3779B97F4A7C15, 0xD1B54A32D192ED03)):
         h = np.full(len(cents), salt, dtype=np.uint64)
         for f in fields:
             h = _mix64(h ^ f)
             h = h + np.uint64(salt)
-        out.append(_hex64(h))
-    return np.char.add(out[0], out[1]).astype(object)
-
-
-_HEX = np.frombuffer(b"0123456789abcdef", dtype="S1")
-_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
-
-
-def _hex64(h: np.ndarray) -> np.ndarray:
-    nib = (h[:, None] >> _SHIFTS[None, :]) & np.uint64(0xF)
-    chars = _HEX[nib.astype(np.int64)]
-    return np.ascontiguousarray(chars).view("S16").ravel().astype("U16")
+        out[:, col] = h
+    hexed = out.tobytes().hex().encode("ascii")
+    return np.frombuffer(hexed, dtype="S32").astype("U32").astype(object)

@@ -95,6 +95,14 @@ def cached_days(
         }
 
 
+#: sessions fetched before one connection writes them (each session still its own transaction)
+WRITE_CHUNK_SESSIONS = 20
+
+
+def _default_validate(t: Table, source: str) -> Callable[[pd.DataFrame, dt.date], quality.Validation]:
+    return lambda df, d: quality.validate_market_frame(t, df, source=source, trade_date=d)
+
+
 def ingest_sessions(
     context: dg.AssetExecutionContext,
     wh: WarehouseResource,
@@ -113,7 +121,9 @@ def ingest_sessions(
 
     Sessions in ``skip`` (already stored: see :func:`cached_days`) are not fetched. A session
     whose fetched rows all fail validation is not rewritten (what was stored stays); the
-    ``non_empty`` check then reports it if nothing was stored before. With ``allow_partial``,
+    ``non_empty`` check then reports it if nothing was stored before. Sessions are fetched in
+    chunks of :data:`WRITE_CHUNK_SESSIONS` with no connection open, then written by one short
+    connection (a transaction per session). With ``allow_partial``,
     tickers the vendor had no data for are named in the log and metadata, the rest stored.
     """
     failed = failed_tickers if failed_tickers is not None else []
@@ -122,30 +132,39 @@ def ingest_sessions(
     last_good = pd.DataFrame()
     skip = skip or set()
     t0 = time.monotonic()
-    for i, day in enumerate(days, 1):
-        if day in skip:
-            context.log.info(f"[{i}/{len(days)}] {t.fqn} {day}: already stored from {source} (cached; "
-                             "run with refresh: true to fetch again)")
-            continue
-        raw = fetch_allowing_partial(context, lambda day=day: fetch_day(day), allow_partial, failed)
-        v = (validate or (lambda df, d: quality.validate_market_frame(t, df, source=source, trade_date=d)))(raw, day)
+    todo = [d for d in days if d not in skip]
+    if len(todo) < len(days):
+        context.log.info(f"{t.fqn}: {len(days) - len(todo)} of {len(days)} sessions already stored from "
+                         f"{source} (cached; run with refresh: true to fetch again)")
+    done = 0
+    for chunk_start in range(0, len(todo), WRITE_CHUNK_SESSIONS):
+        chunk = todo[chunk_start:chunk_start + WRITE_CHUNK_SESSIONS]
+        # fetch the chunk with no connection open (vendor calls can be slow), then write it
+        fetched = []
+        for day in chunk:
+            raw = fetch_allowing_partial(context, lambda day=day: fetch_day(day), allow_partial, failed)
+            fetched.append((day, (validate or _default_validate(t, source))(raw, day)))
         with wh.connect() as con:
+            for day, v in fetched:
+                if len(v.good):
+                    warehouse.replace_partition(con, t, v.good, day)
+                else:
+                    skipped.append(day)
+                warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}", trade_date=day)
+        for day, v in fetched:
+            done += 1
+            total += len(v.good)
+            bad_total += v.n_bad
+            for k, n in v.counts.items():
+                bad_by_rule[k] = bad_by_rule.get(k, 0) + n
             if len(v.good):
-                warehouse.replace_partition(con, t, v.good, day)
-            else:
-                skipped.append(day)
-            warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}", trade_date=day)
-        total += len(v.good)
-        bad_total += v.n_bad
-        for k, n in v.counts.items():
-            bad_by_rule[k] = bad_by_rule.get(k, 0) + n
-        if len(v.good):
-            last_good = v.good
-        context.log.info(
-            f"[{i}/{len(days)}] {t.fqn} {day}: {len(v.good):,} rows stored, {v.n_bad:,} quarantined"
-            + ("" if len(v.good) else " (no valid rows: stored partition left as it was)")
-            + f" ({time.monotonic() - t0:.1f} s)"
-        )
+                last_good = v.good
+            if len(todo) <= 5 or done % 10 == 0 or done == len(todo) or not len(v.good):
+                context.log.info(
+                    f"[{done}/{len(todo)}] {t.fqn} {day}: {len(v.good):,} rows stored, {v.n_bad:,} quarantined"
+                    + ("" if len(v.good) else " (no valid rows: stored partition left as it was)")
+                    + f" ({time.monotonic() - t0:.1f} s)"
+                )
     with wh.connect() as con:
         outcomes = quality.run_checks(con, t, days[0], days[-1])
     checks = [

@@ -27,8 +27,9 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A short read-write connection with the declared tables ensured."""
-        with warehouse.connect(self.path, lock_timeout_s=self.lock_timeout_s) as con:
-            warehouse.ensure_tables(con)
+        path = self.path or warehouse.warehouse_path()
+        with warehouse.connect(path, lock_timeout_s=self.lock_timeout_s) as con:
+            warehouse.ensure_tables_once(con, path)
             yield con
 
     def publish(self) -> str:

@@ -1,0 +1,295 @@
+"""``primeflow backtest``: run a backtest from a RunConfig file or from flags.
+
+Examples::
+
+    primeflow backtest --csv prices.csv --strategy dual_sma --fast 10 --slow 20 \\
+        --fill next_open --size-pct 100 --fractional --sl 0.05 --tp 0.10 --commission 0.001 \\
+        --json out.json
+    primeflow backtest --symbol AAPL --start 2024-01-02 --end 2024-12-31 --strategy phibot
+    primeflow backtest --config run.yaml --export runs/aapl-phibot
+
+Data comes from ``--csv FILE`` (``Date,Open,High,Low,Close,Volume``) or from the warehouse read
+copy (``--symbol``; file from ``--db``, env ``PRIMEFLOW_READ_DUCKDB``, default
+``var/primeflow_read.duckdb``; table ``market.ohlcv_daily``, or ``market.ohlcv_intraday`` for
+intraday timeframes). Flags override the config or preset they are applied to.
+
+``backtest`` is a click command; the main ``primeflow`` CLI attaches it with
+``cli.add_command(backtest)``. ``python -m primeflow_lib.research.cli`` runs it standalone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from primeflow_lib.research.blend import BLEND_MODES
+from primeflow_lib.research.engine import FILLS
+from primeflow_lib.research.errors import ResearchError, RunConfigError
+from primeflow_lib.research.presets import preset, preset_names
+from primeflow_lib.research.runconfig import RunConfig
+
+PERCENT_METRICS = {
+    "total_return", "cagr", "max_drawdown", "volatility", "win_rate", "exposure",
+    "direction_accuracy",
+}  # fmt: skip
+
+
+def _format(name: str, value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if name in PERCENT_METRICS:
+        return f"{value * 100:.2f}%"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:,.4f}" if abs(value) < 1e5 else f"{value:,.2f}"
+
+
+def metrics_table(metrics: dict[str, Any]) -> str:
+    """The metrics as a two-column text table."""
+    width = max(len(k) for k in metrics)
+    return "\n".join(f"{k:<{width}}  {_format(k, v):>16}" for k, v in metrics.items())
+
+
+def _apply_param(cfg: RunConfig, name: str, value: float, flag: str) -> RunConfig:
+    from primeflow_lib.research.indicators import get
+
+    hits = {k for k in cfg.indicators if name in get(k).params}
+    if not hits:
+        raise RunConfigError(
+            f"{flag}: no indicator in this run has a {name!r} parameter "
+            f"(indicators: {sorted(cfg.indicators)})"
+        )
+    inds = {
+        k: ({**s.params, name: value} if k in hits else dict(s.params))
+        for k, s in cfg.indicators.items()
+    }
+    return cfg.replace(indicators=inds)
+
+
+def build_config(opts: dict[str, Any]) -> RunConfig:
+    """The RunConfig of a CLI invocation: file or preset, then flag overrides."""
+    if opts["config_path"] and opts["strategy"]:
+        raise RunConfigError("give either --config FILE or --strategy NAME, not both")
+    if opts["config_path"]:
+        cfg = RunConfig.load(opts["config_path"])
+    elif opts["strategy"]:
+        cfg = preset(opts["strategy"])
+    else:
+        raise RunConfigError(f"give --config FILE or --strategy NAME (one of {preset_names()})")
+
+    dataset: dict[str, Any] = {}
+    if opts["csv_path"]:
+        dataset["csv"] = str(opts["csv_path"])
+        dataset["symbol"] = opts["symbol"] or cfg.dataset.symbol or Path(opts["csv_path"]).stem
+    elif opts["symbol"]:
+        dataset["symbol"] = opts["symbol"]
+    for key in ("start", "end", "timeframe", "vendor"):
+        if opts[key] is not None:
+            dataset[key] = opts[key]
+    if opts["universe"]:
+        dataset["universe"] = [u.strip() for u in opts["universe"].split(",") if u.strip()]
+    changes: dict[str, Any] = {"dataset": dataset} if dataset else {}
+
+    entry = {
+        k: opts[f]
+        for k, f in (
+            ("threshold", "threshold"),
+            ("exit_threshold", "exit_threshold"),
+            ("allow_short", "allow_short"),
+        )
+        if opts[f] is not None
+    }
+    exits = {
+        k: opts[f]
+        for k, f in (
+            ("stop_loss", "sl"),
+            ("take_profit", "tp"),
+            ("trailing_stop", "trail"),
+            ("max_bars", "max_bars"),
+        )
+        if opts[f] is not None
+    }
+    execution = {
+        k: opts[f]
+        for k, f in (
+            ("fill", "fill"),
+            ("commission_pct", "commission"),
+            ("commission_per_share", "commission_per_share"),
+            ("slippage_pct", "slippage"),
+        )
+        if opts[f] is not None
+    }
+    sizing: dict[str, Any] = {}
+    if opts["size_pct"] is not None and opts["size_cash"] is not None:
+        raise RunConfigError("give either --size-pct or --size-cash, not both")
+    if opts["size_pct"] is not None:
+        sizing |= {"mode": "percent_equity", "value": opts["size_pct"] / 100.0}
+    if opts["size_cash"] is not None:
+        sizing |= {"mode": "fixed_cash", "value": opts["size_cash"]}
+    if opts["fractional"] is not None:
+        sizing["fractional"] = opts["fractional"]
+    for name, section in (
+        ("entry", entry),
+        ("exits", exits),
+        ("execution", execution),
+        ("sizing", sizing),
+    ):
+        if section:
+            changes[name] = section
+    if opts["blend"]:
+        changes["blend"] = {"mode": opts["blend"]}
+    if opts["capital"] is not None:
+        changes["capital"] = opts["capital"]
+    if opts["description"] is not None:
+        changes["description"] = opts["description"]
+    if opts["tag"]:
+        changes["tags"] = [*cfg.tags, *opts["tag"]]
+    cfg = cfg.replace(**changes) if changes else cfg
+
+    for flag in ("fast", "slow", "period"):
+        if opts[flag] is not None:
+            cfg = _apply_param(cfg, flag, opts[flag], f"--{flag}")
+    for item in opts["param"]:
+        key, sep, raw = item.partition("=")
+        ind, dot, pname = key.rpartition(".")
+        if not sep or not dot or ind not in cfg.indicators:
+            raise RunConfigError(
+                f"--param {item!r}: expected INDICATOR.PARAM=VALUE with INDICATOR one of "
+                f"{sorted(cfg.indicators)}"
+            )
+        try:
+            value = float(raw)
+        except ValueError:
+            raise RunConfigError(f"--param {item!r}: {raw!r} is not a number") from None
+        inds = {k: dict(s.params) for k, s in cfg.indicators.items()}
+        inds[ind][pname] = int(value) if value.is_integer() else value
+        cfg = cfg.replace(indicators=inds)
+    return cfg
+
+
+def load_bars(cfg: RunConfig, db: str | None):
+    """The bars of ``cfg.dataset``: the CSV (filtered to start/end) or the warehouse read copy."""
+    from primeflow_lib.research.data import load_csv, load_warehouse_bars
+
+    ds = cfg.dataset
+    if ds.csv:
+        bars = load_csv(ds.csv)
+        if ds.start:
+            bars = bars[bars.index >= pd.Timestamp(ds.start)]
+        if ds.end:  # inclusive: every bar of the end session
+            bars = bars[bars.index < pd.Timestamp(ds.end) + pd.Timedelta(days=1)]
+        if bars.empty:
+            raise ResearchError(f"{ds.csv}: no bars between {ds.start or '-'} and {ds.end or '-'}")
+        return bars
+    if cfg.strategy == "momentum_rotation":
+        if not ds.universe:
+            raise RunConfigError("momentum_rotation needs --universe A,B,C (or dataset.universe)")
+        return load_warehouse_bars(ds.universe, ds.start, ds.end, ds.timeframe, db, ds.vendor)
+    if not ds.symbol:
+        raise RunConfigError("give --csv FILE or --symbol TICKER (or dataset.symbol / dataset.csv)")
+    return load_warehouse_bars(ds.symbol, ds.start, ds.end, ds.timeframe, db, ds.vendor)
+
+
+@click.command("backtest")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="RunConfig file (YAML or JSON).",
+)
+@click.option("--strategy", type=click.Choice(preset_names()), help="Start from a preset.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False),
+    help="OHLCV CSV: Date,Open,High,Low,Close,Volume.",
+)
+@click.option("--symbol", help="Ticker in market.ohlcv_daily (or the name of the CSV's ticker).")
+@click.option("--universe", help="Comma-separated tickers for momentum_rotation.")
+@click.option("--start", help="First session, YYYY-MM-DD (inclusive).")
+@click.option("--end", help="Last session, YYYY-MM-DD (inclusive).")
+@click.option("--timeframe", type=click.Choice(["1d", "1m", "5m", "15m", "30m", "1h", "4h"]))
+@click.option("--vendor", help="Only warehouse bars of this vendor.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Warehouse read copy (default $PRIMEFLOW_READ_DUCKDB).",
+)
+@click.option("--fast", type=int, help="'fast' parameter of every indicator that has one.")
+@click.option("--slow", type=int, help="'slow' parameter of every indicator that has one.")
+@click.option("--period", type=int, help="'period' parameter of every indicator that has one.")
+@click.option(
+    "--param", multiple=True, help="INDICATOR.PARAM=VALUE, e.g. rsi.oversold=25 (repeatable)."
+)
+@click.option("--blend", type=click.Choice(BLEND_MODES), help="Blend mode.")
+@click.option("--threshold", type=float, help="Entry threshold on |signal|, 0-1.")
+@click.option("--exit-threshold", type=float, help="Signal-exit threshold, 0-1.")
+@click.option("--allow-short/--long-only", default=None, help="Take short entries.")
+@click.option(
+    "--fill", type=click.Choice(FILLS), help="Fill at the next open or at the signal bar's close."
+)
+@click.option("--size-pct", type=float, help="Percent of equity per entry (100 = all).")
+@click.option("--size-cash", type=float, help="USD per entry.")
+@click.option("--fractional/--whole-shares", default=None, help="Fractional or whole shares.")
+@click.option("--sl", type=float, help="Stop-loss, fraction of entry (0.05 = 5%).")
+@click.option("--tp", type=float, help="Take-profit, fraction of entry.")
+@click.option("--trail", type=float, help="Trailing stop, fraction of the best price.")
+@click.option("--max-bars", type=int, help="Time exit after this many bars.")
+@click.option(
+    "--commission", type=float, help="Commission, fraction of notional per fill (0.001 = 0.1%)."
+)
+@click.option("--commission-per-share", type=float, help="Commission, USD per share per fill.")
+@click.option("--slippage", type=float, help="Slippage, fraction of price per fill.")
+@click.option("--capital", type=float, help="Starting capital, USD.")
+@click.option("--description", help="Free text stored with the run.")
+@click.option("--tag", multiple=True, help="Tag stored with the run (repeatable).")
+@click.option(
+    "--json", "json_out", type=click.Path(dir_okay=False), help="Write metrics and trades as JSON."
+)
+@click.option(
+    "--export",
+    "export_dir",
+    type=click.Path(file_okay=False),
+    help="Write config, results, trades and a PNG here.",
+)
+def backtest(**opts: Any) -> None:
+    """Run a backtest and print its metrics."""
+    from primeflow_lib.research.export import export_run
+    from primeflow_lib.research.runner import json_safe, run_backtest
+
+    try:
+        cfg = build_config(opts)
+        cfg.check_runnable()
+        bars = load_bars(cfg, opts["db"])
+        result = run_backtest(cfg, bars)
+    except ResearchError as exc:
+        raise click.ClickException(str(exc)) from None
+    s = result.summary()
+    click.echo(
+        f"run {result.run_id}  {cfg.strategy}  {s['symbol']} {s['timeframe']}  "
+        f"{s['first_bar']} .. {s['last_bar']}  ({s['n_bars']} bars)"
+    )
+    click.echo(metrics_table(result.metrics))
+    if opts["json_out"]:
+        trades = result.trades.drop(columns=["entry_bar", "exit_bar"])
+        payload = {
+            "run_id": result.run_id, "summary": s, "metrics": json_safe(result.metrics),
+            "config": cfg.to_dict(),
+            "trades": json.loads(trades.to_json(orient="records", date_format="iso")),
+        }  # fmt: skip
+        Path(opts["json_out"]).write_text(json.dumps(payload, indent=2) + "\n")
+        click.echo(f"wrote {opts['json_out']}")
+    if opts["export_dir"]:
+        export_run(result, opts["export_dir"])
+        click.echo(f"exported to {opts['export_dir']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    backtest()

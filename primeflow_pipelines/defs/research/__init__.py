@@ -1,0 +1,1 @@
+"""Research assets: indicator signals, regimes, blends, backtest runs."""
