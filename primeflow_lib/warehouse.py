@@ -276,17 +276,37 @@ def replace_where(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFra
     return _rewrite(con, tb, df, " AND ".join(clauses), params)
 
 
-def _rewrite(con: duckdb.DuckDBPyConnection, tb: Table, df: pd.DataFrame, clause: str, params: list) -> int:
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``BEGIN`` ... ``COMMIT`` (``ROLLBACK`` on any error). Writes made with the helpers of this
+    module inside the block join it instead of committing on their own, so several tables change
+    together or not at all."""
+    if id(con) in _TX_OPEN:
+        yield con
+        return
     con.execute("BEGIN TRANSACTION")
+    _TX_OPEN.add(id(con))
     try:
-        con.execute(f"DELETE FROM {tb.fqn} WHERE {clause}", params)
-        n = _insert(con, tb, df)
+        yield con
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
             con.execute("ROLLBACK")
         raise
-    return n
+    finally:
+        _TX_OPEN.discard(id(con))
+
+
+_TX_OPEN: set[int] = set()
+
+
+def _rewrite(con: duckdb.DuckDBPyConnection, tb: Table, df: pd.DataFrame, clause: str, params: list) -> int:
+    if id(con) in _TX_OPEN:  # part of the caller's transaction
+        con.execute(f"DELETE FROM {tb.fqn} WHERE {clause}", params)
+        return _insert(con, tb, df)
+    with transaction(con):
+        con.execute(f"DELETE FROM {tb.fqn} WHERE {clause}", params)
+        return _insert(con, tb, df)
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame) -> int:
@@ -416,4 +436,8 @@ def table_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         if t.partition_column and n:
             lo, hi = con.execute(f'SELECT min("{t.partition_column}"), max("{t.partition_column}") FROM {fqn}').fetchall()[0]
         out.append({"table": fqn, "rows": n, "from": lo, "to": hi})
+    # marts are built from dbt_like_sql/, not declared: list whatever exists
+    for s, name in sorted(x.split(".", 1) for x in existing if x.startswith("marts.")):
+        n = con.execute(f'SELECT count(*) FROM marts."{name}"').fetchall()[0][0]
+        out.append({"table": f"{s}.{name}", "rows": n, "from": None, "to": None})
     return pd.DataFrame(out)

@@ -46,17 +46,36 @@ def run_demo(sessions: int | None = None, end_date: str | None = None, echo: Cal
         f"{cfg['universe']['size']}, vendors {vendors}"
     )
     instance = dg.DagsterInstance.get()
+    defs = load_defs()
+    tags = {"primeflow/demo": "true"}
+    history = calendar.sessions_before(days[0], cfg["demo"]["history_sessions"])
+    steps = 5
+
+    def check(res, t0):
+        if not res.success:
+            raise RuntimeError(f"run {res.run_id} failed; open the UI (make ui) to see why")
+        echo(f"  run {res.run_id} succeeded in {time.monotonic() - t0:.0f} s")
+
     t0 = time.monotonic()
-    echo("step 1/3: daily partitions job (universe, bars, chains, prints, flow, paper) ...")
-    res = run_partition_range("daily_partitions_job", days, instance, tags={"primeflow/demo": "true"})
-    if not res.success:
-        raise RuntimeError(f"run {res.run_id} failed; open the UI (make ui) to see why")
-    echo(f"  run {res.run_id} succeeded in {time.monotonic() - t0:.0f} s")
-    echo("step 2/3: marts (dbt_like_sql) ...")
-    res = load_defs().resolve_job_def("marts_job").execute_in_process(instance=instance, tags={"primeflow/demo": "true"})
-    if not res.success:
-        raise RuntimeError(f"run {res.run_id} failed; open the UI (make ui) to see why")
-    echo("step 3/3: publishing the read copy ...")
+    if history:
+        echo(f"step 1/{steps}: history: universe + daily bars for {len(history)} sessions "
+             f"{history[0]} .. {history[-1]} (indicator warm-up, backtests) ...")
+        check(run_partition_range("history_job", history, instance, tags=tags), t0)
+    t0 = time.monotonic()
+    echo(f"step 2/{steps}: daily partitions job over the window (market data, prints, flow, paper, research) ...")
+    check(run_partition_range("daily_partitions_job", days, instance, tags=tags), t0)
+    echo(f"step 3/{steps}: backtests: {', '.join(cfg['demo']['backtest_presets'])} ...")
+    bench = cfg["market_regime"]["benchmark"]
+    for name in cfg["demo"]["backtest_presets"]:
+        t0 = time.monotonic()
+        run_cfg = {"ops": {"research__backtest_runs": {"config": {"preset": name, "symbol": bench}}}}
+        res = defs.resolve_job_def("backtest_job").execute_in_process(
+            instance=instance, run_config=run_cfg, tags={**tags, "primeflow/preset": name})
+        check(res, t0)
+    t0 = time.monotonic()
+    echo(f"step 4/{steps}: marts (dbt_like_sql) ...")
+    check(defs.resolve_job_def("marts_job").execute_in_process(instance=instance, tags=tags), t0)
+    echo(f"step 5/{steps}: publishing the read copy ...")
     read = warehouse.publish_read_copy()
     return summarize(read, days)
 

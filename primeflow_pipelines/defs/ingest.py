@@ -146,11 +146,14 @@ def ingest_sessions(
             fetched.append((day, (validate or _default_validate(t, source))(raw, day)))
         with wh.connect() as con:
             for day, v in fetched:
-                if len(v.good):
-                    warehouse.replace_partition(con, t, v.good, day)
-                else:
-                    skipped.append(day)
-                warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}", trade_date=day)
+                # the session and its quarantine rows change together
+                with warehouse.transaction(con):
+                    if len(v.good):
+                        warehouse.replace_partition(con, t, v.good, day)
+                    else:
+                        skipped.append(day)
+                    warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}",
+                                               trade_date=day)
         for day, v in fetched:
             done += 1
             total += len(v.good)

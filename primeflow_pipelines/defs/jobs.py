@@ -16,6 +16,18 @@ daily_job = dg.define_asset_job(
 )
 
 
+history_job = dg.define_asset_job(
+    "history_job",
+    selection=dg.AssetSelection.keys(["market", "universe"], ["market", "ohlcv_daily"]),
+    description="Universe and daily bars only, for long backfills (research history).",
+)
+
+backtest_job = dg.define_asset_job(
+    "backtest_job",
+    selection=dg.AssetSelection.keys(["research", "backtest_runs"]),
+    description="One backtest: pick a preset or paste a RunConfig in the launchpad.",
+)
+
 marts_job = dg.define_asset_job(
     "marts_job",
     selection=dg.AssetSelection.groups("marts"),
@@ -50,4 +62,4 @@ def publish_read_copy_on_success(context: dg.RunStatusSensorContext):
 
 @dg.definitions
 def job_defs() -> dg.Definitions:
-    return dg.Definitions(jobs=[daily_job, marts_job], schedules=[daily_after_close], sensors=[publish_read_copy_on_success])
+    return dg.Definitions(jobs=[daily_job, history_job, backtest_job, marts_job], schedules=[daily_after_close], sensors=[publish_read_copy_on_success])
