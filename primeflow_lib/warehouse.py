@@ -309,6 +309,25 @@ def _rewrite(con: duckdb.DuckDBPyConnection, tb: Table, df: pd.DataFrame, clause
         return _insert(con, tb, df)
 
 
+def upsert_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame) -> int:
+    """Replace the rows of ``t`` whose key appears in ``df`` and insert ``df`` (one transaction,
+    or the caller's). For tables updated across partitions, e.g. paper positions that carry
+    over."""
+    tb = _as_table(t)
+    if df.empty:
+        return 0
+    keys = list(tb.key)
+    name = "_pf_keys"
+    con.register(name, df[keys].drop_duplicates())
+    try:
+        on = " AND ".join(f't."{k}" = k."{k}"' for k in keys)
+        with transaction(con):
+            con.execute(f"DELETE FROM {tb.fqn} t WHERE EXISTS (SELECT 1 FROM {name} k WHERE {on})")
+            return _insert(con, tb, df)
+    finally:
+        con.unregister(name)
+
+
 def append_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame) -> int:
     """Insert ``df`` into ``t`` (caller controls the transaction)."""
     return _insert(con, _as_table(t), df)
