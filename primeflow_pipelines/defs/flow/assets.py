@@ -10,15 +10,15 @@ snapshot (open interest as of the open), daily bars before the session, 1-minute
 session and the RVOL lookback, and earlier sessions' events for swing memory.
 """
 
-import datetime as dt
-
 import dagster as dg
 import pandas as pd
 
 from primeflow_lib import calendar
 from primeflow_lib import warehouse as db
-from primeflow_lib.flow.engine import HISTORY_COLUMNS, score_batch
+from primeflow_lib.flow.engine import score_batch
 from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
+from primeflow_lib.flow.inputs import load_scoring_inputs
+from primeflow_lib.flow.inputs import select_sql as _select
 from primeflow_lib.paper import outcome_counts, paper_trade
 from primeflow_lib.schema import flow as fs
 from primeflow_lib.schema import live as ls
@@ -33,39 +33,6 @@ EVENTS_KEY = dg.AssetKey(["flow", "flow_events"])
 CONTEXT_KEY = dg.AssetKey(["flow", "flow_context"])
 SIGNALS_KEY = dg.AssetKey(["flow", "signals"])
 PAPER_KEY = dg.AssetKey(["live", "paper_positions"])
-
-
-def _select(t, where: str) -> str:
-    cols = ", ".join(f'"{c}"' for c in t.column_names)
-    return f"SELECT {cols} FROM {t.fqn} WHERE {where}"
-
-
-def load_scoring_inputs(con, day: dt.date, tickers: list[str], cfg: dict, *, until: dt.datetime | None = None) -> dict:
-    """Everything :func:`score_batch` needs for ``day``, read causally (see module doc).
-    ``until`` (near-live) limits the session's 1-minute bars to those that closed by then."""
-    bench = cfg["market_regime"]["benchmark"]
-    names = sorted(set(tickers) | {bench})
-    rvol_days = calendar.sessions_before(day, cfg["flow"]["rvol_lookback_sessions"])
-    trend_days = calendar.sessions_before(day, cfg["market_regime"]["trend_lookback_days"] + 5)
-    hist_days = calendar.sessions_before(day, cfg["swing"]["repeat_lookback_days"])
-    prev = calendar.previous_session(day)
-    bars_start = rvol_days[0] if rvol_days else day
-    bar_where = "ticker IN (SELECT unnest(?)) AND trade_date BETWEEN ? AND ?"
-    bar_params: list = [names, bars_start, day]
-    if until is not None:
-        bar_where += " AND ts + INTERVAL 1 MINUTE <= ?"
-        bar_params.append(until)
-    bars = con.execute(_select(ms.OHLCV_INTRADAY, bar_where) + " ORDER BY ticker, ts", bar_params).df()
-    daily = con.execute(
-        _select(ms.OHLCV_DAILY, "ticker IN (SELECT unnest(?)) AND trade_date BETWEEN ? AND ?"),
-        [names, trend_days[0] if trend_days else prev, prev]).df()
-    chain = con.execute(
-        _select(ms.OPTION_CHAIN, "underlying IN (SELECT unnest(?)) AND trade_date = ?"), [names, prev]).df()
-    cols = ", ".join(f'"{c}"' for c in HISTORY_COLUMNS)
-    history = con.execute(
-        f"SELECT {cols} FROM flow.flow_events WHERE trade_date BETWEEN ? AND ?",
-        [hist_days[0] if hist_days else prev, prev]).df()
-    return {"bars_1m": bars, "daily_bars": daily, "chain": chain, "history": history}
 
 
 @dg.multi_asset(

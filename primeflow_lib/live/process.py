@@ -1,0 +1,146 @@
+"""Scoring one inbox batch (the body of the near-live job), without Dagster.
+
+:func:`score_batch_file` reads a batch, scores it with the same :func:`score_batch` as the daily
+partitions, and writes in **one transaction**: ``live.flow_events``, ``live.signals``, their
+outbox rows (``live.alert_outbox``, ``ON CONFLICT DO NOTHING``), the batch's quarantine rows and a
+heartbeat row. Paper positions are opened / updated after that. :func:`deliver_alerts` then runs
+the relay (no warehouse connection is held across an HTTP call).
+
+Scoring the same batch again rewrites the same rows (stable ids) and enqueues nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+
+from primeflow_lib import calendar
+from primeflow_lib import warehouse as db
+from primeflow_lib.alerts import enqueue_alerts, enqueue_heartbeat
+from primeflow_lib.alerts.relay import Relay, RelayReport
+from primeflow_lib.alerts.routing import resolve_channels
+from primeflow_lib.flow.engine import score_batch
+from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
+from primeflow_lib.flow.inputs import load_scoring_inputs, select_sql
+from primeflow_lib.paper import paper_trade
+from primeflow_lib.schema import live as ls
+from primeflow_lib.schema import market as ms
+from primeflow_lib.schema.flow import OPTION_PRINTS
+from primeflow_lib.schema.nearlive import LIVE_FLOW_EVENTS, LIVE_SIGNALS
+
+NY = ZoneInfo("America/New_York")
+Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
+class BatchFileError(ValueError):
+    """A batch file that cannot be scored (unreadable, missing columns); names the file."""
+
+
+@dataclass
+class BatchOutcome:
+    """What scoring one batch did (for run metadata and the heartbeat)."""
+
+    source: str
+    prints: int = 0
+    events: int = 0
+    signals: int = 0
+    signals_by_kind: dict[str, int] = field(default_factory=dict)
+    enqueued: int = 0
+    quarantined: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    positions_updated: int = 0
+    open_positions: int = 0
+    lag_seconds: float | None = None
+    synthetic: bool = False
+
+
+def read_batch(path: Path) -> pd.DataFrame:
+    """A batch file as ``flow.option_prints`` rows; a clear error names the file and what is wrong."""
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any decode failure is the same user-facing error
+        raise BatchFileError(f"{path.name}: not a readable Parquet batch ({type(exc).__name__}: {exc})") from None
+    missing = [c for c in OPTION_PRINTS.column_names if c not in df.columns]
+    if missing:
+        raise BatchFileError(f"{path.name}: missing columns {missing} (a batch holds flow.option_prints columns)")
+    return df[OPTION_PRINTS.column_names]
+
+
+def score_batch_file(path: Path, connect: Connect, cfg: dict[str, Any], *, now: dt.datetime | None = None) -> BatchOutcome:
+    """Score ``path`` and store everything it produced (see module doc). Raises
+    :class:`BatchFileError` for an unusable file and the alert routing error at once, before any
+    write, when the alert configuration is wrong."""
+    resolve_channels(cfg)  # a misconfigured channel fails before anything is written
+    prints = read_batch(path)
+    out = BatchOutcome(source=path.name, prints=len(prints))
+    if prints.empty:
+        return out
+    days = sorted(pd.to_datetime(prints["trade_date"], errors="coerce").dt.date.dropna().unique())
+    for day in days:
+        part = prints[pd.to_datetime(prints["trade_date"]).dt.date == day]
+        _score_day(part, day, path.name, connect, cfg, out, now)
+    return out
+
+
+def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect, cfg: dict[str, Any],
+               out: BatchOutcome, now: dt.datetime | None) -> None:
+    day = calendar.require_session(day)
+    until = pd.Timestamp(prints["sip_ts"].max()).to_pydatetime()
+    tickers = sorted(prints["underlying"].astype(str).unique())
+    with connect() as con:
+        inputs = load_scoring_inputs(con, day, tickers, cfg, until=until, live_history=True)
+    res = score_batch(prints, inputs["bars_1m"], inputs["daily_bars"], inputs["chain"], cfg,
+                      inputs["history"], source=source)
+    now_ny = now or dt.datetime.now(NY).replace(tzinfo=None)
+    hb = heartbeat_row(res, source=source, now=now_ny)
+    with connect() as con, db.transaction(con):
+        db.upsert_rows(con, LIVE_FLOW_EVENTS, res.events)
+        db.upsert_rows(con, LIVE_SIGNALS, res.signals)
+        db.write_quarantine(con, "flow", res.quarantine, source=f"live:{source}", trade_date=day)
+        out.enqueued += enqueue_alerts(con, res.signals, cfg)
+    # paper positions after the commit: the signals and their alerts are already safe
+    with connect() as con:
+        carried = con.execute(select_sql(ls.PAPER_POSITIONS, "status <> 'CLOSED' AND ticker IN (SELECT unnest(?))"),
+                              [tickers]).df()
+        bars = con.execute(select_sql(ms.OHLCV_INTRADAY, "trade_date = ? AND ticker IN (SELECT unnest(?)) "
+                                      "AND ts + INTERVAL 1 MINUTE <= ?") + " ORDER BY ticker, ts",
+                           [day, tickers, until]).df()
+        daily = con.execute(select_sql(ms.OHLCV_DAILY, "trade_date = ? AND ticker IN (SELECT unnest(?))"),
+                            [day, tickers]).df()
+    pos = paper_trade(res.signals, bars, daily, cfg, until, carried=carried if len(carried) else None)
+    open_now = int(pos["status"].astype(str).isin(["PENDING", "OPEN"]).sum()) if len(pos) else 0
+    hb["open_positions"] = open_now
+    with connect() as con, db.transaction(con):
+        if len(pos):
+            db.upsert_rows(con, ls.PAPER_POSITIONS, pos[ls.PAPER_POSITIONS.column_names])
+        db.upsert_rows(con, ls.HEARTBEAT, heartbeat_frame(hb))
+        enqueue_heartbeat(con, {k: v for k, v in hb.items() if k not in ("ts", "trade_date")}, cfg)
+    st = res.stats
+    out.events += len(res.events)
+    out.signals += len(res.signals)
+    for k, v in (st.get("signals_by_kind") or {}).items():
+        out.signals_by_kind[k] = out.signals_by_kind.get(k, 0) + int(v)
+    out.quarantined += len(res.quarantine)
+    for k, v in (st.get("quarantined_by_reason") or {}).items():
+        out.quarantined_by_reason[k] = out.quarantined_by_reason.get(k, 0) + int(v)
+    out.positions_updated += len(pos)
+    out.open_positions = open_now
+    out.lag_seconds = hb.get("lag_seconds")
+    out.synthetic = out.synthetic or bool(hb.get("synthetic"))
+
+
+def deliver_alerts(connect: Connect, cfg: dict[str, Any], *, max_seconds: float | None = None) -> RelayReport:
+    """Send pending outbox rows (this batch's and any earlier ones that are due)."""
+    relay = Relay.from_config(connect, cfg)
+    try:
+        return relay.drain(max_seconds=cfg["alerts"]["relay_max_seconds"] if max_seconds is None else max_seconds)
+    finally:
+        relay.close()
