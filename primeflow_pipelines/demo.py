@@ -4,6 +4,7 @@ read copy, and summarise what was built."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable
 
@@ -49,7 +50,7 @@ def run_demo(sessions: int | None = None, end_date: str | None = None, echo: Cal
     defs = load_defs()
     tags = {"primeflow/demo": "true"}
     history = calendar.sessions_before(days[0], cfg["demo"]["history_sessions"])
-    steps = 5
+    steps = 6
 
     def check(res, t0):
         if not res.success:
@@ -73,23 +74,96 @@ def run_demo(sessions: int | None = None, end_date: str | None = None, echo: Cal
             instance=instance, run_config=run_cfg, tags={**tags, "primeflow/preset": name})
         check(res, t0)
     t0 = time.monotonic()
-    echo(f"step 4/{steps}: marts (dbt_like_sql) ...")
+    echo(f"step 4/{steps}: near-live: replaying the first {DEMO_LIVE_MINUTES} minutes of {days[-1]} through the "
+         "inbox and live_flow_job (the sensor does this when the daemon runs) ...")
+    alerts = run_live_replay(defs, instance, days[-1], echo)
+    echo(f"  {alerts} alerts delivered ({time.monotonic() - t0:.0f} s)")
+    t0 = time.monotonic()
+    echo(f"step 5/{steps}: marts (dbt_like_sql) ...")
     check(defs.resolve_job_def("marts_job").execute_in_process(instance=instance, tags=tags), t0)
-    echo(f"step 5/{steps}: publishing the read copy ...")
+    echo(f"step 6/{steps}: publishing the read copy ...")
     read = warehouse.publish_read_copy()
     return summarize(read, days)
+
+
+#: minutes of the last session the demo replays through the live path
+DEMO_LIVE_MINUTES = 30
+DEMO_LIVE_BATCHES = 3
+
+
+def run_live_replay(defs, instance: dg.DagsterInstance, day: dt.date, echo: Callable[[str], None]) -> int:
+    """Write the first minutes of ``day``'s stored prints into the inbox as a few batches and
+    run ``live_flow_job`` on each (real runs); returns alerts delivered."""
+    from primeflow_lib.live.inbox import list_batches, write_batch
+    from primeflow_lib.schema.flow import OPTION_PRINTS
+
+    open_ts, _ = calendar.session_open_close(day)
+    cols = ", ".join(f'"{c}"' for c in OPTION_PRINTS.column_names)
+    with warehouse.connect() as con:
+        prints = con.execute(
+            f"SELECT {cols} FROM flow.option_prints WHERE trade_date = ? AND sip_ts < ? ORDER BY sip_ts",
+            [day, open_ts + dt.timedelta(minutes=DEMO_LIVE_MINUTES)]).df()
+        sent_before = _sent(con)
+    step = DEMO_LIVE_MINUTES // DEMO_LIVE_BATCHES
+    for k in range(DEMO_LIVE_BATCHES):
+        lo, hi = open_ts + dt.timedelta(minutes=k * step), open_ts + dt.timedelta(minutes=(k + 1) * step)
+        batch = prints[(prints["sip_ts"] >= lo) & (prints["sip_ts"] < hi)]
+        if len(batch):
+            write_batch(batch, prefix=f"demo-{day}")
+    job = defs.resolve_job_def("live_flow_job")
+    for b in list_batches():
+        res = job.execute_in_process(
+            instance=instance, run_config={"ops": {"score_inbox_batch": {"config": {"batch": b.identity}}}},
+            tags={"primeflow/demo": "true", "primeflow/batch": b.path.name})
+        if not res.success:
+            raise RuntimeError(f"live run {res.run_id} for {b.path.name} failed; open the UI (make ui) to see why")
+        echo(f"  {b.path.name}: run {res.run_id} succeeded")
+    with warehouse.connect() as con:
+        return _sent(con) - sent_before
+
+
+def _sent(con) -> int:
+    return con.execute("SELECT count(*) FROM live.alert_outbox WHERE status = 'sent'").fetchall()[0][0]
+
+
+_SUMMARY_QUERIES = {
+    "Signals by strategy, with paper outcomes (marts.strategy_scorecard)":
+        "SELECT kind, signals, closed, tp, sl, timeout, open, round(win_rate, 3) AS win_rate, "
+        "round(avg_return * 100, 3) AS avg_return_pct, round(avg_strength, 3) AS avg_strength "
+        "FROM marts.strategy_scorecard ORDER BY kind",
+    "Tags on signals":
+        "SELECT kind, tag, count(*) AS n FROM (SELECT kind, unnest(string_split(tags, ',')) AS tag "
+        "FROM flow.signals) WHERE tag <> '' GROUP BY ALL ORDER BY kind, n DESC",
+    "Backtests (marts.backtest_leaderboard)":
+        "SELECT run_id, strategy, tags, symbol, round(total_return, 4) AS total_return, "
+        "round(sharpe, 3) AS sharpe, round(max_drawdown, 4) AS max_drawdown, n_trades "
+        "FROM marts.backtest_leaderboard",
+}
 
 
 def summarize(read_path, days: list[dt.date]) -> str:
     with warehouse.connect(read_path, read_only=True) as con:
         summary = warehouse.table_summary(con)
+        extra = []
+        for title, sql in _SUMMARY_QUERIES.items():
+            try:
+                df = con.execute(sql).df()
+            except Exception:  # noqa: BLE001 - a missing mart just leaves its section out
+                continue
+            extra += ["", title, tabulate(df, headers="keys", tablefmt="github", showindex=False)]
+        sample = con.execute(
+            "SELECT text FROM live.alert_outbox WHERE status = 'sent' AND kind <> 'HEARTBEAT' "
+            "ORDER BY created_at LIMIT 1").fetchall()
     summary = summary[summary["rows"] > 0]
     lines = [
         "",
         f"Warehouse: {warehouse.warehouse_path()}  (read copy: {read_path})",
         tabulate(summary, headers="keys", tablefmt="github", showindex=False, intfmt=","),
+        *extra,
         "",
+        *(["A live alert, as sent:", sample[0][0], ""] if sample else []),
         f"Window: {days[0]} .. {days[-1]} ({len(days)} NYSE sessions)",
+        f"Alerts (console/file sink): {os.environ.get('PRIMEFLOW_ALERTS_FILE') or 'var/alerts.jsonl'}",
         "Open the UI:   make ui   (then http://127.0.0.1:3000)",
         'Query:        .venv/bin/primeflow query "SELECT * FROM market.universe LIMIT 10"',
     ]
