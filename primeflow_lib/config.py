@@ -270,8 +270,11 @@ def get_ticker_config(cfg: Mapping[str, Any], ticker: str, mode: str) -> dict[st
     base = copy.deepcopy(cfg[mode])
     over = cfg.get("tickers", {}).get("overrides", {}).get(ticker.upper(), {}).get(mode, {})
     if mode == "paper":
-        for kind, vals in over.items():
-            base.setdefault(kind, {}).update(vals)
+        for key, vals in over.items():
+            if isinstance(vals, Mapping):  # a per-kind section (scalp, day_trade, swing)
+                base.setdefault(key, {}).update(vals)
+            else:  # a scalar such as risk_free_rate
+                base[key] = vals
     else:
         base.update(over)
     return base

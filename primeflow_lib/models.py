@@ -114,3 +114,80 @@ class Signal:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _from_row(cls: type, row: Mapping[str, Any]) -> Any:
+    return cls(**{f: row.get(f) for f in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class FlowEvent:
+    """One order built from prints (a ``flow.flow_events`` row; units in the declaration)."""
+
+    trade_date: dt.date
+    event_id: str
+    ticker: str
+    option_symbol: str
+    expiry: dt.date
+    right: str
+    strike: float
+    event_type: str
+    side: str
+    side_confidence: str
+    sentiment: str
+    non_directional: bool
+    is_late: bool
+    n_prints: int
+    n_exchanges: int
+    size: int
+    premium: float
+    avg_price: float
+    first_ts: dt.datetime
+    last_ts: dt.datetime
+    day_volume: int
+    open_interest: int | None
+    spot: float | None
+    otm_pct: float | None
+    dte: int
+    print_ids: str
+    vendor: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> FlowEvent:
+        """Build from a ``flow.flow_events`` row (extra columns are ignored)."""
+        return _from_row(cls, row)
+
+    @property
+    def print_id_list(self) -> tuple[str, ...]:
+        """The prints behind the order, to trace an alert back to the tape."""
+        return tuple(p for p in (self.print_ids or "").split(",") if p)
+
+
+@dataclass(frozen=True)
+class PaperPosition:
+    """One paper trade (a ``live.paper_positions`` row; rules in ``primeflow_lib.paper``)."""
+
+    position_id: str
+    signal_id: str
+    trade_date: dt.date
+    kind: str
+    ticker: str
+    direction: str
+    status: str
+    entry_ts: dt.datetime | None
+    entry_price: float | None
+    exit_reason: str | None
+    exit_ts: dt.datetime | None
+    exit_price: float | None
+    mark_price: float | None
+    return_pct: float | None
+    option_pnl: float | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> PaperPosition:
+        """Build from a ``live.paper_positions`` row (extra columns are ignored)."""
+        return _from_row(cls, row)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("PENDING", "OPEN")

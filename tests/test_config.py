@@ -113,3 +113,11 @@ def test_secret_is_not_pickled():
 
     s = Secret("topsecret")
     assert b"topsecret" not in pickle.dumps(s)
+
+
+def test_paper_override_of_a_scalar_and_a_section(tmp_path):
+    p = write(tmp_path, "tickers:\n  overrides:\n    SPY:\n      paper:\n        risk_free_rate: 0.05\n"
+                        "        swing: {timeout_days: 3}\n")
+    paper = get_ticker_config(load_config(p), "SPY", "paper")
+    assert paper["risk_free_rate"] == 0.05 and paper["swing"]["timeout_days"] == 3
+    assert paper["swing"]["take_profit_pct"] == load_config(p)["paper"]["swing"]["take_profit_pct"]

@@ -27,6 +27,11 @@ import pandas as pd
 
 _OCC_RE = re.compile(r"^(?:O:)?([A-Z][A-Z0-9.]{0,5}) *(\d{2})(\d{2})(\d{2})([CP])(\d{8})$")
 
+_OCC_NAMED = (
+    r"^(?:O:)?(?P<root>[A-Z][A-Z0-9.]{0,5}) *(?P<yy>\d{2})(?P<mm>\d{2})(?P<dd>\d{2})"
+    r"(?P<right>[CP])(?P<k>\d{8})$"
+)
+
 #: index and weekly roots whose underlying differs from the root
 ROOT_TO_UNDERLYING = {
     "SPXW": "SPX",
@@ -84,11 +89,15 @@ def parse_occ(symbol: str) -> OptionSymbol:
     try:
         expiry = dt.date(2000 + int(yy), int(mm), int(dd))
     except ValueError:
-        raise OptionSymbolError(f"option symbol {symbol!r} has an impossible expiry date 20{yy}-{mm}-{dd}") from None
+        raise OptionSymbolError(
+            f"option symbol {symbol!r} has an impossible expiry date 20{yy}-{mm}-{dd}"
+        ) from None
     strike = int(strike8) / 1000.0
     if strike <= 0:
         raise OptionSymbolError(f"option symbol {symbol!r} has a zero strike")
-    return OptionSymbol(root=root, underlying=underlying_of_root(root), expiry=expiry, right=right, strike=strike)
+    return OptionSymbol(
+        root=root, underlying=underlying_of_root(root), expiry=expiry, right=right, strike=strike
+    )
 
 
 def format_occ(root: str, expiry: dt.date, right: str, strike: float) -> str:
@@ -101,6 +110,71 @@ def format_occ(root: str, expiry: dt.date, right: str, strike: float) -> str:
     return f"{root}{expiry:%y%m%d}{right}{milli:08d}"
 
 
+def factorize_occ(symbols: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
+    """Parse each distinct symbol once and return ``(codes, table)``.
+
+    ``table`` has one row per distinct symbol plus a last row for missing symbols, with columns
+    ``root, underlying, expiry (date), right, strike, option_symbol (canonical), error``;
+    ``codes`` (int64, aligned with ``symbols``) index into it. Cheap for millions of prints:
+    only the distinct symbols are parsed (with one vectorised regex, the same rules as
+    :func:`parse_occ`; symbols it rejects are re-parsed one by one for the exact error text).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from primeflow_lib.flow._util import factorize
+
+    codes, uniques = factorize(symbols)
+    u = np.asarray(uniques, dtype=object)
+    is_str = np.fromiter((isinstance(x, str) for x in u), dtype=bool, count=len(u))
+    txt = np.where(is_str, u, "")
+    arr = pc.utf8_upper(pc.utf8_trim_whitespace(pa.array(txt.astype(str), pa.string())))
+    m = pc.extract_regex(arr, _OCC_NAMED)
+    ok = ~pc.is_null(m).to_numpy(zero_copy_only=False) & is_str
+
+    def field(name: str, default: str) -> np.ndarray:
+        v = np.asarray(m.field(name).to_pylist(), dtype=object)
+        return np.where(ok, v, default).astype(str)
+
+    root = field("root", "")
+    yymmdd = np.char.add(np.char.add(field("yy", "00"), field("mm", "00")), field("dd", "00"))
+    right = field("right", "")
+    k8 = field("k", "00000000")
+    expiry = pd.to_datetime(pd.Series(yymmdd), format="%y%m%d", errors="coerce")
+    strike = k8.astype(np.int64) / 1000.0
+    ok &= expiry.notna().to_numpy() & (strike > 0)
+    roots = pd.unique(root[ok]) if ok.any() else []
+    und_of = {r: underlying_of_root(r) for r in roots}
+    rows = []
+    exp_dates = expiry.dt.date.to_numpy(dtype=object)
+    for i in range(len(u)):
+        if ok[i]:
+            r = root[i]
+            rows.append(
+                (
+                    r,
+                    und_of[r],
+                    exp_dates[i],
+                    right[i],
+                    strike[i],
+                    f"{r}{yymmdd[i]}{right[i]}{k8[i]}",
+                    None,
+                )
+            )
+        else:
+            try:  # not expected to succeed: gives the precise error message
+                p = parse_occ(u[i])
+                rows.append((p.root, p.underlying, p.expiry, p.right, p.strike, p.symbol, None))
+            except OptionSymbolError as exc:
+                rows.append((None, None, None, None, np.nan, None, str(exc)))
+    rows.append((None, None, None, None, np.nan, None, "option symbol is missing"))
+    table = pd.DataFrame(
+        rows, columns=["root", "underlying", "expiry", "right", "strike", "option_symbol", "error"]
+    )
+    codes = np.where(codes < 0, len(table) - 1, codes).astype(np.int64)
+    return codes, table
+
+
 def parse_occ_series(symbols: pd.Series) -> pd.DataFrame:
     """Vectorised parse of many symbols (parses each distinct symbol once).
 
@@ -108,21 +182,7 @@ def parse_occ_series(symbols: pd.Series) -> pd.DataFrame:
     right, strike, option_symbol (canonical), error``; ``error`` is None for good symbols and the
     reason for bad ones (their other columns are null), so callers can quarantine them.
     """
-    codes, uniques = pd.factorize(symbols, use_na_sentinel=True)
-    rows = []
-    for u in uniques:
-        try:
-            p = parse_occ(u)
-            rows.append((p.root, p.underlying, p.expiry, p.right, p.strike, p.symbol, None))
-        except OptionSymbolError as exc:
-            rows.append((None, None, None, None, np.nan, None, str(exc)))
-    table = pd.DataFrame(rows, columns=["root", "underlying", "expiry", "right", "strike", "option_symbol", "error"])
-    # a NaN/None symbol gets factorize code -1
-    missing = pd.DataFrame(
-        [(None, None, None, None, np.nan, None, "option symbol is missing")], columns=table.columns
-    )
-    table = pd.concat([table, missing], ignore_index=True)
-    idx = np.where(codes < 0, len(table) - 1, codes)
-    out = table.iloc[idx].reset_index(drop=True)
+    codes, table = factorize_occ(symbols)
+    out = table.iloc[codes].reset_index(drop=True)
     out.index = symbols.index
     return out

@@ -88,9 +88,13 @@ def test_backtest_from_preset_and_from_yaml(history, resources):
 def test_bad_launchpad_config_is_a_clear_failure(resources):
     import dagster as dg
 
+    with pytest.raises(dg.DagsterInvalidConfigError, match="nope"):
+        dg.materialize([backtest_runs], resources=resources, instance=dg.DagsterInstance.ephemeral(),
+                       run_config={"ops": {"research__backtest_runs": {"config": {"preset": "nope"}}}})
+    bad_yaml = {"run_config": "dataset: {symbol: SPY}\nindicators: {rsii: {}}\n"}
     res = dg.materialize([backtest_runs], resources=resources, instance=dg.DagsterInstance.ephemeral(),
-                         raise_on_error=False,
-                         run_config={"ops": {"research__backtest_runs": {"config": {"preset": "nope"}}}})
+                         raise_on_error=False, run_config={"ops": {"research__backtest_runs": {"config": bad_yaml}}})
     assert not res.success
-    failure = res.get_step_failure_events()[0].step_failure_data.error
-    assert "unknown preset 'nope'" in failure.message
+    err = res.get_step_failure_events()[0].step_failure_data.error
+    text = err.message + (err.cause.message if err.cause else "")
+    assert "rsii" in text

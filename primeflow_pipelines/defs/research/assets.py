@@ -9,6 +9,7 @@
 """
 
 import base64
+import enum
 import io
 
 import dagster as dg
@@ -150,13 +151,17 @@ def blends(
                         {"blend_preset": dg.MetadataValue.text(cfg["research"]["blend_preset"])})
 
 
+Preset = enum.Enum("Preset", {name: name for name in preset_names()})
+Preset.__doc__ = "The strategy presets of primeflow_lib.research.presets (a dropdown in the launchpad)."
+
+
 class BacktestConfig(dg.Config):
     """What to backtest. Either a preset by name (with symbol and dates), or a whole RunConfig in
     YAML/JSON in ``run_config`` (which then wins; see docs/research.md for its fields)."""
 
-    preset: str = "dual_sma"
-    """one of: buy_and_hold, rsi, macd, bollinger, dual_sma, mean_reversion, channel_breakout,
-    wyckoff, momentum_rotation, phibot"""
+    preset: Preset = Preset.dual_sma
+    """buy_and_hold, rsi, macd, bollinger, dual_sma, mean_reversion, channel_breakout, wyckoff,
+    momentum_rotation or phibot"""
     symbol: str = "SPY"
     """ticker; for momentum_rotation a comma-separated list, or empty for the latest universe"""
     start: str = ""
@@ -177,14 +182,13 @@ def build_run_config(c: BacktestConfig, universe: list[str]) -> RunConfig:
         except yaml.YAMLError as exc:
             raise dg.Failure(description=f"run_config is not valid YAML/JSON: {exc}") from None
         return RunConfig.from_dict(data)
-    if c.preset not in preset_names():
-        raise dg.Failure(description=f"unknown preset {c.preset!r}; one of {', '.join(preset_names())}")
+    name = c.preset.value if isinstance(c.preset, enum.Enum) else str(c.preset)
     dataset = {"timeframe": c.timeframe, "start": c.start or None, "end": c.end or None}
-    if c.preset == "momentum_rotation":
+    if name == "momentum_rotation":
         syms = [s.strip().upper() for s in c.symbol.split(",") if s.strip()] if "," in c.symbol else universe
         dataset["universe"] = syms
-        return preset(c.preset, "", dataset=dataset, capital=c.capital)
-    return preset(c.preset, c.symbol.upper(), dataset=dataset, capital=c.capital)
+        return preset(name, "", dataset=dataset, capital=c.capital)
+    return preset(name, c.symbol.upper(), dataset=dataset, capital=c.capital)
 
 
 def equity_png_markdown(result) -> dg.MetadataValue:
@@ -214,6 +218,7 @@ def backtest_runs(
         last = con.execute("SELECT max(trade_date) FROM market.universe").fetchall()[0][0]
         universe = universe_tickers(con, last) if last else []
     rc = build_run_config(config, universe)
+    rc.check_runnable()  # unknown indicators, options mode, ... fail before any bar is read
     ds = rc.dataset
     if ds.csv:
         raise dg.Failure(description="dataset.csv runs on the user's file: use `primeflow backtest` for it")

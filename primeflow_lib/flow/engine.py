@@ -1,0 +1,481 @@
+"""One entry point for scoring flow: :func:`score_batch`.
+
+The daily partition assets and the near-live micro-batch job call the same function with the same
+kinds of inputs; only the amount of data differs:
+
+=====================  ====================================================================
+input                  daily partition D                  near-live batch at time T of D
+=====================  ====================================================================
+prints                 all of D's ``flow.option_prints``   the micro-batch's prints
+bars_1m                D's bars + the previous             bars of D up to T (nothing after)
+                       ``flow.rvol_lookback_sessions``     + the previous sessions
+                       sessions
+daily_bars             daily bars of the tickers and the benchmark for at least
+                       ``market_regime.trend_lookback_days + 1`` sessions before D
+chain                  ``market.option_chain`` snapshots; only snapshots dated **before** D are
+                       used (the latest per contract): OI, IV and delta as of the previous
+                       session's snapshot (see docs/flow.md "Open interest")
+history                ``flow.flow_events`` rows of the previous ``swing.repeat_lookback_days``
+                       sessions                            + this session's earlier batches
+=====================  ====================================================================
+
+``score_batch`` never reads the warehouse and never raises on bad rows: rows that fail validation
+are returned in ``FlowResult.quarantine`` and counted in ``FlowResult.stats``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from primeflow_lib.flow._util import factorize
+from primeflow_lib.flow.classify import classify_prints, empty_events, quarantine_rows, to_ns
+from primeflow_lib.flow.context import CONTEXT_COLUMNS, build_context
+from primeflow_lib.flow.scoring import TAGS
+from primeflow_lib.flow.strategies import Pools, empty_signals, run_strategies
+from primeflow_lib.flow.validate import empty_quarantine, quarantine_frame, validate_prints
+
+NS_DAY = 86_400_000_000_000
+#: ``flow.flow_events`` columns, in order
+EVENT_COLUMNS = [
+    "trade_date",
+    "event_id",
+    "ticker",
+    "option_symbol",
+    "expiry",
+    "right",
+    "strike",
+    "event_type",
+    "side",
+    "side_confidence",
+    "sentiment",
+    "non_directional",
+    "is_late",
+    "has_iso",
+    "is_extended",
+    "has_unknown_condition",
+    "n_prints",
+    "n_exchanges",
+    "size",
+    "premium",
+    "avg_price",
+    "first_ts",
+    "last_ts",
+    "first_sip_timestamp",
+    "bid",
+    "ask",
+    "day_volume",
+    "open_interest",
+    "vol_oi",
+    "iv",
+    "delta",
+    "chain_date",
+    "spot",
+    "otm_pct",
+    "dte",
+    "print_ids",
+    "vendor",
+]
+HISTORY_COLUMNS = (
+    "trade_date",
+    "event_id",
+    "ticker",
+    "option_symbol",
+    "event_type",
+    "sentiment",
+    "premium",
+    "size",
+    "dte",
+    "is_late",
+    "non_directional",
+    "last_ts",
+)
+
+
+@dataclass
+class FlowResult:
+    """What :func:`score_batch` returns.
+
+    Attributes:
+        events: ``flow.flow_events`` rows (one per order).
+        context: ``flow.flow_context`` rows (one per event, same order).
+        signals: ``flow.signals`` rows (rows round-trip through ``Signal.from_row``).
+        quarantine: ``flow.quarantine`` rows (validation failures, unmatched cancels).
+        stats: counts for asset metadata: ``prints`` (in / good / quarantined / cancels / late /
+            compression / no quote / crossed quote / unknown conditions), ``quarantined_by_reason``,
+            ``events_by_type``, ``events_by_side``, ``signals_by_kind``, ``signals_by_kind_tag``,
+            ``funnel`` (per kind: evaluated, failed per gate, signals), ``timings_s``,
+            ``first_print_ts`` / ``last_print_ts`` (ISO strings).
+    """
+
+    events: pd.DataFrame
+    context: pd.DataFrame
+    signals: pd.DataFrame
+    quarantine: pd.DataFrame
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _chain_lookup(
+    events: pd.DataFrame, chain: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(open_interest, iv, delta, chain_date ns) per event from the latest snapshot strictly
+    before the event's session."""
+    ne = len(events)
+    oi = np.full(ne, np.nan)
+    iv = np.full(ne, np.nan)
+    de = np.full(ne, np.nan)
+    cd = np.full(ne, np.iinfo(np.int64).min)
+    if chain is None or len(chain) == 0 or ne == 0:
+        return oi, iv, de, cd
+    ch = chain[["trade_date", "option_symbol", "open_interest", "iv", "delta"]].copy()
+    ch["d"] = to_ns(ch["trade_date"])
+    ch["option_symbol"] = ch["option_symbol"].astype(str).str.replace("O:", "", regex=False)
+    ev_d = to_ns(events["trade_date"])
+    sym = events["option_symbol"]
+    for d in np.sort(pd.unique(ev_d)):
+        sel = np.flatnonzero(ev_d == d)
+        c = ch[ch["d"] < d]
+        if not len(c):
+            continue
+        c = c.sort_values(["option_symbol", "d"]).drop_duplicates("option_symbol", keep="last")
+        codes, uniq = pd.factorize(sym.iloc[sel])
+        idx = pd.Index(c["option_symbol"]).get_indexer(uniq)
+        ok_u = idx >= 0
+        take = np.where(ok_u, idx, 0)[codes]
+        ok = ok_u[codes]
+
+        def col(name: str, take=take, ok=ok, c=c) -> np.ndarray:
+            v = pd.to_numeric(c[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+            return np.where(ok, v[take], np.nan)
+
+        oi[sel] = col("open_interest")
+        iv[sel] = col("iv")
+        de[sel] = col("delta")
+        cd[sel] = np.where(ok, c["d"].to_numpy(np.int64)[take], np.iinfo(np.int64).min)
+    return oi, iv, de, cd
+
+
+def _history(history: pd.DataFrame | None, ev: pd.DataFrame) -> pd.DataFrame:
+    cols = list(HISTORY_COLUMNS)
+    if history is None or len(history) == 0:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    missing = [c for c in cols if c not in history.columns]
+    if missing:
+        raise ValueError(f"history frame lacks flow.flow_events columns {missing}")
+    h = history[cols].reset_index(drop=True)
+    if not len(ev):
+        return h
+    # a re-run that passes this batch's own earlier output must not count it twice: drop
+    # history rows of the batch's sessions whose event_id is in the batch
+    hd = to_ns(h["trade_date"]) // NS_DAY
+    same = np.isin(hd, pd.unique(to_ns(ev["trade_date"]) // NS_DAY))
+    if same.any():
+        dup = np.zeros(len(h), bool)
+        ids = pd.Index(ev["event_id"].astype(str).to_numpy(dtype=object))
+        dup[same] = ids.get_indexer(h.loc[same, "event_id"].astype(str).to_numpy(dtype=object)) >= 0
+        h = h[~dup].reset_index(drop=True)
+    return h
+
+
+def _pool(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) -> pd.DataFrame:
+    """Directional, non-late orders at or above ``min_premium``, in the columns the strategies'
+    memory uses (see :class:`~primeflow_lib.flow.strategies.Pools`)."""
+    if len(df) == 0:
+        return pd.DataFrame(
+            {
+                "tk_key": pd.Series([], dtype=np.int64),
+                "sym_key": pd.Series([], dtype=np.int64),
+                "trade_date": pd.Series([], dtype="datetime64[ns]"),
+                "sentiment_sign": pd.Series([], dtype=np.int8),
+                "event_type": pd.Series([], dtype=object),
+                "premium": pd.Series([], dtype=np.float64),
+                "dte": pd.Series([], dtype=np.int64),
+                "ts_ns": pd.Series([], dtype=np.int64),
+            }
+        )
+    if "sentiment_sign" in df:
+        sign = df["sentiment_sign"].to_numpy().astype(np.int8)
+    else:
+        sent = df["sentiment"].astype(str).to_numpy(dtype=object)
+        sign = np.where(sent == "bullish", 1, np.where(sent == "bearish", -1, 0)).astype(np.int8)
+    keep = (
+        (sign != 0)
+        & ~df["is_late"].astype(bool).to_numpy()
+        & ~df["non_directional"].astype(bool).to_numpy()
+        & (pd.to_numeric(df["premium"]).to_numpy(np.float64) >= min_premium)
+    )
+    idx = np.flatnonzero(keep)
+    d = df.iloc[idx]
+    return pd.DataFrame(
+        {
+            "tk_key": _codes_in(d["ticker"], vocab["ticker"]),
+            "sym_key": _codes_in(d["option_symbol"], vocab["option_symbol"]),
+            "trade_date": to_ns(d["trade_date"]).astype("datetime64[ns]"),
+            "sentiment_sign": sign[idx],
+            "event_type": d["event_type"].astype(str).to_numpy(dtype=object),
+            "premium": pd.to_numeric(d["premium"]).to_numpy(np.float64),
+            "dte": pd.to_numeric(d["dte"]).to_numpy(np.int64),
+            "ts_ns": to_ns(d["last_ts"]),
+        }
+    )
+
+
+def _codes_in(values: pd.Series, vocab: pd.Index) -> np.ndarray:
+    """Positions of ``values`` in ``vocab`` (categoricals map their categories only)."""
+    codes, uniq = factorize(values)
+    pos = vocab.get_indexer(np.asarray(uniq, dtype=object).astype(str))
+    return np.where(codes >= 0, pos[np.maximum(codes, 0)] if len(pos) else -1, -1).astype(np.int64)
+
+
+def _vocab(ev: pd.DataFrame, hist: pd.DataFrame) -> dict[str, pd.Index]:
+    out = {}
+    for col in ("ticker", "option_symbol"):
+        _, u1 = factorize(ev[col])
+        u2 = pd.unique(hist[col].astype(str).to_numpy(dtype=object)) if len(hist) else []
+        out[col] = pd.Index(
+            np.unique(
+                np.concatenate(
+                    [
+                        np.asarray(u1, dtype=object).astype(str),
+                        np.asarray(u2, dtype=object).astype(str),
+                    ]
+                )
+            )
+        )
+    return out
+
+
+def score_batch(
+    prints: pd.DataFrame,
+    bars_1m: pd.DataFrame | None,
+    daily_bars: pd.DataFrame | None,
+    chain: pd.DataFrame | None,
+    cfg: dict[str, Any],
+    history: pd.DataFrame | None = None,
+    *,
+    source: str = "batch",
+    now: dt.datetime | None = None,
+) -> FlowResult:
+    """Validate, classify, contextualise and score a batch of option prints.
+
+    Args:
+        prints: ``flow.option_prints`` rows (any order; several sessions allowed).
+        bars_1m: ``market.ohlcv_intraday`` rows (see the module table for the span needed).
+        daily_bars: ``market.ohlcv_daily`` rows of the tickers and the regime benchmark.
+        chain: ``market.option_chain`` rows; only snapshots dated before each event's session
+            are used.
+        cfg: the loaded config (:func:`primeflow_lib.config.load_config`).
+        history: earlier ``flow.flow_events`` rows (at least the columns in
+            :data:`HISTORY_COLUMNS`): previous sessions for SwingAccumulation, and for near-live
+            the same session's earlier micro-batches (DayTrend clusters, REPEAT, day volume).
+            Rows whose ``event_id`` is in this batch are ignored, so re-scoring is idempotent.
+        source: batch name stored in quarantine rows.
+        now: timestamp for quarantine rows (UTC naive); default now.
+
+    Returns:
+        :class:`FlowResult`. Deterministic: the same inputs give identical frames and ids.
+    """
+    tm: dict[str, float] = {}
+    t0 = time.perf_counter()
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    flow_cfg = cfg["flow"]
+
+    v = validate_prints(prints, source=source, now=now)
+    tm["validate"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    cl = classify_prints(v.good, v.contracts, flow_cfg, conditions=v.conditions)
+    ev = cl.events
+    tm["classify"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    hist = _history(history, ev)
+    _add_prior_volume(ev, hist)
+    ne = len(ev)
+    if ne:
+        oi, iv, de, cd = _chain_lookup(ev, chain)
+        ctx = build_context(ev, bars_1m, daily_bars, cfg)
+        spot = ctx["spot"].to_numpy(np.float64)
+        strike = ev["strike"].to_numpy(np.float64)
+        is_call = ev["right"].to_numpy(dtype=object) == "C"
+        with np.errstate(invalid="ignore", divide="ignore"):
+            otm = np.where(is_call, strike / spot - 1.0, 1.0 - strike / spot)
+            vol = ev["day_volume"].to_numpy(np.float64)
+            voi = np.where(np.isfinite(oi), vol / np.maximum(oi, 1.0), np.nan)
+        dte = ev["expiry"].to_numpy("datetime64[D]") - ev["trade_date"].to_numpy("datetime64[D]")
+        ev["open_interest"] = pd.array(np.where(np.isfinite(oi), oi, np.nan), dtype="Int64")
+        ev["vol_oi"] = voi
+        ev["iv"] = iv
+        ev["delta"] = de
+        ev["chain_date"] = np.where(
+            cd == np.iinfo(np.int64).min, np.datetime64("NaT"), cd.astype("datetime64[ns]")
+        ).astype("datetime64[ns]")
+        ev["spot"] = spot
+        ev["otm_pct"] = otm
+        ev["dte"] = dte.astype(np.int64)
+    else:
+        ctx = pd.DataFrame({c: pd.Series([], dtype=object) for c in CONTEXT_COLUMNS})
+        ev = empty_events()
+        for c in EVENT_COLUMNS:
+            if c not in ev:
+                ev[c] = pd.Series([], dtype=object)
+    tm["context"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    signals, funnel = _score(ev, ctx, hist, daily_bars, cfg)
+    tm["strategies"] = time.perf_counter() - t3
+
+    quarantine = v.quarantine
+    if cl.quarantine_rows:
+        recs = [
+            r
+            for rows, fld, reason in cl.quarantine_rows
+            for r in quarantine_rows(v.good, rows, fld, reason)
+        ]
+        extra = quarantine_frame(recs, source=source, now=now)
+        quarantine = pd.concat([quarantine, extra], ignore_index=True) if len(quarantine) else extra
+    if quarantine is None or not len(quarantine):
+        quarantine = empty_quarantine()
+
+    stats = _stats(v.counts, cl.counts, ev, signals, funnel, quarantine)
+    tm["total"] = time.perf_counter() - t0
+    stats["timings_s"] = {k: round(x, 4) for k, x in tm.items()}
+    events_out = ev[EVENT_COLUMNS].reset_index(drop=True)
+    return FlowResult(
+        events=events_out,
+        context=ctx.reset_index(drop=True),
+        signals=signals,
+        quarantine=quarantine.reset_index(drop=True),
+        stats=stats,
+    )
+
+
+def _add_prior_volume(ev: pd.DataFrame, hist: pd.DataFrame) -> None:
+    """Add the contracts traded in earlier micro-batches of the same session to ``day_volume``."""
+    if not len(hist) or not len(ev):
+        return
+    ev_day = to_ns(ev["trade_date"]) // NS_DAY
+    h_day = to_ns(hist["trade_date"]) // NS_DAY
+    codes, cats = factorize(ev["option_symbol"])
+    cats = np.asarray(cats, dtype=object).astype(str)
+    add = np.zeros(len(ev), np.int64)
+    for d in np.sort(pd.unique(ev_day)):
+        hs = hist[h_day == d]
+        if not len(hs):
+            continue
+        pv = pd.to_numeric(hs["size"]).groupby(hs["option_symbol"].astype(str).to_numpy()).sum()
+        per_cat = pv.reindex(cats).fillna(0).to_numpy(np.int64)
+        sel = ev_day == d
+        add[sel] = np.where(codes[sel] >= 0, per_cat[np.maximum(codes[sel], 0)], 0)
+    ev["day_volume"] = ev["day_volume"].to_numpy(np.int64) + add
+
+
+def _score(ev, ctx, hist, daily_bars, cfg) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Pre-filter candidates cheaply, then run the strategies on them."""
+    if not len(ev):
+        return empty_signals(), {}
+    sections = ("scalp", "day_trade", "swing")
+    mins = [float(cfg[s]["min_premium"]) for s in sections]
+    for body in (cfg.get("tickers", {}).get("overrides", {}) or {}).values():
+        for s in sections:
+            if s in (body or {}) and "min_premium" in body[s]:
+                mins.append(float(body[s]["min_premium"]))
+    floor = min(mins)
+    pool_floor = min(
+        [floor, float(cfg["day_trade"]["cluster_min_premium"])]
+        + [
+            float(b["day_trade"]["cluster_min_premium"])
+            for b in (cfg.get("tickers", {}).get("overrides", {}) or {}).values()
+            if "cluster_min_premium" in (b or {}).get("day_trade", {})
+        ]
+    )
+    sign = ev["sentiment_sign"].to_numpy()
+    # the loosest DTE / OTM limits over all strategies and overrides: a cheap superset filter
+    bodies = [cfg] + [
+        {s: b[s] for s in sections if s in (b or {})}
+        for b in (cfg.get("tickers", {}).get("overrides", {}) or {}).values()
+    ]
+    max_dte = max(
+        float(b[s]["max_dte"]) for b in bodies for s in sections if s in b and "max_dte" in b[s]
+    )
+    max_otm = max(
+        float(b[s]["max_otm_pct"])
+        for b in bodies
+        for s in sections
+        if s in b and "max_otm_pct" in b[s]
+    )
+    otm = ev["otm_pct"].to_numpy(np.float64)
+    cmask = (
+        (ev["premium"].to_numpy(np.float64) >= floor)
+        & (sign != 0)
+        & (ev["dte"].to_numpy(np.int64) <= max_dte)
+        & ~(np.abs(otm) > max_otm)  # NaN (no spot) stays: the funnel shows spot_known
+    )
+    # keep late / unknown-condition rows in the candidates so the funnel shows why they fail
+    idx = np.flatnonzero(cmask)
+    cand = ev.iloc[idx].reset_index(drop=True)
+    cctx = ctx.iloc[idx].reset_index(drop=True)
+    for col in CONTEXT_COLUMNS:
+        if col not in cand.columns:
+            cand[col] = cctx[col].to_numpy()
+    cand["ts_ns"] = to_ns(cand["last_ts"])
+    cand["date_ns"] = to_ns(cand["trade_date"])
+    vocab = _vocab(ev, hist)
+    cand["tk_key"] = _codes_in(cand["ticker"], vocab["ticker"])
+    cand["sym_key"] = _codes_in(cand["option_symbol"], vocab["option_symbol"])
+
+    today = _pool(ev, pool_floor, vocab)
+    prior_hist = _pool(hist, pool_floor, vocab)
+    ev_days = np.sort(pd.unique(to_ns(ev["trade_date"])))
+    hist_same = prior_hist[np.isin(prior_hist["trade_date"].to_numpy().view(np.int64), ev_days)]
+    pools_today = pd.concat([today, hist_same], ignore_index=True)
+    prior = pd.concat([prior_hist, today], ignore_index=True)
+    sess = [ev_days.astype("datetime64[ns]").astype("datetime64[D]")]
+    if len(hist):
+        sess.append(pd.to_datetime(hist["trade_date"]).to_numpy("datetime64[D]"))
+    if daily_bars is not None and len(daily_bars):
+        sess.append(pd.to_datetime(daily_bars["trade_date"]).to_numpy("datetime64[D]"))
+    sessions = np.unique(np.concatenate(sess))
+    return run_strategies(cand, cfg, Pools(today=pools_today, prior=prior, sessions=sessions))
+
+
+def _stats(vc, cc, ev, signals, funnel, quarantine) -> dict[str, Any]:
+    by_reason = quarantine["reason"].value_counts().to_dict() if len(quarantine) else {}
+    st: dict[str, Any] = {
+        "prints": {
+            "in": vc["rows_in"],
+            "good": vc["rows_good"],
+            "quarantined_rows": vc["rows_quarantined"],
+            **{k: v for k, v in cc.items() if k not in ("events", "by_event_type")},
+        },
+        "quarantined_by_reason": {str(k): int(v) for k, v in by_reason.items()},
+        "events": int(len(ev)),
+        "events_by_type": dict(cc.get("by_event_type", {})),
+        "events_by_side": {str(k): int(v) for k, v in ev["side"].value_counts().items()}
+        if len(ev)
+        else {},
+        "events_late": int(ev["is_late"].astype(bool).sum()) if len(ev) else 0,
+        "events_low_confidence": int((ev["side_confidence"] == "low").sum()) if len(ev) else 0,
+        "signals": int(len(signals)),
+        "signals_by_kind": {k: int(v) for k, v in signals["kind"].value_counts().items()}
+        if len(signals)
+        else {},
+        "signals_by_kind_tag": {},
+        "funnel": funnel,
+    }
+    if len(signals):
+        for kind, grp in signals.groupby("kind"):
+            tags = grp["tags"].str.split(",").explode()
+            tags = tags[tags.notna() & (tags != "")]
+            st["signals_by_kind_tag"][str(kind)] = {
+                t: int((tags == t).sum()) for t in TAGS if (tags == t).any()
+            }
+    if len(ev):
+        st["first_print_ts"] = str(pd.Timestamp(ev["first_ts"].min()))
+        st["last_print_ts"] = str(pd.Timestamp(ev["last_ts"].max()))
+    return st

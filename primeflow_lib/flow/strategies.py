@@ -1,0 +1,527 @@
+"""The three flow strategies: ScalpMomentum, DayTrend, SwingAccumulation.
+
+Each strategy evaluates **gates** on every candidate order (an event joined with its context).
+Hard gates must all pass for a signal; soft checks only inform (they appear in ``rules_passed`` /
+``rules_failed`` and most feed the score). Thresholds come from the config section of the strategy
+(``scalp``, ``day_trade``, ``swing``) with per-ticker overrides from ``tickers.overrides``
+(:func:`primeflow_lib.config.get_ticker_config`); rows are evaluated in groups, one per distinct
+override set, so a rule's name shows the threshold actually applied (``dte<=7``).
+
+Common hard gates (every strategy):
+
+* ``enabled`` - the section's ``enabled`` flag;
+* ``directional`` - not multi-leg / stock-option, sentiment not neutral (mid prints are neutral);
+* ``not_late`` - late / out-of-sequence orders never signal;
+* ``known_conditions`` - no unknown condition id on any print of the order;
+* ``spot_known`` - context has a spot price (needed for OTM %).
+
+**ScalpMomentum** (``scalp``): short-dated aggressive flow riding intraday momentum.
+Hard: ``dte<=max_dte``, ``premium>=min_premium``, ``|otm|<=max_otm_pct``, ``rvol>=min_rvol``
+(RVOL known), ``aggressive_side`` (filled at or beyond the touch, quote-based), ``momentum_15m``
+(15-minute trend in the direction), ``vwap_side`` (spot above VWAP for bullish, below for
+bearish), ``strength>=min_strength``. Soft: ``vol>oi``, ``daily_trend_aligned``,
+``regime_aligned``.
+
+**DayTrend** (``day_trade``): a cluster of sweeps in one direction on a trending name.
+Hard: ``dte<=max_dte``, ``premium>=min_premium``, ``|otm|<=max_otm_pct``, ``rvol>=min_rvol``,
+``cluster>=min_cluster_sweeps`` (sweeps of the same ticker and direction with premium >=
+``cluster_min_premium`` whose last print is within the ``cluster_window_minutes`` up to and
+including this order, counting earlier micro-batches of the session), ``vwap_side``,
+``daily_trend_not_against`` (daily trend not opposite; FLAT/UNKNOWN pass),
+``strength>=min_strength``. Soft: ``momentum_15m``, ``or_break_aligned``, ``vol>oi``,
+``regime_aligned``.
+
+**SwingAccumulation** (``swing``): the same directional bet repeated over several sessions.
+Hard: ``min_dte<=dte<=max_dte``, ``premium>=min_premium``, ``|otm|<=max_otm_pct``,
+``repeat_days>=min_repeat_days`` (distinct sessions among the last ``repeat_lookback_days``
+sessions, this one included, with a directional, non-late order on the ticker in the same
+direction, DTE in range and premium >= ``min_premium``; earlier sessions come from the
+``history`` frame), ``daily_trend_not_against``, ``strength>=min_strength``. Soft:
+``daily_trend_aligned``, ``regime_aligned``, ``vol>oi``.
+
+``regime_aligned`` = BULL for bullish, BEAR for bearish; ``or_break_aligned`` = opening range
+broken in the direction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from primeflow_lib.config import get_ticker_config
+from primeflow_lib.flow.scoring import COMPONENTS, score_signal, tag_names, trend_checks
+from primeflow_lib.flow.side import AGGRESSIVE_SIDES
+
+KINDS = {"SCALP": "scalp", "DAY_TRADE": "day_trade", "SWING": "swing"}
+
+SIGNAL_COLUMNS = [
+    "signal_id",
+    "trade_date",
+    "ts",
+    "kind",
+    "ticker",
+    "option_symbol",
+    "expiry",
+    "right",
+    "strike",
+    "direction",
+    "strength",
+    "tags",
+    "event_id",
+    "event_type",
+    "side",
+    "side_confidence",
+    "sentiment",
+    "premium",
+    "size",
+    "avg_price",
+    "n_prints",
+    "n_exchanges",
+    "spot",
+    "otm_pct",
+    "dte",
+    "day_volume",
+    "open_interest",
+    "vol_oi",
+    "iv",
+    "delta",
+    "vendor",
+    "context_json",
+    "rules_passed",
+    "rules_failed",
+    "score_json",
+    "print_ids",
+]
+CONTEXT_KEYS = (
+    "bar_ts",
+    "spot",
+    "spot_source",
+    "vwap",
+    "vwap_dist",
+    "rvol",
+    "rvol_sessions",
+    "ret_15m",
+    "trend_15m",
+    "daily_ret",
+    "daily_trend",
+    "prev_high",
+    "prev_low",
+    "above_pdh",
+    "below_pdl",
+    "or_high",
+    "or_low",
+    "or_break",
+    "regime",
+    "regime_ret",
+    "regime_vol",
+)
+
+
+@dataclass
+class Pools:
+    """Order memory the gates need besides the candidate row itself.
+
+    Attributes:
+        today: directional, non-late orders of the batch's sessions (plus earlier micro-batches
+            of the same sessions): ``tk_key, sym_key, trade_date, sentiment_sign, event_type,
+            premium, dte, ts_ns`` (``tk_key`` / ``sym_key``: integer codes of the ticker and
+            contract in one vocabulary shared with the candidates).
+        sessions: sorted session dates (``datetime64[D]``) known to the caller: daily bars,
+            history and the batch.
+        prior: directional non-late orders of this and earlier sessions (history + batch), same
+            columns as ``today``; used for SwingAccumulation's multi-day memory.
+    """
+
+    today: pd.DataFrame
+    prior: pd.DataFrame
+    sessions: np.ndarray
+
+
+def _count_in_window(
+    pk: np.ndarray, pt: np.ndarray, qk: np.ndarray, qlo: np.ndarray, qhi: np.ndarray
+) -> np.ndarray:
+    """For each query, the number of pool rows with key == qk and lo <= t <= hi (int64 t)."""
+    if len(pk) == 0 or len(qk) == 0:
+        return np.zeros(len(qk), np.int64)
+    o = np.lexsort((pt, pk))
+    pk, pt = pk[o], pt[o]
+    base = min(int(pt.min()), int(qlo.min()))
+    span = max(int(pt.max()), int(qhi.max())) - base + 2
+    shift = 1
+    while span // shift >= (1 << 40):
+        shift *= 10
+
+    def comp(k: np.ndarray, t: np.ndarray) -> np.ndarray:
+        tt = np.clip(t, base, base + span - 1)
+        return k.astype(np.int64) * (1 << 40) + (tt - base) // shift
+
+    pc = comp(pk, pt)
+    lo = np.searchsorted(pc, comp(qk, qlo), side="left")
+    hi = np.searchsorted(pc, comp(qk, qhi), side="right")
+    return (hi - lo).astype(np.int64)
+
+
+def _key(df: pd.DataFrame, col: str) -> np.ndarray:
+    """Integer key of (contract or ticker, direction): ``code * 3 + sign + 1``."""
+    return df[col].to_numpy(np.int64) * 3 + df["sentiment_sign"].to_numpy(np.int64) + 1
+
+
+def _override_groups(cfg: dict[str, Any], section: str, tickers: np.ndarray):
+    """Yield (params, row mask) per override set: each overriding ticker, then the rest."""
+    overrides = cfg.get("tickers", {}).get("overrides", {}) or {}
+    rest = np.ones(len(tickers), bool)
+    upper = pd.Series(tickers, dtype=object).str.upper().to_numpy(dtype=object)
+    for t, body in overrides.items():
+        if section not in (body or {}):
+            continue
+        m = upper == str(t).upper()
+        if m.any():
+            rest &= ~m
+            yield get_ticker_config(cfg, str(t), section), m
+    if rest.any():
+        yield dict(cfg[section]), rest
+
+
+class _Strategy:
+    kind = ""
+    section = ""
+
+    def gates(
+        self, c: pd.DataFrame, p: dict[str, Any], pools: Pools, flow_cfg: dict[str, Any]
+    ) -> tuple[list[tuple[str, np.ndarray, bool]], np.ndarray, dict[str, np.ndarray]]:
+        """(gates as (name, passed, hard) in order, REPEAT tag mask, extra context arrays)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def common(c: pd.DataFrame, p: dict[str, Any]) -> list[tuple[str, np.ndarray, bool]]:
+        n = len(c)
+        return [
+            ("enabled", np.full(n, bool(p["enabled"])), True),
+            (
+                "directional",
+                ~c["non_directional"].to_numpy(bool) & (c["sentiment_sign"].to_numpy() != 0),
+                True,
+            ),
+            ("not_late", ~c["is_late"].to_numpy(bool), True),
+            ("known_conditions", ~c["has_unknown_condition"].to_numpy(bool), True),
+            ("spot_known", np.isfinite(c["spot"].to_numpy(np.float64)), True),
+        ]
+
+    @staticmethod
+    def size_gates(c: pd.DataFrame, p: dict[str, Any]) -> list[tuple[str, np.ndarray, bool]]:
+        dte = c["dte"].to_numpy(np.int64)
+        otm = c["otm_pct"].to_numpy(np.float64)
+        out = []
+        if "min_dte" in p:
+            out.append(
+                (
+                    f"{p['min_dte']}<=dte<={p['max_dte']}",
+                    (dte >= p["min_dte"]) & (dte <= p["max_dte"]),
+                    True,
+                )
+            )
+        else:
+            out.append((f"dte<={p['max_dte']}", dte <= p["max_dte"], True))
+        out.append(
+            (
+                f"premium>={p['min_premium']:.0f}",
+                c["premium"].to_numpy(np.float64) >= p["min_premium"],
+                True,
+            )
+        )
+        out.append(
+            (
+                f"|otm|<={p['max_otm_pct']:g}",
+                np.isfinite(otm) & (np.abs(otm) <= p["max_otm_pct"]),
+                True,
+            )
+        )
+        return out
+
+    @staticmethod
+    def soft(c: pd.DataFrame) -> dict[str, np.ndarray]:
+        sign = c["sentiment_sign"].to_numpy()
+        reg = c["regime"].to_numpy(dtype=object)
+        orb = c["or_break"].to_numpy(dtype=object)
+        td = c["daily_trend"].to_numpy(dtype=object)
+        voi = c["vol_oi"].to_numpy(np.float64)
+        checks = trend_checks(c)
+        return {
+            **checks,
+            "regime_aligned": ((sign > 0) & (reg == "BULL")) | ((sign < 0) & (reg == "BEAR")),
+            "or_break_aligned": ((sign > 0) & (orb == "UP")) | ((sign < 0) & (orb == "DOWN")),
+            "daily_trend_not_against": ~(
+                ((sign > 0) & (td == "DOWN")) | ((sign < 0) & (td == "UP"))
+            ),
+            "vol>oi": np.isfinite(voi) & (voi > 1.0),
+        }
+
+    @staticmethod
+    def repeat_today(c: pd.DataFrame, pools: Pools, min_premium: float) -> np.ndarray:
+        t = pools.today
+        t = t[t["premium"].to_numpy(np.float64) >= min_premium]
+        pk, qk = _key(t, "sym_key"), _key(c, "sym_key")
+        qt = c["ts_ns"].to_numpy(np.int64)
+        day = c["date_ns"].to_numpy(np.int64)
+        return _count_in_window(pk, t["ts_ns"].to_numpy(np.int64), qk, day, qt - 1) > 0
+
+
+class ScalpMomentum(_Strategy):
+    """Short-dated, aggressive, near-the-money flow with intraday momentum (see module doc)."""
+
+    kind, section = "SCALP", "scalp"
+
+    def gates(self, c, p, pools, flow_cfg):
+        s = self.soft(c)
+        rv = c["rvol"].to_numpy(np.float64)
+        aggressive = c["side"].isin(list(AGGRESSIVE_SIDES)).to_numpy() & (
+            c["side_confidence"].to_numpy(dtype=object) != "low"
+        )
+        g = (
+            self.common(c, p)
+            + self.size_gates(c, p)
+            + [
+                (f"rvol>={p['min_rvol']:g}", np.isfinite(rv) & (rv >= p["min_rvol"]), True),
+                ("aggressive_side", aggressive, True),
+                ("momentum_15m", s["momentum_15m"], True),
+                ("vwap_side", s["vwap_side"], True),
+                ("vol>oi", s["vol>oi"], False),
+                ("daily_trend_aligned", s["daily_trend_aligned"], False),
+                ("regime_aligned", s["regime_aligned"], False),
+            ]
+        )
+        return g, self.repeat_today(c, pools, float(p["min_premium"])), {}
+
+
+class DayTrend(_Strategy):
+    """A cluster of same-direction sweeps on a name trending the same way (see module doc)."""
+
+    kind, section = "DAY_TRADE", "day_trade"
+
+    def gates(self, c, p, pools, flow_cfg):
+        s = self.soft(c)
+        rv = c["rvol"].to_numpy(np.float64)
+        t = pools.today
+        sw = t[
+            (t["event_type"].to_numpy(dtype=object) == "sweep")
+            & (t["premium"].to_numpy(np.float64) >= float(p["cluster_min_premium"]))
+        ]
+        pk, qk = _key(sw, "tk_key"), _key(c, "tk_key")
+        qt = c["ts_ns"].to_numpy(np.int64)
+        win = int(round(float(p["cluster_window_minutes"]) * 60e9))
+        cluster = _count_in_window(pk, sw["ts_ns"].to_numpy(np.int64), qk, qt - win, qt)
+        g = (
+            self.common(c, p)
+            + self.size_gates(c, p)
+            + [
+                (f"rvol>={p['min_rvol']:g}", np.isfinite(rv) & (rv >= p["min_rvol"]), True),
+                (
+                    f"cluster>={p['min_cluster_sweeps']}sweeps/{p['cluster_window_minutes']}m",
+                    cluster >= int(p["min_cluster_sweeps"]),
+                    True,
+                ),
+                ("vwap_side", s["vwap_side"], True),
+                ("daily_trend_not_against", s["daily_trend_not_against"], True),
+                ("momentum_15m", s["momentum_15m"], False),
+                ("or_break_aligned", s["or_break_aligned"], False),
+                ("vol>oi", s["vol>oi"], False),
+                ("regime_aligned", s["regime_aligned"], False),
+            ]
+        )
+        return g, self.repeat_today(c, pools, float(p["min_premium"])), {"cluster": cluster}
+
+
+class SwingAccumulation(_Strategy):
+    """Repeated directional accumulation over several sessions (see module doc)."""
+
+    kind, section = "SWING", "swing"
+
+    def gates(self, c, p, pools, flow_cfg):
+        s = self.soft(c)
+        pr = pools.prior
+        dte = pr["dte"].to_numpy(np.int64)
+        pr = pr[
+            (pr["premium"].to_numpy(np.float64) >= float(p["min_premium"]))
+            & (dte >= int(p["min_dte"]))
+            & (dte <= int(p["max_dte"]))
+        ]
+        sess = pools.sessions
+        p_sidx = np.searchsorted(sess, pr["trade_date"].to_numpy("datetime64[D]"))
+        q_sidx = np.searchsorted(sess, c["trade_date"].to_numpy("datetime64[D]"))
+        pk, qk = _key(pr, "tk_key"), _key(c, "tk_key")
+        # distinct (key, session) pairs of earlier sessions
+        if len(pk):
+            pairs = np.unique(np.column_stack([pk, p_sidx]), axis=0)
+            upk, ups = pairs[:, 0], pairs[:, 1]
+        else:
+            upk = ups = np.zeros(0, np.int64)
+        lb = int(p["repeat_lookback_days"])
+        prior_days = _count_in_window(upk, ups, qk, q_sidx - (lb - 1), q_sidx - 1)
+        days = prior_days + 1
+        g = (
+            self.common(c, p)
+            + self.size_gates(c, p)
+            + [
+                (
+                    f"repeat_days>={p['min_repeat_days']}/{lb}d",
+                    days >= int(p["min_repeat_days"]),
+                    True,
+                ),
+                ("daily_trend_not_against", s["daily_trend_not_against"], True),
+                ("daily_trend_aligned", s["daily_trend_aligned"], False),
+                ("regime_aligned", s["regime_aligned"], False),
+                ("vol>oi", s["vol>oi"], False),
+            ]
+        )
+        rep = self.repeat_today(c, pools, float(p["min_premium"])) | (days >= 2)
+        return g, rep, {"repeat_days": days}
+
+
+STRATEGIES: tuple[_Strategy, ...] = (ScalpMomentum(), DayTrend(), SwingAccumulation())
+
+
+def signal_id(event_id: str, kind: str) -> str:
+    """Stable id of a signal: 16 hex digits of sha1(event_id + ':' + kind)."""
+    return hashlib.sha1(f"{event_id}:{kind}".encode()).hexdigest()[:16]
+
+
+def _json_val(v: Any) -> Any:
+    if v is None or v is pd.NaT or (np.isscalar(v) and not isinstance(v, str) and pd.isna(v)):
+        return None
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return None if not np.isfinite(f) else round(f, 6)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (pd.Timestamp, np.datetime64)):
+        return None if pd.isna(v) else str(pd.Timestamp(v))
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    return v
+
+
+def run_strategies(
+    cand: pd.DataFrame, cfg: dict[str, Any], pools: Pools
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Evaluate every strategy on the candidate orders and build ``flow.signals`` rows.
+
+    Args:
+        cand: events joined with context (plus ``ts_ns``, ``date_ns``, ``vol_oi``, ``otm_pct``,
+            ``dte``, ``sentiment_sign``).
+        cfg: full config.
+        pools: order memory (see :class:`Pools`).
+
+    Returns:
+        ``(signals, funnel)``: signals sorted by ``ts, kind, signal_id``; ``funnel[kind]`` =
+        ``{"evaluated": n, "failed": {gate: n}, "signals": n}`` (a gate's count is rows failing it
+        among rows evaluated, whatever else failed).
+    """
+    flow_cfg = cfg["flow"]
+    frames = []
+    funnel: dict[str, Any] = {}
+    cand = cand.reset_index(drop=True)
+    for strat in STRATEGIES:
+        f = {"evaluated": 0, "failed": {}, "signals": 0}
+        for p, mask in _override_groups(cfg, strat.section, cand["ticker"].to_numpy(dtype=object)):
+            c = cand.loc[mask].reset_index(drop=True)
+            if not len(c):
+                continue
+            gates, rep, extra = strat.gates(c, p, pools, flow_cfg)
+            strength, tags, comps = score_signal(
+                c, flow_cfg, min_premium=float(p["min_premium"]), repeat=rep
+            )
+            gates.append((f"strength>={p['min_strength']:g}", strength >= p["min_strength"], True))
+            hard = np.ones(len(c), bool)
+            for name, ok, is_hard in gates:
+                bad = int((~ok).sum())
+                if bad:
+                    f["failed"][name] = f["failed"].get(name, 0) + bad
+                if is_hard:
+                    hard &= ok
+            f["evaluated"] += len(c)
+            sel = np.flatnonzero(hard)
+            f["signals"] += len(sel)
+            if not len(sel):
+                continue
+            frames.append(_build_rows(strat.kind, c, sel, gates, strength, tags, comps, extra))
+        funnel[strat.kind] = f
+    if not frames:
+        return empty_signals(), funnel
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(["ts", "kind", "signal_id"], kind="stable").reset_index(drop=True)
+    return out[SIGNAL_COLUMNS], funnel
+
+
+def _build_rows(kind, c, sel, gates, strength, tags, comps, extra) -> pd.DataFrame:
+    s = c.iloc[sel].reset_index(drop=True)
+    names = [g[0] for g in gates]
+    okm = np.column_stack([g[1][sel] for g in gates])
+    passed = [json.dumps([nm for nm, ok in zip(names, row, strict=True) if ok]) for row in okm]
+    failed = [json.dumps([nm for nm, ok in zip(names, row, strict=True) if not ok]) for row in okm]
+    ctx_cols = [k for k in CONTEXT_KEYS if k in s.columns]
+    ctx_recs = s[ctx_cols].to_dict(orient="records")
+    extra = {k: v[sel] for k, v in extra.items()}
+    ctx_json = []
+    for i, r in enumerate(ctx_recs):
+        d = {k: _json_val(v) for k, v in r.items()}
+        for k, arr in extra.items():
+            d[k] = int(arr[i])
+        ctx_json.append(json.dumps(d, sort_keys=True))
+    score_json = [
+        json.dumps({k: round(float(comps[k][i]), 6) for k in (*COMPONENTS, "strength")})
+        for i in sel
+    ]
+    sign = s["sentiment_sign"].to_numpy()
+    eids = s["event_id"].to_numpy(dtype=object)
+    return pd.DataFrame(
+        {
+            "signal_id": [signal_id(e, kind) for e in eids],
+            "trade_date": s["trade_date"].to_numpy(),
+            "ts": s["last_ts"].to_numpy(),
+            "kind": kind,
+            "ticker": s["ticker"].to_numpy(dtype=object),
+            "option_symbol": s["option_symbol"].to_numpy(dtype=object),
+            "expiry": s["expiry"].to_numpy(),
+            "right": s["right"].to_numpy(dtype=object),
+            "strike": s["strike"].to_numpy(np.float64),
+            "direction": np.where(sign > 0, "BULLISH", "BEARISH"),
+            "strength": strength[sel],
+            "tags": [",".join(t) for t in tag_names(tags[sel])],
+            "event_id": eids,
+            "event_type": s["event_type"].to_numpy(dtype=object),
+            "side": s["side"].to_numpy(dtype=object),
+            "side_confidence": s["side_confidence"].to_numpy(dtype=object),
+            "sentiment": s["sentiment"].to_numpy(dtype=object),
+            "premium": s["premium"].to_numpy(np.float64),
+            "size": s["size"].to_numpy(np.int64),
+            "avg_price": s["avg_price"].to_numpy(np.float64),
+            "n_prints": s["n_prints"].to_numpy(np.int64),
+            "n_exchanges": s["n_exchanges"].to_numpy(np.int64),
+            "spot": s["spot"].to_numpy(np.float64),
+            "otm_pct": s["otm_pct"].to_numpy(np.float64),
+            "dte": s["dte"].to_numpy(np.int64),
+            "day_volume": s["day_volume"].to_numpy(np.int64),
+            "open_interest": s["open_interest"].to_numpy(),
+            "vol_oi": s["vol_oi"].to_numpy(np.float64),
+            "iv": s["iv"].to_numpy(np.float64),
+            "delta": s["delta"].to_numpy(np.float64),
+            "vendor": s["vendor"].to_numpy(dtype=object),
+            "context_json": ctx_json,
+            "rules_passed": passed,
+            "rules_failed": failed,
+            "score_json": score_json,
+            "print_ids": s["print_ids"].to_numpy(dtype=object),
+        }
+    )
+
+
+def empty_signals() -> pd.DataFrame:
+    """A signals frame with no rows."""
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in SIGNAL_COLUMNS})
