@@ -152,7 +152,7 @@ def summarize(read_path, days: list[dt.date]) -> str:
                 continue
             extra += ["", title, tabulate(df, headers="keys", tablefmt="github", showindex=False)]
         sample = con.execute(
-            "SELECT text FROM live.alert_outbox WHERE status = 'sent' AND kind <> 'HEARTBEAT' "
+            "SELECT message_text FROM live.alert_outbox WHERE status = 'sent' AND kind <> 'HEARTBEAT' "
             "ORDER BY created_at LIMIT 1").fetchall()
     summary = summary[summary["rows"] > 0]
     lines = [

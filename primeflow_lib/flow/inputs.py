@@ -38,31 +38,62 @@ def load_scoring_inputs(
     *,
     until: dt.datetime | None = None,
     live_history: bool = False,
+    bars_1m: pd.DataFrame | None = None,
+    history: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """``{"bars_1m", "daily_bars", "chain", "history"}`` for scoring ``day``'s prints of
-    ``tickers`` (plus the regime benchmark). See the module doc for what is read."""
+    ``tickers`` (plus the regime benchmark). See the module doc for what is read.
+
+    A caller scoring a range of sessions may pass ``bars_1m`` (already sliced with
+    :func:`bars_for_day`) and ``history`` it keeps in memory, so they are not read again."""
     bench = cfg["market_regime"]["benchmark"]
     names = sorted(set(tickers) | {bench})
     rvol_days = calendar.sessions_before(day, cfg["flow"]["rvol_lookback_sessions"])
     trend_days = calendar.sessions_before(day, cfg["market_regime"]["trend_lookback_days"] + 5)
     hist_days = calendar.sessions_before(day, cfg["swing"]["repeat_lookback_days"])
     prev = calendar.previous_session(day)
-    bar_where = "ticker IN (SELECT unnest(?)) AND trade_date BETWEEN ? AND ?"
-    bar_params: list = [names, rvol_days[0] if rvol_days else day, day]
-    if until is not None:
-        bar_where += " AND ts + INTERVAL 1 MINUTE <= ?"
-        bar_params.append(until)
-    bars = con.execute(select_sql(ms.OHLCV_INTRADAY, bar_where) + " ORDER BY ticker, ts", bar_params).df()
+    if bars_1m is not None:
+        bars = bars_1m
+    else:
+        bars = read_bars(con, names, rvol_days[0] if rvol_days else day, day, until=until)
     daily = con.execute(
         select_sql(ms.OHLCV_DAILY, "ticker IN (SELECT unnest(?)) AND trade_date BETWEEN ? AND ?"),
         [names, trend_days[0] if trend_days else prev, prev]).df()
     chain = con.execute(
         select_sql(ms.OPTION_CHAIN, "underlying IN (SELECT unnest(?)) AND trade_date = ?"), [names, prev]).df()
     cols = ", ".join(f'"{c}"' for c in HISTORY_COLUMNS)
-    history = con.execute(
-        f"SELECT {cols} FROM flow.flow_events WHERE trade_date BETWEEN ? AND ?",
-        [hist_days[0] if hist_days else prev, prev]).df()
+    if history is None:
+        history = con.execute(
+            f"SELECT {cols} FROM flow.flow_events WHERE trade_date BETWEEN ? AND ?",
+            [hist_days[0] if hist_days else prev, prev]).df()
     if live_history:
         today = con.execute(f"SELECT {cols} FROM live.flow_events WHERE trade_date = ?", [day]).df()
         history = pd.concat([history, today], ignore_index=True) if len(today) else history
     return {"bars_1m": bars, "daily_bars": daily, "chain": chain, "history": history}
+
+
+def read_bars(con: duckdb.DuckDBPyConnection, tickers: list[str], start: dt.date, end: dt.date,
+              *, until: dt.datetime | None = None) -> pd.DataFrame:
+    """1-minute bars of ``tickers`` for sessions ``start``..``end`` sorted by (trade_date, ticker,
+    ts); with ``until`` only bars that closed by then."""
+    where = "ticker IN (SELECT unnest(?)) AND trade_date BETWEEN ? AND ?"
+    params: list = [tickers, start, end]
+    if until is not None:
+        where += " AND ts + INTERVAL 1 MINUTE <= ?"
+        params.append(until)
+    return con.execute(select_sql(ms.OHLCV_INTRADAY, where) + " ORDER BY trade_date, ticker, ts", params).df()
+
+
+def bars_for_day(bars: pd.DataFrame, day: dt.date, cfg: dict[str, Any]) -> pd.DataFrame:
+    """The slice of a :func:`read_bars` frame :func:`load_scoring_inputs` would read for ``day``."""
+    rvol_days = calendar.sessions_before(day, cfg["flow"]["rvol_lookback_sessions"])
+    d = bars["trade_date"].to_numpy(dtype="datetime64[D]")
+    lo = pd.Timestamp(rvol_days[0] if rvol_days else day).to_datetime64().astype("datetime64[D]")
+    hi = pd.Timestamp(day).to_datetime64().astype("datetime64[D]")
+    i, j = d.searchsorted(lo, "left"), d.searchsorted(hi, "right")
+    return bars.iloc[i:j]
+
+
+def history_rows(events: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`HISTORY_COLUMNS` of scored events (to keep as memory for later sessions)."""
+    return events[list(HISTORY_COLUMNS)]

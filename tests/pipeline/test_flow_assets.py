@@ -21,11 +21,18 @@ from primeflow_pipelines.defs.market.assets import (
 )
 
 ALL = [universe, ohlcv_daily, ohlcv_intraday, option_chain, option_prints, flow_scoring, paper_positions]
-START, END = "2024-05-20", "2024-05-24"
+START, END = "2024-05-13", "2024-05-24"  # RVOL needs 5 earlier sessions of bars
 
 
 @pytest.fixture
-def flow_warehouse(materialize_range):
+def flow_market(small_config):
+    """A busier market than the default small config, so every strategy has flow to find."""
+    small_config.write_text("universe:\n  size: 10\nsynthetic:\n  prints_per_ticker_day: 2000\n")
+    return small_config
+
+
+@pytest.fixture
+def flow_warehouse(flow_market, materialize_range):
     res = materialize_range(ALL, START, END)
     assert res.success, [e.step_failure_data.error.message for e in res.get_step_failure_events()]
     return res
@@ -46,13 +53,15 @@ def test_signals_of_every_kind_with_tags_and_paper_outcomes(flow_warehouse, mate
     # one paper position per signal, with exits a trader understands
     assert set(pos["signal_id"]) == set(sig["signal_id"])
     assert set(pos["exit_reason"].dropna()) <= {"TP", "SL", "TIMEOUT"} and pos["exit_reason"].notna().any()
-    assert len(hb) == 5 and (hb["events"] > 0).all()
+    assert len(hb) == 10 and (hb["events"] > 0).all()
     md = flow_warehouse.asset_materializations_for_node("flow_scoring")
     sig_md = next(m for m in md if m.asset_key == dg.AssetKey(["flow", "signals"])).metadata
     assert sum(sig_md["signals_by_kind"].value.values()) == len(sig)
-    # scoring the same partitions again gives identical ids and rows
+    # scoring the same sessions again, split into two runs, gives identical ids and rows (the
+    # swing memory a range run keeps in memory equals what single runs read back)
     before = sig.sort_values("signal_id").reset_index(drop=True)
-    assert materialize_range([flow_scoring], START, END).success
+    assert materialize_range([flow_scoring], START, "2024-05-17").success
+    assert materialize_range([flow_scoring], "2024-05-20", END).success
     with warehouse.connect() as con:
         after = con.execute("SELECT * FROM flow.signals").df().sort_values("signal_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(before, after)

@@ -15,9 +15,9 @@ import pandas as pd
 
 from primeflow_lib import calendar
 from primeflow_lib import warehouse as db
-from primeflow_lib.flow.engine import score_batch
+from primeflow_lib.flow.engine import HISTORY_COLUMNS, score_batch
 from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
-from primeflow_lib.flow.inputs import load_scoring_inputs
+from primeflow_lib.flow.inputs import bars_for_day, history_rows, load_scoring_inputs, read_bars
 from primeflow_lib.flow.inputs import select_sql as _select
 from primeflow_lib.paper import outcome_counts, paper_trade
 from primeflow_lib.schema import flow as fs
@@ -68,13 +68,32 @@ def flow_scoring(
     by_tag: dict[str, dict[str, int]] = {}
     q_reasons: dict[str, int] = {}
     strongest = []
+    # a range run reads the 1-minute bars once and keeps recent events as swing memory
+    rvol_start = (calendar.sessions_before(days[0], cfg["flow"]["rvol_lookback_sessions"]) or days)[0]
+    with warehouse.connect() as con:
+        names = [r[0] for r in con.execute(
+            "SELECT DISTINCT underlying FROM flow.option_prints WHERE trade_date BETWEEN ? AND ?",
+            [days[0], days[-1]]).fetchall()]
+        all_bars = read_bars(con, sorted(set(names) | {cfg["market_regime"]["benchmark"]}), rvol_start, days[-1])
+    keep = cfg["swing"]["repeat_lookback_days"]
+    before = calendar.sessions_before(days[0], keep)
+    with warehouse.connect() as con:
+        seed = con.execute(
+            "SELECT " + ", ".join(f'"{c}"' for c in HISTORY_COLUMNS) + " FROM flow.flow_events "
+            "WHERE trade_date BETWEEN ? AND ?", [before[0] if before else days[0], before[-1] if before else days[0]]
+        ).df() if before else pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    # one frame per session, oldest first: the swing memory for the next session
+    memory: list[pd.DataFrame] = [g for _, g in seed.groupby("trade_date", sort=True)] if len(seed) else []
     for i, day in enumerate(days, 1):
         with warehouse.connect() as con:
             prints = con.execute(_select(fs.OPTION_PRINTS, "trade_date = ?") + " ORDER BY option_symbol, seq", [day]).df()
             if prints.empty:
                 raise dg.Failure(description=f"flow.option_prints has no rows for {day}: materialize "
                                  "flow/option_prints for it first")
-            inputs = load_scoring_inputs(con, day, sorted(prints["underlying"].unique()), cfg)
+            history = (pd.concat(memory[-keep:], ignore_index=True) if memory
+                       else pd.DataFrame(columns=list(HISTORY_COLUMNS)))
+            inputs = load_scoring_inputs(con, day, sorted(prints["underlying"].unique()), cfg,
+                                         bars_1m=bars_for_day(all_bars, day, cfg), history=history)
         res = score_batch(prints, inputs["bars_1m"], inputs["daily_bars"], inputs["chain"], cfg,
                           inputs["history"], source=f"daily:{day}")
         hb = heartbeat_row(res, source=f"daily:{day}",
@@ -85,6 +104,7 @@ def flow_scoring(
             db.replace_partition(con, fs.SIGNALS, res.signals, day)
             db.write_quarantine(con, "flow", res.quarantine, source=f"score:{day}", trade_date=day)
             db.upsert_rows(con, ls.HEARTBEAT, heartbeat_frame(hb))
+        memory = [*memory, history_rows(res.events)][-keep:] if keep else []
         st = res.stats
         totals["events"] += len(res.events)
         totals["signals"] += len(res.signals)
