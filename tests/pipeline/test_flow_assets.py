@@ -67,11 +67,21 @@ def test_signals_of_every_kind_with_tags_and_paper_outcomes(flow_warehouse, mate
     pd.testing.assert_frame_equal(before, after)
 
 
+@pytest.fixture
+def live_warehouse(small_config, materialize_range):
+    """Two sessions of market data and prints, with gates loose enough that a batch alerts."""
+    small_config.write_text("universe:\n  size: 8\nsynthetic:\n  prints_per_ticker_day: 1200\n"
+                            "scalp: {min_strength: 0.3}\nday_trade: {min_strength: 0.3}\n"
+                            "swing: {min_strength: 0.3}\nflow: {rvol_min_sessions: 1}\n")
+    res = materialize_range(ALL[:5], "2024-05-23", END)
+    assert res.success
+
+
 @pytest.mark.slow
-def test_live_job_scores_a_batch_once_and_alerts_without_duplicates(flow_warehouse, small_config):
+def test_live_job_scores_a_batch_once_and_alerts_without_duplicates(live_warehouse):
     with warehouse.connect() as con:
         prints = con.execute("SELECT * FROM flow.option_prints WHERE trade_date = ? "
-                             "ORDER BY sip_ts LIMIT 4000", [pd.Timestamp(END).date()]).df()
+                             "ORDER BY sip_ts", [pd.Timestamp(END).date()]).df()
     path = write_batch(prints, prefix="test")
     instance = dg.DagsterInstance.get()
     job = load_defs().resolve_job_def("live_flow_job")
