@@ -39,48 +39,11 @@ from primeflow_lib.flow.context import CONTEXT_COLUMNS, build_context
 from primeflow_lib.flow.scoring import TAGS
 from primeflow_lib.flow.strategies import Pools, empty_signals, run_strategies
 from primeflow_lib.flow.validate import empty_quarantine, quarantine_frame, validate_prints
+from primeflow_lib.schema.flow import FLOW_EVENTS
 
 NS_DAY = 86_400_000_000_000
 #: ``flow.flow_events`` columns, in order
-EVENT_COLUMNS = [
-    "trade_date",
-    "event_id",
-    "ticker",
-    "option_symbol",
-    "expiry",
-    "right",
-    "strike",
-    "event_type",
-    "side",
-    "side_confidence",
-    "sentiment",
-    "non_directional",
-    "is_late",
-    "has_iso",
-    "is_extended",
-    "has_unknown_condition",
-    "n_prints",
-    "n_exchanges",
-    "size",
-    "premium",
-    "avg_price",
-    "first_ts",
-    "last_ts",
-    "first_sip_timestamp",
-    "bid",
-    "ask",
-    "day_volume",
-    "open_interest",
-    "vol_oi",
-    "iv",
-    "delta",
-    "chain_date",
-    "spot",
-    "otm_pct",
-    "dte",
-    "print_ids",
-    "vendor",
-]
+EVENT_COLUMNS = FLOW_EVENTS.column_names
 HISTORY_COLUMNS = (
     "trade_date",
     "event_id",
