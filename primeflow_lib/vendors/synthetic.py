@@ -106,6 +106,10 @@ __all__ = ["SyntheticVendor"]
 VENDOR_NAME = "synthetic"
 
 
+_INSTANCES: dict[tuple, SyntheticVendor] = {}
+_INSTANCES_LOCK = threading.Lock()
+
+
 class _LRU:
     """A small thread-safe LRU cache (values are immutable once built)."""
 
@@ -221,20 +225,33 @@ class SyntheticVendor(UniverseSource, BarSource, ChainSource, PrintSource):
         )
         self._print_weight = zipf / norm
         self._liquidity = np.clip((ranks - 1.0) / 150.0, 0.0, 1.0)
-        self._intraday_cache = _LRU(512)
-        self._options_cache = _LRU(192)
+        # sized for a demo-scale run (50 tickers x 40 sessions) so later assets reuse the paths
+        # and prints the earlier ones generated
+        self._intraday_cache = _LRU(2400)
+        self._options_cache = _LRU(2400)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> SyntheticVendor:
         """Build from the loaded config (sections ``synthetic`` and ``universe``)."""
         s = dict(cfg.get("synthetic") or {})
         u = dict(cfg.get("universe") or {})
-        return cls(
-            seed=int(s.get("seed", 7)),
-            prints_per_ticker_day=int(s.get("prints_per_ticker_day", 1200)),
-            pool_size=int(s.get("pool_size", 600)),
-            universe_size=int(u.get("size", 50)),
+        key = (
+            cls,
+            int(s.get("seed", 7)),
+            int(s.get("prints_per_ticker_day", 1200)),
+            int(s.get("pool_size", 600)),
+            int(u.get("size", 50)),
         )
+        # One instance per configuration and process: the assets of a run (prints, then the
+        # chain built from the same prints) share its caches instead of generating twice. Safe
+        # because every output is a pure function of the configuration.
+        with _INSTANCES_LOCK:
+            inst = _INSTANCES.get(key)
+            if inst is None:
+                inst = _INSTANCES[key] = cls(
+                    seed=key[1], prints_per_ticker_day=key[2], pool_size=key[3], universe_size=key[4]
+                )
+        return inst
 
     def __repr__(self) -> str:
         return (
