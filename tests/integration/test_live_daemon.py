@@ -1,0 +1,393 @@
+"""The near-live path: ``flow_inbox_sensor``'s cursor (fast) and the whole path through a real
+``dagster-daemon`` subprocess (slow): batch file -> sensor tick -> ``live_flow_job`` run ->
+alert POSTed to a local webhook -> batch moved to ``processed/``, and no second run for it.
+
+Everything lives in the per-test folders of ``tests/conftest.py`` (warehouse, inbox, alerts file,
+``DAGSTER_HOME``); the daemon gets those variables explicitly and is stopped (its whole process
+group: code server and run workers too) when the test ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pytest
+import yaml
+
+from primeflow_lib.live.inbox import list_batches, write_batch
+from primeflow_pipelines.defs.live.sensor import flow_inbox_sensor
+
+REPO = Path(__file__).resolve().parents[2]
+SENSOR = "flow_inbox_sensor"
+WEBHOOK_ENV = "PF_TEST_LIVE_WEBHOOK"
+#: a fixed session, so the synthetic market (and so the signals) are the same every day
+DAY = dt.date(2025, 6, 12)
+#: prints of DAY in the dropped batch (its first ones in time order)
+BATCH_PRINTS = 300
+
+
+# ------------------------------------------------------------------------------------------
+# fast: the sensor's cursor and run keys
+
+
+def _batch_frame(rows: int = 1) -> pd.DataFrame:
+    # the sensor only lists files; it never opens them
+    return pd.DataFrame({"print_id": [f"p{i}" for i in range(rows)]})
+
+
+def _tick(cursor: str | None):
+    return flow_inbox_sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
+
+
+def test_sensor_requests_each_batch_once_by_identity():
+    a = write_batch(_batch_frame(), prefix="a")
+    b = write_batch(_batch_frame(), prefix="b")
+    identities = {bf.path.name: bf.identity for bf in list_batches()}
+
+    first = _tick(None)
+    keys = {r.run_key for r in first.run_requests}
+    assert keys == set(identities.values())
+    for r in first.run_requests:
+        assert r.run_config == {"ops": {"score_inbox_batch": {"config": {"batch": r.run_key}}}}
+        assert identities[r.tags["primeflow/batch"]] == r.run_key
+    assert first.skip_message is None
+    assert set(json.loads(first.cursor)["requested"]) == keys
+
+    # the same inbox with the returned cursor: nothing new, a skip reason instead
+    again = _tick(first.cursor)
+    assert again.run_requests == []
+    assert again.skip_message and "no new batch" in again.skip_message
+    assert set(json.loads(again.cursor)["requested"]) == keys
+
+    # a replaced file (new content: new size and mtime) is a new batch; the other is not
+    old_identity = identities[a.name]
+    tmp = a.parent / f".{a.name}.tmp"
+    _batch_frame(50).to_parquet(tmp, index=False)
+    st = a.stat()
+    os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    os.replace(tmp, a)
+    replaced = _tick(again.cursor)
+    assert len(replaced.run_requests) == 1
+    req = replaced.run_requests[0]
+    assert req.tags["primeflow/batch"] == a.name
+    assert req.run_key != old_identity
+    assert req.run_key == {bf.path.name: bf.identity for bf in list_batches()}[a.name]
+    # the cursor forgets identities no longer in the inbox (it does not grow forever)
+    assert old_identity not in json.loads(replaced.cursor)["requested"]
+
+    # a batch that left the inbox (scored) drops out of the cursor too
+    b.unlink()
+    after = _tick(replaced.cursor)
+    assert after.run_requests == []
+    assert json.loads(after.cursor)["requested"] == [req.run_key]
+
+
+def test_sensor_ignores_temp_files_and_subfolders():
+    inbox = Path(os.environ["PRIMEFLOW_INBOX"])
+    (inbox / "processed").mkdir(parents=True)
+    _batch_frame().to_parquet(inbox / "processed" / "done-1.parquet")
+    _batch_frame().to_parquet(inbox / ".half-written.parquet.tmp")
+    data = _tick(None)
+    assert data.run_requests == []
+    assert data.skip_message
+
+
+# ------------------------------------------------------------------------------------------
+# slow: the real daemon
+
+
+class WebhookReceiver:
+    """Records every JSON POST (receive time, body) and answers 200."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[float, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        rec = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {}
+                with rec.lock:
+                    rec.posts.append((time.monotonic(), body if isinstance(body, dict) else {}))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def signal_posts(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [b for _, b in self.posts if b.get("signal_id")]
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    r = WebhookReceiver()
+    r.thread.start()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+    r.thread.join(timeout=5)
+
+
+class Daemon:
+    """``dagster-daemon run -w workspace.yaml`` in its own process group (cwd: the repo)."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        exe = Path(sys.executable).parent / "dagster-daemon"
+        self.log = log
+        self._fh = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [str(exe if exe.exists() else "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def tail(self, n: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        return ""
+
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self.proc.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        """SIGTERM to the group, SIGKILL to whatever is left after 20 s."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=20)
+        deadline = time.monotonic() + 5
+        while self.group_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if self.group_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        self._fh.close()
+
+
+def _wait_for(what: str, check: Callable[[], Any], deadline: float, daemon: Daemon) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with the daemon's log at
+    ``deadline`` (monotonic) or when the daemon died."""
+    while True:
+        got = check()
+        if got:
+            return got
+        if daemon.proc.poll() is not None:
+            pytest.fail(
+                f"dagster-daemon exited ({daemon.proc.returncode}) while waiting for "
+                f"{what}:\n{daemon.tail()}"
+            )
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} in time; daemon log:\n{daemon.tail()}")
+        time.sleep(0.25)
+
+
+def _sensor_ticks(instance: dg.DagsterInstance) -> list:
+    """The sensor's ticks, newest first (instance storage; no public API lists them)."""
+    from dagster._core.scheduler.instigation import InstigatorType
+
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.name == SENSOR:
+            return list(instance.get_ticks(state.instigator_origin_id, state.selector_id))
+    return []
+
+
+def _live_config(tmp_path: Path) -> Path:
+    """Small synthetic universe, gates loosened, every signal kind to one webhook channel."""
+    cfg = {
+        "vendors": {"default": "synthetic"},
+        "universe": {"size": 4, "lookback_sessions": 5},
+        "synthetic": {"prints_per_ticker_day": 300},
+        "flow": {"rvol_min_sessions": 1},
+        "scalp": {"min_rvol": 0.0, "min_strength": 0.3, "min_premium": 20000.0},
+        "day_trade": {"min_rvol": 0.0, "min_strength": 0.3, "min_premium": 25000.0},
+        "swing": {"min_strength": 0.3, "min_premium": 50000.0, "min_repeat_days": 1},
+        "alerts": {
+            "routing": {"default": "hook", "SCALP": "hook", "SWING": "hook", "DAY_TRADE": "hook"},
+            "channels": {"hook": {"type": "webhook", "env": WEBHOOK_ENV}},
+        },
+    }
+    p = tmp_path / "config.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    return p
+
+
+def _build_warehouse(days: list[dt.date]) -> None:
+    """Market assets (universe, bars, chain) for ``days`` in one in-process run: the previous
+    session's chain is the fed session's open interest."""
+    from primeflow_pipelines.defs.market.assets import (
+        ohlcv_daily,
+        ohlcv_intraday,
+        option_chain,
+        universe,
+    )
+    from primeflow_pipelines.defs.resources import PrimeflowConfig, WarehouseResource
+
+    res = dg.materialize(
+        [universe, ohlcv_daily, ohlcv_intraday, option_chain],
+        resources={"warehouse": WarehouseResource(), "primeflow_config": PrimeflowConfig()},
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={
+            "dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[-1].isoformat(),
+        },
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=True,
+    )
+    assert res.success
+
+
+def _batch_prints(cfg: dict) -> pd.DataFrame:
+    from primeflow_lib import warehouse
+    from primeflow_lib.live.feed import synthetic_session_prints
+
+    with warehouse.connect(read_only=True) as con:
+        tickers = [
+            r[0]
+            for r in con.execute(
+                "SELECT ticker FROM market.universe WHERE trade_date = ? ORDER BY ticker", [DAY]
+            ).fetchall()
+        ]
+    prints = synthetic_session_prints(cfg, DAY, tickers)
+    prints = prints.sort_values(["sip_ts", "option_symbol", "seq"], kind="stable")
+    return prints.head(BATCH_PRINTS).reset_index(drop=True)
+
+
+def _expected_signals(frame: pd.DataFrame, cfg: dict, tmp_path: Path) -> int:
+    """Score the batch on a copy of the warehouse (the real one must stay untouched for the
+    daemon's run, which would otherwise find every alert already enqueued)."""
+    from primeflow_lib import warehouse
+    from primeflow_lib.live.process import score_batch_file
+
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    shutil.copy(warehouse.warehouse_path(), probe / "copy.duckdb")
+    frame.to_parquet(probe / "probe.parquet", index=False)
+    out = score_batch_file(
+        probe / "probe.parquet", lambda: warehouse.connect(probe / "copy.duckdb"), cfg
+    )
+    return out.signals
+
+
+#: the slow test's hard limit (pytest-timeout) and the share its waits may use
+TEST_TIMEOUT_S = 180
+WAIT_BUDGET_S = 170
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(TEST_TIMEOUT_S)
+def test_batch_to_alert_through_the_daemon(tmp_path, monkeypatch, receiver):
+    from dagster._core.scheduler.instigation import TickStatus
+
+    from primeflow_lib import calendar
+    from primeflow_lib.config import load_config
+
+    t_start = time.monotonic()
+    deadline = t_start + WAIT_BUDGET_S
+    home = Path(os.environ["DAGSTER_HOME"])
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("PRIMEFLOW_CONFIG", str(_live_config(tmp_path)))
+    monkeypatch.setenv("PRIMEFLOW_VENDOR", "synthetic")
+    monkeypatch.setenv(WEBHOOK_ENV, receiver.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    cfg = load_config()
+
+    _build_warehouse([calendar.previous_session(DAY), DAY])
+    frame = _batch_prints(cfg)
+    expected = _expected_signals(frame, cfg, tmp_path)
+    assert expected >= 1, "precondition: the fixed batch must produce a signal under this config"
+
+    def sensor_runs():
+        return instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/sensor_name": SENSOR}))
+
+    # the daemon gets the per-test variables explicitly (os.environ holds the monkeypatched ones)
+    daemon = Daemon(dict(os.environ), tmp_path / "daemon.log")
+    try:
+        instance = dg.DagsterInstance.get()
+        batch = write_batch(frame)
+        inbox = batch.parent
+        print_ids = set(frame["print_id"].astype(str))
+        t_written = time.monotonic()
+
+        # the sensor picks the file up once the daemon is up; the run scores it and POSTs
+        posts = _wait_for("alert at the webhook", receiver.signal_posts, deadline, daemon)
+        latency = time.monotonic() - t_written
+        assert all(set(p["signal"]["print_ids"]) <= print_ids for p in posts)
+        assert {p["kind"] for p in posts} <= {"SCALP", "DAY_TRADE", "SWING"}
+
+        def finished_runs():
+            recs = sensor_runs()
+            return recs if recs and all(r.dagster_run.is_finished for r in recs) else None
+
+        runs = _wait_for("finished run", finished_runs, deadline, daemon)
+        assert [r.dagster_run.status for r in runs] == [dg.DagsterRunStatus.SUCCESS]
+        run = runs[0]
+        assert run.dagster_run.tags["primeflow/batch"] == batch.name
+        assert not batch.exists()
+        assert (inbox / "processed" / batch.name).exists()
+        assert not (inbox / "failed").exists() or not any((inbox / "failed").iterdir())
+
+        # later ticks see an unchanged inbox (the batch while its run was starting, then the
+        # empty inbox): none may start a run
+        def ticks_after_run():
+            ts = [t for t in _sensor_ticks(instance) if t.timestamp > run.end_time]
+            return ts if len(ts) >= 2 else None
+
+        _wait_for("two sensor ticks after the run", ticks_after_run, deadline, daemon)
+        ticks = _sensor_ticks(instance)
+        requesting = [t for t in ticks if t.run_ids]
+        assert [t.run_ids for t in requesting] == [[run.dagster_run.run_id]]
+        assert all(t.status == TickStatus.SKIPPED for t in ticks if not t.run_ids)
+        assert len(sensor_runs()) == 1
+        # every alert of the batch arrived (at least once: the relay may repeat one after a
+        # timeout, never lose one)
+        keys = [p["alert_key"] for p in receiver.signal_posts()]
+        assert len(set(keys)) == expected <= len(keys)
+        print(
+            f"batch -> first alert {latency:.1f} s; {len(ticks)} ticks; "
+            f"test {time.monotonic() - t_start:.0f} s"
+        )
+    finally:
+        daemon.stop()
+    assert not daemon.group_alive(), "daemon processes left behind"
