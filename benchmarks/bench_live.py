@@ -253,6 +253,51 @@ class Paths:
             p.mkdir(parents=True, exist_ok=True)
 
 
+LIVE_ONLY_LOCATION = '''"""Experiment written by benchmarks/bench_live.py --location live-only: a code location with
+only the near-live job, its sensor and the resources, so a run worker imports less."""
+
+import dagster as dg
+
+from primeflow_pipelines.defs.live.job import live_flow_job
+from primeflow_pipelines.defs.live.sensor import flow_inbox_sensor
+from primeflow_pipelines.defs.resources import PrimeflowConfig, WarehouseResource
+
+defs = dg.Definitions(
+    jobs=[live_flow_job],
+    sensors=[flow_inbox_sensor],
+    resources={"warehouse": WarehouseResource(), "primeflow_config": PrimeflowConfig()},
+    executor=dg.in_process_executor,
+)
+'''
+
+
+def workspace_file(location: str, paths: Paths) -> str:
+    """``workspace.yaml`` of the repository, or (``live-only``) a workspace in the temporary
+    folder whose one code location holds just the live job (what a lighter run worker would
+    save; the read-copy sensor is not in it)."""
+    if location == "repo":
+        return "workspace.yaml"
+    mod = paths.root / "live_location.py"
+    mod.write_text(LIVE_ONLY_LOCATION)
+    ws = paths.root / "workspace.yaml"
+    ws.write_text(
+        yaml.safe_dump(
+            {
+                "load_from": [
+                    {
+                        "python_file": {
+                            "relative_path": mod.name,
+                            "location_name": "primeflow_live",
+                            "working_directory": str(REPO),
+                        }
+                    }
+                ]
+            }
+        )
+    )
+    return str(ws)
+
+
 def bench_env(paths: Paths, webhook_url: str) -> dict[str, str]:
     """The variables every process of the benchmark gets (this one and the subprocesses)."""
     return {
@@ -600,6 +645,7 @@ def summarize(measured: list[Batch], warm: Batch, args, extra: dict[str, Any]) -
         "dequeue_interval_s": args.dequeue_interval,
         "run_buffer": args.run_buffer,
         "webserver": not args.no_webserver,
+        "location": args.location,
         "batches": len(measured),
         "prints_per_batch": args.prints_per_batch,
         "interval_s": args.interval,
@@ -698,6 +744,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="queued: concurrency.pools.op_granularity_run_buffer (Dagster default 0)",
+    )
+    ap.add_argument(
+        "--location",
+        choices=["repo", "live-only"],
+        default="repo",
+        help="repo: workspace.yaml (default); live-only: a temporary code location holding only "
+        "live_flow_job and its sensor (measures what a lighter run worker saves)",
     )
     ap.add_argument("--universe", type=int, default=6, help="universe size (default 6)")
     ap.add_argument(
@@ -827,11 +880,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
 
         instance = dg.DagsterInstance.get()
         penv = subprocess_env(env)
+        workspace = workspace_file(args.location, paths)
         since = time.time()
         procs.append(
             Proc(
                 "dagster-daemon",
-                [venv_bin("dagster-daemon"), "run", "-w", "workspace.yaml"],
+                [venv_bin("dagster-daemon"), "run", "-w", workspace],
                 penv,
                 paths.logs / "daemon.log",
             )
@@ -849,7 +903,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
                         "-p",
                         str(port),
                         "-w",
-                        "workspace.yaml",
+                        workspace,
                     ],
                     penv,
                     paths.logs / "webserver.log",
