@@ -45,6 +45,7 @@ broken in the direction.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 from dataclasses import dataclass
@@ -187,15 +188,15 @@ def _override_groups(cfg: dict[str, Any], section: str, tickers: np.ndarray):
         yield dict(cfg[section]), rest
 
 
-class _Strategy:
+class _Strategy(abc.ABC):
     kind = ""
     section = ""
 
+    @abc.abstractmethod
     def gates(
         self, c: pd.DataFrame, p: dict[str, Any], pools: Pools, flow_cfg: dict[str, Any]
     ) -> tuple[list[tuple[str, np.ndarray, bool]], np.ndarray, dict[str, np.ndarray]]:
         """(gates as (name, passed, hard) in order, REPEAT tag mask, extra context arrays)."""
-        raise NotImplementedError
 
     @staticmethod
     def common(c: pd.DataFrame, p: dict[str, Any]) -> list[tuple[str, np.ndarray, bool]]:
