@@ -20,11 +20,16 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --compile-bytecode: every Python process (run workers, test workers, the CLI) then reads
+# .pyc files instead of compiling ~8,000 modules from source, which it would do on each start
+# where PYTHONDONTWRITEBYTECODE is set (importing the code location: 8.6 s -> 3.6 s here).
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --python $(PYTHON) --compile-bytecode
 	@touch $@
 
+# the project's own modules too (quick when nothing changed; a stale .pyc is never used)
 install: $(VENV)/.synced
+	@$(BIN)/python -m compileall -q -j 0 primeflow_lib primeflow_pipelines
 
 demo: install
 	@mkdir -p var

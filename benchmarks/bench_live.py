@@ -191,9 +191,16 @@ def bench_config(universe_size: int, prints_per_ticker_day: int) -> dict[str, An
 
 
 def instance_yaml(
-    coordinator: str, dequeue_interval: int | None = None, run_buffer: int | None = None
+    coordinator: str,
+    dequeue_interval: int | None = None,
+    run_buffer: int | None = None,
+    launcher: str = "repo",
 ) -> dict[str, Any]:
-    """``dagster_home/dagster.yaml`` with the run coordinator swapped as asked.
+    """``dagster_home/dagster.yaml`` with the run coordinator and launcher swapped as asked.
+
+    * ``launcher``: ``repo`` keeps the file's ``run_launcher`` (PrimeFlow's ``WarmRunLauncher``);
+      ``default`` removes it, so Dagster's ``DefaultRunLauncher`` spawns a fresh run worker
+      through the code server for every run;
 
     * ``direct``: ``DefaultRunCoordinator``: the sensor daemon launches each run at once (no
       queue, no run limit); pool ``duckdb_write`` is still enforced, by the op inside the run;
@@ -227,6 +234,10 @@ def instance_yaml(
             pools["op_granularity_run_buffer"] = int(run_buffer)
     elif coordinator != "repo":
         raise ValueError(f"unknown coordinator {coordinator!r}")
+    if launcher == "default":
+        cfg.pop("run_launcher", None)
+    elif launcher != "repo":
+        raise ValueError(f"unknown launcher {launcher!r}")
     return cfg
 
 
@@ -642,6 +653,7 @@ def summarize(measured: list[Batch], warm: Batch, args, extra: dict[str, Any]) -
     return {
         "bench": "live",
         "coordinator": args.coordinator,
+        "launcher": args.launcher,
         "dequeue_interval_s": args.dequeue_interval,
         "run_buffer": args.run_buffer,
         "webserver": not args.no_webserver,
@@ -746,6 +758,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="queued: concurrency.pools.op_granularity_run_buffer (Dagster default 0)",
     )
     ap.add_argument(
+        "--launcher",
+        choices=["repo", "default"],
+        default="repo",
+        help="repo: the run_launcher of dagster_home/dagster.yaml, PrimeFlow's WarmRunLauncher "
+        "(default); default: Dagster's DefaultRunLauncher (a fresh process per run)",
+    )
+    ap.add_argument(
         "--location",
         choices=["repo", "live-only"],
         default="repo",
@@ -829,10 +848,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
             args.coordinator == "repo"
             and "QueuedRunCoordinator" in (REPO / "dagster_home" / "dagster.yaml").read_text()
         )
-        inst_cfg = instance_yaml(args.coordinator, args.dequeue_interval, args.run_buffer)
+        inst_cfg = instance_yaml(
+            args.coordinator, args.dequeue_interval, args.run_buffer, args.launcher
+        )
         (paths.home / "dagster.yaml").write_text(yaml.safe_dump(inst_cfg, sort_keys=False))
         echo(f"temp folder {root}")
-        shown = {k: inst_cfg.get(k) for k in ("run_coordinator", "concurrency")}
+        shown = {k: inst_cfg.get(k) for k in ("run_coordinator", "run_launcher", "concurrency")}
         echo(f"instance: {json.dumps(shown)}")
 
         from primeflow_lib import calendar
