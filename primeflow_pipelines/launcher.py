@@ -48,6 +48,7 @@ from dagster._core.launcher import (
     RunLauncher,
     WorkerStatus,
 )
+from dagster._core.origin import get_python_environment_entry_point
 from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
 
 PID_TAG = "primeflow/run_worker_pid"
@@ -55,6 +56,18 @@ HOST_TAG = "primeflow/run_worker_host"
 WORKER_MODULE = "primeflow_pipelines.launcher_worker"
 #: how long a run may wait for a warm worker that is still loading the code location
 DEFAULT_LOAD_TIMEOUT_S = 180.0
+#: after a warm worker failed, runs of that code location start cold for this long
+RETRY_WARM_AFTER_S = 300.0
+
+
+def _is_zombie(pid: int) -> bool:
+    """The process has exited but nobody reaped it: a run process whose warm worker was replaced
+    is re-parented to PID 1, which in a container often never reaps (Linux ``/proc`` only)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[:1] == ["Z"]
+    except OSError:
+        return False
 
 
 class WarmWorkerError(RuntimeError):
@@ -164,6 +177,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         self._warm_up = warm_up
         self._load_timeout_s = float(load_timeout_seconds)
         self._workers: dict[str, WarmWorker] = {}
+        self._failures: dict[str, tuple[float, str]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._cold: dict[str, subprocess.Popen] = {}
@@ -202,6 +216,12 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         key = serialize_value(origin.repository_origin)
         reloaded = ""
         with self._lock_for(key):
+            failed = self._failures.get(key)
+            if failed and time.monotonic() - failed[0] < RETRY_WARM_AFTER_S:
+                raise WarmWorkerError(
+                    f"it failed {time.monotonic() - failed[0]:.0f} s ago ({failed[1]}); "
+                    f"the next attempt is {RETRY_WARM_AFTER_S:.0f} s after a failure"
+                )
             for attempt in range(2):
                 worker = self._workers.get(key)
                 if worker is None or not worker.alive:
@@ -215,18 +235,32 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
                         reloaded = str(exc)
                         continue
                     raise
-                except WarmWorkerError:
+                except WarmWorkerError as exc:
                     self._workers.pop(key, None).close()
+                    # a worker that cannot serve would otherwise be reloaded for every run
+                    self._failures[key] = (time.monotonic(), str(exc))
                     raise
+                self._failures.pop(key, None)
                 if reloaded:
                     return pid, f"a new warm worker ({reloaded}; reloaded)"
                 return pid, "the warm worker" if was_ready else "a warm worker that had to load"
         raise WarmWorkerError("unreachable")  # pragma: no cover
 
     def _start_cold(self, args: Any, workdir: str | None) -> int:
-        """``dagster api execute_run`` in a plain subprocess: Dagster's own cold path."""
+        """``dagster api execute_run`` in a plain subprocess: Dagster's own cold path.
+
+        Started with the code location's interpreter (``python -m dagster``), like the warm
+        worker, not with the origin's entry point: that is a bare ``dagster`` unless the
+        workspace names an ``executable_path``, and ``dagster`` need not be on ``PATH`` (the
+        daemon is often started as ``.venv/bin/dagster-daemon`` without activating the venv).
+        """
         proc = subprocess.Popen(
-            list(args.get_command_args()),
+            [
+                *get_python_environment_entry_point(args.job_origin.executable_path),
+                "api",
+                "execute_run",
+                serialize_value(args),
+            ],
             cwd=workdir if workdir and os.path.isdir(workdir) else None,
         )
         self._cold[args.run_id] = proc
@@ -313,6 +347,8 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             return CheckRunHealthResult(WorkerStatus.FAILED, f"run worker pid {pid} is gone")
         except PermissionError:
             pass
+        if _is_zombie(pid):
+            return CheckRunHealthResult(WorkerStatus.FAILED, f"run worker pid {pid} has exited")
         return CheckRunHealthResult(WorkerStatus.RUNNING)
 
     def join(self, timeout: int = 30) -> None:

@@ -36,6 +36,9 @@ import traceback
 #: protocol version, checked by the launcher in the first line the worker prints
 PROTOCOL = 1
 
+#: where replies to the launcher go: a private copy of the stdout pipe once :func:`main` ran
+_replies = sys.stdout
+
 
 def load_code_location(origin_json: str) -> None:
     """Import the code location and build its definitions, as a run worker would."""
@@ -68,7 +71,9 @@ def _installation_roots() -> tuple[str, ...]:
 
 def project_module_files() -> dict[str, int]:
     """``{path: mtime_ns}`` of every loaded module that is not part of the Python installation
-    or an installed package: the code whose edits must not be served from a stale process."""
+    or an installed package, and of the folders holding them (a module added to a folder that
+    is scanned at load time, like ``defs/``, changes the folder's mtime): the code whose edits
+    must not be served from a stale process."""
     roots = _installation_roots()
     files: dict[str, int] = {}
     for module in list(sys.modules.values()):
@@ -78,10 +83,11 @@ def project_module_files() -> dict[str, int]:
         real = os.path.realpath(path)
         if real.startswith(roots) or "site-packages" in real:
             continue
-        try:
-            files[real] = os.stat(real).st_mtime_ns
-        except OSError:
-            continue
+        for target in (real, os.path.dirname(real)):
+            try:
+                files[target] = os.stat(target).st_mtime_ns
+            except OSError:
+                continue
     return files
 
 
@@ -102,7 +108,9 @@ def run_child(payload: str) -> None:
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        # fd 1 is the pipe to the launcher: the run's own output goes to stderr
+        # the run must not hold the pipe to the launcher: its own output goes to stderr
+        if _replies is not sys.stdout:
+            os.close(_replies.fileno())
         os.dup2(2, 1)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
@@ -128,8 +136,17 @@ def run_child(payload: str) -> None:
 
 
 def reply(message: dict) -> None:
-    sys.stdout.write(json.dumps(message) + "\n")
+    _replies.write(json.dumps(message) + "\n")
+    _replies.flush()
+
+
+def reserve_stdout_for_replies() -> None:
+    """Keep the stdout pipe for replies only: whatever the code location or the warm-up prints
+    on stdout goes to stderr, instead of reaching the launcher as a broken answer."""
+    global _replies
     sys.stdout.flush()
+    _replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
 
 
 def serve(origin_json: str, warm_up: str | None) -> int:
@@ -139,9 +156,12 @@ def serve(origin_json: str, warm_up: str | None) -> int:
         call_warm_up(warm_up)
     files = project_module_files()
     threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    # native threads (jemalloc, BLAS) are invisible to `threading`; those libraries register
+    # fork handlers, Python threads do not, so only the latter stop the warm path
+    os_threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else None
     # children are reaped by the kernel; nobody here waits for them
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    reply({"ready": PROTOCOL, "pid": os.getpid(), "modules": len(files)})
+    reply({"ready": PROTOCOL, "pid": os.getpid(), "files": len(files), "os_threads": os_threads})
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -158,6 +178,8 @@ def serve(origin_json: str, warm_up: str | None) -> int:
         if stale:
             reply({"stale": stale})
             return 0
+        sys.stdout.flush()  # or the child would print the worker's buffered output again
+        sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             run_child(payload)
@@ -170,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("origin_json", help="serialized JobPythonOrigin of the code location")
     parser.add_argument("--warm-up", default=None, help="module:function called after loading")
     args = parser.parse_args(argv)
+    reserve_stdout_for_replies()
     try:
         return serve(args.origin_json, args.warm_up)
     except KeyboardInterrupt:

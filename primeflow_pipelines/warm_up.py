@@ -2,28 +2,32 @@
 
 :class:`primeflow_pipelines.launcher.WarmRunLauncher` calls :func:`warm_up` once in its
 pre-loaded worker; every run forked from it inherits the result. It scores a small hand-made
-batch of option prints in memory, exactly as the near-live job scores a batch file (Parquet
-round trip, validation, classification, context, strategies), so that the numba kernels are
-loaded from their cache and the modules the scoring path imports lazily (pyarrow, scipy
-through numba) are imported before the first real batch arrives: about 2 s per run on the
-reference machine. It touches no warehouse, inbox or network, uses the packaged default
-configuration, and never raises: a warm-up that fails only costs the time it saves.
+batch of option prints in memory with the near-live scoring code (validation, classification,
+context, strategies), so that the numba kernels are loaded from their cache and the modules the
+scoring path imports lazily (scipy through numba, the Parquet reader) are imported before the
+first real batch arrives: about 2 s per run on the reference machine. It touches no warehouse,
+inbox or network, uses the packaged default configuration, and never raises: a warm-up that
+fails only costs the time it saves.
+
+It deliberately reads no Parquet file: that would start Arrow's thread pool, and the worker is
+forked for every run, which is only safe while it runs as few threads as possible (each run
+starts its own pool on its first read).
 """
 
 import datetime as dt
+import importlib
 import sys
-import tempfile
 import time
 import traceback
-from pathlib import Path
 
 import pandas as pd
 
 from primeflow_lib.config import default_config
 from primeflow_lib.flow.engine import score_batch
-from primeflow_lib.live.inbox import write_batch
-from primeflow_lib.live.process import read_batch
 from primeflow_lib.schema.flow import OPTION_PRINTS
+
+#: imported, not used: what reading a batch file needs (pandas imports it on first use)
+LAZY_MODULES = ("pyarrow.parquet", "pandas.io.parquet")
 
 #: a Friday session and a weekly call on a made-up underlying
 _DAY = dt.date(2025, 6, 13)
@@ -59,14 +63,13 @@ def sample_prints(n: int = 40) -> pd.DataFrame:
 
 
 def warm_up() -> None:
-    """Score :func:`sample_prints` through the near-live path in memory; report on stderr."""
+    """Score :func:`sample_prints` with the near-live scoring code in memory; report on stderr."""
     began = time.perf_counter()
     try:
-        cfg = default_config()
-        with tempfile.TemporaryDirectory(prefix="primeflow-warm-up-") as tmp:
-            path = write_batch(sample_prints(), Path(tmp), prefix="warm-up")
-            prints = read_batch(path)
-        result = score_batch(prints, None, None, None, cfg, source="warm-up")
+        for name in LAZY_MODULES:
+            importlib.import_module(name)
+        prints = sample_prints()
+        result = score_batch(prints, None, None, None, default_config(), source="warm-up")
         print(
             f"primeflow warm-up: scored {len(prints)} prints -> {len(result.events)} orders "
             f"in {time.perf_counter() - began:.1f} s",
