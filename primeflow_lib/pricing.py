@@ -41,9 +41,9 @@ Throughput on the project's 2-core machine: see ``benchmarks/bench_options.py``.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+import types as pytypes
+from typing import Any, NamedTuple
 
-import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
@@ -445,21 +445,32 @@ def _as_call(is_call: object) -> np.ndarray:
     return np.asarray(a, dtype=bool)
 
 
-def _run(kernel: object, n: int, *args: object) -> None:
-    """Call a parallel kernel; small inputs on the calling thread only (the numba thread count
-    is thread-local, so this does not affect other threads)."""
-    if n > _SERIAL_MAX:
-        kernel(*args)  # type: ignore[operator]
-        return
-    prev = numba.get_num_threads()
-    if prev == 1:
-        kernel(*args)  # type: ignore[operator]
-        return
-    numba.set_num_threads(1)
-    try:
-        kernel(*args)  # type: ignore[operator]
-    finally:
-        numba.set_num_threads(prev)
+def _serial_twin(kernel: Any) -> Any:
+    """``kernel``'s loop compiled without ``parallel=True``, under its own name (numba keys its
+    on-disk cache by function name, not by compile options).
+
+    :func:`_run` uses it for small inputs, which ran on one thread anyway: same loop, same
+    flags otherwise, same results bit for bit (tests/test_pricing.py), and it compiles in about
+    a third of the time. A fresh checkout pays that compile on its first run (``make demo``
+    only ever prices small arrays, so the parallel kernels are not compiled there at all)."""
+    f = kernel.py_func
+    name = f"{f.__name__}_serial"
+    code = f.__code__.replace(co_name=name, co_qualname=f"{f.__qualname__}_serial")
+    twin = pytypes.FunctionType(code, f.__globals__, name, f.__defaults__, f.__closure__)
+    twin.__qualname__ = code.co_qualname
+    twin.__module__ = f.__module__
+    twin.__doc__ = f.__doc__
+    opts = {k: v for k, v in kernel.targetoptions.items() if k not in ("parallel", "nopython")}
+    return njit(cache=True, **opts)(twin)
+
+
+_SERIAL = {k: _serial_twin(k) for k in (_greeks_kernel, _price_kernel, _iv_kernel)}
+
+
+def _run(kernel: Any, n: int, *args: object) -> None:
+    """Call a parallel kernel on large inputs; small inputs run its serial twin on the calling
+    thread (waking the thread pool costs more than pricing a few thousand options)."""
+    (kernel if n > _SERIAL_MAX else _SERIAL[kernel])(*args)
 
 
 def _prepare(

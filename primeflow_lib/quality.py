@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib import calendar
-from primeflow_lib.flow.symbols import parse_occ_series
+from primeflow_lib.flow.symbols import occ_parse_errors
 from primeflow_lib.schema import Table
 from primeflow_lib.warehouse import quarantine_rows
 
@@ -100,8 +100,7 @@ def validate_market_frame(t: Table, df: pd.DataFrame, *, source: str, trade_date
     if "strike" in names:
         k = num("strike")
         rules.append(("price_positive", "strike", ~(np.isfinite(k) & (k > 0))))
-        parsed = parse_occ_series(df["option_symbol"])
-        rules.append(("symbol_parses", "option_symbol", parsed["error"].notna().to_numpy()))
+        rules.append(("symbol_parses", "option_symbol", occ_parse_errors(df["option_symbol"])))
         b, a = num("bid"), num("ask")
         with np.errstate(invalid="ignore"):
             rules.append(("quote_not_crossed", "bid", np.isfinite(b) & np.isfinite(a) & (b > a)))
@@ -113,8 +112,7 @@ def validate_market_frame(t: Table, df: pd.DataFrame, *, source: str, trade_date
         rules.append(("price_positive", "price", ~(np.isfinite(px) & (px > 0))))
         rules.append(("size_positive", "size", ~(np.isfinite(sz) & (sz > 0))))
         if "strike" not in names:
-            parsed = parse_occ_series(df["option_symbol"])
-            rules.append(("symbol_parses", "option_symbol", parsed["error"].notna().to_numpy()))
+            rules.append(("symbol_parses", "option_symbol", occ_parse_errors(df["option_symbol"])))
     ts_col, grace = ts_rule(t)
     if ts_col and ts_col in names and "trade_date" in names and len(df):
         rules.append(("in_session", ts_col, ~_in_session(df["trade_date"], df[ts_col], grace)))

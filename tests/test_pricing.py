@@ -180,6 +180,29 @@ def test_large_arrays_use_the_parallel_path_with_same_results():
         bs_greeks(**x, out=Greeks(*(np.empty(3) for _ in range(6))))
 
 
+def test_serial_twins_match_the_parallel_kernels_bit_for_bit():
+    # small inputs run the serial twin, large ones the parallel kernel: same numbers either way
+    n = pricing._SERIAL_MAX * 2 + 5
+    x = _grid(n, seed=11)
+    big = bs_greeks(**x)
+    small = [bs_greeks(**{k: v[i : i + 4000] for k, v in x.items()}) for i in range(0, n, 4000)]
+    for name in Greeks._fields:
+        assert np.array_equal(
+            getattr(big, name), np.concatenate([getattr(c, name) for c in small]), equal_nan=True
+        )
+    args = (x["spot"], x["strike"], x["years"], x["vol"], x["rate"], x["div_yield"], x["is_call"])
+    price = bs_price(*args)
+    assert np.array_equal(
+        price, np.concatenate([bs_price(*(a[i : i + 4000] for a in args)) for i in range(0, n, 4000)])
+    )
+    iv_args = (price, *args[:3], *args[4:])
+    iv = implied_vol(*iv_args)
+    iv_small = np.concatenate(
+        [implied_vol(*(a[i : i + 2000] for a in iv_args)) for i in range(0, n, 2000)]
+    )
+    assert np.array_equal(iv, iv_small, equal_nan=True)
+
+
 def test_implied_vol_round_trip():
     x = _grid(50_000, seed=3)
     g = bs_greeks(**x)

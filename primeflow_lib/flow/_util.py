@@ -119,6 +119,42 @@ def _mix_rows(mat):  # pragma: no cover - compiled
     return out
 
 
+@numba.njit(cache=True)
+def stable_argsort(a):  # pragma: no cover - compiled
+    """Indices that sort ``a`` ascending, equal values keeping their order (what
+    ``np.argsort(a, kind="stable")`` returns), for use inside compiled code: a bottom-up merge
+    sort that compiles in a fraction of the ~3 s numba needs for its own ``argsort(kind=
+    "mergesort")``, paid on the first run of a fresh checkout."""
+    n = a.shape[0]
+    idx = np.arange(n)
+    buf = np.empty(n, np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if a[idx[j]] < a[idx[i]]:
+                    buf[k] = idx[j]
+                    j += 1
+                else:
+                    buf[k] = idx[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                buf[k] = idx[i]
+                i += 1
+                k += 1
+            while j < hi:
+                buf[k] = idx[j]
+                j += 1
+                k += 1
+        idx, buf = buf, idx
+        width *= 2
+    return idx
+
+
 def hash_strings(values) -> np.ndarray:
     """Deterministic uint64 hash per string (pandas' SipHash with its fixed key); use on small
     arrays (distinct values), then index by codes."""

@@ -59,6 +59,7 @@ from primeflow_lib.flow._util import (
     hex_strings,
     join_segments,
     mix,
+    stable_argsort,
 )
 from primeflow_lib.flow.side import CONFIDENCE_LABELS, MID, SIDE_LABELS, quote_side
 
@@ -99,7 +100,7 @@ def _late_and_time_order(ckey, ts):  # pragma: no cover - compiled
                 run_max = ts[j]
             j += 1
         if not sorted_ok:
-            local = np.argsort(ts[i:j], kind="mergesort")
+            local = stable_argsort(ts[i:j])
             for k in range(j - i):
                 perm[i + k] = i + local[k]
         i = j
@@ -639,7 +640,7 @@ def _group_sort(ckey, seq, nkeys):  # pragma: no cover - compiled
                 break
         if not ok:
             block = order[a:b].copy()
-            local = np.argsort(seq[block], kind="mergesort")
+            local = stable_argsort(seq[block])
             for j in range(b - a):
                 order[a + j] = block[local[j]]
     return order

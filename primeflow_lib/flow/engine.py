@@ -164,8 +164,7 @@ def _pool(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) -> p
     if "sentiment_sign" in df:
         sign = df["sentiment_sign"].to_numpy().astype(np.int8)
     else:
-        sent = df["sentiment"].astype(str).to_numpy(dtype=object)
-        sign = np.where(sent == "bullish", 1, np.where(sent == "bearish", -1, 0)).astype(np.int8)
+        sign = _sentiment_sign(df["sentiment"])
     keep = (
         (sign != 0)
         & ~df["is_late"].astype(bool).to_numpy()
@@ -188,6 +187,17 @@ def _pool(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) -> p
     )
 
 
+def _sentiment_sign(sentiment: pd.Series) -> np.ndarray:
+    """+1 bullish, -1 bearish, 0 otherwise (int8); compared in Arrow for a string column."""
+    if isinstance(sentiment.dtype, pd.StringDtype):
+        bull = (sentiment == "bullish").to_numpy(dtype=bool, na_value=False)
+        bear = (sentiment == "bearish").to_numpy(dtype=bool, na_value=False)
+    else:
+        sent = sentiment.astype(str).to_numpy(dtype=object)
+        bull, bear = sent == "bullish", sent == "bearish"
+    return np.where(bull, 1, np.where(bear, -1, 0)).astype(np.int8)
+
+
 def _codes_in(values: pd.Series, vocab: pd.Index) -> np.ndarray:
     """Positions of ``values`` in ``vocab`` (categoricals map their categories only)."""
     codes, uniq = factorize(values)
@@ -199,7 +209,7 @@ def _vocab(ev: pd.DataFrame, hist: pd.DataFrame) -> dict[str, pd.Index]:
     out = {}
     for col in ("ticker", "option_symbol"):
         _, u1 = factorize(ev[col])
-        u2 = pd.unique(hist[col].astype(str).to_numpy(dtype=object)) if len(hist) else []
+        u2 = _distinct_str(hist[col]) if len(hist) else []
         out[col] = pd.Index(
             np.unique(
                 np.concatenate(
@@ -211,6 +221,15 @@ def _vocab(ev: pd.DataFrame, hist: pd.DataFrame) -> dict[str, pd.Index]:
             )
         )
     return out
+
+
+def _distinct_str(values: pd.Series) -> np.ndarray:
+    """The distinct values of ``values`` as strings (missing ones as ``"nan"``), in any order:
+    the Arrow dictionary of a string column without missing values (most history frames),
+    else through ``astype(str)``."""
+    if isinstance(values.dtype, pd.StringDtype) and not values.isna().any():
+        return factorize(values)[1]
+    return pd.unique(values.astype(str).to_numpy(dtype=object))
 
 
 def score_batch(

@@ -49,18 +49,13 @@ def load_scoring_inputs(
     bench = cfg["market_regime"]["benchmark"]
     names = sorted(set(tickers) | {bench})
     rvol_days = calendar.sessions_before(day, cfg["flow"]["rvol_lookback_sessions"])
-    trend_days = calendar.sessions_before(day, cfg["market_regime"]["trend_lookback_days"] + 5)
     hist_days = calendar.sessions_before(day, cfg["swing"]["repeat_lookback_days"])
     prev = calendar.previous_session(day)
     if bars_1m is not None:
         bars = bars_1m
     else:
         bars = read_bars(con, names, rvol_days[0] if rvol_days else day, day, until=until)
-    daily = con.execute(
-        select_sql(ms.OHLCV_DAILY, "ticker IN (SELECT unnest(?)) AND trade_date BETWEEN ? AND ?"),
-        [names, trend_days[0] if trend_days else prev, prev]).df()
-    chain = con.execute(
-        select_sql(ms.OPTION_CHAIN, "underlying IN (SELECT unnest(?)) AND trade_date = ?"), [names, prev]).df()
+    daily, chain = read_daily_and_chain(con, day, tickers, cfg)
     cols = ", ".join(f'"{c}"' for c in HISTORY_COLUMNS)
     if history is None:
         history = con.execute(
@@ -70,6 +65,23 @@ def load_scoring_inputs(
         today = con.execute(f"SELECT {cols} FROM live.flow_events WHERE trade_date = ?", [day]).df()
         history = pd.concat([history, today], ignore_index=True) if len(today) else history
     return {"bars_1m": bars, "daily_bars": daily, "chain": chain, "history": history}
+
+
+def read_daily_and_chain(
+    con: duckdb.DuckDBPyConnection, day: dt.date, tickers: list[str], cfg: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(daily_bars, chain)`` for scoring ``day``'s prints of ``tickers`` (plus the regime
+    benchmark): daily bars of the ``market_regime.trend_lookback_days`` (+5) sessions before
+    ``day`` and the previous session's chain snapshot."""
+    names = sorted(set(tickers) | {cfg["market_regime"]["benchmark"]})
+    trend_days = calendar.sessions_before(day, cfg["market_regime"]["trend_lookback_days"] + 5)
+    prev = calendar.previous_session(day)
+    daily = con.execute(
+        select_sql(ms.OHLCV_DAILY, "ticker IN (SELECT unnest(?)) AND trade_date BETWEEN ? AND ?"),
+        [names, trend_days[0] if trend_days else prev, prev]).df()
+    chain = con.execute(
+        select_sql(ms.OPTION_CHAIN, "underlying IN (SELECT unnest(?)) AND trade_date = ?"), [names, prev]).df()
+    return daily, chain
 
 
 def read_bars(con: duckdb.DuckDBPyConnection, tickers: list[str], start: dt.date, end: dt.date,

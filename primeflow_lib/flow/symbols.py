@@ -119,60 +119,107 @@ def factorize_occ(symbols: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
     only the distinct symbols are parsed (with one vectorised regex, the same rules as
     :func:`parse_occ`; symbols it rejects are re-parsed one by one for the exact error text).
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from primeflow_lib.flow._util import factorize
-
-    codes, uniques = factorize(symbols)
-    u = np.asarray(uniques, dtype=object)
-    is_str = np.fromiter((isinstance(x, str) for x in u), dtype=bool, count=len(u))
-    txt = np.where(is_str, u, "")
-    arr = pc.utf8_upper(pc.utf8_trim_whitespace(pa.array(txt.astype(str), pa.string())))
-    m = pc.extract_regex(arr, _OCC_NAMED)
-    ok = ~pc.is_null(m).to_numpy(zero_copy_only=False) & is_str
-
-    def field(name: str, default: str) -> np.ndarray:
-        v = np.asarray(m.field(name).to_pylist(), dtype=object)
-        return np.where(ok, v, default).astype(str)
-
-    root = field("root", "")
-    yymmdd = np.char.add(np.char.add(field("yy", "00"), field("mm", "00")), field("dd", "00"))
-    right = field("right", "")
-    k8 = field("k", "00000000")
-    expiry = pd.to_datetime(pd.Series(yymmdd), format="%y%m%d", errors="coerce")
-    strike = k8.astype(np.int64) / 1000.0
-    ok &= expiry.notna().to_numpy() & (strike > 0)
-    roots = pd.unique(root[ok]) if ok.any() else []
-    und_of = {r: underlying_of_root(r) for r in roots}
-    rows = []
-    exp_dates = expiry.dt.date.to_numpy(dtype=object)
-    for i in range(len(u)):
-        if ok[i]:
-            r = root[i]
-            rows.append(
-                (
-                    r,
-                    und_of[r],
-                    exp_dates[i],
-                    right[i],
-                    strike[i],
-                    f"{r}{yymmdd[i]}{right[i]}{k8[i]}",
-                    None,
-                )
-            )
-        else:
-            try:  # not expected to succeed: gives the precise error message
-                p = parse_occ(u[i])
-                rows.append((p.root, p.underlying, p.expiry, p.right, p.strike, p.symbol, None))
-            except OptionSymbolError as exc:
-                rows.append((None, None, None, None, np.nan, None, str(exc)))
-    rows.append((None, None, None, None, np.nan, None, "option symbol is missing"))
+    codes, u = _distinct(symbols)
+    f = _occ_fields(u, all_str=_all_str(symbols))
+    ok = f["ok"]
+    cols = {
+        "root": np.where(ok, f["root"], None),
+        "underlying": np.full(len(u), None, dtype=object),
+        "expiry": np.where(ok, f["expiry"], None),
+        "right": np.where(ok, f["right"], None),
+        "strike": np.where(ok, f["strike"], np.nan),
+        "option_symbol": np.where(ok, f["symbol"], None),
+        "error": np.full(len(u), None, dtype=object),
+    }
+    if ok.any():
+        roots, root_codes = np.unique(f["root"][ok], return_inverse=True)
+        cols["underlying"][ok] = np.array([underlying_of_root(r) for r in roots], dtype=object)[root_codes]
+    for i in np.flatnonzero(~ok):
+        try:  # not expected to succeed: gives the precise error message
+            p = parse_occ(u[i])
+            row = (p.root, p.underlying, p.expiry, p.right, p.strike, p.symbol, None)
+        except OptionSymbolError as exc:
+            row = (None, None, None, None, np.nan, None, str(exc))
+        for c, v in zip(cols, row, strict=True):
+            cols[c][i] = v
+    missing = (None, None, None, None, np.nan, None, "option symbol is missing")
     table = pd.DataFrame(
-        rows, columns=["root", "underlying", "expiry", "right", "strike", "option_symbol", "error"]
+        {c: pd.Series(np.append(v, np.array([m], dtype=v.dtype))).infer_objects() for (c, v), m in
+         zip(cols.items(), missing, strict=True)}
     )
     codes = np.where(codes < 0, len(table) - 1, codes).astype(np.int64)
     return codes, table
+
+
+def occ_parse_errors(symbols: pd.Series) -> np.ndarray:
+    """True where a symbol is missing or does not parse: the rows whose :func:`factorize_occ`
+    ``error`` is set, without building the table (each distinct symbol checked once)."""
+    codes, u = _distinct(symbols)
+    bad = ~_occ_fields(u, all_str=_all_str(symbols), full=False)["ok"]
+    for i in np.flatnonzero(bad):  # the same second opinion factorize_occ asks for
+        try:
+            parse_occ(u[i])
+            bad[i] = False
+        except OptionSymbolError:
+            pass
+    bad = np.append(bad, True)  # missing
+    return bad[np.where(codes < 0, len(bad) - 1, codes)]
+
+
+def _distinct(symbols: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values as an object array); code -1 = missing."""
+    from primeflow_lib.flow._util import factorize
+
+    codes, uniques = factorize(symbols)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _all_str(symbols: pd.Series) -> bool:
+    """Whether every non-missing value is a ``str`` (a pandas string column)."""
+    return isinstance(getattr(symbols, "dtype", None), pd.StringDtype)
+
+
+def _occ_fields(u: np.ndarray, *, all_str: bool = False, full: bool = True) -> dict[str, np.ndarray]:
+    """The vectorised part of :func:`factorize_occ` (in Arrow): for each distinct value, ``ok``
+    (a string the regex and the date / strike rules accept) and, with ``full``, where ok,
+    ``root, expiry (date), right, strike, symbol`` (canonical). ``all_str``: the values are
+    known to be strings (skips checking each one)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if all_str:
+        is_str = np.ones(len(u), dtype=bool)
+        arr = pa.array(u, pa.string())
+    else:
+        is_str = np.fromiter((isinstance(x, str) for x in u), dtype=bool, count=len(u))
+        arr = pa.array(np.where(is_str, u, "").astype(str), pa.string())
+    arr = pc.utf8_upper(pc.utf8_trim_whitespace(arr))
+    m = pc.extract_regex(arr, _OCC_NAMED)
+    matched = pc.is_valid(m)
+    ok = matched.to_numpy(zero_copy_only=False) & is_str
+
+    def field(name: str, default: str) -> pa.Array:
+        return pc.if_else(matched, pc.struct_field(m, name), default)
+
+    root, right, k8 = field("root", ""), field("right", ""), field("k", "00000000")
+    yymmdd = pc.binary_join_element_wise(field("yy", "00"), field("mm", "00"), field("dd", "00"), "")
+    # few distinct expiries: parse each once
+    ymd = pc.dictionary_encode(yymmdd)
+    exp = pd.to_datetime(pd.Series(ymd.dictionary.to_numpy(zero_copy_only=False)), format="%y%m%d",
+                         errors="coerce")
+    ymd_codes = ymd.indices.to_numpy(zero_copy_only=False)
+    strike = pc.cast(k8, pa.int64()).to_numpy() / 1000.0
+    ok &= exp.notna().to_numpy()[ymd_codes] & (strike > 0)
+    if not full:
+        return {"ok": ok}
+    return {
+        "ok": ok,
+        "root": root.to_numpy(zero_copy_only=False),
+        "expiry": exp.dt.date.to_numpy(dtype=object)[ymd_codes],
+        "right": right.to_numpy(zero_copy_only=False),
+        "strike": strike,
+        "symbol": pc.binary_join_element_wise(root, yymmdd, right, k8, "").to_numpy(zero_copy_only=False),
+    }
 
 
 def parse_occ_series(symbols: pd.Series) -> pd.DataFrame:

@@ -67,23 +67,43 @@ def indicator_signal_rows(
     vendor: str | None = None,
     since: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Rows of ``research.indicator_signals`` for ``{key: params}`` on one ticker's bars."""
+    """Rows of ``research.indicator_signals`` for ``{key: params}`` on one ticker's bars (one
+    block of rows per indicator, in the order given)."""
+    cols = schema.INDICATOR_SIGNALS.column_names
+    if not indicators:
+        return pd.DataFrame(columns=cols)
     frame = _frame(bars)
-    parts = []
+    keep = np.ones(len(frame), bool) if since is None else frame.index >= pd.Timestamp(since)
+    keys, ids, texts, values, signals = [], [], [], [], []
     for key, params in indicators.items():
         indicator = ind.get(key)
         resolved = indicator.resolve(params)
         out = indicator.compute(frame, resolved)
-        df = _base(frame, ticker, timeframe)
-        df["indicator"] = key
-        df["params_id"] = params_id(resolved)
-        df["params"] = json.dumps(resolved, sort_keys=True)
-        df["value"] = _nullable(out.values.iloc[:, 0].to_numpy(dtype=np.float64))
-        df["signal"] = _nullable(out.signal.to_numpy(dtype=np.float64))
-        df["vendor"] = vendor
-        parts.append(_since(df, since))
-    cols = schema.INDICATOR_SIGNALS.column_names
-    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+        keys.append(key)
+        ids.append(params_id(resolved))
+        texts.append(json.dumps(resolved, sort_keys=True))
+        values.append(out.values.iloc[:, 0].to_numpy(dtype=np.float64)[keep])
+        signals.append(out.signal.to_numpy(dtype=np.float64)[keep])
+    base = _base(frame, ticker, timeframe)[keep]
+    k, m = len(keys), len(base)
+
+    def each(labels: list[str]) -> pd.arrays.ArrowStringArray:
+        return pd.array(np.repeat(np.array(labels, dtype=object), m), dtype="str")
+
+    return pd.DataFrame(
+        {
+            "trade_date": np.tile(base["trade_date"].to_numpy(), k),
+            "ts": np.tile(base["ts"].to_numpy(), k),
+            "ticker": ticker,
+            "timeframe": timeframe,
+            "indicator": each(keys),
+            "params_id": each(ids),
+            "params": each(texts),
+            "value": _nullable(np.concatenate(values)),
+            "signal": _nullable(np.concatenate(signals)),
+            "vendor": vendor,
+        }
+    )[cols]
 
 
 def regime_rows(

@@ -4,6 +4,7 @@ then the stored-partition checks, progress in the run log and metadata for the U
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable, Sequence
 
@@ -95,12 +96,29 @@ def cached_days(
         }
 
 
-#: sessions fetched before one connection writes them (each session still its own transaction)
+#: sessions fetched before one connection writes them (each session still its own transaction):
+#: at most this many, and fewer once they hold :data:`WRITE_CHUNK_ROWS` rows
 WRITE_CHUNK_SESSIONS = 20
+WRITE_CHUNK_ROWS = 250_000
 
 
 def _default_validate(t: Table, source: str) -> Callable[[pd.DataFrame, dt.date], quality.Validation]:
     return lambda df, d: quality.validate_market_frame(t, df, source=source, trade_date=d)
+
+
+def _write_sessions(wh: WarehouseResource, t: Table, fetched: list[tuple[dt.date, quality.Validation]],
+                    source: str) -> None:
+    """Write each fetched session and its quarantine rows in one transaction, on one connection
+    that checkpoints once at the end. A session with no valid rows keeps what was stored."""
+    if not fetched:
+        return
+    with wh.connect() as con, warehouse.deferred_checkpoint(con):
+        for day, v in fetched:
+            with warehouse.transaction(con):
+                if len(v.good):
+                    warehouse.replace_partition(con, t, v.good, day)
+                warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}",
+                                           trade_date=day)
 
 
 def ingest_sessions(
@@ -122,9 +140,10 @@ def ingest_sessions(
     Sessions in ``skip`` (already stored: see :func:`cached_days`) are not fetched. A session
     whose fetched rows all fail validation is not rewritten (what was stored stays); the
     ``non_empty`` check then reports it if nothing was stored before. Sessions are fetched in
-    chunks of :data:`WRITE_CHUNK_SESSIONS` with no connection open, then written by one short
-    connection (a transaction per session). With ``allow_partial``,
-    tickers the vendor had no data for are named in the log and metadata, the rest stored.
+    chunks (:data:`WRITE_CHUNK_SESSIONS`, :data:`WRITE_CHUNK_ROWS`) with no connection open; a
+    background thread writes each chunk on one short connection (a transaction per session, one
+    checkpoint per chunk) while the next chunk is fetched. With ``allow_partial``, tickers the
+    vendor had no data for are named in the log and metadata, the rest stored.
     """
     failed = failed_tickers if failed_tickers is not None else []
     total, bad_total, skipped = 0, 0, []
@@ -137,37 +156,34 @@ def ingest_sessions(
         context.log.info(f"{t.fqn}: {len(days) - len(todo)} of {len(days)} sessions already stored from "
                          f"{source} (cached; run with refresh: true to fetch again)")
     done = 0
-    for chunk_start in range(0, len(todo), WRITE_CHUNK_SESSIONS):
-        chunk = todo[chunk_start:chunk_start + WRITE_CHUNK_SESSIONS]
-        # fetch the chunk with no connection open (vendor calls can be slow), then write it
-        fetched = []
-        for day in chunk:
-            raw = fetch_allowing_partial(context, lambda day=day: fetch_day(day), allow_partial, failed)
-            fetched.append((day, (validate or _default_validate(t, source))(raw, day)))
-        with wh.connect() as con:
+    pending = list(todo)
+    with warehouse.background_writer() as submit:
+        while pending:
+            # fetch a chunk with no connection open (vendor calls can be slow), then write it
+            fetched: list[tuple[dt.date, quality.Validation]] = []
+            rows = 0
+            while pending and len(fetched) < WRITE_CHUNK_SESSIONS and rows < WRITE_CHUNK_ROWS:
+                day = pending.pop(0)
+                raw = fetch_allowing_partial(context, lambda day=day: fetch_day(day), allow_partial, failed)
+                fetched.append((day, (validate or _default_validate(t, source))(raw, day)))
+                rows += len(fetched[-1][1].good)
+            submit(functools.partial(_write_sessions, wh, t, fetched, source))
             for day, v in fetched:
-                # the session and its quarantine rows change together
-                with warehouse.transaction(con):
-                    if len(v.good):
-                        warehouse.replace_partition(con, t, v.good, day)
-                    else:
-                        skipped.append(day)
-                    warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}",
-                                               trade_date=day)
-        for day, v in fetched:
-            done += 1
-            total += len(v.good)
-            bad_total += v.n_bad
-            for k, n in v.counts.items():
-                bad_by_rule[k] = bad_by_rule.get(k, 0) + n
-            if len(v.good):
-                last_good = v.good
-            if len(todo) <= 5 or done % 10 == 0 or done == len(todo) or not len(v.good):
-                context.log.info(
-                    f"[{done}/{len(todo)}] {t.fqn} {day}: {len(v.good):,} rows stored, {v.n_bad:,} quarantined"
-                    + ("" if len(v.good) else " (no valid rows: stored partition left as it was)")
-                    + f" ({time.monotonic() - t0:.1f} s)"
-                )
+                done += 1
+                total += len(v.good)
+                bad_total += v.n_bad
+                for k, n in v.counts.items():
+                    bad_by_rule[k] = bad_by_rule.get(k, 0) + n
+                if len(v.good):
+                    last_good = v.good
+                else:
+                    skipped.append(day)
+                if len(todo) <= 5 or done % 10 == 0 or done == len(todo) or not len(v.good):
+                    context.log.info(
+                        f"[{done}/{len(todo)}] {t.fqn} {day}: {len(v.good):,} rows stored, {v.n_bad:,} quarantined"
+                        + ("" if len(v.good) else " (no valid rows: stored partition left as it was)")
+                        + f" ({time.monotonic() - t0:.1f} s)"
+                    )
     with wh.connect() as con:
         outcomes = quality.run_checks(con, t, days[0], days[-1])
     checks = [

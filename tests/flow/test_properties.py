@@ -63,3 +63,12 @@ def test_every_print_is_accounted_for(rows):
     for s in res.signals.print_ids:
         assert set(s.split(",")) <= good_ids
     assert not res.events.is_late.any() or st_["late_prints"] > 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(-5, 5), max_size=300))
+def test_stable_argsort_matches_numpy(values):
+    from primeflow_lib.flow._util import stable_argsort
+
+    a = np.asarray(values, dtype=np.int64)
+    assert np.array_equal(stable_argsort(a), np.argsort(a, kind="stable"))
