@@ -319,10 +319,10 @@ def deferred_checkpoint(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckD
     con.execute(f"SET checkpoint_threshold = '{DEFERRED_CHECKPOINT_THRESHOLD}'")
     try:
         yield con
-    finally:
-        con.execute("RESET checkpoint_threshold")
-        with contextlib.suppress(duckdb.Error):  # e.g. another open transaction: close does it
-            con.execute("CHECKPOINT")
+    finally:  # errors here would hide the block's own; closing the connection checkpoints too
+        with contextlib.suppress(duckdb.Error):
+            con.execute("RESET checkpoint_threshold")
+            con.execute("CHECKPOINT")  # fails while another connection has a transaction open
 
 
 @contextlib.contextmanager

@@ -212,3 +212,50 @@ def test_validation_quarantines_with_field_value_and_row():
     assert "unique_key" in q.loc[3, "reason"]
     assert v.counts == {"ohlc_consistent": 1, "price_positive": 1, "unique_key": 1}
     assert '"ticker": "B"' in q.loc[1, "row_json"]
+
+
+def test_deferred_checkpoint_keeps_every_committed_session(tmp_path):
+    p = tmp_path / "w.duckdb"
+    with warehouse.connect(p) as con:
+        warehouse.ensure_tables(con)
+        with warehouse.deferred_checkpoint(con):
+            assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0] != "16.0 MiB"
+            for day in (D1, D2):
+                with warehouse.transaction(con):
+                    warehouse.replace_partition(con, "market.ohlcv_daily", daily(day), day)
+            with pytest.raises(RuntimeError), warehouse.transaction(con):  # rolled back alone
+                warehouse.replace_partition(con, "market.ohlcv_daily", daily(D1, close=5.0), D1)
+                raise RuntimeError("boom")
+        assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchall()[0][0] == "16.0 MiB"
+    with warehouse.connect(p, read_only=True) as con:
+        rows = con.execute("SELECT trade_date, close FROM market.ohlcv_daily ORDER BY ALL").fetchall()
+    assert [r[1] for r in rows] == [100.0] * 4
+
+
+def test_background_writer_runs_jobs_in_order_and_reports_errors():
+    done = []
+
+    def job(i, delay=0.0):
+        def run():
+            time.sleep(delay)
+            done.append(i)
+        return run
+
+    with warehouse.background_writer() as submit:
+        for i in range(4):
+            submit(job(i, delay=0.01 * (4 - i)))  # waits for the previous job first
+    assert done == [0, 1, 2, 3]
+
+    def fail():
+        raise ValueError("disk full")
+
+    with pytest.raises(ValueError, match="disk full"), warehouse.background_writer() as submit:
+        submit(fail)
+        submit(job(9))  # the previous job's error surfaces here
+    assert 9 not in done
+
+    # the block fails: the job in flight still finishes, the block's own error propagates
+    with pytest.raises(KeyError), warehouse.background_writer() as submit:
+        submit(job(5, delay=0.05))
+        raise KeyError("scoring failed")
+    assert done[-1] == 5
