@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
 
 COMPILE_PROBE = """
 import time, numpy as np
@@ -55,26 +55,11 @@ print(t2 - t1, t4 - t3)
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import numba
 
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "numba_threads": numba.get_num_threads(),
-        "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "os": platform.platform(),
-    }
+    return machine_info(
+        numba_threads=numba.get_num_threads(), numpy=np.__version__, numba=numba.__version__
+    )
 
 
 def random_bars(n: int, seed: int, vol: float) -> pd.DataFrame:
@@ -175,7 +160,7 @@ def main() -> None:
         "sweep_pairs": pairs,
         "sweep_bars": args.sweep_bars,
         "threads": numba.get_num_threads(),
-        "load_avg_1m": info["load_avg_1m"],
+        "load_avg_1m": info.get("load_avg", [None])[0],
     }
     print(json.dumps(result))
 

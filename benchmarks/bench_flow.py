@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -33,6 +32,8 @@ import pandas as pd
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
 
 from primeflow_lib.config import load_config  # noqa: E402
 from primeflow_lib.flow._util import hex_strings  # noqa: E402
@@ -311,21 +312,8 @@ def generate(n_prints: int, n_tickers: int, seed: int = 7) -> dict[str, pd.DataF
 
 
 def _machine() -> dict:
-    info = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-        info["mem_gb"] = round(int(mem) / 1e6, 1)
-    except OSError:
-        pass
-    return info
+    return machine_info()
+
 
 
 def main() -> None:

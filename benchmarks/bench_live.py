@@ -48,7 +48,6 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import random
 import shutil
 import signal
@@ -69,6 +68,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
 
 SENSOR_NAME = "flow_inbox_sensor"
 WEBHOOK_ENV = "PF_BENCH_WEBHOOK"
@@ -699,24 +699,7 @@ def machine() -> dict[str, Any]:
     import dagster
     import duckdb
 
-    info: dict[str, Any] = {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "dagster": dagster.__version__,
-        "duckdb": duckdb.__version__,
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-        info["mem_gb"] = round(int(mem) / 1e6, 1)
-    except OSError:
-        pass
-    info["load_avg"] = [round(x, 2) for x in os.getloadavg()]
-    return info
+    return machine_info(dagster=dagster.__version__, duckdb=duckdb.__version__)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,32 +25,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
 
 
 def _machine() -> dict:
     import numba
 
-    info = {
-        "cpu": _cpu_model(),
-        "logical_cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "numba_threads": numba.get_num_threads(),
-    }
-    with contextlib.suppress(OSError):
-        info["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    info = machine_info(
+        numpy=np.__version__, numba=numba.__version__, numba_threads=numba.get_num_threads()
+    )
     with contextlib.suppress(ValueError):  # no parallel kernel has run yet
         info["numba_threading_layer"] = numba.threading_layer()
     return info
