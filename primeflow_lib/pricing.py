@@ -48,7 +48,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-__all__ = ["Greeks", "bs_greeks", "bs_price", "implied_vol", "norm_cdf"]
+__all__ = ["Greeks", "bs_gamma", "bs_gamma_profile", "bs_greeks", "bs_price", "implied_vol", "norm_cdf"]
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -625,3 +625,127 @@ def norm_cdf(x: object) -> np.ndarray:
     from scipy.special import ndtr
 
     return ndtr(np.asarray(x, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------- gamma alone
+#
+# Gamma is the same for a call and a put, and needs one log and one exp per option (no normal
+# CDF): profiles of dealer gamma exposure (primeflow_lib.flow.gex) evaluate it tens of millions
+# of times, where bs_greeks would compute five greeks nobody reads. _gamma_fast is the one
+# formula both wrappers below use.
+
+
+@njit(cache=True, inline="always", fastmath=_FM, error_model="numpy")
+def _gamma_fast(s, k, t, v, r, q):  # pragma: no cover - compiled
+    """e^-qT pdf(d1) / (S sigma sqrt(T)) for regular inputs (see _regular), the two
+    exponentials folded into one."""
+    sq = v * math.sqrt(t)
+    d1 = (_vlog(s / k) + (r - q + 0.5 * v * v) * t) / sq
+    return _INV_SQRT_2PI * _vexp(-q * t - 0.5 * d1 * d1) / (s * sq)
+
+
+@njit(cache=True, parallel=True, fastmath=_FM, error_model="numpy")
+def _gamma_kernel(s, k, t, v, r, q, out):  # pragma: no cover - compiled
+    for i in prange(s.shape[0]):
+        out[i] = _gamma_fast(s[i], k[i], t[i], v[i], r[i], q[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _gamma_fixup(s, k, t, v, r, q, out):  # pragma: no cover - compiled
+    """Recompute the elements the vectorised pass cannot handle (see _regular)."""
+    if _count_irregular(s, k, t, v, r, q) == 0:
+        return
+    for i in range(s.shape[0]):
+        if not _regular(s[i], k[i], t[i], v[i], r[i], q[i]):
+            out[i] = _greeks_one(s[i], k[i], t[i], v[i], r[i], q[i], True)[2]
+
+
+@njit(cache=True, parallel=True, fastmath=_FM, error_model="numpy")
+def _gamma_profile_kernel(spots, offsets, k, t, v, w, r, q, out):  # pragma: no cover - compiled
+    ng = spots.shape[1]
+    for g in prange(offsets.shape[0] - 1):
+        for i in range(offsets[g], offsets[g + 1]):
+            ki, ti, vi, wi = k[i], t[i], v[i], w[i]
+            if _regular(1.0, ki, ti, vi, r, q):  # the wrapper checked every spot is regular
+                for j in range(ng):
+                    out[g, j] += wi * _gamma_fast(spots[g, j], ki, ti, vi, r, q)
+            else:
+                for j in range(ng):
+                    out[g, j] += wi * _greeks_one(spots[g, j], ki, ti, vi, r, q, True)[2]
+
+
+_SERIAL[_gamma_kernel] = _serial_twin(_gamma_kernel)
+_SERIAL[_gamma_profile_kernel] = _serial_twin(_gamma_profile_kernel)
+
+
+def bs_gamma(
+    spot: object,
+    strike: object,
+    years: object,
+    vol: object,
+    rate: object = 0.0,
+    div_yield: object = 0.0,
+) -> np.ndarray:
+    """Black-Scholes-Merton gamma alone, per share per USD (the same for calls and puts).
+
+    The same value as ``bs_greeks(...).gamma`` (to rounding: tested), for callers that need
+    gamma alone. Arguments broadcast like :func:`bs_price`; ``years <= 0`` (expired) or
+    ``vol <= 0`` give 0.
+
+    Example (Hull, ch. 19: S=49, K=50, r=5 %, sigma=20 %, T=20 weeks): gamma 0.066.
+
+        >>> round(float(bs_gamma(49, 50, 20 / 52, 0.2, 0.05)), 3)
+        0.066
+    """
+    shape, (s, k, t, v, r, q), _ = _prepare(spot, strike, years, vol, rate, div_yield, is_call=True)
+    out = np.empty(s.shape[0], dtype=np.float64)
+    if s.shape[0]:
+        _run(_gamma_kernel, s.shape[0], s, k, t, v, r, q, out)
+        _gamma_fixup(s, k, t, v, r, q, out)
+    return out.reshape(shape)
+
+
+def bs_gamma_profile(
+    spots: object,
+    offsets: object,
+    strike: object,
+    years: object,
+    vol: object,
+    weight: object,
+    rate: float = 0.0,
+    div_yield: float = 0.0,
+) -> np.ndarray:
+    """Weighted sums of gamma over groups of options, each group on its own grid of spots.
+
+    ``out[g, j] = sum(weight[i] * gamma(spots[g, j], strike[i], years[i], vol[i]))`` over the
+    options ``i`` of group ``g`` (``offsets[g] <= i < offsets[g + 1]``): the total gamma of a
+    book at hypothetical underlying prices, computed without materialising the
+    options x grid array (the gamma formula is the one of :func:`bs_gamma`).
+
+    Args:
+        spots: ``(groups, points)`` hypothetical spots, USD; all finite and > 0.
+        offsets: ``groups + 1`` non-decreasing ints, ``offsets[0] == 0``,
+            ``offsets[-1] == len(strike)``: options sorted by group.
+        strike, years, vol, weight: one value per option (``weight`` in any unit; the result
+            is gamma per share per USD times that unit).
+        rate, div_yield: one value for every option.
+
+    Returns:
+        ``(groups, points)`` float64 array.
+    """
+    sp = np.ascontiguousarray(spots, dtype=np.float64)
+    if sp.ndim != 2:
+        raise ValueError(f"spots must be a (groups, points) array, got shape {sp.shape}")
+    if not (np.isfinite(sp).all() and (sp > 0).all()):
+        raise ValueError("spots must all be finite and > 0")
+    off = np.ascontiguousarray(offsets, dtype=np.int64)
+    k, t, v, w = (np.ascontiguousarray(x, dtype=np.float64).reshape(-1) for x in (strike, years, vol, weight))
+    n = k.shape[0]
+    if not (t.shape[0] == v.shape[0] == w.shape[0] == n):
+        raise ValueError("strike, years, vol and weight must have one value per option")
+    if off.shape != (sp.shape[0] + 1,) or off[0] != 0 or off[-1] != n or (np.diff(off) < 0).any():
+        raise ValueError(f"offsets must be {sp.shape[0] + 1} non-decreasing ints from 0 to {n}")
+    out = np.zeros(sp.shape, dtype=np.float64)
+    if n and sp.shape[1]:
+        _run(_gamma_profile_kernel, n * sp.shape[1], sp, off, k, t, v, w, float(rate), float(div_yield), out)
+    return out
