@@ -88,3 +88,80 @@ OPTION_CHAIN = Table(
 )
 
 TABLES = (UNIVERSE, OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN, quarantine_table("market"))
+
+# Dealer gamma exposure (primeflow_lib.flow.gex; meaning and caveats: docs/flow.md "Dealer gamma").
+_GEX_UNIT = "USD of dealer delta per 1 % move of the underlying (gamma x OI x 100 x spot^2 x 0.01, signed)"
+_CONVENTION = C("convention", "VARCHAR",
+                "sign convention assumed: dealer_long_calls_short_puts (calls +, puts -) or dealer_short_all")
+
+GAMMA_EXPOSURE = Table(
+    schema="market",
+    name="gamma_exposure",
+    columns=(
+        C("trade_date", "DATE", "session of the chain snapshot (after its close)"),
+        C("underlying", "VARCHAR", "underlying symbol"),
+        _CONVENTION,
+        C("spot", "DOUBLE", "spot of the snapshot (median underlying_price of its rows), USD"),
+        C("total_gex", "DOUBLE", "call_gex + put_gex, " + _GEX_UNIT),
+        C("call_gex", "DOUBLE", "GEX of the calls, " + _GEX_UNIT),
+        C("put_gex", "DOUBLE", "GEX of the puts, " + _GEX_UNIT),
+        C("call_wall", "DOUBLE", "strike with the largest positive net GEX, USD (null: none positive)", nullable=True),
+        C("put_wall", "DOUBLE", "strike with the most negative net GEX, USD (null: none negative)", nullable=True),
+        C("zero_gamma", "DOUBLE", "zero-gamma flip: lowest spot on the grid where total GEX changes sign, "
+          "linearly interpolated, USD; null when it never changes sign on the grid", nullable=True),
+        C("flip_crossings", "INTEGER", "sign changes of the total-GEX profile on the grid"),
+        C("grid_low", "DOUBLE", "lowest hypothetical spot of the profile grid, USD"),
+        C("grid_high", "DOUBLE", "highest hypothetical spot of the profile grid, USD"),
+        C("grid_points", "INTEGER", "points of the profile grid"),
+        C("contracts_used", "BIGINT", "chain rows in the figures"),
+        C("contracts_expired", "BIGINT", "chain rows expiring at or before the snapshot close (no gamma left)"),
+        C("contracts_quarantined", "BIGINT", "chain rows unusable (no OI, no IV, ...): in market.quarantine"),
+        VENDOR,
+    ),
+    key=("trade_date", "underlying"),
+    doc="Dealer gamma exposure per underlying and chain snapshot: totals, call and put walls and the "
+    "zero-gamma flip, under the sign convention named in each row (an assumption: dealer books are "
+    "not public). Flow context uses the previous session's row (no look-ahead).",
+)
+
+GAMMA_BY_STRIKE = Table(
+    schema="market",
+    name="gamma_by_strike",
+    columns=(
+        C("trade_date", "DATE", "session of the chain snapshot"),
+        C("underlying", "VARCHAR", "underlying symbol"),
+        C("strike", "DOUBLE", "strike, USD"),
+        _CONVENTION,
+        C("call_gex", "DOUBLE", "GEX of the calls at this strike (all expiries), " + _GEX_UNIT),
+        C("put_gex", "DOUBLE", "GEX of the puts at this strike, " + _GEX_UNIT),
+        C("net_gex", "DOUBLE", "call_gex + put_gex"),
+        C("call_oi", "BIGINT", "open interest of the calls, contracts"),
+        C("put_oi", "BIGINT", "open interest of the puts, contracts"),
+        C("contracts", "INTEGER", "chain rows summed"),
+        VENDOR,
+    ),
+    key=("trade_date", "underlying", "strike"),
+    doc="Dealer gamma exposure per strike (every expiry summed) of each chain snapshot.",
+)
+
+GAMMA_BY_EXPIRY = Table(
+    schema="market",
+    name="gamma_by_expiry",
+    columns=(
+        C("trade_date", "DATE", "session of the chain snapshot"),
+        C("underlying", "VARCHAR", "underlying symbol"),
+        C("expiry", "DATE", "expiration date"),
+        _CONVENTION,
+        C("call_gex", "DOUBLE", "GEX of the calls of this expiry, " + _GEX_UNIT),
+        C("put_gex", "DOUBLE", "GEX of the puts of this expiry, " + _GEX_UNIT),
+        C("net_gex", "DOUBLE", "call_gex + put_gex"),
+        C("call_oi", "BIGINT", "open interest of the calls, contracts"),
+        C("put_oi", "BIGINT", "open interest of the puts, contracts"),
+        C("contracts", "INTEGER", "chain rows summed"),
+        VENDOR,
+    ),
+    key=("trade_date", "underlying", "expiry"),
+    doc="Dealer gamma exposure per expiry of each chain snapshot (how much of it rolls off soon).",
+)
+
+TABLES = (*TABLES, GAMMA_EXPOSURE, GAMMA_BY_STRIKE, GAMMA_BY_EXPIRY)
