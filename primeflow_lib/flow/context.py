@@ -32,8 +32,12 @@ time) is computed only from data available at ``t``:
   ``BEAR`` when the ``trend_lookback_days`` return is above ``bull_return`` / below
   ``bear_return``; else ``NEUTRAL``; ``UNKNOWN`` without benchmark history.
 
-Passing bars that end after ``t`` (a full day in a replay) never changes the context at ``t``:
-this is tested.
+* ``gex_*``: dealer gamma levels of the ticker from the latest ``market.gamma_exposure`` row dated
+  **before** the event's session (total GEX, flip, walls, the regime: spot above / below the
+  flip, and distances ``level / spot - 1``); see :func:`primeflow_lib.flow.gex.gex_context`.
+
+Passing bars that end after ``t`` (a full day in a replay), or gamma levels of the event's own
+session or later, never changes the context at ``t``: this is tested.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ import pandas as pd
 
 from primeflow_lib.flow._util import categorical, factorize
 from primeflow_lib.flow.classify import to_ns
+from primeflow_lib.flow.gex import GEX_CONTEXT_COLUMNS, gex_context
 
 NS_MIN = 60_000_000_000
 NS_DAY = 86_400_000_000_000
@@ -81,6 +86,7 @@ CONTEXT_COLUMNS = [
     "regime",
     "regime_ret",
     "regime_vol",
+    *GEX_CONTEXT_COLUMNS,
 ]
 
 
@@ -253,6 +259,7 @@ def build_context(
     bars_1m: pd.DataFrame,
     daily_bars: pd.DataFrame,
     cfg: dict[str, Any],
+    gamma: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Context rows (``flow.flow_context`` columns) aligned with ``events`` (same order).
 
@@ -264,6 +271,8 @@ def build_context(
             least ``market_regime.trend_lookback_days + 1`` sessions before the first event
             session (rows on or after an event's session are ignored for that event).
         cfg: the full config (sections ``flow`` and ``market_regime``).
+        gamma: ``market.gamma_exposure`` rows of the tickers (only rows dated before an
+            event's session are used for it); None leaves the ``gex_*`` fields unknown.
     """
     flow_cfg, reg_cfg = cfg["flow"], cfg["market_regime"]
     ne = len(events)
@@ -369,6 +378,7 @@ def build_context(
     with np.errstate(invalid="ignore", divide="ignore"):
         vdist = spot / vwap - 1.0
     or_break = np.where(~or_ready, 3, np.where(spot > or_h, 0, np.where(spot < or_l, 1, 2)))
+    gex = gex_context(events["ticker"] if ne else pd.Series([], dtype=object), ev_date, spot, gamma)
     ctx = pd.DataFrame(
         {
             "trade_date": events["trade_date"].array if ne else [],
@@ -405,6 +415,7 @@ def build_context(
             "regime": categorical(regime, REGIMES),
             "regime_ret": r_ret,
             "regime_vol": r_vol,
+            **gex,
         },
         copy=False,
     )

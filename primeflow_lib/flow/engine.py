@@ -242,6 +242,7 @@ def score_batch(
     *,
     source: str = "batch",
     now: dt.datetime | None = None,
+    gamma: pd.DataFrame | None = None,
 ) -> FlowResult:
     """Validate, classify, contextualise and score a batch of option prints.
 
@@ -258,6 +259,9 @@ def score_batch(
             Rows whose ``event_id`` is in this batch are ignored, so re-scoring is idempotent.
         source: batch name stored in quarantine rows.
         now: timestamp for quarantine rows (UTC naive); default now.
+        gamma: ``market.gamma_exposure`` rows (the previous session's, from
+            :func:`primeflow_lib.flow.inputs.read_gamma_levels`) for the ``gex_*`` context
+            fields; only rows dated before an event's session are used. None: fields unknown.
 
     Returns:
         :class:`FlowResult`. Deterministic: the same inputs give identical frames and ids.
@@ -281,7 +285,7 @@ def score_batch(
     ne = len(ev)
     if ne:
         oi, iv, de, cd = _chain_lookup(ev, chain)
-        ctx = build_context(ev, bars_1m, daily_bars, cfg)
+        ctx = build_context(ev, bars_1m, daily_bars, cfg, gamma)
         spot = ctx["spot"].to_numpy(np.float64)
         strike = ev["strike"].to_numpy(np.float64)
         is_call = ev["right"].to_numpy(dtype=object) == "C"

@@ -6,6 +6,7 @@ One reader for the daily partitions and the near-live job:
   ``flow.rvol_lookback_sessions`` sessions before it;
 * daily bars of the ``market_regime.trend_lookback_days`` (+5) sessions *before* the session;
 * the previous session's chain snapshot (open interest as of the open, IV, delta);
+* the previous session's dealer gamma levels (``market.gamma_exposure``);
 * earlier flow events for swing memory (``swing.repeat_lookback_days`` sessions), plus, for
   near-live, the session's earlier batches from ``live.flow_events``.
 """
@@ -41,7 +42,7 @@ def load_scoring_inputs(
     bars_1m: pd.DataFrame | None = None,
     history: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """``{"bars_1m", "daily_bars", "chain", "history"}`` for scoring ``day``'s prints of
+    """``{"bars_1m", "daily_bars", "chain", "gamma", "history"}`` for scoring ``day``'s prints of
     ``tickers`` (plus the regime benchmark). See the module doc for what is read.
 
     A caller scoring a range of sessions may pass ``bars_1m`` (already sliced with
@@ -64,7 +65,8 @@ def load_scoring_inputs(
     if live_history:
         today = con.execute(f"SELECT {cols} FROM live.flow_events WHERE trade_date = ?", [day]).df()
         history = pd.concat([history, today], ignore_index=True) if len(today) else history
-    return {"bars_1m": bars, "daily_bars": daily, "chain": chain, "history": history}
+    gamma = read_gamma_levels(con, day, tickers)
+    return {"bars_1m": bars, "daily_bars": daily, "chain": chain, "gamma": gamma, "history": history}
 
 
 def read_daily_and_chain(
@@ -109,3 +111,13 @@ def bars_for_day(bars: pd.DataFrame, day: dt.date, cfg: dict[str, Any]) -> pd.Da
 def history_rows(events: pd.DataFrame) -> pd.DataFrame:
     """The :data:`HISTORY_COLUMNS` of scored events (to keep as memory for later sessions)."""
     return events[list(HISTORY_COLUMNS)]
+
+
+def read_gamma_levels(con: duckdb.DuckDBPyConnection, day: dt.date, tickers: list[str]) -> pd.DataFrame:
+    """``market.gamma_exposure`` rows of ``tickers`` for the session before ``day`` (the levels
+    the flow context of ``day`` may use: the chain snapshot behind them was taken after that
+    session's close). Empty when that session's levels are not stored."""
+    prev = calendar.previous_session(day)
+    return con.execute(
+        select_sql(ms.GAMMA_EXPOSURE, "underlying IN (SELECT unnest(?)) AND trade_date = ?"),
+        [sorted(set(tickers)), prev]).df()

@@ -28,7 +28,10 @@ Tags (in this order; a tag is shown only when earned):
 * ``REPEAT``: the same contract saw an earlier same-direction order today at or above the
   strategy's ``min_premium`` (for SwingAccumulation also: flow on 2+ sessions);
 * ``BLOCK``: the order is a block;
-* ``GOLDEN``: a sweep >= ``flow.golden_min_premium``, bought at or above the ask, with VOL>OI.
+* ``GOLDEN``: a sweep >= ``flow.golden_min_premium``, bought at or above the ask, with VOL>OI;
+* ``NEG_GAMMA``: the order lands in negative dealer gamma (``gex_regime`` NEGATIVE: spot below the
+  previous snapshot's zero-gamma flip, or no flip and negative total GEX), where dealer hedging
+  tends to amplify moves. Informational: it does not change ``strength``.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-TAGS = ("SIZE", "SWEEP", "AGGRESSIVE", "VOL>OI", "TREND_CONFIRMED", "REPEAT", "BLOCK", "GOLDEN")
+TAGS = ("SIZE", "SWEEP", "AGGRESSIVE", "VOL>OI", "TREND_CONFIRMED", "REPEAT", "BLOCK", "GOLDEN", "NEG_GAMMA")
 AGGRESSION = {
     "above_ask": 1.0,
     "below_bid": 1.0,
@@ -137,6 +140,9 @@ def score_signal(
         & np.isin(side, ["ask", "above_ask"])
         & ~low
         & vol_gt_oi,
+        "NEG_GAMMA": (
+            c["gex_regime"].to_numpy(dtype=object) == "NEGATIVE" if "gex_regime" in c else np.zeros(n, bool)
+        ),
     }
     stacked = np.column_stack([tag_mask[t] for t in TAGS]) if n else np.zeros((0, len(TAGS)), bool)
     comps["strength"] = strength

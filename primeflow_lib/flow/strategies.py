@@ -41,6 +41,9 @@ direction, DTE in range and premium >= ``min_premium``; earlier sessions come fr
 
 ``regime_aligned`` = BULL for bullish, BEAR for bearish; ``or_break_aligned`` = opening range
 broken in the direction.
+
+Dealer-gamma soft checks (:func:`gamma_checks`, from the previous snapshot's levels in the
+context): ``negative_gamma`` (ScalpMomentum, DayTrend) and ``gex_wall_room`` (all three).
 """
 
 from __future__ import annotations
@@ -120,6 +123,16 @@ CONTEXT_KEYS = (
     "regime",
     "regime_ret",
     "regime_vol",
+    "gex_date",
+    "gex_convention",
+    "gex_total",
+    "gex_regime",
+    "gex_flip",
+    "gex_call_wall",
+    "gex_put_wall",
+    "gex_flip_dist",
+    "gex_call_wall_dist",
+    "gex_put_wall_dist",
 )
 
 
@@ -245,7 +258,7 @@ class _Strategy(abc.ABC):
         return out
 
     @staticmethod
-    def soft(c: pd.DataFrame) -> dict[str, np.ndarray]:
+    def soft(c: pd.DataFrame, room: float) -> dict[str, np.ndarray]:
         sign = c["sentiment_sign"].to_numpy()
         reg = c["regime"].to_numpy(dtype=object)
         orb = c["or_break"].to_numpy(dtype=object)
@@ -260,6 +273,7 @@ class _Strategy(abc.ABC):
                 ((sign > 0) & (td == "DOWN")) | ((sign < 0) & (td == "UP"))
             ),
             "vol>oi": np.isfinite(voi) & (voi > 1.0),
+            **gamma_checks(c, room),
         }
 
     @staticmethod
@@ -278,7 +292,8 @@ class ScalpMomentum(_Strategy):
     kind, section = "SCALP", "scalp"
 
     def gates(self, c, p, pools, flow_cfg):
-        s = self.soft(c)
+        room = float(flow_cfg["gex_wall_room_pct"])
+        s = self.soft(c, room)
         rv = c["rvol"].to_numpy(np.float64)
         aggressive = c["side"].isin(list(AGGRESSIVE_SIDES)).to_numpy() & (
             c["side_confidence"].to_numpy(dtype=object) != "low"
@@ -294,6 +309,8 @@ class ScalpMomentum(_Strategy):
                 ("vol>oi", s["vol>oi"], False),
                 ("daily_trend_aligned", s["daily_trend_aligned"], False),
                 ("regime_aligned", s["regime_aligned"], False),
+                ("negative_gamma", s["negative_gamma"], False),
+                (f"gex_wall_room>={room:g}", s["gex_wall_room"], False),
             ]
         )
         return g, self.repeat_today(c, pools, float(p["min_premium"])), {}
@@ -305,7 +322,8 @@ class DayTrend(_Strategy):
     kind, section = "DAY_TRADE", "day_trade"
 
     def gates(self, c, p, pools, flow_cfg):
-        s = self.soft(c)
+        room = float(flow_cfg["gex_wall_room_pct"])
+        s = self.soft(c, room)
         rv = c["rvol"].to_numpy(np.float64)
         t = pools.today
         sw = t[
@@ -332,6 +350,8 @@ class DayTrend(_Strategy):
                 ("or_break_aligned", s["or_break_aligned"], False),
                 ("vol>oi", s["vol>oi"], False),
                 ("regime_aligned", s["regime_aligned"], False),
+                ("negative_gamma", s["negative_gamma"], False),
+                (f"gex_wall_room>={room:g}", s["gex_wall_room"], False),
             ]
         )
         return g, self.repeat_today(c, pools, float(p["min_premium"])), {"cluster": cluster}
@@ -343,7 +363,8 @@ class SwingAccumulation(_Strategy):
     kind, section = "SWING", "swing"
 
     def gates(self, c, p, pools, flow_cfg):
-        s = self.soft(c)
+        room = float(flow_cfg["gex_wall_room_pct"])
+        s = self.soft(c, room)
         pr = pools.prior
         dte = pr["dte"].to_numpy(np.int64)
         pr = pr[
@@ -377,10 +398,36 @@ class SwingAccumulation(_Strategy):
                 ("daily_trend_aligned", s["daily_trend_aligned"], False),
                 ("regime_aligned", s["regime_aligned"], False),
                 ("vol>oi", s["vol>oi"], False),
+                (f"gex_wall_room>={room:g}", s["gex_wall_room"], False),
             ]
         )
         rep = self.repeat_today(c, pools, float(p["min_premium"])) | (days >= 2)
         return g, rep, {"repeat_days": days}
+
+
+def gamma_checks(c: pd.DataFrame, room: float) -> dict[str, np.ndarray]:
+    """The dealer-gamma soft checks on the context's ``gex_*`` fields (soft: they are recorded in
+    ``rules_passed`` / ``rules_failed`` and never block a signal or change its strength):
+
+    * ``negative_gamma``: ``gex_regime`` is NEGATIVE (dealer hedging amplifies moves: momentum
+      can run); fails for POSITIVE and UNKNOWN;
+    * ``gex_wall_room``: the order is not heading into a nearby wall: fails for a bullish order
+      whose call wall is at or above spot but less than ``room`` (fraction of spot) above it, and
+      for a bearish order whose put wall is at or below spot but less than ``room`` below it;
+      passes when the wall is unknown.
+    """
+    n = len(c)
+    if "gex_regime" not in c:
+        return {"negative_gamma": np.zeros(n, bool), "gex_wall_room": np.ones(n, bool)}
+    sign = c["sentiment_sign"].to_numpy()
+    cw = c["gex_call_wall_dist"].to_numpy(np.float64)
+    pw = c["gex_put_wall_dist"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        into = ((sign > 0) & (cw >= 0) & (cw < room)) | ((sign < 0) & (pw <= 0) & (pw > -room))
+    return {
+        "negative_gamma": c["gex_regime"].to_numpy(dtype=object) == "NEGATIVE",
+        "gex_wall_room": ~into,
+    }
 
 
 STRATEGIES: tuple[_Strategy, ...] = (ScalpMomentum(), DayTrend(), SwingAccumulation())
@@ -424,7 +471,8 @@ def run_strategies(
         ``{"evaluated": n, "failed": {gate: n}, "signals": n}`` (a gate's count is rows failing it
         among rows evaluated, whatever else failed).
     """
-    flow_cfg = cfg["flow"]
+    # the wall-room threshold lives in the gex section; the gates read it with the flow keys
+    flow_cfg = {**cfg["flow"], "gex_wall_room_pct": float(cfg["gex"]["wall_room_pct"])}
     frames = []
     funnel: dict[str, Any] = {}
     cand = cand.reset_index(drop=True)

@@ -223,10 +223,26 @@ FLOW_CONTEXT = Table(
             "benchmark annualised realised volatility over the same window",
             nullable=True,
         ),
+        # dealer gamma (primeflow_lib.flow.gex.gex_context), from the snapshot before the session
+        C("gex_date", "DATE", "session of the market.gamma_exposure row used (before the event's)", nullable=True),
+        C("gex_convention", "VARCHAR", "sign convention of those levels", nullable=True),
+        C("gex_total", "DOUBLE", "total dealer GEX, USD of delta per 1 % move", nullable=True),
+        C(
+            "gex_regime",
+            "VARCHAR",
+            "POSITIVE (spot >= flip) | NEGATIVE (below) | without a flip the sign of gex_total | UNKNOWN",
+        ),
+        C("gex_flip", "DOUBLE", "zero-gamma flip, USD (null: no sign change on the grid)", nullable=True),
+        C("gex_call_wall", "DOUBLE", "call wall strike, USD", nullable=True),
+        C("gex_put_wall", "DOUBLE", "put wall strike, USD", nullable=True),
+        C("gex_flip_dist", "DOUBLE", "gex_flip / spot - 1 (negative: flip below spot)", nullable=True),
+        C("gex_call_wall_dist", "DOUBLE", "gex_call_wall / spot - 1", nullable=True),
+        C("gex_put_wall_dist", "DOUBLE", "gex_put_wall / spot - 1", nullable=True),
     ),
     key=("event_id",),
     doc="Market context of each flow event, computed only from data available at the event's "
-    "time: spot, VWAP, time-of-day RVOL, 15-minute and daily trend, level breaks and regime.",
+    "time: spot, VWAP, time-of-day RVOL, 15-minute and daily trend, level breaks, regime and the "
+    "previous snapshot's dealer gamma levels.",
 )
 
 SIGNALS = Table(
@@ -248,7 +264,7 @@ SIGNALS = Table(
             "tags",
             "VARCHAR",
             "comma-joined tags: SIZE, SWEEP, AGGRESSIVE, VOL>OI, TREND_CONFIRMED, REPEAT, BLOCK, "
-            "GOLDEN",
+            "GOLDEN, NEG_GAMMA",
         ),
         C("event_id", "VARCHAR", "the order (flow.flow_events.event_id)"),
         C("event_type", "VARCHAR", "sweep | split | block | single"),

@@ -205,7 +205,8 @@ def test_score_weights_and_tags(scenario, cfg):
     strength, tags, comps = score_signal(c, cfg["flow"], min_premium=50_000.0)
     assert strength[0] == pytest.approx(0.15 * 0.3)  # only the event type scores
     assert strength[1] == pytest.approx(1.0)
-    assert tags[1].tolist() == [True, True, True, True, True, False, False, True]
+    # no gex_regime column: NEG_GAMMA (last) is not earned
+    assert tags[1].tolist() == [True, True, True, True, True, False, False, True, False]
 
 
 def test_heartbeat_row(scenario):

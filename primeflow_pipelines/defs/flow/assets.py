@@ -6,7 +6,7 @@ transaction with the session's quarantine and heartbeat rows. ``live/paper_posit
 position per signal and carries open positions from session to session.
 
 Inputs are read so that nothing after the session is visible: the previous sessions' chain
-snapshot (open interest as of the open), daily bars before the session, 1-minute bars of the
+snapshot (open interest as of the open) and its dealer gamma levels, daily bars before the session, 1-minute bars of the
 session and the RVOL lookback, and earlier sessions' events for swing memory.
 """
 
@@ -21,7 +21,13 @@ from primeflow_lib import calendar
 from primeflow_lib import warehouse as db
 from primeflow_lib.flow.engine import HISTORY_COLUMNS, FlowResult, score_batch
 from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
-from primeflow_lib.flow.inputs import bars_for_day, history_rows, read_bars, read_daily_and_chain
+from primeflow_lib.flow.inputs import (
+    bars_for_day,
+    history_rows,
+    read_bars,
+    read_daily_and_chain,
+    read_gamma_levels,
+)
 from primeflow_lib.flow.inputs import select_sql as _select
 from primeflow_lib.paper import outcome_counts, paper_trade
 from primeflow_lib.schema import flow as fs
@@ -30,6 +36,7 @@ from primeflow_lib.schema import market as ms
 from primeflow_pipelines.defs.flow.prints import PRINTS_KEY
 from primeflow_pipelines.defs.ingest import preview_md
 from primeflow_pipelines.defs.market.assets import CHAIN_KEY, DAILY_KEY, INTRADAY_KEY
+from primeflow_pipelines.defs.market.gamma import GAMMA_KEY
 from primeflow_pipelines.defs.partitions import sessions_of, trading_days
 from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
 
@@ -43,7 +50,7 @@ PAPER_KEY = dg.AssetKey(["live", "paper_positions"])
     specs=[
         dg.AssetSpec(EVENTS_KEY, deps=[PRINTS_KEY, CHAIN_KEY], description=fs.FLOW_EVENTS.doc,
                      group_name="flow", kinds={"duckdb", "python"}),
-        dg.AssetSpec(CONTEXT_KEY, deps=[INTRADAY_KEY, DAILY_KEY], description=fs.FLOW_CONTEXT.doc,
+        dg.AssetSpec(CONTEXT_KEY, deps=[INTRADAY_KEY, DAILY_KEY, GAMMA_KEY], description=fs.FLOW_CONTEXT.doc,
                      group_name="flow", kinds={"duckdb", "python"}),
         dg.AssetSpec(SIGNALS_KEY, deps=[EVENTS_KEY, CONTEXT_KEY], description=fs.SIGNALS.doc,
                      group_name="flow", kinds={"duckdb", "python"}),
@@ -80,11 +87,11 @@ def flow_scoring(
                 inputs = _read_session_inputs(con, chunk, cfg)
             scored: list[tuple[dt.date, FlowResult]] = []
             try:
-                for day, prints, daily, chain in inputs:
+                for day, prints, daily, chain, gamma in inputs:
                     history = (pd.concat(memory[-keep:], ignore_index=True) if memory
                                else pd.DataFrame(columns=list(HISTORY_COLUMNS)))
                     res = score_batch(prints, bars_for_day(all_bars, day, cfg), daily, chain, cfg, history,
-                                      source=f"daily:{day}")
+                                      source=f"daily:{day}", gamma=gamma)
                     scored.append((day, res))
                     memory = [*memory, history_rows(res.events)][-keep:] if keep else []
                     tally.add(res)
@@ -144,16 +151,17 @@ def _swing_memory_seed(warehouse: WarehouseResource, first: dt.date, keep: int) 
 
 def _read_session_inputs(
     con, days: list[dt.date], cfg: dict
-) -> list[tuple[dt.date, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
-    """``(day, prints, daily_bars, chain)`` per session, stopping before the first session with
+) -> list[tuple[dt.date, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """``(day, prints, daily_bars, chain, gamma levels)`` per session, stopping before the first session with
     no stored prints (the caller fails there after writing the sessions before it)."""
     out = []
     for day in days:
         prints = con.execute(_select(fs.OPTION_PRINTS, "trade_date = ?") + " ORDER BY option_symbol, seq", [day]).df()
         if prints.empty:
             break
-        daily, chain = read_daily_and_chain(con, day, sorted(prints["underlying"].unique()), cfg)
-        out.append((day, prints, daily, chain))
+        names = sorted(prints["underlying"].unique())
+        daily, chain = read_daily_and_chain(con, day, names, cfg)
+        out.append((day, prints, daily, chain, read_gamma_levels(con, day, names)))
     return out
 
 
