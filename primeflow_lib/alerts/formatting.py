@@ -74,6 +74,12 @@ _SUMMARISED_KEYS = frozenset(
     )
 )
 
+#: dealer-gamma context keys (primeflow_lib.flow.gex.gex_context): shown on one deep-dive line
+GEX_KEYS = (
+    "gex_date", "gex_convention", "gex_total", "gex_regime", "gex_flip", "gex_call_wall",
+    "gex_put_wall", "gex_flip_dist", "gex_call_wall_dist", "gex_put_wall_dist",
+)
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _DISCORD_SPECIAL = re.compile(r"([\\*_~`|>#\[\]()\-])")
 _DISCORD_MENTION = re.compile(r"@(everyone|here)", re.I)
@@ -190,6 +196,29 @@ def context_summary(signal: Signal) -> dict[str, str]:
     }
 
 
+def gamma_summary(signal: Signal) -> str | None:
+    """The dealer-gamma line of the deep dive, e.g. ``NEGATIVE gamma | total -$1.2B per 1% |
+    flip 431.20 (+1.30%) | call wall 440 (+3.40%) | put wall 420 (-1.30%) |
+    dealer_long_calls_short_puts, levels of 2024-11-26``; None when the context has no levels."""
+    ctx = signal.context or {}
+    if ctx.get("gex_date") is None and _finite(ctx.get("gex_total")) is None:
+        return None
+
+    def level(name: str) -> str:
+        v, d = _finite(ctx.get(f"gex_{name}")), _finite(ctx.get(f"gex_{name}_dist"))
+        if v is None:
+            return "none"
+        return f"{v:,.2f}" + ("" if d is None else f" ({d * 100:+.2f}%)")
+
+    total = _finite(ctx.get("gex_total"))
+    when = str(ctx.get("gex_date") or "n/a")[:10]
+    return (
+        f"{ctx.get('gex_regime') or 'UNKNOWN'} gamma | total {human_money(total)} per 1% | "
+        f"flip {level('flip')} | call wall {level('call_wall')} | put wall {level('put_wall')} | "
+        f"{ctx.get('gex_convention') or 'n/a'}, levels of {when}"
+    )
+
+
 def contract_label(signal: Signal) -> str:
     """``SPY 2025-12-19 650C``: ticker, expiry, strike and right."""
     expiry = (
@@ -238,11 +267,13 @@ class _Parts:
         self.n_exchanges = e(signal.n_exchanges)
         self.vendor = e(signal.vendor)
         self.n_prints = len(signal.print_ids)
+        gamma = gamma_summary(signal)
+        self.gamma = None if gamma is None else e(gamma)
         # the rest of the context (the four summarised figures are not repeated)
         self.extra_context = [
             (e(k), e(_display(v)))
             for k, v in sorted((signal.context or {}).items())
-            if k not in _SUMMARISED_KEYS
+            if k not in _SUMMARISED_KEYS and k not in GEX_KEYS
         ]
 
     def b(self, s: str) -> str:
@@ -289,8 +320,9 @@ def format_medium(signal: Signal, markup: str = "plain") -> str:
 
 
 def format_deep_dive(signal: Signal, markup: str = "plain") -> str:
-    """Every detail: the contract, the order, the whole context, each rule passed and failed,
-    the full ids and the vendor."""
+    """Every detail: the contract, the order, the whole context (with the dealer-gamma line:
+    regime, total GEX, flip and walls with their distance from spot, convention and the
+    snapshot used), each rule passed and failed, the full ids and the vendor."""
     p = _Parts(signal, markup)
     lines = [p.synthetic] if p.synthetic else []
     lines += [
@@ -310,6 +342,8 @@ def format_deep_dive(signal: Signal, markup: str = "plain") -> str:
         p.b("Context"),
         f"VWAP {p.vwap} | RVOL {p.rvol} | trend {p.trend} | regime {p.regime}",
     ]
+    if p.gamma is not None:
+        lines.append(f"Dealer gamma: {p.gamma}")
     lines += [f"{k}: {v}" for k, v in p.extra_context]
     lines += [
         "",
