@@ -63,7 +63,8 @@ def run_demo(sessions: int | None = None, end_date: str | None = None, echo: Cal
              f"{history[0]} .. {history[-1]} (indicator warm-up, backtests) ...")
         check(run_partition_range("history_job", history, instance, tags=tags), t0)
     t0 = time.monotonic()
-    echo(f"step 2/{steps}: daily partitions job over the window (market data, prints, flow, paper, research) ...")
+    echo(f"step 2/{steps}: daily partitions job over the window (market data, dealer gamma, prints, flow, paper, "
+         "research) ...")
     check(run_partition_range("daily_partitions_job", days, instance, tags=tags), t0)
     echo(f"step 3/{steps}: backtests: {', '.join(cfg['demo']['backtest_presets'])} ...")
     bench = cfg["market_regime"]["benchmark"]
@@ -138,6 +139,11 @@ _SUMMARY_QUERIES = {
         "SELECT run_id, strategy, tags, symbol, round(total_return, 4) AS total_return, "
         "round(sharpe, 3) AS sharpe, round(max_drawdown, 4) AS max_drawdown, n_trades "
         "FROM marts.backtest_leaderboard",
+    "Dealer gamma levels, last session, largest |GEX| (marts.gamma_levels; convention is an assumption)":
+        "SELECT trade_date, underlying, convention, round(spot, 2) AS spot, total_gex_musd, gex_regime, "
+        "round(zero_gamma, 2) AS flip, call_wall, put_wall, contracts_used FROM marts.gamma_levels "
+        "WHERE trade_date = (SELECT max(trade_date) FROM marts.gamma_levels) "
+        "ORDER BY abs(total_gex_musd) DESC LIMIT 5",
 }
 
 

@@ -40,3 +40,21 @@ def test_gamma_asset_writes_levels_strikes_and_checks(materialize_range):
     assert materialize_range([gamma_exposure], START, END).success
     with warehouse.connect() as con:
         assert con.execute("SELECT count(*) FROM market.gamma_exposure").fetchone()[0] == len(lv)
+
+
+def test_gamma_levels_mart(materialize_range):
+    from primeflow_pipelines.defs.sql_models import SQL_DIR, build_sql_asset
+
+    mart = build_sql_asset(SQL_DIR / "gamma_levels.sql")
+    assert materialize_range([universe, option_chain, gamma_exposure], START, START).success
+    assert materialize_range([mart], START, START).success
+    with warehouse.connect() as con:
+        df = con.execute("SELECT * FROM marts.gamma_levels").df()
+        lv = con.execute("SELECT * FROM market.gamma_exposure").df()
+    assert len(df) == len(lv) == 6
+    assert set(df["gex_regime"]) <= {"POSITIVE", "NEGATIVE", "UNKNOWN"}
+    row = df.iloc[0]
+    assert abs(row["total_gex_musd"]) == df["total_gex_musd"].abs().max()  # largest first
+    if pd.notna(row["zero_gamma"]):
+        assert row["gex_regime"] == ("POSITIVE" if row["spot"] >= row["zero_gamma"] else "NEGATIVE")
+    assert ((df["share_within_2pct"] >= 0) & (df["share_within_2pct"] <= 1)).all()
