@@ -1,5 +1,5 @@
 -- depends_on: market.gamma_exposure
--- description: Dealer gamma levels per session and underlying (from the chain snapshot after that session's close, so they apply to the next session): total GEX in USD millions per 1 % move, the regime at the snapshot's spot (POSITIVE above the zero-gamma flip, NEGATIVE below; without a flip the sign of the total), the flip and the call / put walls with their distance from spot, the share of |GEX| within 2 % of spot, and the sign convention assumed. (market.gamma_by_strike is written by the same asset as market.gamma_exposure, in the same transaction.)
+-- description: Dealer gamma levels per session and underlying (from the chain snapshot after that session's close, so they apply to the next session): total GEX in USD millions per 1 % move, the regime at the snapshot's spot (the sign of the total there: POSITIVE or NEGATIVE gamma), the flip and the call / put walls with their distance from spot, the share of |GEX| within 2 % of spot, and the sign convention assumed. (market.gamma_by_strike is written by the same asset as market.gamma_exposure, in the same transaction.)
 WITH near AS (
     SELECT s.trade_date, s.underlying,
            sum(abs(s.net_gex)) FILTER (WHERE abs(s.strike / g.spot - 1) <= 0.02) / nullif(sum(abs(s.net_gex)), 0)
@@ -14,12 +14,8 @@ SELECT
     g.convention,
     g.spot,
     round(g.total_gex / 1e6, 3) AS total_gex_musd,
-    CASE
-        WHEN g.zero_gamma IS NOT NULL THEN CASE WHEN g.spot >= g.zero_gamma THEN 'POSITIVE' ELSE 'NEGATIVE' END
-        WHEN g.total_gex > 0 THEN 'POSITIVE'
-        WHEN g.total_gex < 0 THEN 'NEGATIVE'
-        ELSE 'UNKNOWN'
-    END AS gex_regime,
+    CASE WHEN g.total_gex > 0 THEN 'POSITIVE' WHEN g.total_gex < 0 THEN 'NEGATIVE' ELSE 'UNKNOWN' END
+        AS gex_regime,
     g.zero_gamma,
     g.zero_gamma / g.spot - 1 AS flip_dist,
     g.flip_crossings,

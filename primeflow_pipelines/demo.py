@@ -140,7 +140,7 @@ _SUMMARY_QUERIES = {
         "round(sharpe, 3) AS sharpe, round(max_drawdown, 4) AS max_drawdown, n_trades "
         "FROM marts.backtest_leaderboard",
     "Dealer gamma levels, last session, largest |GEX| (marts.gamma_levels; convention is an assumption)":
-        "SELECT trade_date, underlying, convention, round(spot, 2) AS spot, total_gex_musd, gex_regime, "
+        "SELECT CAST(trade_date AS VARCHAR) AS trade_date, underlying, convention, round(spot, 2) AS spot, total_gex_musd, gex_regime, "
         "round(zero_gamma, 2) AS flip, call_wall, put_wall, contracts_used FROM marts.gamma_levels "
         "WHERE trade_date = (SELECT max(trade_date) FROM marts.gamma_levels) "
         "ORDER BY abs(total_gex_musd) DESC LIMIT 5",

@@ -493,9 +493,15 @@ def gex_context(
 
     * ``gex_date``, ``gex_convention``, ``gex_total``, ``gex_flip``, ``gex_call_wall``,
       ``gex_put_wall``: copied from that row (null without one);
-    * ``gex_regime``: ``POSITIVE`` when spot >= flip, ``NEGATIVE`` below it; without a flip
-      (the profile keeps one sign over the whole grid) the sign of ``gex_total``; ``UNKNOWN``
-      without levels, without spot (when a flip exists) or with a zero total;
+    * ``gex_regime``: the sign of the GEX profile at the event's spot, ``POSITIVE`` or
+      ``NEGATIVE``. ``gex_total`` is the profile at the snapshot's spot; on the same side of the
+      flip as that spot the regime is its sign, across the flip the opposite sign. In the usual
+      shape (negative below the flip, positive above) that is "spot above the flip = positive
+      gamma"; when the profile is inverted (positive below its lowest crossing) it still gives
+      the profile's sign. Without a flip (one sign over the whole grid): the sign of
+      ``gex_total``. ``UNKNOWN`` without levels, with a zero total, or with a flip but no spot.
+      A second crossing between the snapshot's spot and the event's is not seen (the profile
+      is not stored per event; spot rarely moves that far in a session);
     * ``gex_flip_dist``, ``gex_call_wall_dist``, ``gex_put_wall_dist``: ``level / spot - 1``
       (negative: the level is below spot); null when either is unknown.
 
@@ -503,8 +509,8 @@ def gex_context(
         ticker: the events' tickers.
         event_date: the events' sessions (``datetime64`` or int ns).
         spot: the events' spot, USD (NaN when unknown).
-        levels: ``market.gamma_exposure`` rows (``trade_date, underlying, convention, total_gex,
-            zero_gamma, call_wall, put_wall``) or None.
+        levels: ``market.gamma_exposure`` rows (``trade_date, underlying, convention, spot,
+            total_gex, zero_gamma, call_wall, put_wall``) or None.
 
     Raises:
         ValueError: ``levels`` holds two rows for one (trade_date, underlying).
@@ -556,16 +562,18 @@ def gex_context(
         out["gex_flip"] = take("zero_gamma")
         out["gex_call_wall"] = take("call_wall")
         out["gex_put_wall"] = take("put_wall")
+        out["_snap_spot"] = take("spot")
     sp = np.asarray(spot, dtype=np.float64)
-    flip, total = out["gex_flip"], out["gex_total"]
+    flip, total, snap = out["gex_flip"], out["gex_total"], out.pop("_snap_spot", nan)
     has_flip = np.isfinite(flip)
     with np.errstate(invalid="ignore", divide="ignore"):
-        code = np.where(
-            has_flip,
-            np.where(np.isfinite(sp), np.where(sp >= flip, 0, 1), 2),
-            np.where(total > 0, 0, np.where(total < 0, 1, 2)),
-        )
-        code = np.where(ok, code, 2)
+        # the profile's sign at the event's spot: total_gex is its value at the snapshot's spot;
+        # crossing the flip changes it (the usual shape: negative below the flip, positive above)
+        sgn = np.where(total > 0, 1, np.where(total < 0, -1, 0))
+        across = has_flip & ((sp >= flip) != (snap >= flip))
+        sgn = np.where(across, -sgn, sgn)
+        known = ok & (sgn != 0) & (~has_flip | (np.isfinite(sp) & np.isfinite(snap)))
+        code = np.where(known, np.where(sgn > 0, 0, 1), 2)
         for name, col in (("gex_flip_dist", "gex_flip"), ("gex_call_wall_dist", "gex_call_wall"),
                           ("gex_put_wall_dist", "gex_put_wall")):
             out[name] = out[col] / sp - 1.0

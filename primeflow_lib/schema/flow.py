@@ -230,7 +230,8 @@ FLOW_CONTEXT = Table(
         C(
             "gex_regime",
             "VARCHAR",
-            "POSITIVE (spot >= flip) | NEGATIVE (below) | without a flip the sign of gex_total | UNKNOWN",
+            "POSITIVE | NEGATIVE: sign of the GEX profile at spot (usually: spot above / below the "
+            "flip; without a flip the sign of gex_total) | UNKNOWN",
         ),
         C("gex_flip", "DOUBLE", "zero-gamma flip, USD (null: no sign change on the grid)", nullable=True),
         C("gex_call_wall", "DOUBLE", "call wall strike, USD", nullable=True),

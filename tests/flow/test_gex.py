@@ -186,7 +186,7 @@ def test_pricing_gamma_helpers_agree_with_bs_greeks():
 
 
 def levels(rows):
-    return pd.DataFrame([{"convention": "dealer_long_calls_short_puts", **r} for r in rows])
+    return pd.DataFrame([{"convention": "dealer_long_calls_short_puts", "spot": 100.0, **r} for r in rows])
 
 
 def test_context_uses_the_previous_snapshot_only():
@@ -195,7 +195,7 @@ def test_context_uses_the_previous_snapshot_only():
     tk = pd.Series(["AAA", "AAA", "BBB", "AAA"])
     lv = levels([
         {"trade_date": dt.date(2024, 1, 2), "underlying": "AAA", "total_gex": 5e6, "zero_gamma": 100.0,
-         "call_wall": 110.0, "put_wall": 90.0},
+         "call_wall": 110.0, "put_wall": 90.0, "spot": 102.0},
         {"trade_date": dt.date(2024, 1, 2), "underlying": "BBB", "total_gex": -2e6, "zero_gamma": np.nan,
          "call_wall": np.nan, "put_wall": 95.0},
     ])
@@ -204,6 +204,9 @@ def test_context_uses_the_previous_snapshot_only():
     assert g["gex_flip_dist"][0] == pytest.approx(100 / 105 - 1) and g["gex_call_wall_dist"][1] == pytest.approx(110 / 95 - 1)
     assert np.isnan(g["gex_flip"][2]) and g["gex_put_wall_dist"][2] == pytest.approx(-0.05)
     assert str(pd.Timestamp(g["gex_date"][0]).date()) == "2024-01-02"
+    # an inverted profile (positive below its lowest crossing, as when large OI sits above spot)
+    inv = gex_context(tk.iloc[:2], d[:2], spot[:2], lv.iloc[:1].assign(zero_gamma=104.0, spot=98.0))
+    assert list(inv["gex_regime"]) == ["NEGATIVE", "POSITIVE"]
     # levels of the event's own session or later never change it (no look-ahead)
     future = pd.concat([lv, levels([
         {"trade_date": dt.date(2024, 1, 3), "underlying": "AAA", "total_gex": -9e9, "zero_gamma": 200.0,

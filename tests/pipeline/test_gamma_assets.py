@@ -55,6 +55,5 @@ def test_gamma_levels_mart(materialize_range):
     assert set(df["gex_regime"]) <= {"POSITIVE", "NEGATIVE", "UNKNOWN"}
     row = df.iloc[0]
     assert abs(row["total_gex_musd"]) == df["total_gex_musd"].abs().max()  # largest first
-    if pd.notna(row["zero_gamma"]):
-        assert row["gex_regime"] == ("POSITIVE" if row["spot"] >= row["zero_gamma"] else "NEGATIVE")
+    assert row["gex_regime"] == ("POSITIVE" if row["total_gex_musd"] > 0 else "NEGATIVE")
     assert ((df["share_within_2pct"] >= 0) & (df["share_within_2pct"] <= 1)).all()
