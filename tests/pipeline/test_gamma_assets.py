@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from primeflow_lib import warehouse
 from primeflow_pipelines.defs.market.assets import option_chain, universe
@@ -57,3 +58,42 @@ def test_gamma_levels_mart(materialize_range):
     assert abs(row["total_gex_musd"]) == df["total_gex_musd"].abs().max()  # largest first
     assert row["gex_regime"] == ("POSITIVE" if row["total_gex_musd"] > 0 else "NEGATIVE")
     assert ((df["share_within_2pct"] >= 0) & (df["share_within_2pct"] <= 1)).all()
+
+
+@pytest.mark.slow
+def test_daily_and_live_paths_get_the_same_gamma_context(small_config, materialize_range):
+    """The flow assets and the near-live job read the previous session's levels with the same
+    code: a signal scored both ways carries the same gex_* fields."""
+    import json
+
+    from primeflow_lib.config import load_config
+    from primeflow_lib.live.inbox import write_batch
+    from primeflow_lib.live.process import score_batch_file
+    from primeflow_pipelines.defs.flow.assets import flow_scoring
+    from primeflow_pipelines.defs.flow.prints import option_prints
+    from primeflow_pipelines.defs.market.assets import ohlcv_daily, ohlcv_intraday
+
+    small_config.write_text("universe:\n  size: 6\nsynthetic:\n  prints_per_ticker_day: 1200\n"
+                            "scalp: {min_strength: 0.3}\nday_trade: {min_strength: 0.3}\n"
+                            "swing: {min_strength: 0.3}\nflow: {rvol_min_sessions: 1}\n")
+    day = "2024-05-24"
+    assets = [universe, ohlcv_daily, ohlcv_intraday, option_chain, option_prints, gamma_exposure, flow_scoring]
+    assert materialize_range(assets, "2024-05-23", day).success
+    with warehouse.connect() as con:
+        prints = con.execute("SELECT * FROM flow.option_prints WHERE trade_date = ? ORDER BY sip_ts",
+                             [pd.Timestamp(day).date()]).df()
+        ctx = con.execute("SELECT gex_date, gex_regime, gex_total FROM flow.flow_context WHERE trade_date = ?",
+                          [pd.Timestamp(day).date()]).df()
+    assert set(pd.to_datetime(ctx["gex_date"]).dt.date) == {dt.date(2024, 5, 23)}
+    assert set(ctx["gex_regime"]) <= {"POSITIVE", "NEGATIVE"} and ctx["gex_total"].notna().all()
+    path = write_batch(prints, prefix="gex")
+    score_batch_file(path, warehouse.connect, load_config())
+    with warehouse.connect() as con:
+        both = con.execute("SELECT d.context_json AS daily, l.context_json AS live FROM flow.signals d "
+                           "JOIN live.signals l USING (signal_id)").df()
+    assert len(both)
+    keys = [k for k in json.loads(both["daily"].iloc[0]) if k.startswith("gex_")]
+    assert len(keys) == 10
+    for a, b in zip(both["daily"], both["live"], strict=True):
+        da, db_ = json.loads(a), json.loads(b)
+        assert {k: da[k] for k in keys} == {k: db_[k] for k in keys}
