@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_options.py
 	$(BIN)/python benchmarks/bench_flow.py
 	$(BIN)/python benchmarks/bench_live.py
+	$(BIN)/python benchmarks/bench_gex.py
 
 lint: install
 	$(BIN)/ruff check .
