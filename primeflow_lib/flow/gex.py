@@ -41,7 +41,7 @@ snapshot (:func:`compute_gex`):
   is still the lowest one).
 
 Rows that cannot be used are never dropped silently (:class:`GexResult`): rows with no open
-interest, no (or a non-positive) IV, a bad strike / right / expiry, or no spot for their
+interest (NULL; an open interest of 0 is a real value: the contract is used and adds 0), no (or a non-positive) IV, a bad strike / right / expiry, or no spot for their
 underlying are returned as ``market.quarantine`` rows with the field, value and rule;
 contracts that expire at or before the snapshot's close carry no gamma into the next session
 and are counted in ``contracts_expired``. A snapshot (session) with no usable row at all raises
