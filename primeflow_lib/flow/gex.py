@@ -340,6 +340,8 @@ def compute_gex(
     by_expiry = _by_key(g[eorder], expiry[order][eorder], call[eorder], gex[eorder], oi[order][eorder],
                         g_day, g_und, vendors, "expiry", convention)
     call_wall, put_wall = _walls(by_strike, ng)
+    for f in (by_strike, by_expiry):  # an array in attrs would break pd.concat of results
+        f.attrs.pop("group", None)
 
     gs = np.flatnonzero(have)
     spots = spot_grid(spot[gs], grid_pct, grid_points)
