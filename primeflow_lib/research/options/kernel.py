@@ -307,8 +307,8 @@ def simulate_kernel(
         c = cls[t]
         if blocked >= 0 and c != blocked:
             blocked = -1
-        if t < n - 1 and c >= 0 and nlegs[c] > 0 and c != blocked:
-            if (not is_open) or pend_exit != NONE:
-                pend_entry = c
+        free = (not is_open) or pend_exit != NONE
+        if free and t < n - 1 and c >= 0 and nlegs[c] > 0 and c != blocked:
+            pend_entry = c
     return (equity, position, ti[:nt], tf[:nt], legs[:nt], lexp[:nt], tts[:nt], nt, skipped,
             violations, cash)  # fmt: skip

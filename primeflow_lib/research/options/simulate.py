@@ -41,7 +41,6 @@ from primeflow_lib.research.options import contracts as ct
 from primeflow_lib.research.options import vol as vm
 from primeflow_lib.research.options.kernel import (
     CLOSE_NS,
-    DAY_NS,
     EXIT_REASONS,
     LEG_FIELDS,
     simulate_kernel,
@@ -336,7 +335,10 @@ def simulate_options(
         note=vol.note,
         skipped_entries=int(skipped),
         legs_repriced=repriced,
-        info={"bars_in_position": held, "structures": dict(zip(SIGNAL_CLASSES, names, strict=True))},
+        info={
+            "bars_in_position": held,
+            "structures": dict(zip(SIGNAL_CLASSES, names, strict=True)),
+        },
     )
 
 
@@ -447,4 +449,3 @@ def legs_json(legs: pd.DataFrame, trade_no: int) -> list[dict]:
             d[f] = v
         out.append(d)
     return out
-
