@@ -289,6 +289,11 @@ def simulate_options(
     for c, name in enumerate(names):
         if name is None:
             cls[cls == c] = -1
+    # chain: every bar from the first decision on needs a snapshot (an error, never a proxy)
+    wanted = np.flatnonzero(cls >= 0)
+    vol.check_chain(days, int(wanted[0]) if len(wanted) else -1, spec.chain_max_age_days)
+    for c, name in enumerate(names):
+        if name is None:
             continue
         legs = STRUCTURES[name]
         nlegs[c] = len(legs)
@@ -304,8 +309,6 @@ def simulate_options(
         ks, es, ok = _candidates(name, spec, close, days, t_close, vol, rate, div, expiries)
         cand_k[c], cand_e[c] = ks, es
         cls[(cls == c) & ~ok] = -1  # vol warm-up: no decision possible
-    tradable = np.flatnonzero(cls >= 0)
-    vol.check_chain(days, int(tradable[0]) if len(tradable) else -1, spec.chain_max_age_days)
     flags = exit_flags(sig, threshold, exit_threshold, signal_exit)
     out = simulate_kernel(
         open_, close, t_open, t_close, day_ns, cls, flags,
