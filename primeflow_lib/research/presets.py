@@ -94,16 +94,31 @@ PRESETS: dict[str, dict[str, Any]] = {
     "options_bull_put": {
         "mode": "options",
         "indicators": {"dual_sma": {"params": {"fast": 10, "slow": 20}}},
-        "options": {"bullish": "bull_put", "bearish": None, "dte": 45, "short_delta": 0.30,
-                    "width": 5.0, "profit_take": 0.5, "stop": 2.0},
+        "options": {
+            "bullish": "bull_put",
+            "bearish": None,
+            "dte": 45,
+            "short_delta": 0.30,
+            "width": 5.0,
+            "profit_take": 0.5,
+            "stop": 2.0,
+        },
     },  # fmt: skip
     "options_iron_condor": {
         "mode": "options",
         "indicators": {"rsi": {}},
         "entry": {"threshold": 0.5},
-        "options": {"bullish": None, "bearish": None, "neutral": "iron_condor", "dte": 45,
-                    "short_delta": 0.16, "width": 10.0, "profit_take": 0.5, "stop": 2.0,
-                    "dte_exit": 21},
+        "options": {
+            "bullish": None,
+            "bearish": None,
+            "neutral": "iron_condor",
+            "dte": 45,
+            "short_delta": 0.16,
+            "width": 10.0,
+            "profit_take": 0.5,
+            "stop": 2.0,
+            "dte_exit": 21,
+        },
     },  # fmt: skip
     "options_long_straddle": {
         "mode": "options",

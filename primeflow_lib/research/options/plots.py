@@ -33,6 +33,8 @@ def payoff_figure(legs: pd.DataFrame, trade_no: int | None = None, title: str = 
     ax.axvline(spot, color="grey", ls="--", lw=0.8)
     ax.set_xlabel("underlying at expiry, USD")
     ax.set_ylabel("P&L, USD")
-    ax.set_title(title or f"trade {trade_no}: {lg['structure'].iloc[0]} payoff at entry", fontsize=9)
+    ax.set_title(
+        title or f"trade {trade_no}: {lg['structure'].iloc[0]} payoff at entry", fontsize=9
+    )
     fig.tight_layout()
     return fig
