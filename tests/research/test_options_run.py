@@ -276,3 +276,42 @@ def test_options_run_lands_in_history_and_cli_json(tmp_path):
     res = CliRunner().invoke(backtest, ["--csv", str(csv), "--strategy", "rsi", "--structure",
                                         "bull_putt"])  # fmt: skip
     assert res.exit_code != 0 and "bull_putt" in res.output
+
+
+def test_cli_chain_run_reads_the_warehouse_chain(tmp_path):
+    from primeflow_lib.research.cli import backtest
+    from primeflow_lib.schema.market import OPTION_CHAIN
+
+    days = DAYS[:100]
+    rng = np.random.default_rng(5)
+    c = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, len(days))))
+    csv = tmp_path / "TEST.csv"
+    pd.DataFrame({"Date": [str(d) for d in days], "Open": c, "High": c * 1.01, "Low": c * 0.99,
+                  "Close": c, "Volume": 1e6}).to_csv(csv, index=False)  # fmt: skip
+    db = tmp_path / "read.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE SCHEMA market")
+    con.execute(OPTION_CHAIN.ddl())
+    ch = _chain([str(d) for d in days], iv=0.25)
+    ch = ch[ch.expiry.isin(["2024-03-15", "2024-04-19"])]
+    for e in ("2024-05-17", "2024-06-21", "2024-07-19", "2024-08-16"):
+        extra = _chain([str(d) for d in days], iv=0.25)
+        extra["expiry"] = e
+        ch = pd.concat([ch, extra.drop_duplicates()])
+    ch = ch.assign(option_symbol=[f"X{i}" for i in range(len(ch))])
+    ch = ch[pd.to_datetime(ch.expiry) > pd.to_datetime(ch.trade_date)]
+    con.register("ch", ch)
+    con.execute("INSERT INTO market.option_chain (trade_date, underlying, option_symbol, expiry, "
+                "\"right\", strike, iv, vendor) SELECT trade_date::DATE, underlying, option_symbol, "
+                "expiry::DATE, \"right\", strike, iv, 'test' FROM ch")  # fmt: skip
+    con.close()
+    out = tmp_path / "o.json"
+    res = CliRunner().invoke(backtest, [
+        "--csv", str(csv), "--strategy", "rsi", "--structure", "iron_condor", "--threshold",
+        "0.5", "--iv-source", "chain", "--db", str(db), "--json", str(out)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "iv_source chain" in res.output
+    payload = json.loads(out.read_text())
+    assert payload["summary"]["iv_source"] == "chain"
+    legs = [leg for t in payload["trades"] for leg in t["legs"]]
+    assert legs and all(leg["entry_iv"] == pytest.approx(0.25) for leg in legs)
