@@ -46,13 +46,8 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.config import get_ticker_config
-
-try:  # the project's vectorised Black-Scholes
-    from primeflow_lib.pricing import bs_price as _bs_price
-    from primeflow_lib.pricing import implied_vol as _implied_vol
-except ImportError:  # pragma: no cover - fallback while pricing.py is absent
-    _bs_price = None
-    _implied_vol = None
+from primeflow_lib.pricing import bs_price as _bs_price
+from primeflow_lib.pricing import implied_vol as _implied_vol
 
 NS_MIN = 60_000_000_000
 NS_DAY = 86_400_000_000_000
@@ -196,7 +191,7 @@ def open_positions(
     )
     # IV implied by the order's fill when the chain had none
     need = ~(np.isfinite(iv) & (iv > 0))
-    if need.any() and _implied_vol is not None and {"avg_price", "spot"} <= set(s.columns):
+    if need.any() and {"avg_price", "spot"} <= set(s.columns):
         years = _years(
             out["expiry"].to_numpy("datetime64[ns]").view(np.int64),
             out["signal_ts"].to_numpy().view(np.int64),
@@ -525,27 +520,12 @@ def _value(s, k, t, v, r, call, ok) -> np.ndarray:
     out = np.full(len(s), np.nan)
     live = ok & (t > 0)
     if live.any():
-        price = _bs_price if _bs_price is not None else _bs_price_scipy
-        out[live] = price(s[live], k[live], t[live], v[live], r, 0.0, call[live])
+        out[live] = _bs_price(s[live], k[live], t[live], v[live], r, 0.0, call[live])
     dead = ok & ~(t > 0)
     out[dead] = np.where(
         call[dead], np.maximum(s[dead] - k[dead], 0.0), np.maximum(k[dead] - s[dead], 0.0)
     )
     return out
-
-
-def _bs_price_scipy(s, k, t, v, r, q, call):  # pragma: no cover - only without pricing.py
-    from scipy.special import ndtr
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sq = v * np.sqrt(t)
-        d1 = (np.log(s / k) + (r - q + 0.5 * v * v) * t) / sq
-        d2 = d1 - sq
-        c = s * np.exp(-q * t) * ndtr(d1) - k * np.exp(-r * t) * ndtr(d2)
-        pv = k * np.exp(-r * t) * ndtr(-d2) - s * np.exp(-q * t) * ndtr(-d1)
-    out = np.where(call, c, pv)
-    intrinsic = np.where(call, np.maximum(s - k, 0), np.maximum(k - s, 0))
-    return np.where(t <= 0, intrinsic, out)
 
 
 def paper_trade(

@@ -48,7 +48,10 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
 
-__all__ = ["Greeks", "bs_gamma", "bs_gamma_profile", "bs_greeks", "bs_price", "implied_vol", "norm_cdf"]
+__all__ = [
+    "Greeks", "bs_gamma", "bs_gamma_profile", "bs_greeks", "bs_price", "bs_price_one",
+    "implied_vol", "norm_cdf",
+]
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -280,6 +283,15 @@ def _greeks_one(s, k, t, v, r, q, c):  # pragma: no cover - compiled
     price = kdr * m2 - sdq * m1
     theta = (ct + r * kdr * m2 - q * sdq * m1) / _DAYS_PER_YEAR
     return price, -dq * m1, gamma, theta, vega, -k * t * dr * m2 / 100.0
+
+
+@njit(cache=True, error_model="numpy")
+def bs_price_one(s, k, t, v, r, q, c):  # pragma: no cover - compiled
+    """Scalar Black-Scholes-Merton value, USD per share, callable from other numba code (the
+    options backtest kernel reprices its legs with it). Same conventions and edge cases as
+    :func:`bs_price` (``t <= 0`` = intrinsic, ``v <= 0`` = discounted forward intrinsic);
+    ``c`` is a bool (True = call)."""
+    return _greeks_one(s, k, t, v, r, q, c)[0]
 
 
 @njit(cache=True, parallel=True, fastmath=_FM, error_model="numpy")

@@ -152,6 +152,7 @@ def build_config(opts: dict[str, Any]) -> RunConfig:
     if opts["tag"]:
         changes["tags"] = [*cfg.tags, *opts["tag"]]
     cfg = cfg.replace(**changes) if changes else cfg
+    cfg = _apply_options_flags(cfg, opts)
 
     for flag in ("fast", "slow", "period"):
         if opts[flag] is not None:
@@ -195,6 +196,97 @@ def load_bars(cfg: RunConfig, db: str | None):
     if not ds.symbol:
         raise RunConfigError("give --csv FILE or --symbol TICKER (or dataset.symbol / dataset.csv)")
     return load_warehouse_bars(ds.symbol, ds.start, ds.end, ds.timeframe, db, ds.vendor)
+
+
+# --- mode options (issue #11): flags of the RunConfig options section ----------------------
+_BULLISH = ("long_call", "bull_call", "bull_put")
+_BEARISH = ("long_put", "bear_put", "bear_call")
+_OPTION_FLAGS = {
+    "dte": "dte", "dte_rule": "dte_rule", "expiry_cycle": "expiry_cycle",
+    "short_delta": "short_delta", "long_delta": "long_delta", "strike_by": "strike_by",
+    "moneyness": "moneyness", "offset": "offset", "width": "width", "iv_source": "iv_source",
+    "vol_window": "vol_window", "vol_premium": "vol_premium", "put_skew": "put_skew",
+    "rate": "rate", "div_yield": "div_yield", "fill_fraction": "fill_fraction",
+    "option_commission": "commission", "contracts": "contracts", "risk_fraction": "risk_fraction",
+    "profit_take": "profit_take", "stop": "stop", "dte_exit": "dte_exit",
+}  # fmt: skip
+
+
+def _apply_options_flags(cfg: RunConfig, opts: dict[str, Any]) -> RunConfig:
+    """``--mode`` and the option flags; ``--structure NAME`` opens NAME on its natural signal
+    class (bullish: long_call bull_call bull_put; bearish: long_put bear_put bear_call;
+    neutral: the rest) and nothing on the other two; --bullish/--bearish/--neutral set one."""
+    from primeflow_lib.research.options.structures import STRUCTURES
+
+    changes: dict[str, Any] = {}
+    if opts.get("mode"):
+        changes["mode"] = opts["mode"]
+    section: dict[str, Any] = {}
+    name = opts.get("structure")
+    if name:
+        if name not in STRUCTURES:
+            raise RunConfigError(
+                f"--structure: {name!r} is not a structure; structures are {list(STRUCTURES)}"
+            )
+        cls = "bullish" if name in _BULLISH else "bearish" if name in _BEARISH else "neutral"
+        section |= {"bullish": None, "bearish": None, "neutral": None, cls: name}
+    for cls in ("bullish", "bearish", "neutral"):
+        if opts.get(cls):
+            section[cls] = None if opts[cls] == "none" else opts[cls]
+    for flag, key in _OPTION_FLAGS.items():
+        if opts.get(flag) is not None:
+            section[key] = opts[flag]
+    if opts.get("risk_fraction") is not None:
+        section["sizing"] = "risk"
+    if section:
+        changes["options"] = section
+        changes.setdefault("mode", "options")
+    return cfg.replace(**changes) if changes else cfg
+
+
+def _options_flags(f):
+    """The click options of the options section (one contiguous block)."""
+    o = click.option
+    for dec in reversed((
+        o("--mode", type=click.Choice(["equities", "options"]), help="equities or options."),
+        o("--structure", help="Option structure (bull_put, iron_condor, long_straddle, ...)."),
+        o("--bullish", help="Structure for a bullish signal, or 'none'."),
+        o("--bearish", help="Structure for a bearish signal, or 'none'."),
+        o("--neutral", help="Structure for a neutral signal (|s| < threshold), or 'none'."),
+        o("--dte", type=int, help="Target calendar days to expiry."),
+        o("--dte-rule", type=click.Choice(["nearest", "first_after"])),
+        o("--expiry-cycle", type=click.Choice(["monthly", "weekly"])),
+        o("--strike-by", type=click.Choice(["delta", "moneyness", "offset"])),
+        o("--short-delta", type=float, help="|delta| of short anchor legs, (0, 1)."),
+        o("--long-delta", type=float, help="|delta| of long anchor legs, (0, 1)."),
+        o("--moneyness", type=float, help="Fraction out of the money (strike-by moneyness)."),
+        o("--offset", type=float, help="USD out of the money (strike-by offset)."),
+        o("--width", type=float, help="Wing width, USD."),
+        o("--iv-source", type=click.Choice(["chain", "realized"])),
+        o("--vol-window", type=int, help="Realised-vol window, bars."),
+        o("--vol-premium", type=float, help="Multiplier on realised vol."),
+        o("--put-skew", type=float, help="Vol points per unit log-moneyness below spot."),
+        o("--rate", type=float, help="Risk-free rate, continuous annual fraction."),
+        o("--div-yield", type=float, help="Dividend yield, continuous annual fraction."),
+        o("--fill-fraction", type=float, help="Fill at mid +/- this x the half-spread."),
+        o("--option-commission", type=float, help="USD per contract per leg per fill."),
+        o("--contracts", type=int, help="Structures per trade."),
+        o("--risk-fraction", type=float, help="Size by risk: max loss <= this x equity."),
+        o("--profit-take", type=float, help="Fraction of max profit (credit) / of the debit."),
+        o("--stop", type=float, help="Loss as a multiple of the credit / debit."),
+        o("--dte-exit", type=int, help="Close at this many days to expiry or fewer."),
+    )):  # fmt: skip
+        f = dec(f)
+    return f
+
+
+def _options_payload(result: Any, trades_json: list[dict]) -> list[dict]:
+    """Trades of an options run for --json, each with its ``legs`` list."""
+    from primeflow_lib.research.options.simulate import legs_json
+
+    for t in trades_json:
+        t["legs"] = legs_json(result.legs, int(t["trade_no"]))
+    return trades_json
 
 
 @click.command("backtest")
@@ -259,6 +351,7 @@ def load_bars(cfg: RunConfig, db: str | None):
     type=click.Path(file_okay=False),
     help="Write config, results, trades and a PNG here.",
 )
+@_options_flags
 def backtest(**opts: Any) -> None:
     """Run a backtest and print its metrics."""
     from primeflow_lib.research.export import export_run
@@ -268,7 +361,12 @@ def backtest(**opts: Any) -> None:
         cfg = build_config(opts)
         cfg.check_runnable()
         bars = load_bars(cfg, opts["db"])
-        result = run_backtest(cfg, bars)
+        chain = None
+        if cfg.mode == "options" and cfg.options.iv_source == "chain":
+            from primeflow_lib.research.options.chain import load_chain
+
+            chain = load_chain(cfg.dataset.symbol, cfg.dataset.end, opts["db"])
+        result = run_backtest(cfg, bars, chain)
     except ResearchError as exc:
         raise click.ClickException(str(exc)) from None
     s = result.summary()
@@ -276,6 +374,8 @@ def backtest(**opts: Any) -> None:
         f"run {result.run_id}  {cfg.strategy}  {s['symbol']} {s['timeframe']}  "
         f"{s['first_bar']} .. {s['last_bar']}  ({s['n_bars']} bars)"
     )
+    if cfg.mode == "options":
+        click.echo(f"note: {result.iv_note}")
     click.echo(metrics_table(result.metrics))
     if opts["json_out"]:
         trades = result.trades.drop(columns=["entry_bar", "exit_bar"])
@@ -284,6 +384,8 @@ def backtest(**opts: Any) -> None:
             "config": cfg.to_dict(),
             "trades": json.loads(trades.to_json(orient="records", date_format="iso")),
         }  # fmt: skip
+        if cfg.mode == "options":
+            payload["trades"] = _options_payload(result, payload["trades"])
         Path(opts["json_out"]).write_text(json.dumps(payload, indent=2) + "\n")
         click.echo(f"wrote {opts['json_out']}")
     if opts["export_dir"]:

@@ -1,10 +1,10 @@
 """Run history in DuckDB: store a run, read it back, compare runs side by side.
 
-Tables: ``research.backtest_runs``, ``research.backtest_trades``, ``research.backtest_equity``
-(declared in :mod:`primeflow_lib.schema.research`) and the view ``research.run_comparison``.
+Tables: ``research.backtest_runs``, ``research.backtest_trades``, ``research.backtest_equity``,
+``research.backtest_legs`` (option legs of ``mode: options`` runs; declared in :mod:`primeflow_lib.schema.research`) and the view ``research.run_comparison``.
 
 :func:`write_run` is idempotent and atomic: in one transaction it deletes every row of the
-run's ``run_id`` from the three tables and inserts the new ones, so rerunning a config replaces
+run's ``run_id`` from the four tables and inserts the new ones, so rerunning a config replaces
 its history instead of duplicating it, and a failure leaves the previous rows intact. Table and
 column names come only from the declarations; values are bound parameters or registered frames.
 """
@@ -19,7 +19,12 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.research.runner import BacktestResult, json_safe
-from primeflow_lib.schema.research import BACKTEST_EQUITY, BACKTEST_RUNS, BACKTEST_TRADES
+from primeflow_lib.schema.research import (
+    BACKTEST_EQUITY,
+    BACKTEST_LEGS,
+    BACKTEST_RUNS,
+    BACKTEST_TRADES,
+)
 from primeflow_lib.schema.research import TABLES as RESEARCH_TABLES
 
 COMPARISON_COLUMNS = (
@@ -53,7 +58,7 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_rows(result: BacktestResult) -> dict[str, pd.DataFrame]:
-    """The rows of the three backtest tables for ``result``, keyed by table name."""
+    """The rows of the four backtest tables for ``result``, keyed by table name."""
     cfg = result.config
     ds = cfg.dataset
     rid = result.run_id
@@ -111,7 +116,18 @@ def run_rows(result: BacktestResult) -> dict[str, pd.DataFrame]:
             ),
         }
     )[BACKTEST_EQUITY.column_names]
-    return {BACKTEST_RUNS.fqn: runs, BACKTEST_TRADES.fqn: trades, BACKTEST_EQUITY.fqn: equity}
+    out = {BACKTEST_RUNS.fqn: runs, BACKTEST_TRADES.fqn: trades, BACKTEST_EQUITY.fqn: equity}
+    legs = (
+        result.legs
+        if result.legs is not None
+        else pd.DataFrame(columns=[c for c in BACKTEST_LEGS.column_names if c != "run_id"])
+    )
+    legs = legs.copy()
+    legs.insert(0, "run_id", rid)
+    if "ticker" not in legs.columns:
+        legs["ticker"] = ds.symbol
+    out[BACKTEST_LEGS.fqn] = legs[BACKTEST_LEGS.column_names]  # empty for equity runs
+    return out
 
 
 def write_run(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> str:
@@ -140,10 +156,10 @@ def write_run(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> str:
 
 
 def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Remove a run from the three tables (one transaction)."""
+    """Remove a run from the four tables (one transaction)."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for fqn in (BACKTEST_RUNS.fqn, BACKTEST_TRADES.fqn, BACKTEST_EQUITY.fqn):
+        for fqn in (BACKTEST_RUNS.fqn, BACKTEST_TRADES.fqn, BACKTEST_EQUITY.fqn, BACKTEST_LEGS.fqn):
             con.execute(f"DELETE FROM {fqn} WHERE run_id = ?", [run_id])
         con.execute("COMMIT")
     except BaseException:
@@ -153,7 +169,7 @@ def delete_run(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 def read_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, object]:
     """A stored run: ``{"run": dict of the runs row (config and metrics parsed), "trades":
-    DataFrame, "equity": DataFrame}``. KeyError when the run_id is unknown."""
+    DataFrame, "equity": DataFrame, "legs": DataFrame (options runs; empty otherwise)}``. KeyError when the run_id is unknown."""
     runs = con.execute(f"SELECT * FROM {BACKTEST_RUNS.fqn} WHERE run_id = ?", [run_id]).df()
     if runs.empty:
         raise KeyError(f"no run {run_id!r} in {BACKTEST_RUNS.fqn}")
@@ -166,7 +182,10 @@ def read_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, object]:
     equity = con.execute(
         f"SELECT * FROM {BACKTEST_EQUITY.fqn} WHERE run_id = ? ORDER BY ts", [run_id]
     ).df()
-    return {"run": run, "trades": trades, "equity": equity}
+    legs = con.execute(
+        f"SELECT * FROM {BACKTEST_LEGS.fqn} WHERE run_id = ? ORDER BY trade_no, leg_no", [run_id]
+    ).df()
+    return {"run": run, "trades": trades, "equity": equity, "legs": legs}
 
 
 def list_runs(con: duckdb.DuckDBPyConnection, symbol: str | None = None) -> pd.DataFrame:

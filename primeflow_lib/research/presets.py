@@ -16,6 +16,12 @@ momentum_rotation   top 3 of a universe by 63-bar return, re-ranked every 21 bar
 phibot              regime_weighted blend of 8 indicators incl. phi_mft: trend indicators in trend
                     regimes, oscillators in RANGE, breakout indicators in BREAKOUT, flat in
                     HIGH_VOL; long at >= 0.3
+options_bull_put    mode options: SMA(10/20) trend; bullish -> 45-DTE bull put (short 0.30 delta,
+                    5 USD wide), 50 % profit take, stop at 2x the credit
+options_iron_condor mode options: RSI(14); neutral (|signal| < 0.5) -> 45-DTE iron condor (short
+                    0.16 delta, 10 USD wings), 50 % profit take, 2x stop, out at 21 DTE
+options_long_straddle  mode options: always long a 30-DTE ATM straddle, 50 % profit take,
+                    held at most 10 sessions (exits.max_bars)
 ==================  ==============================================================================
 
 All presets are long-only with next-open fills unless stated; pass overrides to change any
@@ -84,6 +90,42 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "entry": {"threshold": 0.3},
     },
+    # mode options (issue #11)
+    "options_bull_put": {
+        "mode": "options",
+        "indicators": {"dual_sma": {"params": {"fast": 10, "slow": 20}}},
+        "options": {
+            "bullish": "bull_put",
+            "bearish": None,
+            "dte": 45,
+            "short_delta": 0.30,
+            "width": 5.0,
+            "profit_take": 0.5,
+            "stop": 2.0,
+        },
+    },  # fmt: skip
+    "options_iron_condor": {
+        "mode": "options",
+        "indicators": {"rsi": {}},
+        "entry": {"threshold": 0.5},
+        "options": {
+            "bullish": None,
+            "bearish": None,
+            "neutral": "iron_condor",
+            "dte": 45,
+            "short_delta": 0.16,
+            "width": 10.0,
+            "profit_take": 0.5,
+            "stop": 2.0,
+            "dte_exit": 21,
+        },
+    },  # fmt: skip
+    "options_long_straddle": {
+        "mode": "options",
+        "strategy": "buy_and_hold",
+        "exits": {"max_bars": 10},
+        "options": {"bullish": "long_straddle", "bearish": None, "dte": 30, "profit_take": 0.5},
+    },  # fmt: skip
 }
 
 

@@ -6,8 +6,8 @@ A config is plain data (JSON/YAML round-trip) grouped in sections::
                 vendor, csv (path of the user's CSV instead of the warehouse), universe
                 (tickers of a momentum_rotation panel)
     capital:    starting cash, USD
-    mode:       "equities" ("options" is accepted by the schema and refused at run time: the
-                options simulator arrives in a later issue)
+    mode:       "equities" | "options" (option structures priced by Black-Scholes-Merton;
+                see the options section and docs/options.md)
     strategy:   "signals" (indicators -> blend -> engine), "buy_and_hold", "momentum_rotation"
     indicators: {key: {params: {...}, auto_tune: false}}; key = registry name or "name:label"
     regime:     parameters of the MFT regime engine (used by regime_weighted and phi_mft)
@@ -19,6 +19,8 @@ A config is plain data (JSON/YAML round-trip) grouped in sections::
     execution:  fill (next_open | close), commission_pct, commission_per_share, slippage_pct
     sizing:     mode (percent_equity | fixed_cash), value (fraction of equity or USD), fractional
     rotation:   top_k, lookback, rebalance_every, absolute (momentum_rotation only)
+    options:    mode "options" only: structures per signal class, DTE, strikes, vol source,
+                fills, sizing and option exits (:mod:`primeflow_lib.research.options.spec`)
     metric:     the evaluation metric (sharpe, sortino, calmar, ...)
     description, tags: free text for people
 
@@ -50,6 +52,7 @@ from primeflow_lib.research.blend import BLEND_MODES
 from primeflow_lib.research.engine import FILLS, SIZE_MODES, EngineParams
 from primeflow_lib.research.errors import ResearchError, RunConfigError
 from primeflow_lib.research.metrics import EVALUATION_METRICS
+from primeflow_lib.research.options.spec import OptionsSpec
 from primeflow_lib.research.regime import REGIMES
 from primeflow_lib.research.timeframes import TIMEFRAMES
 
@@ -323,6 +326,7 @@ _SECTIONS = {
     "dataset": Dataset, "blend": BlendSpec, "entry": EntrySpec, "exits": ExitSpec,
     "execution": ExecutionSpec, "sizing": SizingSpec, "rotation": RotationSpec,
 }  # fmt: skip
+_SECTIONS["options"] = OptionsSpec  # mode: options (issue #11)
 
 
 @dataclass(frozen=True)
@@ -341,6 +345,7 @@ class RunConfig:
     execution: ExecutionSpec = field(default_factory=ExecutionSpec)
     sizing: SizingSpec = field(default_factory=SizingSpec)
     rotation: RotationSpec = field(default_factory=RotationSpec)
+    options: OptionsSpec = field(default_factory=OptionsSpec)
     metric: str = "sharpe"
     description: str = ""
     tags: tuple[str, ...] = ()
@@ -435,6 +440,7 @@ class RunConfig:
         d = dataclasses.asdict(self)
         d["dataset"]["universe"] = list(self.dataset.universe)
         d["tags"] = list(self.tags)
+        d["options"] = self.options.to_dict()
         return d
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -460,6 +466,8 @@ class RunConfig:
         with contextlib.suppress(ResearchError):  # invalid regime params: the run rejects them
             d["regime"] = regime.resolve(self.regime)
         d["engine_version"] = ENGINE_VERSION
+        if self.mode != "options":
+            d.pop("options")  # equity runs keep the ids they had before the options section
         return _floats(d)
 
     @property
@@ -474,10 +482,17 @@ class RunConfig:
         """Raise :class:`RunConfigError` for anything a run cannot do: options mode, auto-tune,
         unknown indicators or parameters, weights naming unknown indicators, bad engine values."""
         if self.mode == "options":
-            raise RunConfigError(
-                "mode 'options' arrives in a later issue (the Black-Scholes options simulator); "
-                "use mode 'equities' for now"
-            )
+            if self.strategy not in ("signals", "buy_and_hold"):
+                raise RunConfigError(
+                    f"mode 'options': strategy {self.strategy!r} cannot drive option structures; "
+                    "use 'signals' or 'buy_and_hold'"
+                )
+            if self.dataset.timeframe != "1d":
+                raise RunConfigError(
+                    f"dataset.timeframe: {self.dataset.timeframe!r}: mode 'options' runs on daily "
+                    "bars (1d)"
+                )
+            self.options.check()
         tuned = [k for k, s in self.indicators.items() if s.auto_tune]
         if tuned:
             raise RunConfigError(

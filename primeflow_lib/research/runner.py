@@ -49,6 +49,8 @@ class BacktestResult:
         data_hash: 16 hex digits of SHA-256 over the bars the run saw.
         created_at: when the run finished (UTC, naive).
         elapsed_s: wall time of the run, seconds.
+        legs: mode options: one row per option leg (``research.backtest_legs`` without run_id).
+        iv_source: mode options: ``chain`` or ``realized``; iv_note says what was used.
     """
 
     config: RunConfig
@@ -66,6 +68,9 @@ class BacktestResult:
         default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None)
     )
     elapsed_s: float = 0.0
+    legs: pd.DataFrame | None = None
+    iv_source: str | None = None
+    iv_note: str = ""
 
     @property
     def run_id(self) -> str:
@@ -98,6 +103,11 @@ class BacktestResult:
             "created_at": self.created_at.isoformat(timespec="seconds"),
             "elapsed_s": round(self.elapsed_s, 4),
             "metrics": json_safe(self.metrics),
+            **(
+                {"mode": "options", "iv_source": self.iv_source, "iv_note": self.iv_note}
+                if self.config.mode == "options"
+                else {}
+            ),
         }
 
 
@@ -174,7 +184,9 @@ def blended_signal(
     return out.signal, signals, regimes, out.weights
 
 
-def run_backtest(config: RunConfig, bars: pd.DataFrame) -> BacktestResult:
+def run_backtest(
+    config: RunConfig, bars: pd.DataFrame, chain: pd.DataFrame | None = None
+) -> BacktestResult:
     """Run ``config`` on ``bars``.
 
     Args:
@@ -183,6 +195,8 @@ def run_backtest(config: RunConfig, bars: pd.DataFrame) -> BacktestResult:
         bars: one instrument's bars (anything :func:`validate_bars` accepts: a CSV-shaped frame,
             a ``market.ohlcv_daily`` extract, the bar frame); for ``momentum_rotation`` a long
             panel with a ``ticker`` column.
+        chain: mode options with ``options.iv_source: chain``: the ``market.option_chain``
+            rows of the underlying (:func:`primeflow_lib.research.options.chain.load_chain`).
 
     Returns:
         :class:`BacktestResult`. Deterministic: the same config and bars give the same numbers.
@@ -191,7 +205,9 @@ def run_backtest(config: RunConfig, bars: pd.DataFrame) -> BacktestResult:
     config.check_runnable()
     ppy = periods_per_year(config.dataset.timeframe)
     params = config.engine_params()
-    if config.strategy == "momentum_rotation":
+    if config.mode == "options":
+        result = _run_options(config, bars, params, ppy, chain)
+    elif config.strategy == "momentum_rotation":
         result = _run_rotation(config, bars, params, ppy)
     else:
         result = _run_single(config, bars, params, ppy)
@@ -244,4 +260,36 @@ def _run_rotation(
         exposure=pd.Series(value / out.equity.to_numpy(), index=out.equity.index, name="exposure"),
         trades=out.trades, metrics=metrics,
         data_hash=data_hash(panel.set_index("ts")),
+    )  # fmt: skip
+
+
+def _run_options(
+    config: RunConfig,
+    bars: pd.DataFrame,
+    params: EngineParams,
+    ppy: int,
+    chain: pd.DataFrame | None,
+) -> BacktestResult:
+    from primeflow_lib.research.options import simulate_options
+
+    source = config.dataset.csv or config.dataset.symbol or "bars"
+    frame = validate_bars(bars.drop(columns=["ticker", "vendor"], errors="ignore"), source)
+    signal, signals, regimes, weights = blended_signal(config, frame, params, ppy)
+    run = simulate_options(
+        frame, signal.to_numpy(), config.options, capital=config.capital,
+        threshold=config.entry.threshold, exit_threshold=config.entry.exit_threshold,
+        signal_exit=config.exits.on_signal, max_bars=config.exits.max_bars,
+        periods_per_year=ppy, chain=chain, symbol=config.dataset.symbol or source,
+    )  # fmt: skip
+    metrics = m.compute_metrics(run.equity, config.capital, ppy, run.position, run.trades, None)
+    metrics["skipped_entries"] = run.skipped_entries
+    trades = run.trades.copy()
+    trades.insert(1, "ticker", config.dataset.symbol or source)
+    legs = run.legs.copy()
+    legs.insert(0, "ticker", config.dataset.symbol or source)
+    return BacktestResult(
+        config=config, equity=run.equity, position=run.position,
+        exposure=pd.Series(np.nan, index=run.equity.index, name="exposure"), trades=trades,
+        metrics=metrics, signal=signal, signals=signals, regimes=regimes, blend_weights=weights,
+        data_hash=data_hash(frame), legs=legs, iv_source=run.iv_source, iv_note=run.note,
     )  # fmt: skip

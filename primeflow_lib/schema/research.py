@@ -128,7 +128,7 @@ BACKTEST_RUNS = Table(
         C("created_at", "TIMESTAMP", "when the run finished (UTC)"),
         C("engine_version", "VARCHAR", "engine version the run_id includes"),
         C("strategy", "VARCHAR", "signals | buy_and_hold | momentum_rotation"),
-        C("mode", "VARCHAR", "equities (options arrive in a later issue)"),
+        C("mode", "VARCHAR", "equities | options"),
         C("symbol", "VARCHAR", "ticker, CSV name, or panel name"),
         C("timeframe", "VARCHAR", "bar timeframe"),
         C("start_date", "DATE", "requested first session (inclusive)", nullable=True),
@@ -219,6 +219,43 @@ BACKTEST_EQUITY = Table(
     doc="Equity curve of each backtest run, one row per bar.",
 )
 
+BACKTEST_LEGS = Table(
+    schema="research",
+    name="backtest_legs",
+    columns=(
+        RUN_ID,
+        C("trade_no", "BIGINT", "the structure trade (research.backtest_trades.trade_no)"),
+        C("leg_no", "BIGINT", "1-based leg number within the structure"),
+        TICKER,
+        C("structure", "VARCHAR", "structure name (bull_put, iron_condor, ...)"),
+        C("right", "VARCHAR", "C or P"),
+        C("strike", "DOUBLE", "strike, USD"),
+        C("expiry", "DATE", "expiry session (expires at its 16:00 close)"),
+        C("contracts", "BIGINT", "signed contracts: negative = short; x100 shares each"),
+        C("entry_ts", "TIMESTAMP", "entry fill time (open of the fill bar, New York)"),
+        C("exit_ts", "TIMESTAMP", "exit fill time (next open, or the expiry close; last close if open)"),
+        C("entry_spot", "DOUBLE", "underlying price used at entry, USD"),
+        C("entry_iv", "DOUBLE", "vol used at entry, annualised fraction"),
+        C("entry_years", "DOUBLE", "ACT/365 years from entry_ts to expiry 16:00"),
+        C("entry_mid", "DOUBLE", "Black-Scholes-Merton mid at entry, USD per share"),
+        C("entry_fill", "DOUBLE", "entry fill = mid +/- fraction of the modelled half-spread"),
+        C("exit_spot", "DOUBLE", "underlying price used at exit, USD"),
+        C("exit_iv", "DOUBLE", "vol used at exit; NULL for a leg settled at expiry", nullable=True),
+        C("exit_years", "DOUBLE", "ACT/365 years left at exit (0 = expired)"),
+        C("exit_mid", "DOUBLE", "model mid at exit (intrinsic when expired), USD per share"),
+        C("exit_fill", "DOUBLE", "exit fill, USD per share (mid for an open trade)"),
+        C("rate", "DOUBLE", "risk-free rate of the trade, continuous annual fraction"),
+        C("div_yield", "DOUBLE", "dividend yield of the trade, continuous annual fraction"),
+        C("iv_source", "VARCHAR", "chain (market.option_chain IV) | realized (proxy)"),
+        C("exit_reason", "VARCHAR", "stop | profit_take | dte | signal | time | expiry | open"),
+        C("is_open", "BOOLEAN", "trade still open after the last bar (valued at mid)"),
+    ),
+    key=("run_id", "trade_no", "leg_no"),
+    partition_column=None,
+    doc="Option legs of each options-mode backtest run: every number needed to reprice a leg "
+    "at entry and exit with another library.",
+)
+
 TABLES: tuple[Table, ...] = (
     INDICATOR_SIGNALS,
     REGIMES,
@@ -226,4 +263,5 @@ TABLES: tuple[Table, ...] = (
     BACKTEST_RUNS,
     BACKTEST_TRADES,
     BACKTEST_EQUITY,
+    BACKTEST_LEGS,
 )

@@ -98,3 +98,23 @@ def test_bad_launchpad_config_is_a_clear_failure(resources):
     err = res.get_step_failure_events()[0].step_failure_data.error
     text = err.message + (err.cause.message if err.cause else "")
     assert "rsii" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["options_bull_put", "options_iron_condor", "options_long_straddle"])
+def test_options_presets_run_through_the_launchpad(name, history, resources):
+    import dagster as dg
+
+    res = dg.materialize([backtest_runs], resources=resources, instance=dg.DagsterInstance.ephemeral(),
+                         run_config={"ops": {"research__backtest_runs": {"config": {"preset": name, "symbol": "SPY"}}}})
+    assert res.success
+    md = res.asset_materializations_for_node("research__backtest_runs")[0].metadata
+    assert md["iv_source"].value == "realized" and "proxy" in md["iv_note"].value
+    png = re.search(r"base64,([A-Za-z0-9+/=]+)\)", md["payoff_at_entry"].value).group(1)
+    assert base64.b64decode(png).startswith(b"\x89PNG")
+    with warehouse.connect() as con:
+        n_legs = con.execute("SELECT count(*) FROM research.backtest_legs WHERE run_id = ?",
+                             [md["run_id"].value]).fetchall()[0][0]
+        mode = con.execute("SELECT mode FROM research.backtest_runs WHERE run_id = ?",
+                           [md["run_id"].value]).fetchall()[0][0]
+    assert n_legs == md["legs"].value > 0 and mode == "options"

@@ -147,10 +147,11 @@ def test_flag_errors_are_clear(tmp_path, csv_frame):
     assert "'x' is not a number" in r.output
     cfg = tmp_path / "o.json"
     cfg.write_text(
-        json.dumps({"mode": "options", "indicators": {"rsi": {}}, "dataset": {"csv": str(path)}})
+        json.dumps({"mode": "options", "indicators": {"rsi": {}}, "dataset": {"csv": str(path)},
+                    "options": {"width": 0}})  # fmt: skip
     )
     r = invoke("--config", cfg)
-    assert r.exit_code == 1 and "arrives in a later issue" in r.output
+    assert r.exit_code == 1 and "options.width: 0.0 must be > 0" in r.output
 
 
 def test_intraday_timeframe_is_resampled_from_the_minute_table(tmp_path):

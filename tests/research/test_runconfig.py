@@ -71,11 +71,13 @@ def test_bad_configs_name_the_key(data, needle):
     assert needle in str(exc.value)
 
 
-def test_options_mode_is_accepted_by_the_schema_and_refused_by_a_run(bars):
+def test_options_mode_runs_and_refuses_rotation(bars):
     cfg = RunConfig.from_dict({"mode": "options", "indicators": {"rsi": {}}})
-    assert cfg.mode == "options"
-    with pytest.raises(RunConfigError, match="mode 'options' arrives in a later issue"):
-        run_backtest(cfg, bars)
+    result = run_backtest(cfg, bars)
+    assert result.iv_source == "realized" and result.summary()["mode"] == "options"
+    assert result.equity.iloc[-1] == pytest.approx(100_000 + result.trades.pnl.sum(), rel=1e-9)
+    with pytest.raises(RunConfigError, match="strategy 'momentum_rotation' cannot drive"):
+        cfg.replace(strategy="momentum_rotation").check_runnable()
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,8 @@ class BacktestConfig(dg.Config):
 
     preset: Preset = Preset.dual_sma
     """buy_and_hold, rsi, macd, bollinger, dual_sma, mean_reversion, channel_breakout, wyckoff,
-    momentum_rotation or phibot"""
+    momentum_rotation, phibot, or the options presets options_bull_put, options_iron_condor,
+    options_long_straddle (mode options)"""
     symbol: str = "SPY"
     """ticker; for momentum_rotation a comma-separated list, or empty for the latest universe"""
     start: str = ""
@@ -189,6 +190,27 @@ def build_run_config(c: BacktestConfig, universe: list[str]) -> RunConfig:
         dataset["universe"] = syms
         return preset(name, "", dataset=dataset, capital=c.capital)
     return preset(name, c.symbol.upper(), dataset=dataset, capital=c.capital)
+
+
+def _png_md(fig, alt: str) -> dg.MetadataValue:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()})")
+
+
+def options_metadata(result) -> dict:
+    """mode options: iv_source (and the note saying whether a proxy was used), leg count and the
+    payoff-at-entry plot of the last trade."""
+    if result.config.mode != "options":
+        return {}
+    from primeflow_lib.research.options.plots import payoff_figure
+
+    md = {"iv_source": dg.MetadataValue.text(result.iv_source),
+          "iv_note": dg.MetadataValue.text(result.iv_note),
+          "legs": dg.MetadataValue.int(len(result.legs))}
+    if len(result.legs):
+        md["payoff_at_entry"] = _png_md(payoff_figure(result.legs), "payoff at entry")
+    return md
 
 
 def equity_png_markdown(result) -> dg.MetadataValue:
@@ -228,7 +250,13 @@ def backtest_runs(
                                     ds.timeframe, ds.vendor, where="the warehouse")
     context.log.info(f"backtest {rc.run_id}: {len(bars):,} bars of {', '.join(symbols[:5])}"
                      + (" ..." if len(symbols) > 5 else ""))
-    result = run_backtest(rc, bars)
+    chain = None
+    if rc.mode == "options" and rc.options.iv_source == "chain":
+        from primeflow_lib.research.options.chain import chain_from_connection
+
+        with warehouse.connect() as con:
+            chain = chain_from_connection(con, ds.symbol, ds.end)
+    result = run_backtest(rc, bars, chain)
     with warehouse.connect() as con:
         write_run(con, result)
     m = result.metrics
@@ -246,6 +274,7 @@ def backtest_runs(
             "metrics": dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".4g")),
             "equity_curve": equity_png_markdown(result),
             "config": dg.MetadataValue.json(rc.to_dict()),
+            **options_metadata(result),
             **numeric,
         }
     )
