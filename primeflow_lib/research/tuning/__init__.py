@@ -11,6 +11,7 @@ from __future__ import annotations
 from primeflow_lib.research.tuning.folds import Fold, FoldSpec, make_folds
 from primeflow_lib.research.tuning.samplers import SAMPLERS, sample
 from primeflow_lib.research.tuning.spaces import Space, space_for
+from primeflow_lib.research.tuning.store import oos_run, write_study
 from primeflow_lib.research.tuning.study import (
     Study,
     TuneConfig,
@@ -21,5 +22,6 @@ from primeflow_lib.research.tuning.study import (
 
 __all__ = [
     "SAMPLERS", "Fold", "FoldSpec", "Space", "Study", "TuneConfig", "make_folds",
-    "phiai_full_auto", "sample", "select_indicators", "space_for", "tune_indicator",
+    "oos_run", "phiai_full_auto", "sample", "select_indicators", "space_for", "tune_indicator",
+    "write_study",
 ]  # fmt: skip

@@ -133,9 +133,12 @@ class Study:
     verdict: str
     notes: list[str]
     ppy: int
+    first_bar: Any = None
+    last_bar: Any = None
     wall_s: float = 0.0
     run_id: str | None = None
     run_result: Any = None
+    last_weights: dict[str, float] | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready: study id, verdict, statistics, chosen parameters, tuned RunConfig."""
@@ -338,5 +341,5 @@ def phiai_full_auto(
         data_hash=data_hash(frame), n_bars=n, folds=folds, purge=purge, trials=trials,
         selection=table, chosen=chosen, fold_winners=winners, oos_returns=oos, stats=stats,
         pbo=pbo_res, verdict=overfit.verdict(pbo_res.pbo, dsr), notes=notes, ppy=ppy,
-        wall_s=time.perf_counter() - t0,
+        first_bar=frame.index[0], last_bar=frame.index[-1], wall_s=time.perf_counter() - t0,
     )  # fmt: skip
