@@ -56,9 +56,9 @@ def report_lines(study) -> list[str]:
     s = study.stats
     lines = [f"study {study.study_id}: {len(study.trials)} trials, {len(study.folds)} folds, purge {study.purge} bars"]
     sel = study.selection
-    lines.append("selection (default parameters, walk-forward OOS Sharpe, annualised):")
+    lines.append("selection (each tuned indicator alone, OOS Sharpe on folds before the last, annualised):")
     for r in sel.itertuples(index=False):
-        lines.append(f"  {r.indicator:<14} {r.oos_sharpe_ann:8.3f}  {'kept' if r.kept else 'dropped'}")
+        lines.append(f"  {r.indicator:<14} {r.score_ann:8.3f}  {'kept' if r.kept else 'dropped'}")
     lines.append("chosen parameters:")
     for ind, p in study.chosen.items():
         lines.append(f"  {ind}: " + ", ".join(f"{k}={v}" for k, v in sorted(p.items())))
@@ -134,7 +134,7 @@ def tune(**o: Any) -> None:
                         trials=o["trials"], sampler=o["sampler"], seed=o["seed"], folds=spec,
                         top_n=o["top_n"])
         bars = load_bars(cfg, o["db"])
-        total = tc.trials + len(tc.indicators)
+        total = tc.trials
         with click.progressbar(length=total, label="tuning", file=click.get_text_stream("stderr")) as bar:
             study = phiai_full_auto(bars, tc, cfg, progress=bar.update)
         if o["record"]:

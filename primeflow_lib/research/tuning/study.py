@@ -2,8 +2,13 @@
 ``phiai_full_auto``; and the study they produce.
 
 A **study** = one tune config on one dataset. Its trials are every configuration evaluated:
-each candidate with its default parameters (the selection step) and every sampled parameter set
-of every tuned indicator. ``N`` (for the DSR and the PBO) counts all of them.
+every sampled parameter set of every candidate (the budget is shared by all candidates, so the
+set of trials never depends on the data). ``N`` (for the DSR and the PBO) counts all of them.
+
+Order of the steps: tune every candidate (``tune_indicator``), select indicators
+(``select_indicators``, on folds before the last), blend. Selecting *before* tuning would let
+the test windows decide which trials exist, and so influence the selections they are meant to
+judge; this order keeps every fold's selection blind to its own test window.
 
 Walk-forward selection: on each fold the configuration with the best **train** Sharpe is
 chosen; the study's out-of-sample (OOS) return series is the concatenation of each fold's chosen
@@ -20,7 +25,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -49,15 +54,15 @@ class TuneConfig:
 
     Attributes:
         indicators: candidate indicators (registry names).
-        trials: tuning budget, shared evenly by the selected indicators (the remainder goes to
-            the first ones); the selection step adds one trial per candidate.
+        trials: tuning budget, shared evenly by the candidates (the remainder goes to the first
+            ones); ``N`` = this budget.
         sampler: ``sobol`` (default), ``random`` or ``grid``.
         seed: seed of the samplers (each indicator draws from its own stream of this seed).
         folds: the walk-forward folds (:class:`FoldSpec`).
         metric: fold score; only ``sharpe`` (per-period mean / std, ddof 1) is supported.
-        top_n / floor: keep at most ``top_n`` candidates whose walk-forward OOS Sharpe
-            (annualised) with default parameters exceeds ``floor``; if none does, the best one
-            is kept (and the study says so in ``notes``).
+        top_n / floor: keep at most ``top_n`` candidates whose selection score (annualised
+            OOS Sharpe, :func:`select_indicators`) exceeds ``floor``; if none does, the best
+            one is kept (and the study says so in ``notes``).
         pbo_splits: S of the CSCV (even).
     """
 
@@ -199,28 +204,41 @@ def _block_frame(block: TrialBlock, step: str, ppy: int, start_no: int) -> pd.Da
 
 
 def select_indicators(
-    bars: pd.DataFrame, candidates: Sequence[str], base: RunConfig, folds: list[Fold],
-    top_n: int = 3, floor: float = 0.0,
-) -> tuple[pd.DataFrame, TrialBlock | None, list[TrialBlock]]:  # fmt: skip
-    """Score each candidate alone with its default parameters on the test windows (no
-    selection happens, so this score is out of sample) and keep the ``top_n`` best whose
-    annualised OOS Sharpe exceeds ``floor`` (the best one if none does).
+    blocks: dict[str, TrialBlock], folds: list[Fold], ppy: int, top_n: int = 3, floor: float = 0.0,
+) -> pd.DataFrame:  # fmt: skip
+    """Score each candidate alone out of sample and keep the ``top_n`` best whose score exceeds
+    ``floor`` (the best one if none does).
 
-    Returns ``(table, None, blocks)``: table columns ``indicator, oos_sharpe_ann, kept``; one
-    single-trial :class:`TrialBlock` per candidate.
+    The score of a candidate is the annualised Sharpe of its own walk-forward path (on each fold
+    its trial with the best train Sharpe, scored on that fold's test window) over every fold
+    **but the last**, clipped to end before the last train window ends; with one fold, the best
+    train Sharpe of the last train window. So the last test window, on which the chosen
+    configuration's OOS run is made, never takes part in choosing the indicators.
+
+    Returns a table ``indicator, score_ann, kept``.
     """
-    engine = base.engine_params()
-    ppy = periods_per_year(base.dataset.timeframe)
-    blocks = [evaluate(bars, c, [get(c).resolve({})], engine, folds) for c in candidates]
-    score = np.array([b.wf_oos_sharpe[0] * math.sqrt(ppy) for b in blocks])
-    order = np.argsort(-score, kind="stable")
-    kept = np.zeros(len(candidates), dtype=bool)
+    last = folds[-1]
+    names, score = list(blocks), []
+    for name in names:
+        blk = blocks[name]
+        if len(folds) == 1:
+            score.append(float(blk.is_sharpe[:, 0].max()) * math.sqrt(ppy))
+            continue
+        parts = []
+        for k, f in enumerate(folds[:-1]):
+            end = min(f.test_end, last.train_end)
+            if end > f.test_start:
+                parts.append(blk.returns[int(np.argmax(blk.is_sharpe[:, k])), f.test_start:end])
+        r = np.concatenate(parts) if parts else np.zeros(2)
+        score.append(overfit.sharpe_per_period(r) * math.sqrt(ppy) if len(r) >= 2 else 0.0)
+    sc = np.array(score)
+    order = np.argsort(-sc, kind="stable")
+    kept = np.zeros(len(names), dtype=bool)
     for i in order[: int(top_n)]:
-        kept[i] = score[i] > floor
+        kept[i] = sc[i] > floor
     if not kept.any():
         kept[order[0]] = True
-    table = pd.DataFrame({"indicator": list(candidates), "oos_sharpe_ann": score, "kept": kept})
-    return table, None, blocks
+    return pd.DataFrame({"indicator": names, "score_ann": sc, "kept": kept})
 
 
 def tune_indicator(
@@ -267,23 +285,22 @@ def phiai_full_auto(
     notes: list[str] = []
     tick = progress or (lambda k: None)
 
-    table, _, sel_blocks = select_indicators(frame, tune.indicators, base, folds, tune.top_n, tune.floor)
-    tick(len(sel_blocks))
-    if not (table["oos_sharpe_ann"] > tune.floor).any():
+    # Every candidate is tuned (the trial set never depends on the data), then the indicators
+    # are selected on folds before the last one (select_indicators).
+    tuned_blocks: dict[str, TrialBlock] = {}
+    budgets = _split_budget(int(tune.trials), len(tune.indicators))
+    for i, (ind, budget) in enumerate(zip(tune.indicators, budgets, strict=True)):
+        if budget < 1:
+            notes.append(f"{ind}: no budget left (trials = {tune.trials}); not tuned")
+            continue
+        blk = tune_indicator(frame, ind, base, folds, budget, tune.sampler, _stream_seed(tune.seed, i))
+        tuned_blocks[ind] = blk
+        tick(len(blk.params))
+    table = select_indicators(tuned_blocks, folds, ppy, tune.top_n, tune.floor)
+    if not (table["score_ann"] > tune.floor).any():
         notes.append(f"no candidate beat the floor ({tune.floor}) out of sample; kept the best one")
     selected = [c for c, k in zip(table["indicator"], table["kept"], strict=True) if k]
-    blocks: list[tuple[str, TrialBlock]] = [("select", b) for b in sel_blocks]
-    tuned_blocks: dict[str, TrialBlock] = {}
-    budgets = _split_budget(int(tune.trials), len(selected))
-    for ind, budget in zip(selected, budgets, strict=True):
-        if budget < 1:
-            notes.append(f"{ind}: no budget left (trials = {tune.trials}); defaults kept")
-            continue
-        blk = tune_indicator(frame, ind, base, folds, budget, tune.sampler,
-                             _stream_seed(tune.seed, tune.indicators.index(ind)))
-        tuned_blocks[ind] = blk
-        blocks.append(("tune", blk))
-        tick(len(blk.params))
+    blocks: list[tuple[str, TrialBlock]] = [("tune", b) for b in tuned_blocks.values()]
 
     frames, start = [], 1
     for step, blk in blocks:
@@ -299,11 +316,8 @@ def phiai_full_auto(
 
     chosen: dict[str, dict] = {}
     for ind in selected:
-        blk = tuned_blocks.get(ind)
-        if blk is None:
-            chosen[ind] = get(ind).resolve({})
-        else:
-            chosen[ind] = blk.params[int(np.argmax(blk.is_sharpe[:, -1]))]
+        blk = tuned_blocks[ind]
+        chosen[ind] = blk.params[int(np.argmax(blk.is_sharpe[:, -1]))]
     if len(selected) == 1:
         blend = {"mode": "weighted_sum", "weights": {selected[0]: 1.0}}
     else:
