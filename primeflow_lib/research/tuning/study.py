@@ -141,6 +141,7 @@ class Study:
     first_bar: Any = None
     last_bar: Any = None
     wall_s: float = 0.0
+    pbo_s: float = 0.0
     run_id: str | None = None
     run_result: Any = None
     last_weights: dict[str, float] | None = None
@@ -329,7 +330,9 @@ def phiai_full_auto(
     dsr = overfit.deflated_sharpe_ratio(oos, wf_all) if len(wf_all) >= 2 else math.nan
     if len(wf_all) < 2:
         notes.append("fewer than 2 trials: no DSR")
+    t_pbo = time.perf_counter()
     pbo_res = overfit.pbo(returns[:, first:].T, tune.pbo_splits) if returns.shape[0] >= 2 else None
+    pbo_s = time.perf_counter() - t_pbo
     if pbo_res is None:
         raise ResearchError(f"trials: {tune.trials} leaves fewer than 2 configurations for the PBO")
     sr, g3, g4, t_oos = overfit.moments(oos)
@@ -355,5 +358,5 @@ def phiai_full_auto(
         data_hash=data_hash(frame), n_bars=n, folds=folds, purge=purge, trials=trials,
         selection=table, chosen=chosen, fold_winners=winners, oos_returns=oos, stats=stats,
         pbo=pbo_res, verdict=overfit.verdict(pbo_res.pbo, dsr), notes=notes, ppy=ppy,
-        first_bar=frame.index[0], last_bar=frame.index[-1], wall_s=time.perf_counter() - t0,
+        first_bar=frame.index[0], last_bar=frame.index[-1], pbo_s=pbo_s, wall_s=time.perf_counter() - t0,
     )  # fmt: skip
