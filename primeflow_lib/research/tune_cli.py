@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ def tune(**o: Any) -> None:
                         top_n=o["top_n"])
         bars = load_bars(cfg, o["db"])
         total = tc.trials
-        with click.progressbar(length=total, label="tuning", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=total, label="tuning", file=sys.stderr) as bar:
             study = phiai_full_auto(bars, tc, cfg, progress=bar.update)
         if o["record"]:
             from primeflow_lib import warehouse
