@@ -168,3 +168,16 @@ def tuned_parameters(
 def _has_table(con) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'research' "
                             "AND table_name = 'tuned_parameters'").fetchone()[0])
+
+
+tuning_job = dg.define_asset_job(
+    "tuning_job",
+    selection=dg.AssetSelection.keys(["research", "tuning_trials"], ["research", "tuned_parameters"]),
+    description="One PhiAI tuning study: pick a preset (or paste a tune config) in the launchpad.",
+)
+
+
+@dg.definitions
+def tuning_defs() -> dg.Definitions:
+    # a module with @dg.definitions contributes only what it returns: the assets too
+    return dg.Definitions(assets=[tuning_trials, tuned_parameters], jobs=[tuning_job])
