@@ -290,7 +290,8 @@ def pbo(pnl, n_splits: int = 16, chunk: int = 1024) -> PBOResult:
         col = int(np.flatnonzero(~finite)[0])
         raise ResearchError(f"pnl: column {col} has NaN or infinite values")
     block = t // n_splits
-    x = x[t - block * n_splits :]
+    # one contiguous copy: a transposed (trials x bars) view makes the block sums 2x slower
+    x = np.ascontiguousarray(x[t - block * n_splits :])
     blocks = x.reshape(n_splits, block, n)
     s1 = blocks.sum(axis=1)
     s2 = (blocks * blocks).sum(axis=1)
