@@ -283,7 +283,7 @@ def backtest(**opts: Any) -> None:
         trades = result.trades.drop(columns=["entry_bar", "exit_bar"])
         payload = {
             "run_id": result.run_id, "summary": s, "metrics": json_safe(result.metrics),
-            "config": cfg.to_dict(),
+            "config": result.config.to_dict(),  # auto_tune: the tuned values
             "trades": json.loads(trades.to_json(orient="records", date_format="iso")),
         }  # fmt: skip
         Path(opts["json_out"]).write_text(json.dumps(payload, indent=2) + "\n")

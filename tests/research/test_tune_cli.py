@@ -62,3 +62,5 @@ def test_backtest_cli_auto_tune_uses_history_before_start(tmp_path):
     from primeflow_lib.research import RunConfig
 
     assert doc["run_id"] != RunConfig.load(cfg).run_id
+    assert any(t.startswith("tuning_study:") for t in doc["config"]["tags"])
+    assert doc["config"]["indicators"]["rsi"]["auto_tune"] is True
