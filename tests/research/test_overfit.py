@@ -169,3 +169,30 @@ def test_verdict_wording():
     assert of.verdict(0.62, 0.99) == "likely overfit: PBO 0.62"
     assert of.verdict(0.2, 0.71) == "not significant after deflation: DSR 0.71, PBO 0.20"
     assert of.verdict(0.1, 0.97) == "passes: DSR 0.97, PBO 0.10"
+
+
+def test_pbo_matches_a_naive_cscv():
+    import itertools
+
+    rng = np.random.default_rng(11)
+    x = rng.normal(0.0002, 0.01, (123, 7))
+    x[:, 3] = 0.0  # a flat configuration: Sharpe 0
+    s = 6
+    rows = x[123 % s :].reshape(s, -1, 7)
+
+    def sr(a):
+        sd = a.std(axis=0, ddof=1)
+        return np.where(sd > 0, a.mean(axis=0) / np.where(sd > 0, sd, 1), 0.0)
+
+    want = []
+    for c in itertools.combinations(range(s), s // 2):
+        ins = np.concatenate([rows[b] for b in c])
+        outs = np.concatenate([rows[b] for b in range(s) if b not in c])
+        k = int(np.argmax(sr(ins)))
+        o = sr(outs)
+        rank = (o < o[k]).sum() + ((o == o[k]).sum() + 1) / 2
+        w = rank / 8
+        want.append(math.log(w / (1 - w)))
+    res = of.pbo(x, s)
+    assert res.logits == pytest.approx(np.array(want), abs=1e-9)
+    assert res.pbo == pytest.approx(np.mean(np.array(want) <= 0))
