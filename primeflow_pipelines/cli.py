@@ -226,6 +226,9 @@ def _attach_library_commands() -> None:
     from primeflow_lib.research.cli import backtest
 
     main.add_command(backtest)
+    from primeflow_lib.research.tune_cli import tune
+
+    main.add_command(tune)
 
 
 _attach_library_commands()

@@ -75,6 +75,14 @@ def run_demo(sessions: int | None = None, end_date: str | None = None, echo: Cal
             instance=instance, run_config=run_cfg, tags={**tags, "primeflow/preset": name})
         check(res, t0)
     t0 = time.monotonic()
+    echo(f"  PhiAI study on {bench}: {DEMO_TUNE} ...")
+    tune_cfg = {"symbol": bench, "tune_config": DEMO_TUNE}
+    res = defs.resolve_job_def("tuning_job").execute_in_process(
+        instance=instance, tags={**tags, "primeflow/tuning": "demo"},
+        run_config={"ops": {"research__tuning_trials": {"config": tune_cfg},
+                            "research__tuned_parameters": {"config": tune_cfg}}})
+    check(res, t0)
+    t0 = time.monotonic()
     echo(f"step 4/{steps}: near-live: replaying the first {DEMO_LIVE_MINUTES} minutes of {days[-1]} through the "
          "inbox and live_flow_job (the sensor does this when the daemon runs) ...")
     alerts = run_live_replay(defs, instance, days[-1], echo)
@@ -86,6 +94,9 @@ def run_demo(sessions: int | None = None, end_date: str | None = None, echo: Cal
     read = warehouse.publish_read_copy()
     return summarize(read, days)
 
+
+#: the demo's PhiAI study: small enough for the demo's year of history, a few seconds
+DEMO_TUNE = "{indicators: [rsi, bollinger], trials: 300, folds: {n_folds: 3}, seed: 7}"
 
 #: minutes of the last session the demo replays through the live path
 DEMO_LIVE_MINUTES = 30
@@ -144,6 +155,10 @@ _SUMMARY_QUERIES = {
         "round(zero_gamma, 2) AS flip, call_wall, put_wall, contracts_used FROM marts.gamma_levels "
         "WHERE trade_date = (SELECT max(trade_date) FROM marts.gamma_levels) "
         "ORDER BY abs(total_gex_musd) DESC LIMIT 5",
+    "PhiAI tuning verdict (research.tuned_parameters)":
+        "SELECT study_id, indicator, params, round(oos_sharpe, 3) AS oos_sharpe, round(psr, 3) AS psr, "
+        "round(dsr, 3) AS dsr, round(pbo, 3) AS pbo, n_trials, verdict, run_id "
+        "FROM research.tuned_parameters ORDER BY study_id, indicator",
 }
 
 

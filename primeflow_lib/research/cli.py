@@ -180,9 +180,11 @@ def load_bars(cfg: RunConfig, db: str | None):
     from primeflow_lib.research.data import load_csv, load_warehouse_bars
 
     ds = cfg.dataset
+    # auto_tune tunes on the bars before dataset.start: load from the first stored bar
+    start = None if any(s.auto_tune for s in cfg.indicators.values()) else ds.start
     if ds.csv:
         bars = load_csv(ds.csv)
-        if ds.start:
+        if start:
             bars = bars[bars.index >= pd.Timestamp(ds.start)]
         if ds.end:  # inclusive: every bar of the end session
             bars = bars[bars.index < pd.Timestamp(ds.end) + pd.Timedelta(days=1)]
@@ -192,10 +194,10 @@ def load_bars(cfg: RunConfig, db: str | None):
     if cfg.strategy == "momentum_rotation":
         if not ds.universe:
             raise RunConfigError("momentum_rotation needs --universe A,B,C (or dataset.universe)")
-        return load_warehouse_bars(ds.universe, ds.start, ds.end, ds.timeframe, db, ds.vendor)
+        return load_warehouse_bars(ds.universe, start, ds.end, ds.timeframe, db, ds.vendor)
     if not ds.symbol:
         raise RunConfigError("give --csv FILE or --symbol TICKER (or dataset.symbol / dataset.csv)")
-    return load_warehouse_bars(ds.symbol, ds.start, ds.end, ds.timeframe, db, ds.vendor)
+    return load_warehouse_bars(ds.symbol, start, ds.end, ds.timeframe, db, ds.vendor)
 
 
 # --- mode options (issue #11): flags of the RunConfig options section ----------------------
@@ -381,7 +383,7 @@ def backtest(**opts: Any) -> None:
         trades = result.trades.drop(columns=["entry_bar", "exit_bar"])
         payload = {
             "run_id": result.run_id, "summary": s, "metrics": json_safe(result.metrics),
-            "config": cfg.to_dict(),
+            "config": result.config.to_dict(),  # auto_tune: the tuned values
             "trades": json.loads(trades.to_json(orient="records", date_format="iso")),
         }  # fmt: skip
         if cfg.mode == "options":

@@ -131,7 +131,8 @@ def run_rows(result: BacktestResult) -> dict[str, pd.DataFrame]:
 
 
 def write_run(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> str:
-    """Store ``result`` under its run_id (delete that run's rows, insert, one transaction).
+    """Store ``result`` under its run_id (delete that run's rows, insert, one transaction); an
+    ``auto_tune`` run's study is stored next (``research.tuning_*``, its own transaction).
 
     Returns the run_id. Creates the tables first if needed (:func:`ensure_tables`).
     """
@@ -152,6 +153,10 @@ def write_run(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> str:
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    if result.tuning is not None:  # an auto_tune run: its study links to this run_id
+        from primeflow_lib.research.tuning.store import write_study
+
+        write_study(con, result.tuning)
     return rid
 
 

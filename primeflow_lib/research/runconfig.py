@@ -479,8 +479,8 @@ class RunConfig:
     # --- run-time checks ---------------------------------------------------------------------
 
     def check_runnable(self) -> None:
-        """Raise :class:`RunConfigError` for anything a run cannot do: options mode, auto-tune,
-        unknown indicators or parameters, weights naming unknown indicators, bad engine values."""
+        """Raise :class:`RunConfigError` for anything a run cannot do: options mode, auto-tune
+        without dataset.start, unknown indicators or parameters, weights naming unknown indicators, bad engine values."""
         if self.mode == "options":
             if self.strategy not in ("signals", "buy_and_hold"):
                 raise RunConfigError(
@@ -494,10 +494,10 @@ class RunConfig:
                 )
             self.options.check()
         tuned = [k for k, s in self.indicators.items() if s.auto_tune]
-        if tuned:
+        if tuned and not self.dataset.start:
             raise RunConfigError(
-                f"indicators.{tuned[0]}.auto_tune: auto-tuning arrives with the tuning issue "
-                "(research.tuning_trials); set auto_tune: false and give the parameters"
+                f"indicators.{tuned[0]}.auto_tune: needs dataset.start (the tuner uses the bars "
+                "strictly before it; the backtest runs from it)"
             )
         if self.strategy == "signals" and not self.indicators:
             raise RunConfigError("strategy 'signals' needs at least one entry under indicators")

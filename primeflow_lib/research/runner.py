@@ -71,6 +71,9 @@ class BacktestResult:
     legs: pd.DataFrame | None = None
     iv_source: str | None = None
     iv_note: str = ""
+    tuning: Any = None
+    """The :class:`~primeflow_lib.research.tuning.Study` of an ``auto_tune`` run (stored with
+    the run by ``write_run``), else None."""
 
     @property
     def run_id(self) -> str:
@@ -190,8 +193,11 @@ def run_backtest(
     """Run ``config`` on ``bars``.
 
     Args:
-        config: the run; ``config.check_runnable()`` is applied first (options mode, auto-tune,
-            unknown indicators and bad engine values raise :class:`RunConfigError`).
+        config: the run; ``config.check_runnable()`` is applied first (options mode, unknown
+            indicators and bad engine values raise :class:`RunConfigError`). Indicators with
+            ``auto_tune: true`` are tuned on the bars before ``dataset.start`` first (the bars
+            must include that history) and the run covers ``dataset.start`` onwards
+            (:mod:`primeflow_lib.research.tuning.auto`).
         bars: one instrument's bars (anything :func:`validate_bars` accepts: a CSV-shaped frame,
             a ``market.ohlcv_daily`` extract, the bar frame); for ``momentum_rotation`` a long
             panel with a ``ticker`` column.
@@ -220,6 +226,11 @@ def _run_single(
 ) -> BacktestResult:
     source = config.dataset.csv or config.dataset.symbol or "bars"
     frame = validate_bars(bars.drop(columns=["ticker", "vendor"], errors="ignore"), source)
+    study = None
+    if any(s.auto_tune for s in config.indicators.values()):
+        from primeflow_lib.research.tuning.auto import auto_tune
+
+        config, frame, study = auto_tune(config, frame)
     signal, signals, regimes, weights = blended_signal(config, frame, params, ppy)
     run = simulate(frame, signal, params)
     close = frame["close"].to_numpy()
@@ -233,6 +244,7 @@ def _run_single(
         config=config, equity=run.equity, position=run.position,
         exposure=exposure.rename("exposure"), trades=trades, metrics=metrics, signal=signal,
         signals=signals, regimes=regimes, blend_weights=weights, data_hash=data_hash(frame),
+        tuning=study,
     )  # fmt: skip
 
 

@@ -256,6 +256,87 @@ BACKTEST_LEGS = Table(
     "at entry and exit with another library.",
 )
 
+STUDY_ID = C("study_id", "VARCHAR", "16 hex digits of SHA-256 of the tune config, dataset, data hash, seed, budget, folds, metric and code versions")
+
+TUNING_STUDIES = Table(
+    schema="research",
+    name="tuning_studies",
+    columns=(
+        STUDY_ID,
+        C("created_at", "TIMESTAMP", "when the study finished (UTC)"),
+        C("symbol", "VARCHAR", "ticker or CSV name"),
+        TIMEFRAME,
+        C("first_bar", "TIMESTAMP", "first bar of the data"),
+        C("last_bar", "TIMESTAMP", "last bar of the data"),
+        C("n_bars", "BIGINT", "bars in the data"),
+        C("data_hash", "VARCHAR", "16 hex digits of SHA-256 of the bars"),
+        C("indicators", "JSON", "candidate indicators"),
+        C("sampler", "VARCHAR", "sobol | random | grid"),
+        C("seed", "BIGINT", "sampler seed"),
+        C("budget", "BIGINT", "tuning trials requested (shared by the selected indicators)"),
+        C("n_trials", "BIGINT", "every configuration evaluated (selection + tuning): the N of DSR and PBO"),
+        C("metric", "VARCHAR", "fold score (sharpe)"),
+        C("folds", "JSON", "fold spec and the fold windows (bar indices, half-open)"),
+        C("purge", "BIGINT", "bars between each train and test window: longest lookback + holding horizon"),
+        C("tune_config", "JSON", "the full tune config"),
+        C("base_config", "JSON", "the RunConfig whose engine, cost and sizing settings every trial used"),
+        C("tuner_version", "VARCHAR", "tuner version in the study id"),
+        C("engine_version", "VARCHAR", "engine version in the study id"),
+        C("wall_s", "DOUBLE", "wall time of the study, seconds"),
+    ),
+    key=("study_id",),
+    partition_column=None,
+    doc="One row per PhiAI tuning study (see docs/tuning.md). Rewritten when the same study id runs again.",
+)
+
+TUNING_TRIALS = Table(
+    schema="research",
+    name="tuning_trials",
+    columns=(
+        STUDY_ID,
+        C("trial_no", "BIGINT", "1-based trial number in evaluation order"),
+        C("step", "VARCHAR", "select (candidate with default parameters) | tune (sampled parameters)"),
+        C("indicator", "VARCHAR", "registry key"),
+        C("params", "JSON", "resolved parameters of the trial"),
+        C("is_metric", "JSON", "per-fold train Sharpe, per period (list, fold order)"),
+        C("oos_metric", "JSON", "per-fold test Sharpe, per period (list, fold order)"),
+        _metric("is_sharpe", "mean train Sharpe over the folds, annualised"),
+        _metric("oos_sharpe", "Sharpe over all test windows together, annualised"),
+        _metric("oos_sharpe_per_period", "the same, per period (the DSR's trial Sharpe)"),
+        C("n_trades", "BIGINT", "trades over the whole series (an open one included)"),
+    ),
+    key=("study_id", "trial_no"),
+    partition_column=None,
+    doc="Every trial of every tuning study, pruned or not: parameters and per-fold in-sample and out-of-sample scores.",
+)
+
+TUNED_PARAMETERS = Table(
+    schema="research",
+    name="tuned_parameters",
+    columns=(
+        STUDY_ID,
+        C("indicator", "VARCHAR", "a selected indicator"),
+        C("params", "JSON", "its chosen parameters (best on the last train window)"),
+        C("blend_mode", "VARCHAR", "weighted_sum (one indicator) | phiai (walk-forward weights)"),
+        _metric("weight", "blend weight on the last bar of the chosen run (phiai weights move per bar)"),
+        _metric("is_sharpe", "walk-forward winners' mean train Sharpe, annualised"),
+        _metric("oos_sharpe", "Sharpe of the concatenated walk-forward test windows, annualised"),
+        _metric("psr", "Probabilistic Sharpe Ratio of the OOS series vs 0"),
+        _metric("dsr", "Deflated Sharpe Ratio of the OOS series given every trial"),
+        _metric("pbo", "Probability of Backtest Overfitting (CSCV)"),
+        _metric("min_trl", "Minimum Track Record Length for PSR 0.95 vs 0, bars (NULL = never)"),
+        _metric("prob_oos_loss", "CSCV share of splits where the IS winner loses OOS"),
+        _metric("degradation_slope", "CSCV slope of OOS on IS Sharpe of the IS winner"),
+        C("n_trials", "BIGINT", "N of the DSR and PBO"),
+        C("verdict", "VARCHAR", "the verdict in words, e.g. 'likely overfit: PBO 0.62'"),
+        C("run_id", "VARCHAR", "research.backtest_runs id of the chosen configuration's OOS backtest", nullable=True),
+        C("run_config", "JSON", "the tuned RunConfig"),
+    ),
+    key=("study_id", "indicator"),
+    partition_column=None,
+    doc="The outcome of each tuning study, one row per selected indicator: parameters, blend, statistics, verdict and the OOS run.",
+)
+
 TABLES: tuple[Table, ...] = (
     INDICATOR_SIGNALS,
     REGIMES,
@@ -264,4 +345,7 @@ TABLES: tuple[Table, ...] = (
     BACKTEST_TRADES,
     BACKTEST_EQUITY,
     BACKTEST_LEGS,
+    TUNING_STUDIES,
+    TUNING_TRIALS,
+    TUNED_PARAMETERS,
 )

@@ -100,9 +100,10 @@ def test_unrunnable_configs_fail_before_any_work(changes, needle):
     assert needle in str(exc.value)
 
 
-def test_auto_tune_is_refused_until_tuning_arrives(bars):
+def test_auto_tune_needs_a_start_date(bars):
+    # auto_tune tunes on the bars before dataset.start (tests/research/test_tuning_auto.py)
     cfg = RunConfig.from_dict({"indicators": {"rsi": {"auto_tune": True}}})
-    with pytest.raises(RunConfigError, match="auto_tune"):
+    with pytest.raises(RunConfigError, match=r"indicators.rsi.auto_tune: needs dataset.start"):
         run_backtest(cfg, bars)
 
 

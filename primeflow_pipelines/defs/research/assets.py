@@ -246,7 +246,9 @@ def backtest_runs(
         raise dg.Failure(description="dataset.csv runs on the user's file: use `primeflow backtest` for it")
     symbols = list(ds.universe) if rc.strategy == "momentum_rotation" else [ds.symbol]
     with warehouse.connect() as con:
-        bars = bars_from_connection(con, symbols if len(symbols) > 1 else symbols[0], ds.start, ds.end,
+        # auto_tune tunes on the bars before dataset.start: load from the first stored bar
+        start = None if any(s.auto_tune for s in rc.indicators.values()) else ds.start
+        bars = bars_from_connection(con, symbols if len(symbols) > 1 else symbols[0], start, ds.end,
                                     ds.timeframe, ds.vendor, where="the warehouse")
     context.log.info(f"backtest {rc.run_id}: {len(bars):,} bars of {', '.join(symbols[:5])}"
                      + (" ..." if len(symbols) > 5 else ""))
