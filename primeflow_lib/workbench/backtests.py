@@ -243,7 +243,8 @@ def form_config(base: Mapping[str, Any], *, dataset: Mapping[str, Any], mode: st
                 tags: tuple[str, ...] = ()) -> dict[str, Any]:
     """The RunConfig plain data of the workbench's five steps, starting from ``base`` (a
     preset's :func:`preset_config`). Regime weights are kept only for the chosen indicators
-    (a preset's matrix stays valid when indicators are removed). Validate with
+    (a preset's matrix stays valid when indicators are removed); weights all equal to 1 are
+    left unset like the preset's, so an unchanged preset keeps the CLI's run_id. Validate with
     :func:`build_config`."""
     data = {k: v for k, v in base.items()}
     data["dataset"] = {**base.get("dataset", {}), **dataset}
@@ -251,6 +252,9 @@ def form_config(base: Mapping[str, Any], *, dataset: Mapping[str, Any], mode: st
     data["strategy"] = strategy
     data["indicators"] = {k: dict(v) for k, v in indicators.items()}
     b = {**base.get("blend", {}), **blend}
+    if b.get("weights") and not base.get("blend", {}).get("weights") and all(
+            float(w) == 1.0 for w in b["weights"].values()):
+        b["weights"] = None  # equal weights are the default: keep the preset's run_id
     if b.get("regime_weights"):
         b["regime_weights"] = {r: {k: w for k, w in row.items() if k in indicators}
                                for r, row in b["regime_weights"].items()}

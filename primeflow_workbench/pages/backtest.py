@@ -54,8 +54,8 @@ else:
                                 key="bt_upload")
     symbol = c[1].text_input("Name for the run (default: the file name)", key="bt_csv_symbol")
 timeframe = c[2].selectbox("Timeframe", TIMEFRAMES, index=TIMEFRAMES.index("1d"), key="bt_tf")
-start = c[3].date_input("Start", value=None, key="bt_start")
-end = c[4].date_input("End", value=None, key="bt_end")
+start = c[3].date_input("Start", value=None, min_value=dt.date(1900, 1, 1), key="bt_start")
+end = c[4].date_input("End", value=None, min_value=dt.date(1900, 1, 1), key="bt_end")
 
 # --- 2. indicators ---------------------------------------------------------------------------
 st.header("2 · Strategy and indicators", divider="gray")

@@ -3,6 +3,8 @@ sessions missing inside each series' span, and clearing with a confirmation."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from primeflow_lib.cache import TIMEFRAMES
@@ -44,8 +46,8 @@ with widgets.user_errors():
     vendor = c[1].selectbox("Vendor", [None, *sorted(inv["vendor"].unique())], key="clear_vendor")
     syms = sorted(inv.loc[inv["timeframe"] == tf, "symbol"].unique())
     symbol = c[2].selectbox("Symbol", [None, *syms], key="clear_symbol")
-    start = c[3].date_input("From", value=None, key="clear_start")
-    end = c[4].date_input("To", value=None, key="clear_end")
+    start = c[3].date_input("From", value=None, min_value=dt.date(1900, 1, 1), key="clear_start")
+    end = c[4].date_input("To", value=None, min_value=dt.date(1900, 1, 1), key="clear_end")
     target = inv[(inv["timeframe"] == tf) & ((inv["vendor"] == vendor) if vendor else True)
                  & ((inv["symbol"] == symbol) if symbol else True)]
     if st.button("Clear ...", key="clear_ask"):
