@@ -17,7 +17,7 @@ st.set_page_config(page_title="PrimeFlow workbench", page_icon=":material/insigh
 
 PAGES = [
     st.Page(HERE / "pages" / "flow_today.py", title="Flow today", icon=":material/bolt:",
-            url_path="flow", default=True),
+            default=True),
     st.Page(HERE / "pages" / "backtest.py", title="Backtest", icon=":material/science:",
             url_path="backtest"),
     st.Page(HERE / "pages" / "history.py", title="History & compare",

@@ -77,12 +77,36 @@ def launch_chromium(playwright):
                                       args=list(CHROMIUM_ARGS))
 
 
-def wait_idle(page, timeout_ms: float = 60_000) -> None:
-    """Wait until the page's script run has finished: the app is rendered and no "Running..."
-    status is shown (Streamlit's status widget disappears when the run ends)."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
-    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=timeout_ms)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !/Running/i.test(document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        ".innerText)", timeout=timeout_ms)
+_STATE_JS = """() => {
+  const status = document.querySelector('[data-testid="stStatusWidget"]');
+  const running = !!status && /Running/i.test(status.innerText);
+  const main = document.querySelector('[data-testid="stMain"]');
+  const skeletons = main ? main.querySelectorAll('[data-testid="stSkeleton"]').length : -1;
+  const title = !!document.querySelector('[data-testid="stMainBlockContainer"] h1');
+  const n = main ? main.querySelectorAll('[data-testid="stElementContainer"]').length : 0;
+  return [running, skeletons, title, n];
+}"""
+
+
+def wait_idle(page, timeout_ms: float = 60_000, settle_s: float = 0.5) -> float:
+    """Wait until the page is interactive and return the ``time.monotonic()`` at which it
+    became so: the page title is shown, no "Running..." status, no skeleton placeholder left
+    (tables and charts load their code lazily), and nothing changed for ``settle_s`` seconds
+    after that (a script run adds elements in bursts, so a single check could pass between
+    two of them). The returned time excludes that settling wait."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    ready_since: float | None = None
+    last = None
+    while time.monotonic() < deadline:
+        running, skeletons, title, n = page.evaluate(_STATE_JS)
+        now = time.monotonic()
+        state = (running, skeletons, title, n)
+        ready = title and not running and skeletons == 0
+        if not ready or state != last:
+            ready_since = now if ready else None
+        last = state
+        if ready_since is not None and now - ready_since >= settle_s:
+            return ready_since
+        time.sleep(0.05)
+    raise TimeoutError(f"the page was not interactive within {timeout_ms / 1000:.0f} s "
+                       f"(running, skeletons, title, elements: {last})")

@@ -9,14 +9,15 @@ import pandas as pd
 
 def equity_chart(curves: pd.DataFrame, *, by: str | None = None, height: int = 280) -> alt.Chart:
     """Equity (USD) over time; one line per value of ``by`` (e.g. ``run_id``) when given.
-    Drag to zoom, hover for values."""
+    Scroll or drag to zoom and pan in time, hover for values."""
     enc = {"x": alt.X("ts:T", title=None), "y": alt.Y("equity:Q", title="equity (USD)",
                                                       scale=alt.Scale(zero=False)),
            "tooltip": ["ts:T", alt.Tooltip("equity:Q", format=",.0f")]}
     if by:
         enc["color"] = alt.Color(f"{by}:N", title=by)
         enc["tooltip"].insert(0, f"{by}:N")
-    return alt.Chart(curves).mark_line().encode(**enc).properties(height=height).interactive()
+    return alt.Chart(curves).mark_line().encode(**enc).properties(height=height).interactive(
+        bind_y=False)
 
 
 def drawdown_chart(curves: pd.DataFrame, *, by: str | None = None, height: int = 160) -> alt.Chart:
@@ -29,7 +30,7 @@ def drawdown_chart(curves: pd.DataFrame, *, by: str | None = None, height: int =
         mark = alt.Chart(curves).mark_line()
     else:
         mark = alt.Chart(curves).mark_area(opacity=0.5, color="#e4572e")
-    return mark.encode(**enc).properties(height=height).interactive()
+    return mark.encode(**enc).properties(height=height).interactive(bind_y=False)
 
 
 def scatter(df: pd.DataFrame, x: str, y: str, *, color: str | None = None) -> alt.Chart:

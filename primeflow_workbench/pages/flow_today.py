@@ -91,7 +91,7 @@ with widgets.user_errors():
         st.stop()
     ch = choices_of(session)
     st.caption(f"Latest session with signals: **{session}**")
-    f = st.columns([1, 2, 2, 1, 1])
+    f = st.columns([1.2, 2, 2, 1.2, 1.6])
     kinds = f[0].multiselect("Kind", ch["kinds"], key="flow_kinds")
     tickers = f[1].multiselect("Ticker", ch["tickers"], key="flow_tickers")
     tags = f[2].multiselect("Tag", ch["tags"], key="flow_tags")

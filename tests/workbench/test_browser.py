@@ -35,7 +35,7 @@ def test_a_backtest_through_the_form_in_chromium(wb):
         chromium = browser.launch_chromium(pw)
         try:
             page = chromium.new_page(viewport={"width": 1400, "height": 1200})
-            page.goto(f"{url}/flow")
+            page.goto(f"{url}/")
             browser.wait_idle(page)
             expect(page.get_by_text("Signals (4)")).to_be_visible()
             page.screenshot(path=ARTIFACTS / "flow.png", full_page=True)
