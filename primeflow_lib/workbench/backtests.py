@@ -278,3 +278,19 @@ def discard_upload(path: str | os.PathLike) -> None:
     p.unlink(missing_ok=True)
     if p.parent.is_dir() and not any(p.parent.iterdir()):
         p.parent.rmdir()
+
+
+def run_vendors(run_ids: list[str], path: PathLike = None) -> list[str]:
+    """Vendors of the bars behind the given runs: the run's stored ``vendor``, else (runs made
+    without a vendor filter) the vendors of that symbol's daily bars in the read copy."""
+    have = existing_tables(path)
+    if "research.backtest_runs" not in have:
+        return []
+    sql = "SELECT DISTINCT vendor FROM research.backtest_runs WHERE run_id IN (SELECT unnest(?)) AND vendor IS NOT NULL"
+    params: list[Any] = [list(run_ids)]
+    if "market.ohlcv_daily" in have:
+        sql += (" UNION SELECT DISTINCT d.vendor FROM research.backtest_runs r JOIN "
+                "market.ohlcv_daily d ON d.ticker = r.symbol WHERE r.run_id IN (SELECT unnest(?)) "
+                "AND r.vendor IS NULL")
+        params.append(list(run_ids))
+    return sorted(read_frame(sql, params, path)["vendor"].astype(str))

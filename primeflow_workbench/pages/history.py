@@ -9,7 +9,6 @@ import streamlit as st
 
 from primeflow_lib.warehouse import warehouse_path
 from primeflow_lib.workbench import backtests as bt
-from primeflow_lib.workbench import readcopy
 from primeflow_workbench import charts, widgets
 
 COLUMNS = ["run_id", "created_at", "strategy", "symbol", "timeframe", "first_bar", "last_bar",
@@ -48,7 +47,6 @@ with widgets.user_errors():
 
         st.subheader("One run")
         one = st.selectbox("Run", ids, key="hist_one")
-        vendor = runs.set_index("run_id").get("vendor")
         c = st.columns(2)
         if c[0].button("Export (config, results, trades, equity PNG)", key="hist_export"):
             with st.spinner("Exporting ..."):
@@ -76,5 +74,4 @@ with widgets.user_errors():
                                                    ("sharpe", "total_return", "max_drawdown",
                                                     "n_trades", "final_equity")}})
             st.dataframe(compare.astype(str))
-        stored_vendor = readcopy.vendors(runs[runs["run_id"].isin(ids)]) if "vendor" in runs else []
-        widgets.synthetic_notice(stored_vendor, "The bars of these runs")
+        widgets.synthetic_notice(widgets.cached(bt.run_vendors)(ids), "The bars of these runs")

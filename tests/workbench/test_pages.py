@@ -218,6 +218,7 @@ def test_history_compares_exports_and_reproduces(app, wb):
     side = [d.value for d in at.dataframe if set(ids) <= set(d.value.columns)]
     assert side and "sharpe" in side[0].index
     assert charts(at) == 2
+    assert any(w.startswith("Synthetic data: The bars of these runs") for w in texts(at, "warning"))
     at.button(key="hist_export").click().run()
     no_traceback(at)
     folder = wb["live"].parent / "exports" / at.selectbox(key="hist_one").value
