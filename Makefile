@@ -13,7 +13,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast ui bench lint docs clean-warehouse
+.PHONY: install demo test test-fast ui bench lint docs clean-warehouse workbench
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -44,6 +44,12 @@ test-fast: install
 ui: install
 	@mkdir -p var
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# the research and flow workbench (Streamlit) on the published read copy; settings and the dark
+# theme in .streamlit/config.toml
+workbench: install
+	$(BIN)/streamlit run primeflow_workbench/app.py --server.address 127.0.0.1 --server.port 8501 \
+		--server.headless true --browser.gatherUsageStats false
 
 bench: install
 	$(BIN)/python benchmarks/bench_backtest.py

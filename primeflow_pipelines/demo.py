@@ -187,5 +187,6 @@ def summarize(read_path, days: list[dt.date]) -> str:
         f"Alerts (console/file sink): {os.environ.get('PRIMEFLOW_ALERTS_FILE') or 'var/alerts.jsonl'}",
         "Open the UI:   make ui   (then http://127.0.0.1:3000)",
         'Query:        .venv/bin/primeflow query "SELECT * FROM market.universe LIMIT 10"',
+        "Workbench:    make workbench   (then http://127.0.0.1:8501)",
     ]
     return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""What the warehouse caches, for the workbench's Data page: the ``primeflow cache list`` view
+(:func:`primeflow_lib.cache.list_cache` on the read copy) with the NYSE sessions missing between
+each series' first and last stored session, and clearing (``primeflow cache clear``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pandas as pd
+
+from primeflow_lib import calendar
+from primeflow_lib.cache import TIMEFRAMES, clear_cache, list_cache
+from primeflow_lib.warehouse import connect, publish_read_copy
+from primeflow_lib.workbench.readcopy import existing_tables, require
+
+PathLike = str | os.PathLike | None
+COLUMNS = ["timeframe", "vendor", "symbol", "sessions", "first", "last", "rows"]
+
+
+def stored_sessions(path: PathLike = None) -> pd.DataFrame:
+    """``timeframe, vendor, symbol, dates`` (sorted list of stored sessions) per series."""
+    p = require(path)
+    have = existing_tables(p)
+    frames = []
+    with connect(p, read_only=True) as con:
+        for tf, (table, col) in TIMEFRAMES.items():
+            if table not in have:
+                continue
+            frames.append(con.execute(
+                f"SELECT '{tf}' AS timeframe, vendor, \"{col}\" AS symbol, "
+                f"list(DISTINCT trade_date ORDER BY trade_date) AS dates FROM {table} GROUP BY ALL"
+            ).df())
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["timeframe", "vendor", "symbol", "dates"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def missing_sessions(dates: list[dt.date]) -> list[dt.date]:
+    """NYSE sessions between the first and last of ``dates`` that are not in ``dates``."""
+    if len(dates) == 0:
+        return []
+    have = {pd.Timestamp(d).date() for d in dates}
+    return [d for d in calendar.sessions(min(have), max(have)) if d not in have]
+
+
+def inventory(path: PathLike = None, *, vendor: str | None = None, symbol: str | None = None,
+              timeframe: str | None = None) -> pd.DataFrame:
+    """The cache list (one row per timeframe, vendor, symbol: sessions, first, last, rows) plus
+    ``gaps`` (sessions missing inside the span) and ``missing`` (the first few, as text)."""
+    p = require(path)
+    have = existing_tables(p)
+    with connect(p, read_only=True) as con:
+        if not all(t in have for t, _ in TIMEFRAMES.values()):
+            # list_cache reads every table; before the first materialization some are absent
+            parts = []
+            for tf, (t, _) in TIMEFRAMES.items():
+                if t in have and (timeframe is None or tf == timeframe):
+                    parts.append(list_cache(con, vendor=vendor, symbol=symbol, timeframe=tf))
+            df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+        else:
+            df = list_cache(con, vendor=vendor, symbol=symbol, timeframe=timeframe)
+    if df.empty:
+        return df.assign(gaps=pd.Series(dtype="int64"), missing=pd.Series(dtype="object"))
+    sessions = stored_sessions(p).set_index(["timeframe", "vendor", "symbol"])["dates"]
+    gaps, shown = [], []
+    for key in zip(df["timeframe"], df["vendor"], df["symbol"], strict=True):
+        miss = missing_sessions(list(sessions.get(key, [])))
+        gaps.append(len(miss))
+        shown.append(", ".join(str(d) for d in miss[:5]) + (" ..." if len(miss) > 5 else ""))
+    return df.assign(gaps=gaps, missing=shown)
+
+
+def clear(*, timeframe: str, vendor: str | None = None, symbol: str | None = None,
+          start: dt.date | None = None, end: dt.date | None = None,
+          warehouse: PathLike = None, read_copy: PathLike = None) -> int:
+    """Delete cached rows like ``primeflow cache clear`` (one transaction on a short write
+    connection), then republish the read copy. Returns rows deleted.
+
+    Raises:
+        CacheError: unknown timeframe, or no filter at all (a whole table is never wiped).
+    """
+    with connect(warehouse) as con:
+        n = clear_cache(con, timeframe=timeframe, vendor=vendor, symbol=symbol, start=start, end=end)
+        publish_read_copy(con=con, dst=read_copy)
+    return n

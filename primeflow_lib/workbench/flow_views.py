@@ -1,0 +1,205 @@
+"""Today's flow for the workbench: signals of the latest session (daily partitions and the
+near-live path), what each signal came from, the strategy scorecard, unusual activity and the
+ticker's gamma levels.
+
+Sources: ``flow.signals`` / ``live.signals`` (same columns), ``flow.flow_events`` /
+``live.flow_events``, ``flow.option_prints``, ``flow.flow_context``, ``live.paper_positions``,
+``live.alert_outbox``, the marts ``marts.strategy_scorecard`` and ``marts.unusual_activity``
+(``dbt_like_sql/``) and ``market.gamma_exposure`` when the gamma-exposure assets have run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from primeflow_lib.workbench.readcopy import existing_tables, quote, read_frame, table_columns
+
+#: where signals and their orders live, by source
+SIGNAL_TABLES = {"daily": "flow.signals", "live": "live.signals"}
+EVENT_TABLES = {"daily": "flow.flow_events", "live": "live.flow_events"}
+
+#: the signal columns the list shows (all declared in primeflow_lib.schema.flow.SIGNALS)
+LIST_COLUMNS = (
+    "signal_id", "ts", "kind", "ticker", "option_symbol", "direction", "strength", "tags",
+    "event_type", "side", "premium", "size", "spot", "otm_pct", "dte", "vol_oi", "iv", "vendor",
+)  # fmt: skip
+
+#: tags a signal can carry (flow.signals.tags)
+KNOWN_TAGS = ("SIZE", "SWEEP", "AGGRESSIVE", "VOL>OI", "TREND_CONFIRMED", "REPEAT", "BLOCK",
+              "GOLDEN", "NEG_GAMMA")
+
+Path = str | os.PathLike | None
+
+
+def _present(sources: Sequence[str], path: Path) -> dict[str, str]:
+    have = existing_tables(path)
+    return {s: SIGNAL_TABLES[s] for s in sources if SIGNAL_TABLES[s] in have}
+
+
+def latest_session(path: Path = None) -> dt.date | None:
+    """The newest ``trade_date`` with a signal (daily or live), or None without signals."""
+    tables = _present(list(SIGNAL_TABLES), path)
+    if not tables:
+        return None
+    sql = " UNION ALL ".join(f"SELECT max(trade_date) AS d FROM {t}" for t in tables.values())
+    d = read_frame(f"SELECT max(d) AS d FROM ({sql})", path=path)["d"].iloc[0]
+    return None if pd.isna(d) else pd.Timestamp(d).date()
+
+
+def session_signals(
+    session: dt.date,
+    *,
+    kinds: Sequence[str] = (),
+    tickers: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    min_strength: float = 0.0,
+    sources: Sequence[str] = ("daily", "live"),
+    path: Path = None,
+) -> pd.DataFrame:
+    """Signals of ``session`` from ``sources`` (``daily``: flow.signals, ``live``: live.signals),
+    strongest first, with a ``source`` column.
+
+    Args:
+        kinds / tickers: keep only these (empty = all).
+        tags: keep signals carrying at least one of these tags (empty = all).
+        min_strength: keep strength >= this (strength is in [0, 1]).
+    """
+    tables = _present([s for s in sources if s in SIGNAL_TABLES], path)
+    cols = ", ".join(f'"{c}"' for c in LIST_COLUMNS)
+    if not tables:
+        return pd.DataFrame(columns=["source", *LIST_COLUMNS])
+    where, params = ["trade_date = ?", "strength >= ?"], [session, float(min_strength)]
+    if kinds:
+        where.append("kind IN (SELECT unnest(?))")
+        params.append(list(kinds))
+    if tickers:
+        where.append("ticker IN (SELECT unnest(?))")
+        params.append(list(tickers))
+    if tags:
+        where.append("list_has_any(string_split(tags, ','), ?)")
+        params.append(list(tags))
+    parts, all_params = [], []
+    for source, t in tables.items():
+        parts.append(f"SELECT '{source}' AS source, {cols} FROM {t} WHERE {' AND '.join(where)}")
+        all_params += params
+    return read_frame(" UNION ALL ".join(parts) + " ORDER BY strength DESC, ts", all_params, path)
+
+
+def session_choices(session: dt.date, path: Path = None) -> dict[str, list[str]]:
+    """Kinds, tickers and tags present among ``session``'s signals (for the filters)."""
+    df = session_signals(session, path=path)
+    tags = sorted({t for s in df["tags"].dropna() for t in str(s).split(",") if t})
+    return {"kinds": sorted(df["kind"].unique()), "tickers": sorted(df["ticker"].unique()),
+            "tags": tags}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def signal_detail(signal_id: str, source: str = "daily", path: Path = None) -> dict[str, Any]:
+    """Everything behind one signal, each part traceable to its rows.
+
+    Returns ``{"signal": dict (JSON columns parsed), "order": dict | None (the flow_events
+    row), "prints": DataFrame (flow.option_prints of the order, time order), "context": dict
+    (context_json, plus the flow.flow_context row for daily signals), "paper": dict | None
+    (live.paper_positions), "alerts": DataFrame (live.alert_outbox rows)}``.
+
+    Raises:
+        KeyError: no such signal in the source's table.
+    """
+    if source not in SIGNAL_TABLES:
+        raise KeyError(f"unknown signal source {source!r}; one of {list(SIGNAL_TABLES)}")
+    have = existing_tables(path)
+    st = SIGNAL_TABLES[source]
+    if st not in have:
+        raise KeyError(f"no table {st} in the read copy")
+    rows = read_frame(f"SELECT * FROM {st} WHERE signal_id = ?", [signal_id], path)
+    if rows.empty:
+        raise KeyError(f"no signal {signal_id!r} in {st}")
+    sig = rows.iloc[0].to_dict()
+    for k in ("context_json", "rules_passed", "rules_failed", "score_json"):
+        sig[k] = _json(sig.get(k))
+    order = None
+    et = EVENT_TABLES[source]
+    if et in have:
+        ev = read_frame(f"SELECT * FROM {et} WHERE event_id = ?", [sig["event_id"]], path)
+        order = ev.iloc[0].to_dict() if len(ev) else None
+    ids = [p for p in str(sig.get("print_ids") or "").split(",") if p]
+    prints = pd.DataFrame()
+    if ids and "flow.option_prints" in have:
+        prints = read_frame(
+            "SELECT * FROM flow.option_prints WHERE trade_date = ? AND print_id IN "
+            "(SELECT unnest(?)) ORDER BY sip_ts, seq", [sig["trade_date"], ids], path)
+    context = dict(sig["context_json"]) if isinstance(sig["context_json"], dict) else {}
+    if source == "daily" and "flow.flow_context" in have:
+        ctx = read_frame("SELECT * FROM flow.flow_context WHERE event_id = ?",
+                         [sig["event_id"]], path)
+        if len(ctx):
+            context = {**ctx.iloc[0].to_dict(), **context}
+    paper = None
+    if "live.paper_positions" in have:
+        pp = read_frame("SELECT * FROM live.paper_positions WHERE signal_id = ?", [signal_id], path)
+        paper = pp.iloc[0].to_dict() if len(pp) else None
+    alerts = pd.DataFrame()
+    if "live.alert_outbox" in have:
+        alerts = read_frame(
+            "SELECT channel, mode, status, created_at, sent_at, is_synthetic, message_text "
+            "FROM live.alert_outbox WHERE signal_id = ? ORDER BY created_at", [signal_id], path)
+    return {"signal": sig, "order": order, "prints": prints, "context": context,
+            "paper": paper, "alerts": alerts}
+
+
+def strategy_scorecard(path: Path = None) -> pd.DataFrame | None:
+    """``marts.strategy_scorecard`` (all sessions), or None before the marts are built."""
+    if "marts.strategy_scorecard" not in existing_tables(path):
+        return None
+    return read_frame("SELECT * FROM marts.strategy_scorecard ORDER BY kind", path=path)
+
+
+def unusual_activity(session: dt.date, path: Path = None, limit: int = 200) -> pd.DataFrame | None:
+    """``marts.unusual_activity`` rows of ``session``, largest premium first (None before the
+    marts are built)."""
+    if "marts.unusual_activity" not in existing_tables(path):
+        return None
+    return read_frame("SELECT * FROM marts.unusual_activity WHERE trade_date = ? "
+                      "ORDER BY premium DESC LIMIT ?", [session, int(limit)], path)
+
+
+#: column names ``market.gamma_exposure`` may use for the session and the underlying
+_GEX_DATE_COLUMNS = ("trade_date", "session_date", "date", "session")
+_GEX_SYMBOL_COLUMNS = ("underlying", "ticker", "symbol")
+GAMMA_TABLE = "market.gamma_exposure"
+
+
+def gamma_levels(ticker: str, session: dt.date | None = None, path: Path = None,
+                 sessions: int = 5) -> pd.DataFrame | None:
+    """The ticker's rows of ``market.gamma_exposure`` (total GEX, call wall, put wall, flip,
+    spot, convention: whatever columns the table has) for the last ``sessions`` sessions up to
+    ``session``, newest first. None when the table does not exist."""
+    cols = table_columns(GAMMA_TABLE, path)
+    if not cols:
+        return None
+    date_col = next((c for c in _GEX_DATE_COLUMNS if c in cols), None)
+    sym_col = next((c for c in _GEX_SYMBOL_COLUMNS if c in cols), None)
+    if sym_col is None:
+        return None
+    sql = f"SELECT * FROM {GAMMA_TABLE} WHERE {quote(sym_col, cols)} = ?"
+    params: list[Any] = [ticker]
+    if date_col is not None:
+        if session is not None:
+            sql += f" AND {quote(date_col, cols)} <= ?"
+            params.append(session)
+        sql += f" ORDER BY {quote(date_col, cols)} DESC"
+    return read_frame(sql + " LIMIT ?", [*params, int(sessions)], path)

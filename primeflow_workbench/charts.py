@@ -1,0 +1,48 @@
+"""Interactive Altair charts (Streamlit's built-in charting): equity and drawdown curves,
+several runs on one chart, and in-sample vs out-of-sample scatter."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+
+def equity_chart(curves: pd.DataFrame, *, by: str | None = None, height: int = 280) -> alt.Chart:
+    """Equity (USD) over time; one line per value of ``by`` (e.g. ``run_id``) when given.
+    Scroll or drag to zoom and pan in time, hover for values."""
+    enc = {"x": alt.X("ts:T", title=None), "y": alt.Y("equity:Q", title="equity (USD)",
+                                                      scale=alt.Scale(zero=False)),
+           "tooltip": ["ts:T", alt.Tooltip("equity:Q", format=",.0f")]}
+    if by:
+        enc["color"] = alt.Color(f"{by}:N", title=by)
+        enc["tooltip"].insert(0, f"{by}:N")
+    return alt.Chart(curves).mark_line().encode(**enc).properties(height=height).interactive(
+        bind_y=False)
+
+
+def drawdown_chart(curves: pd.DataFrame, *, by: str | None = None, height: int = 160) -> alt.Chart:
+    """Drawdown (fraction below the running peak, <= 0) over time."""
+    enc = {"x": alt.X("ts:T", title=None),
+           "y": alt.Y("drawdown:Q", title="drawdown", axis=alt.Axis(format="%")),
+           "tooltip": ["ts:T", alt.Tooltip("drawdown:Q", format=".2%")]}
+    if by:
+        enc["color"] = alt.Color(f"{by}:N", title=by)
+        mark = alt.Chart(curves).mark_line()
+    else:
+        mark = alt.Chart(curves).mark_area(opacity=0.5, color="#e4572e")
+    return mark.encode(**enc).properties(height=height).interactive(bind_y=False)
+
+
+def scatter(df: pd.DataFrame, x: str, y: str, *, color: str | None = None) -> alt.Chart:
+    """A scatter of two numeric columns with a y = x reference line (points below the line did
+    worse out of sample than in sample)."""
+    lo = float(min(df[x].min(), df[y].min()))
+    hi = float(max(df[x].max(), df[y].max()))
+    enc = {"x": alt.X(f"{x}:Q", title=x), "y": alt.Y(f"{y}:Q", title=y),
+           "tooltip": list(df.columns[:12])}
+    if color:
+        enc["color"] = alt.Color(f"{color}:N")
+    points = alt.Chart(df).mark_circle(size=60).encode(**enc)
+    line = alt.Chart(pd.DataFrame({x: [lo, hi], y: [lo, hi]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x=f"{x}:Q", y=f"{y}:Q")
+    return (points + line).properties(height=320).interactive()

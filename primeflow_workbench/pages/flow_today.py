@@ -1,0 +1,138 @@
+"""Flow today: the latest session's signals (daily and live) with filters, the strategy
+scorecard, unusual activity, and a signal opened to its order, prints, context, paper outcome,
+alerts and the ticker's gamma levels."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from primeflow_lib.workbench import flow_views as fv
+from primeflow_lib.workbench import readcopy
+from primeflow_workbench import widgets
+
+st.title("Flow today")
+widgets.require_read_copy()
+
+latest = widgets.cached(fv.latest_session)
+signals_of = widgets.cached(fv.session_signals)
+choices_of = widgets.cached(fv.session_choices)
+
+
+def _detail(signal_id: str, source: str) -> None:
+    d = widgets.cached(fv.signal_detail)(signal_id, source)
+    sig = d["signal"]
+    st.subheader(f"{sig['kind']} {sig['direction']} {sig['ticker']} {sig['option_symbol']}")
+    widgets.synthetic_notice([sig["vendor"]], "This signal and its prints")
+    c = st.columns(4)
+    c[0].metric("strength", f"{sig['strength']:.2f}")
+    c[1].metric("premium", f"${sig['premium']:,.0f}")
+    c[2].metric("size", f"{sig['size']:,} contracts")
+    c[3].metric("source", source)
+    st.caption(f"signal_id `{sig['signal_id']}` · event_id `{sig['event_id']}` · tags "
+               f"{sig['tags'] or '-'}")
+    tabs = st.tabs(["Order", "Prints", "Context", "Rules & score", "Paper outcome", "Alerts",
+                    "Gamma levels"])
+    with tabs[0]:
+        if d["order"] is None:
+            st.info(f"No order {sig['event_id']} in {fv.EVENT_TABLES[source]}.")
+        else:
+            st.dataframe(pd.DataFrame([d["order"]]).T.rename(columns={0: "value"}).astype(str))
+    with tabs[1]:
+        if d["prints"].empty:
+            st.info("No prints stored for this order.")
+        else:
+            st.dataframe(d["prints"], hide_index=True)
+    with tabs[2]:
+        st.json(d["context"], expanded=True)
+    with tabs[3]:
+        st.write("Rules passed")
+        st.json(sig["rules_passed"], expanded=False)
+        st.write("Rules failed (soft checks)")
+        st.json(sig["rules_failed"], expanded=False)
+        st.write("Score")
+        st.json(sig["score_json"], expanded=False)
+    with tabs[4]:
+        if d["paper"] is None:
+            st.info("No paper position for this signal (live.paper_positions).")
+        else:
+            p = d["paper"]
+            c = st.columns(4)
+            c[0].metric("status", str(p.get("status")))
+            c[1].metric("exit", str(p.get("exit_reason") or "-"))
+            rp = p.get("return_pct")
+            c[2].metric("underlying return", "-" if pd.isna(rp) else f"{rp:.2%}")
+            op = p.get("option_pnl")
+            c[3].metric("option P&L / contract", "-" if pd.isna(op) else f"${op:,.0f}")
+            st.dataframe(pd.DataFrame([p]).T.rename(columns={0: "value"}).astype(str))
+    with tabs[5]:
+        if d["alerts"].empty:
+            st.info("No alert was queued for this signal (live.alert_outbox).")
+        else:
+            for _, a in d["alerts"].iterrows():
+                st.caption(f"{a['channel']} · {a['mode']} · {a['status']}")
+                st.code(a["message_text"], language=None)
+    with tabs[6]:
+        gex = widgets.cached(fv.gamma_levels)(sig["ticker"], sig["trade_date"])
+        if gex is None:
+            st.info("No gamma levels: market.gamma_exposure does not exist in this warehouse yet.")
+        elif gex.empty:
+            st.info(f"No gamma levels for {sig['ticker']} up to {sig['trade_date']}.")
+        else:
+            widgets.synthetic_notice(readcopy.vendors(gex), "These gamma levels")
+            st.dataframe(gex, hide_index=True)
+
+
+with widgets.user_errors():
+    session = latest()
+    if session is None:
+        st.info("No signals yet: flow.signals and live.signals are empty. Run `make demo`, or "
+                "materialize the flow assets in `make ui`.")
+        st.stop()
+    ch = choices_of(session)
+    st.caption(f"Latest session with signals: **{session}**")
+    f = st.columns([1.2, 2, 2, 1.2, 1.6])
+    kinds = f[0].multiselect("Kind", ch["kinds"], key="flow_kinds")
+    tickers = f[1].multiselect("Ticker", ch["tickers"], key="flow_tickers")
+    tags = f[2].multiselect("Tag", ch["tags"], key="flow_tags")
+    min_strength = f[3].slider("Min strength", 0.0, 1.0, 0.0, 0.05, key="flow_strength")
+    sources = f[4].multiselect("Source", ["daily", "live"], ["daily", "live"], key="flow_sources")
+    df = signals_of(session, kinds=tuple(kinds), tickers=tuple(tickers), tags=tuple(tags),
+                    min_strength=min_strength, sources=tuple(sources))
+    widgets.synthetic_notice(readcopy.vendors(df), "These signals")
+    st.subheader(f"Signals ({len(df)})")
+    event = st.dataframe(
+        df, hide_index=True, on_select="rerun", selection_mode="single-row", key="flow_table",
+        column_config={"strength": st.column_config.ProgressColumn(min_value=0, max_value=1,
+                                                                   format="%.2f"),
+                       "premium": st.column_config.NumberColumn(format="$%,.0f"),
+                       "otm_pct": st.column_config.NumberColumn(format="percent")})
+    rows = event.selection.rows if event is not None else []
+    if not df.empty:
+        labels = [f"{r.kind} {r.ticker} {r.option_symbol} {r.strength:.2f} ({r.source}) "
+                  f"{r.signal_id}" for r in df.itertuples()]
+        pick = st.selectbox("Open a signal", range(len(df)), index=rows[0] if rows else None,
+                            format_func=lambda i: labels[i], key="flow_pick",
+                            placeholder="select a row above or choose here")
+        if pick is not None:
+            with st.container(border=True):
+                _detail(df["signal_id"].iloc[pick], df["source"].iloc[pick])
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Strategy scorecard")
+        sc = widgets.cached(fv.strategy_scorecard)()
+        if sc is None:
+            st.info("marts.strategy_scorecard is not built yet (run the marts job).")
+        else:
+            st.caption("All sessions, paper outcomes (marts.strategy_scorecard)")
+            st.dataframe(sc, hide_index=True)
+    with right:
+        st.subheader("Unusual activity")
+        ua = widgets.cached(fv.unusual_activity)(session)
+        if ua is None:
+            st.info("marts.unusual_activity is not built yet (run the marts job).")
+        else:
+            st.caption(f"{session}: premium >= $100k, size >= 1,000 or an ISO sweep "
+                       "(marts.unusual_activity)")
+            widgets.synthetic_notice(readcopy.vendors(ua), "These orders")
+            st.dataframe(ua, hide_index=True, height=320)

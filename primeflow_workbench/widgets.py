@@ -1,0 +1,97 @@
+"""Widgets every page shares: the read-copy guard, the synthetic-data notice, library errors
+shown as the CLI shows them, cached reads keyed by the read copy's version, metric tiles."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from primeflow_lib.cache import CacheError
+from primeflow_lib.calendar import NotASessionError
+from primeflow_lib.research.cli import _format as format_metric  # the CLI's metric formatting
+from primeflow_lib.research.errors import ResearchError
+from primeflow_lib.warehouse import WarehouseError
+from primeflow_lib.workbench import readcopy
+
+#: errors whose message is meant for the user (the CLI prints the same text)
+USER_ERRORS = (ResearchError, WarehouseError, CacheError, NotASessionError, KeyError)
+
+T = TypeVar("T")
+_REGISTRY: dict[str, Callable[..., Any]] = {}
+
+
+def message(exc: BaseException) -> str:
+    """The user-facing text of a library error (KeyError without its quotes)."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Show a library error on the page (``st.error``) instead of a traceback."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        st.error(message(exc))
+
+
+def require_read_copy() -> None:
+    """Stop the page with the "run `make demo`" message when the read copy does not exist."""
+    try:
+        readcopy.require()
+    except readcopy.ReadCopyMissingError as exc:
+        st.warning(message(exc), icon=":material/database_off:")
+        st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _call(key: str, version: tuple[str, int], args: tuple, kwargs: tuple) -> Any:
+    return _REGISTRY[key](*args, **dict(kwargs))
+
+
+def cached(fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn`` (a read function of :mod:`primeflow_lib.workbench`) memoised until the read copy
+    is republished: the cache key includes the read copy's path and modification time."""
+    key = f"{fn.__module__}.{fn.__qualname__}"
+    _REGISTRY[key] = fn
+
+    def call(*args: Any, **kwargs: Any) -> T:
+        return _call(key, readcopy.version(), args, tuple(sorted(kwargs.items())))
+
+    call.__doc__ = fn.__doc__
+    return call
+
+
+def synthetic_notice(vendor_names: Iterable[str], what: str = "These rows") -> None:
+    """Say plainly when the rows shown come from the synthetic vendor (and name the vendors)."""
+    names = sorted(set(vendor_names))
+    if readcopy.is_synthetic(names):
+        st.warning(f"Synthetic data: {what} come from the synthetic vendor (generated for the "
+                   f"demo, not market data). Vendors: {', '.join(names)}.",
+                   icon=":material/science:")
+    elif names:
+        st.caption(f"Vendor: {', '.join(names)}")
+
+
+def metric_tiles(metrics: dict[str, Any], names: Iterable[str]) -> None:
+    """A row of ``st.metric`` tiles, values formatted like ``primeflow backtest`` prints them."""
+    names = [n for n in names if n in metrics]
+    for col, name in zip(st.columns(len(names)), names, strict=True):
+        col.metric(name.replace("_", " "), format_metric(name, metrics[name]))
+
+
+def metrics_frame(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Every metric as text, one row each (the CLI's format)."""
+    return pd.DataFrame({"metric": list(metrics),
+                         "value": [format_metric(k, v) for k, v in metrics.items()]})
+
+
+def finite(value: Any) -> bool:
+    """True for a real, finite number."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
