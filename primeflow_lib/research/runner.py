@@ -22,8 +22,9 @@ from primeflow_lib.research import blend as blend_mod
 from primeflow_lib.research import metrics as m
 from primeflow_lib.research.data import validate_bars, validate_panel
 from primeflow_lib.research.engine import EngineParams, simulate
-from primeflow_lib.research.errors import RunConfigError
-from primeflow_lib.research.indicators import compute_signals
+from primeflow_lib.research.errors import ResearchError, RunConfigError
+from primeflow_lib.research.gaps import GapReport, check_gaps, find_gaps, panel_gaps
+from primeflow_lib.research.indicators import compute_signals, get
 from primeflow_lib.research.regime import regime_probabilities
 from primeflow_lib.research.rotation import simulate_rotation
 from primeflow_lib.research.runconfig import ENGINE_VERSION, RunConfig
@@ -49,6 +50,9 @@ class BacktestResult:
         data_hash: 16 hex digits of SHA-256 over the bars the run saw.
         created_at: when the run finished (UTC, naive).
         elapsed_s: wall time of the run, seconds.
+        data_gaps: NYSE sessions missing inside the bars' range
+            (:class:`~primeflow_lib.research.gaps.GapReport`).
+        warnings: things a reader of the results must know (gaps in the data), one line each.
     """
 
     config: RunConfig
@@ -66,6 +70,8 @@ class BacktestResult:
         default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None)
     )
     elapsed_s: float = 0.0
+    data_gaps: GapReport | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -98,6 +104,8 @@ class BacktestResult:
             "created_at": self.created_at.isoformat(timespec="seconds"),
             "elapsed_s": round(self.elapsed_s, 4),
             "metrics": json_safe(self.metrics),
+            "data_gaps": self.data_gaps.to_dict() if self.data_gaps is not None else None,
+            "warnings": list(self.warnings),
         }
 
 
@@ -174,7 +182,7 @@ def blended_signal(
     return out.signal, signals, regimes, out.weights
 
 
-def run_backtest(config: RunConfig, bars: pd.DataFrame) -> BacktestResult:
+def run_backtest(config: RunConfig, bars: pd.DataFrame, *, strict: bool = False) -> BacktestResult:
     """Run ``config`` on ``bars``.
 
     Args:
@@ -183,28 +191,56 @@ def run_backtest(config: RunConfig, bars: pd.DataFrame) -> BacktestResult:
         bars: one instrument's bars (anything :func:`validate_bars` accepts: a CSV-shaped frame,
             a ``market.ohlcv_daily`` extract, the bar frame); for ``momentum_rotation`` a long
             panel with a ``ticker`` column.
+        strict: refuse bars with NYSE sessions missing inside their range
+            (:mod:`~primeflow_lib.research.gaps`); otherwise they are reported in
+            ``result.data_gaps`` and ``result.warnings``.
 
     Returns:
         :class:`BacktestResult`. Deterministic: the same config and bars give the same numbers.
+
+    Raises:
+        ResearchError: besides bad configs and bars, a ``signals`` run on too few bars for its
+            blend to leave warm-up (it could never trade: an error, not "0 trades"), and with
+            ``strict`` a series with gaps.
     """
     t0 = time.perf_counter()
     config.check_runnable()
     ppy = periods_per_year(config.dataset.timeframe)
     params = config.engine_params()
     if config.strategy == "momentum_rotation":
-        result = _run_rotation(config, bars, params, ppy)
+        result = _run_rotation(config, bars, params, ppy, strict)
     else:
-        result = _run_single(config, bars, params, ppy)
+        result = _run_single(config, bars, params, ppy, strict)
+    if result.data_gaps is not None and result.data_gaps.has_gaps:
+        result.warnings.append(f"data gaps: {result.data_gaps.message()}")
     result.elapsed_s = time.perf_counter() - t0
     return result
 
 
+def check_warm_up(config: RunConfig, signal: pd.Series, source: str) -> None:
+    """Raise :class:`ResearchError` when a ``signals`` run's blended signal never leaves its
+    warm-up (too few bars for the indicators' lookbacks): it could never trade."""
+    if config.strategy != "signals" or np.isfinite(signal.to_numpy(dtype=np.float64)).any():
+        return
+    n = len(signal)
+    needs = {k: get(k).lookback(s.params) + 1 for k, s in config.indicators.items()}
+    short = {k: v for k, v in needs.items() if v > n}
+    what = "no indicator can warm up" if len(short) == len(needs) else "the blend cannot warm up"
+    detail = ", ".join(f"{k} needs {v} bars" for k, v in sorted(short.items(), key=lambda kv: -kv[1]))
+    raise ResearchError(
+        f"{source}: {n} bar{'s' if n != 1 else ''}: {what} ({detail or 'no finite signal'}); give a "
+        "longer series (an earlier start) or shorter indicator periods")
+
+
 def _run_single(
-    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int
+    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int, strict: bool = False
 ) -> BacktestResult:
     source = config.dataset.csv or config.dataset.symbol or "bars"
     frame = validate_bars(bars.drop(columns=["ticker", "vendor"], errors="ignore"), source)
+    gaps = find_gaps(frame.index, source)
+    check_gaps(gaps, strict)
     signal, signals, regimes, weights = blended_signal(config, frame, params, ppy)
+    check_warm_up(config, signal, source)
     run = simulate(frame, signal, params)
     close = frame["close"].to_numpy()
     held = m.held_pnl(run.position.to_numpy(), close)
@@ -217,11 +253,12 @@ def _run_single(
         config=config, equity=run.equity, position=run.position,
         exposure=exposure.rename("exposure"), trades=trades, metrics=metrics, signal=signal,
         signals=signals, regimes=regimes, blend_weights=weights, data_hash=data_hash(frame),
+        data_gaps=gaps,
     )  # fmt: skip
 
 
 def _run_rotation(
-    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int
+    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int, strict: bool = False
 ) -> BacktestResult:
     if "ticker" not in {str(c).lower() for c in bars.columns}:
         raise RunConfigError(
@@ -234,6 +271,8 @@ def _run_rotation(
         if missing:
             raise RunConfigError(f"dataset.universe: no bars for {missing}")
         panel = panel[panel["ticker"].isin(config.dataset.universe)]
+    gaps = panel_gaps(panel, config.dataset.symbol or "panel")
+    check_gaps(gaps, strict)
     r = config.rotation
     out = simulate_rotation(panel, r.top_k, r.lookback, r.rebalance_every, r.absolute, params)
     held = m.held_pnl(out.holdings.to_numpy(), out.close.to_numpy())
@@ -243,5 +282,5 @@ def _run_rotation(
         config=config, equity=out.equity, position=out.names_held.rename("position"),
         exposure=pd.Series(value / out.equity.to_numpy(), index=out.equity.index, name="exposure"),
         trades=out.trades, metrics=metrics,
-        data_hash=data_hash(panel.set_index("ts")),
+        data_hash=data_hash(panel.set_index("ts")), data_gaps=gaps,
     )  # fmt: skip
