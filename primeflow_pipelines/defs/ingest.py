@@ -112,9 +112,22 @@ def _write_sessions(wh: WarehouseResource, t: Table, fetched: list[tuple[dt.date
     that checkpoints once at the end. A session with no valid rows keeps what was stored.
 
     ``merge``: replace only the fetched rows' keys (``upsert_rows``) instead of the whole
-    session, and leave the session's earlier quarantine rows unless this fetch has new ones
-    (a history backfill adds tickers to sessions other runs wrote)."""
+    session, all sessions of the chunk in one transaction, and leave a session's earlier
+    quarantine rows unless this fetch has new ones (a history backfill adds tickers to sessions
+    other runs wrote)."""
     if not fetched:
+        return
+    if merge:
+        # rows of many sessions but few tickers each: one upsert per chunk (one transaction,
+        # still all-or-nothing) instead of one per session, which costs a table scan each
+        with wh.connect() as con, warehouse.deferred_checkpoint(con), warehouse.transaction(con):
+            good = [v.good for _, v in fetched if len(v.good)]
+            if good:
+                warehouse.upsert_rows(con, t, pd.concat(good, ignore_index=True))
+            for day, v in fetched:
+                if len(v.quarantine):
+                    warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}",
+                                               trade_date=day)
         return
     with wh.connect() as con, warehouse.deferred_checkpoint(con):
         for day, v in fetched:
