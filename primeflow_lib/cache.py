@@ -32,7 +32,22 @@ TIMEFRAMES: dict[str, tuple[str, str]] = {
 
 
 class CacheError(ValueError):
-    """Bad cache request (unknown timeframe, empty filter)."""
+    """Bad cache request (unknown timeframe, empty filter, invalid symbol)."""
+
+
+def check_symbol(symbol: str | None) -> str | None:
+    """``symbol`` upper-cased if it matches the project's ticker pattern
+    (:data:`primeflow_lib.vendors.http.TICKER_RE`: ``SPY``, ``BRK.B``), None for None; anything
+    else (``../../etc/passwd``) raises :class:`CacheError` naming the value."""
+    from primeflow_lib.vendors.http import TICKER_RE
+
+    if symbol is None:
+        return None
+    s = symbol.strip().upper()
+    if not TICKER_RE.fullmatch(s):
+        raise CacheError(f"--symbol {symbol!r} is not a valid symbol (expected e.g. 'SPY' or 'BRK.B': "
+                         "letters/digits, at most one '.' class suffix)")
+    return s
 
 
 def _timeframe(tf: str) -> tuple[str, str]:
@@ -64,6 +79,7 @@ def is_cached(con: duckdb.DuckDBPyConnection, timeframe: str, vendor: str, day: 
 def list_cache(con: duckdb.DuckDBPyConnection, *, vendor: str | None = None, symbol: str | None = None,
                timeframe: str | None = None) -> pd.DataFrame:
     """One row per (timeframe, vendor, symbol): sessions stored, first and last date, rows."""
+    symbol = check_symbol(symbol)
     frames = []
     for tf, (table, col) in TIMEFRAMES.items():
         if timeframe and tf != timeframe:
@@ -91,6 +107,9 @@ def clear_cache(con: duckdb.DuckDBPyConnection, *, timeframe: str, vendor: str |
     number of rows deleted. At least one of vendor / symbol / start / end is required, so a typo
     never wipes a whole table."""
     table, col = _timeframe(timeframe)
+    symbol = check_symbol(symbol)
+    if start and end and start > end:
+        raise CacheError(f"--start {start} is after --end {end}")
     if not any((vendor, symbol, start, end)):
         raise CacheError("give at least one of --vendor, --symbol, --start, --end")
     clauses, params = [], []
@@ -109,3 +128,25 @@ def clear_cache(con: duckdb.DuckDBPyConnection, *, timeframe: str, vendor: str |
         con.execute("ROLLBACK")
         raise
     return n
+
+
+def clear_all(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Delete every row of every cached table (:data:`TIMEFRAMES`, the same tables
+    :func:`list_cache` lists) in one transaction; returns rows deleted per timeframe. Tables
+    not created yet count 0."""
+    existing = {f"{a}.{b}" for a, b in con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+    out: dict[str, int] = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for tf, (table, _col) in TIMEFRAMES.items():
+            if table not in existing:
+                out[tf] = 0
+                continue
+            out[tf] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+            con.execute(f"DELETE FROM {table}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return out

@@ -89,13 +89,13 @@ def cache_list(vendor: str | None, symbol: str | None, timeframe: str | None) ->
     """List stored sessions per (timeframe, vendor, symbol), from the read copy."""
     from tabulate import tabulate
 
-    from primeflow_lib.cache import list_cache
+    from primeflow_lib.cache import CacheError, list_cache
     from primeflow_lib.warehouse import WarehouseError, connect, read_copy_path
 
     try:
         with connect(read_copy_path(), read_only=True) as con:
             df = list_cache(con, vendor=vendor, symbol=symbol, timeframe=timeframe)
-    except WarehouseError as exc:
+    except (CacheError, WarehouseError) as exc:
         raise click.ClickException(str(exc)) from None
     if df.empty:
         click.echo("nothing stored matches")
@@ -104,18 +104,40 @@ def cache_list(vendor: str | None, symbol: str | None, timeframe: str | None) ->
 
 
 @cache.command("clear")
-@click.option("--timeframe", type=click.Choice(["universe", "1d", "1m", "chain", "prints"]), required=True)
+@click.option("--timeframe", type=click.Choice(["universe", "1d", "1m", "chain", "prints"]), default=None,
+              help="Table to clear (required unless --all).")
 @click.option("--vendor", default=None)
 @click.option("--symbol", default=None)
 @click.option("--start", default=None, help="First session to clear (YYYY-MM-DD).")
 @click.option("--end", default=None, help="Last session to clear (YYYY-MM-DD).")
+@click.option("--all", "clear_everything", is_flag=True,
+              help="Clear every table `cache list` shows (needs --yes, or a typed confirmation).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def cache_clear(timeframe, vendor, symbol, start, end, yes) -> None:
+def cache_clear(timeframe, vendor, symbol, start, end, clear_everything, yes) -> None:
     """Delete stored rows (the next materialization fetches them again), then republish."""
-    from primeflow_lib.cache import CacheError, clear_cache
+    from primeflow_lib.cache import CacheError, check_symbol, clear_all, clear_cache
     from primeflow_lib.warehouse import WarehouseError, connect, publish_read_copy
 
+    if clear_everything:
+        if timeframe or vendor or symbol or start or end:
+            raise click.UsageError("--all clears everything: give no --timeframe/--vendor/--symbol/--start/--end")
+        if not yes:
+            click.confirm("delete EVERY stored row of universe, 1d, 1m, chain and prints?", abort=True)
+        try:
+            with connect() as con:
+                counts = clear_all(con)
+                publish_read_copy(con=con)
+        except WarehouseError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(", ".join(f"{tf}: {n:,}" for tf, n in counts.items()) + f" rows deleted ({sum(counts.values()):,} in all)")
+        return
+    if timeframe is None:
+        raise click.UsageError("give --timeframe (one of universe, 1d, 1m, chain, prints) or --all")
     s, e = _parse_date(start, "--start"), _parse_date(end, "--end")
+    try:
+        check_symbol(symbol)
+    except CacheError as exc:
+        raise click.ClickException(str(exc)) from None
     if not yes:
         click.confirm(f"delete {timeframe} rows (vendor={vendor}, symbol={symbol}, {s}..{e})?", abort=True)
     try:
@@ -229,6 +251,8 @@ def _attach_library_commands() -> None:
     from primeflow_lib.research.tune_cli import tune
 
     main.add_command(tune)
+    from primeflow_pipelines.fetch_cli import fetch
+    main.add_command(fetch)
 
 
 _attach_library_commands()

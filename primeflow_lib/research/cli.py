@@ -28,7 +28,7 @@ import click
 import pandas as pd
 
 from primeflow_lib.research.blend import BLEND_MODES
-from primeflow_lib.research.engine import FILLS
+from primeflow_lib.research.engine import ENTRY_RULES, FILLS
 from primeflow_lib.research.errors import ResearchError, RunConfigError
 from primeflow_lib.research.presets import preset, preset_names
 from primeflow_lib.research.runconfig import RunConfig
@@ -103,8 +103,9 @@ def build_config(opts: dict[str, Any]) -> RunConfig:
             ("threshold", "threshold"),
             ("exit_threshold", "exit_threshold"),
             ("allow_short", "allow_short"),
+            ("on", "entry_on"),
         )
-        if opts[f] is not None
+        if opts.get(f) is not None
     }
     exits = {
         k: opts[f]
@@ -129,6 +130,10 @@ def build_config(opts: dict[str, Any]) -> RunConfig:
     sizing: dict[str, Any] = {}
     if opts["size_pct"] is not None and opts["size_cash"] is not None:
         raise RunConfigError("give either --size-pct or --size-cash, not both")
+    for flag, key in (("--size-pct", "size_pct"), ("--size-cash", "size_cash")):
+        if opts[key] is not None and not opts[key] > 0:
+            unit = "percent of equity, 100 = all" if key == "size_pct" else "USD per entry"
+            raise RunConfigError(f"{flag} {opts[key]:g}: must be > 0 ({unit})")
     if opts["size_pct"] is not None:
         sizing |= {"mode": "percent_equity", "value": opts["size_pct"] / 100.0}
     if opts["size_cash"] is not None:
@@ -324,6 +329,8 @@ def _options_payload(result: Any, trades_json: list[dict]) -> list[dict]:
 )
 @click.option("--blend", type=click.Choice(BLEND_MODES), help="Blend mode.")
 @click.option("--threshold", type=float, help="Entry threshold on |signal|, 0-1.")
+@click.option("--entry-on", type=click.Choice(ENTRY_RULES),
+              help="level: enter while the signal is beyond the threshold (default); cross: only when it crosses it.")
 @click.option("--exit-threshold", type=float, help="Signal-exit threshold, 0-1.")
 @click.option("--allow-short/--long-only", default=None, help="Take short entries.")
 @click.option(
@@ -354,8 +361,17 @@ def _options_payload(result: Any, trades_json: list[dict]) -> list[dict]:
     help="Write config, results, trades and a PNG here.",
 )
 @_options_flags
+@click.option("--strict", is_flag=True, help="Refuse bars with NYSE sessions missing inside their range.")
+@click.option("--no-record", is_flag=True,
+              help="Do not record the run in research.backtest_runs of the live warehouse.")
+@click.option("--publish", is_flag=True, help="After recording, republish the read copy now.")
 def backtest(**opts: Any) -> None:
-    """Run a backtest and print its metrics."""
+    """Run a backtest and print its metrics.
+
+    The run is recorded in the run history (research.backtest_runs / backtest_trades /
+    backtest_equity of the live warehouse, PRIMEFLOW_DUCKDB) like a launchpad run, unless
+    --no-record; queries see it after the read copy is republished (--publish, `primeflow
+    publish`, or the daemon's sensor after the next pipeline run)."""
     from primeflow_lib.research.export import export_run
     from primeflow_lib.research.runner import json_safe, run_backtest
 
@@ -368,7 +384,7 @@ def backtest(**opts: Any) -> None:
             from primeflow_lib.research.options.chain import load_chain
 
             chain = load_chain(cfg.dataset.symbol, cfg.dataset.end, opts["db"])
-        result = run_backtest(cfg, bars, chain)
+        result = run_backtest(cfg, bars, chain, strict=opts["strict"])
     except ResearchError as exc:
         raise click.ClickException(str(exc)) from None
     s = result.summary()
@@ -378,7 +394,11 @@ def backtest(**opts: Any) -> None:
     )
     if cfg.mode == "options":
         click.echo(f"note: {result.iv_note}")
+    for line in result.warnings:
+        click.echo(f"WARNING: {line}")
     click.echo(metrics_table(result.metrics))
+    if not opts["no_record"]:
+        click.echo(record_run(result, publish=opts["publish"]))
     if opts["json_out"]:
         trades = result.trades.drop(columns=["entry_bar", "exit_bar"])
         payload = {
@@ -393,6 +413,28 @@ def backtest(**opts: Any) -> None:
     if opts["export_dir"]:
         export_run(result, opts["export_dir"])
         click.echo(f"exported to {opts['export_dir']}")
+
+
+def record_run(result, *, publish: bool = False) -> str:
+    """Store ``result`` in the live warehouse's run history on one short write connection
+    (:func:`primeflow_lib.warehouse.connect`), optionally republish the read copy; returns the
+    line to print. A warehouse locked for more than 30 s is an error suggesting --no-record."""
+    from primeflow_lib import warehouse
+    from primeflow_lib.research.history import write_run
+
+    try:
+        with warehouse.connect(lock_timeout_s=30.0) as con:
+            write_run(con, result)
+            if publish:
+                warehouse.publish_read_copy(con=con)
+    except warehouse.WarehouseError as exc:
+        raise click.ClickException(f"recording the run failed: {exc} (run again with --no-record "
+                                   "to skip recording)") from None
+    where = warehouse.warehouse_path()
+    if publish:
+        return f"recorded run {result.run_id} in research.backtest_runs ({where}); read copy republished"
+    return (f"recorded run {result.run_id} in research.backtest_runs ({where}); queries on the read copy "
+            "see it after `primeflow publish` (or pass --publish)")
 
 
 if __name__ == "__main__":  # pragma: no cover

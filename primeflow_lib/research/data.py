@@ -318,6 +318,16 @@ def load_warehouse_bars(
         con.close()
 
 
+def fetch_hint(symbol: str, start: dt.date | None, timeframe: str, vendor: str | None) -> str:
+    """How to store a missing symbol or range: the ``primeflow fetch`` command line."""
+    cmd = f"primeflow fetch --symbol {symbol} --start {start or 'YYYY-MM-DD'}"
+    if timeframe != "1d":
+        cmd += f" --timeframe {timeframe}"
+    if vendor:
+        cmd += f" --vendor {vendor}"
+    return f"fetch it with `{cmd}` (then `primeflow publish` if the pipeline is not running)"
+
+
 def bars_from_connection(
     con,
     symbol: str | Sequence[str],
@@ -370,12 +380,13 @@ def bars_from_connection(
             "WHERE ticker = ?",
             [sym],
         ).fetchone()
+        hint = fetch_hint(sym, start_d, timeframe, vendor)
         if not span[2]:
-            raise DataSourceError(f"symbol {sym!r} not found in market.{table} ({db})")
+            raise DataSourceError(f"symbol {sym!r} not found in market.{table} ({db}); {hint}")
         raise DataSourceError(
             f"no bars for {sym!r} in market.{table} between {start_d or '-'} and "
             f"{end_d or '-'}{' for vendor ' + repr(vendor) if vendor else ''} "
-            f"(available {span[0]} to {span[1]})"
+            f"(available {span[0]} to {span[1]}); {hint}"
         )
     if not daily:
         df = resample_intraday(df, timeframe)

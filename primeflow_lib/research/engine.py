@@ -10,7 +10,13 @@ With ``threshold`` ``T`` and ``exit_threshold`` ``X`` (both >= 0):
 * **signal exit** (``signal_exit``, on by default): a long closes when ``s <= -X`` and ``s < 0``,
   a short when ``s >= X`` and ``s > 0``; if the same signal also qualifies for the opposite
   entry, the position reverses at the same fill;
-* a NaN signal changes nothing (warm-up bars never trade).
+* a NaN signal changes nothing (warm-up bars never trade);
+* ``entry_on`` (:data:`ENTRY_RULES`): ``"level"`` (default) enters whenever the signal is in an
+  entry zone, including the first bar after warm-up; ``"cross"`` enters only on the bar the
+  signal *moves into* the zone, i.e. the previous non-NaN signal was known and outside it (the
+  crossover convention of backtesting.py's ``crossover()`` and vectorbt's ``crossed_above``).
+  A signal already beyond the threshold when warm-up ends waits for the next crossing. Exits
+  are the same under both rules.
 
 Fills
 -----
@@ -78,6 +84,7 @@ from primeflow_lib.research.errors import RunConfigError
 NONE, SIGNAL, STOP_LOSS, TAKE_PROFIT, TRAILING_STOP, TIME, OPEN = range(7)
 EXIT_REASONS = ("none", "signal", "stop_loss", "take_profit", "trailing_stop", "time", "open")
 FILLS = ("next_open", "close")
+ENTRY_RULES = ("level", "cross")
 SIZE_MODES = ("percent_equity", "fixed_cash")
 
 
@@ -109,7 +116,7 @@ def backtest_kernel(
     threshold, exit_threshold, allow_short, signal_exit, fill_close,
     stop_loss, take_profit, trailing_stop, max_bars,
     commission_pct, commission_per_share, slippage_pct,
-    fixed_cash, size_value, fractional, capital,
+    fixed_cash, size_value, fractional, capital, entry_cross=False,
 ):  # fmt: skip  # pragma: no cover - compiled
     """Run one backtest; see the module docstring for every rule.
 
@@ -129,7 +136,7 @@ def backtest_kernel(
         threshold, exit_threshold, allow_short, signal_exit, fill_close,
         stop_loss, take_profit, trailing_stop, max_bars,
         commission_pct, commission_per_share, slippage_pct,
-        fixed_cash, size_value, fractional, capital,
+        fixed_cash, size_value, fractional, capital, entry_cross,
     )  # fmt: skip
     return equity, position, tr, k
 
@@ -140,7 +147,7 @@ def backtest_kernel_into(
     threshold, exit_threshold, allow_short, signal_exit, fill_close,
     stop_loss, take_profit, trailing_stop, max_bars,
     commission_pct, commission_per_share, slippage_pct,
-    fixed_cash, size_value, fractional, capital,
+    fixed_cash, size_value, fractional, capital, entry_cross=False,
 ):  # fmt: skip  # pragma: no cover - compiled
     """:func:`backtest_kernel` writing into caller-owned ``equity``, ``position`` (length n) and
     ``tr`` (shape ``(n + 1, 7)``); returns ``n_trades``. Reusing the buffers across runs (sweeps,
@@ -167,6 +174,8 @@ def backtest_kernel_into(
     cpct = commission_pct
     cps = commission_per_share
     prev_sig = np.nan
+    # entry_cross: the last non-NaN signal acted on before this one (NaN until warm-up is over)
+    last_sig = np.nan
 
     for t in range(n):
         o = open_[t]
@@ -245,6 +254,15 @@ def backtest_kernel_into(
                 block_long = False
             if not want_short:
                 block_short = False
+            if entry_cross:
+                # only a move *into* the zone enters: the previous signal must be known and
+                # outside it, so a signal already beyond the threshold at warm-up waits
+                was_long = last_sig > 0.0 and last_sig >= threshold
+                was_short = last_sig < 0.0 and last_sig <= -threshold
+                known = last_sig == last_sig
+                last_sig = sig
+                want_long = want_long and known and not was_long
+                want_short = want_short and known and not was_short
             if signal_exit and (
                 (side == 1 and sig < 0.0 and sig <= -exit_threshold)
                 or (side == -1 and sig > 0.0 and sig >= exit_threshold)
@@ -361,6 +379,8 @@ class EngineParams:
             ``fixed_cash`` (USD per entry).
         fractional: allow fractional shares.
         capital: starting cash, USD.
+        entry_on: ``"level"`` (enter while the signal is in the entry zone) or ``"cross"``
+            (enter only when it moves into the zone; see the module docstring).
     """
 
     threshold: float = 0.0
@@ -379,6 +399,7 @@ class EngineParams:
     size_value: float = 1.0
     fractional: bool = True
     capital: float = 100_000.0
+    entry_on: str = "level"
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> RunConfigError:
@@ -387,6 +408,8 @@ class EngineParams:
         for name in ("threshold", "exit_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise bad(name, "must be between 0 and 1")
+        if self.entry_on not in ENTRY_RULES:
+            raise bad("entry_on", f"must be one of {list(ENTRY_RULES)}")
         if self.fill not in FILLS:
             raise bad("fill", f"must be one of {list(FILLS)}")
         if self.size_mode not in SIZE_MODES:
@@ -418,7 +441,7 @@ class EngineParams:
             float(self.trailing_stop or 0.0), int(self.max_bars or 0),
             float(self.commission_pct), float(self.commission_per_share), float(self.slippage_pct),
             self.size_mode == "fixed_cash", float(self.size_value), bool(self.fractional),
-            float(self.capital),
+            float(self.capital), self.entry_on == "cross",
         )  # fmt: skip
 
     def to_dict(self) -> dict:

@@ -14,7 +14,7 @@ A config is plain data (JSON/YAML round-trip) grouped in sections::
     blend:      mode (weighted_sum | voting | regime_weighted | phiai), weights,
                 regime_weights {REGIME: {indicator: w}}, min_strength (voting), window, train,
                 min_train (phiai)
-    entry:      threshold, exit_threshold, allow_short
+    entry:      threshold, exit_threshold, allow_short, on (level | cross)
     exits:      stop_loss, take_profit, trailing_stop (fractions), max_bars, on_signal
     execution:  fill (next_open | close), commission_pct, commission_per_share, slippage_pct
     sizing:     mode (percent_equity | fixed_cash), value (fraction of equity or USD), fractional
@@ -32,6 +32,8 @@ explicit defaults hash the same), numbers as floats, keys sorted, plus the engin
 ``description`` and ``tags`` are **excluded**: they describe a run, they do not change its
 numbers, so relabelling a run keeps its id (and rewrites the same history rows). The bars
 themselves are not in the id; the run records a ``data_hash`` of the bars it saw.
+``entry.on`` enters the hash only when it is ``"cross"``: the default ``"level"`` is the rule
+every earlier run used, so their ids do not change.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from typing import Any
 import yaml
 
 from primeflow_lib.research.blend import BLEND_MODES
-from primeflow_lib.research.engine import FILLS, SIZE_MODES, EngineParams
+from primeflow_lib.research.engine import ENTRY_RULES, FILLS, SIZE_MODES, EngineParams
 from primeflow_lib.research.errors import ResearchError, RunConfigError
 from primeflow_lib.research.metrics import EVALUATION_METRICS
 from primeflow_lib.research.options.spec import OptionsSpec
@@ -214,11 +216,15 @@ class BlendSpec:
 @dataclass(frozen=True)
 class EntrySpec:
     """Signal gating: enter at ``|signal| >= threshold``; signal exits at ``exit_threshold`` on
-    the other side; shorts only with ``allow_short``."""
+    the other side; shorts only with ``allow_short``. ``on``: ``"level"`` (default) enters
+    while the signal is beyond the threshold, including the first bar after warm-up;
+    ``"cross"`` only on the bar it crosses the threshold (see
+    :mod:`primeflow_lib.research.engine`)."""
 
     threshold: float = 0.0
     exit_threshold: float = 0.0
     allow_short: bool = False
+    on: str = "level"
 
     @classmethod
     def from_dict(cls, d: Mapping, path: str = "entry") -> EntrySpec:
@@ -227,6 +233,7 @@ class EntrySpec:
             threshold=_number(d.get("threshold", 0.0), f"{path}.threshold"),
             exit_threshold=_number(d.get("exit_threshold", 0.0), f"{path}.exit_threshold"),
             allow_short=_bool(d.get("allow_short", False), f"{path}.allow_short"),
+            on=_text(d.get("on", "level"), f"{path}.on", choices=ENTRY_RULES),
         )
 
 
@@ -465,6 +472,9 @@ class RunConfig:
         d["indicators"] = resolved
         with contextlib.suppress(ResearchError):  # invalid regime params: the run rejects them
             d["regime"] = regime.resolve(self.regime)
+        if d["entry"]["on"] == "level":
+            # the default rule predates the key: leaving it out keeps every earlier run_id
+            del d["entry"]["on"]
         d["engine_version"] = ENGINE_VERSION
         if self.mode != "options":
             d.pop("options")  # equity runs keep the ids they had before the options section
@@ -545,6 +555,7 @@ class RunConfig:
             size_value=self.sizing.value,
             fractional=self.sizing.fractional,
             capital=self.capital,
+            entry_on=self.entry.on,
         )
 
 

@@ -22,8 +22,9 @@ from primeflow_lib.research import blend as blend_mod
 from primeflow_lib.research import metrics as m
 from primeflow_lib.research.data import validate_bars, validate_panel
 from primeflow_lib.research.engine import EngineParams, simulate
-from primeflow_lib.research.errors import RunConfigError
-from primeflow_lib.research.indicators import compute_signals
+from primeflow_lib.research.errors import ResearchError, RunConfigError
+from primeflow_lib.research.gaps import GapReport, check_gaps, find_gaps, panel_gaps
+from primeflow_lib.research.indicators import compute_signals, get
 from primeflow_lib.research.regime import regime_probabilities
 from primeflow_lib.research.rotation import simulate_rotation
 from primeflow_lib.research.runconfig import ENGINE_VERSION, RunConfig
@@ -51,6 +52,9 @@ class BacktestResult:
         elapsed_s: wall time of the run, seconds.
         legs: mode options: one row per option leg (``research.backtest_legs`` without run_id).
         iv_source: mode options: ``chain`` or ``realized``; iv_note says what was used.
+        data_gaps: NYSE sessions missing inside the bars' range
+            (:class:`~primeflow_lib.research.gaps.GapReport`).
+        warnings: things a reader of the results must know (gaps in the data), one line each.
     """
 
     config: RunConfig
@@ -74,6 +78,8 @@ class BacktestResult:
     tuning: Any = None
     """The :class:`~primeflow_lib.research.tuning.Study` of an ``auto_tune`` run (stored with
     the run by ``write_run``), else None."""
+    data_gaps: GapReport | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -111,6 +117,8 @@ class BacktestResult:
                 if self.config.mode == "options"
                 else {}
             ),
+            "data_gaps": self.data_gaps.to_dict() if self.data_gaps is not None else None,
+            "warnings": list(self.warnings),
         }
 
 
@@ -188,7 +196,8 @@ def blended_signal(
 
 
 def run_backtest(
-    config: RunConfig, bars: pd.DataFrame, chain: pd.DataFrame | None = None
+    config: RunConfig, bars: pd.DataFrame, chain: pd.DataFrame | None = None, *,
+    strict: bool = False,
 ) -> BacktestResult:
     """Run ``config`` on ``bars``.
 
@@ -203,26 +212,51 @@ def run_backtest(
             panel with a ``ticker`` column.
         chain: mode options with ``options.iv_source: chain``: the ``market.option_chain``
             rows of the underlying (:func:`primeflow_lib.research.options.chain.load_chain`).
+        strict: refuse bars with NYSE sessions missing inside their range
+            (:mod:`~primeflow_lib.research.gaps`); otherwise they are reported in
+            ``result.data_gaps`` and ``result.warnings``.
 
     Returns:
         :class:`BacktestResult`. Deterministic: the same config and bars give the same numbers.
+
+    Raises:
+        ResearchError: besides bad configs and bars, a ``signals`` run on too few bars for its
+            blend to leave warm-up (it could never trade: an error, not "0 trades"), and with
+            ``strict`` a series with gaps.
     """
     t0 = time.perf_counter()
     config.check_runnable()
     ppy = periods_per_year(config.dataset.timeframe)
     params = config.engine_params()
     if config.mode == "options":
-        result = _run_options(config, bars, params, ppy, chain)
+        result = _run_options(config, bars, params, ppy, chain, strict)
     elif config.strategy == "momentum_rotation":
-        result = _run_rotation(config, bars, params, ppy)
+        result = _run_rotation(config, bars, params, ppy, strict)
     else:
-        result = _run_single(config, bars, params, ppy)
+        result = _run_single(config, bars, params, ppy, strict)
+    if result.data_gaps is not None and result.data_gaps.has_gaps:
+        result.warnings.append(f"data gaps: {result.data_gaps.message()}")
     result.elapsed_s = time.perf_counter() - t0
     return result
 
 
+def check_warm_up(config: RunConfig, signal: pd.Series, source: str) -> None:
+    """Raise :class:`ResearchError` when a ``signals`` run's blended signal never leaves its
+    warm-up (too few bars for the indicators' lookbacks): it could never trade."""
+    if config.strategy != "signals" or np.isfinite(signal.to_numpy(dtype=np.float64)).any():
+        return
+    n = len(signal)
+    needs = {k: get(k).lookback(s.params) + 1 for k, s in config.indicators.items()}
+    short = {k: v for k, v in needs.items() if v > n}
+    what = "no indicator can warm up" if len(short) == len(needs) else "the blend cannot warm up"
+    detail = ", ".join(f"{k} needs {v} bars" for k, v in sorted(short.items(), key=lambda kv: -kv[1]))
+    raise ResearchError(
+        f"{source}: {n} bar{'s' if n != 1 else ''}: {what} ({detail or 'no finite signal'}); give a "
+        "longer series (an earlier start) or shorter indicator periods")
+
+
 def _run_single(
-    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int
+    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int, strict: bool = False
 ) -> BacktestResult:
     source = config.dataset.csv or config.dataset.symbol or "bars"
     frame = validate_bars(bars.drop(columns=["ticker", "vendor"], errors="ignore"), source)
@@ -231,7 +265,10 @@ def _run_single(
         from primeflow_lib.research.tuning.auto import auto_tune
 
         config, frame, study = auto_tune(config, frame)
+    gaps = find_gaps(frame.index, source)
+    check_gaps(gaps, strict)
     signal, signals, regimes, weights = blended_signal(config, frame, params, ppy)
+    check_warm_up(config, signal, source)
     run = simulate(frame, signal, params)
     close = frame["close"].to_numpy()
     held = m.held_pnl(run.position.to_numpy(), close)
@@ -245,11 +282,12 @@ def _run_single(
         exposure=exposure.rename("exposure"), trades=trades, metrics=metrics, signal=signal,
         signals=signals, regimes=regimes, blend_weights=weights, data_hash=data_hash(frame),
         tuning=study,
+        data_gaps=gaps,
     )  # fmt: skip
 
 
 def _run_rotation(
-    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int
+    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int, strict: bool = False
 ) -> BacktestResult:
     if "ticker" not in {str(c).lower() for c in bars.columns}:
         raise RunConfigError(
@@ -262,6 +300,8 @@ def _run_rotation(
         if missing:
             raise RunConfigError(f"dataset.universe: no bars for {missing}")
         panel = panel[panel["ticker"].isin(config.dataset.universe)]
+    gaps = panel_gaps(panel, config.dataset.symbol or "panel")
+    check_gaps(gaps, strict)
     r = config.rotation
     out = simulate_rotation(panel, r.top_k, r.lookback, r.rebalance_every, r.absolute, params)
     held = m.held_pnl(out.holdings.to_numpy(), out.close.to_numpy())
@@ -271,7 +311,7 @@ def _run_rotation(
         config=config, equity=out.equity, position=out.names_held.rename("position"),
         exposure=pd.Series(value / out.equity.to_numpy(), index=out.equity.index, name="exposure"),
         trades=out.trades, metrics=metrics,
-        data_hash=data_hash(panel.set_index("ts")),
+        data_hash=data_hash(panel.set_index("ts")), data_gaps=gaps,
     )  # fmt: skip
 
 
@@ -281,11 +321,14 @@ def _run_options(
     params: EngineParams,
     ppy: int,
     chain: pd.DataFrame | None,
+    strict: bool = False,
 ) -> BacktestResult:
     from primeflow_lib.research.options import simulate_options
 
     source = config.dataset.csv or config.dataset.symbol or "bars"
     frame = validate_bars(bars.drop(columns=["ticker", "vendor"], errors="ignore"), source)
+    gaps = find_gaps(frame.index, source)
+    check_gaps(gaps, strict)
     signal, signals, regimes, weights = blended_signal(config, frame, params, ppy)
     run = simulate_options(
         frame, signal.to_numpy(), config.options, capital=config.capital,
@@ -304,4 +347,5 @@ def _run_options(
         exposure=pd.Series(np.nan, index=run.equity.index, name="exposure"), trades=trades,
         metrics=metrics, signal=signal, signals=signals, regimes=regimes, blend_weights=weights,
         data_hash=data_hash(frame), legs=legs, iv_source=run.iv_source, iv_note=run.note,
+        data_gaps=gaps,
     )  # fmt: skip

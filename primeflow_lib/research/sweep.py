@@ -67,7 +67,7 @@ def _sweep_kernel(
                 args_f[0], args_f[1], args_b[0], args_b[1], args_b[2],
                 args_f[2], args_f[3], args_f[4], max_bars,
                 args_f[5], args_f[6], args_f[7],
-                args_b[3], args_f[8], args_b[4], capital,
+                args_b[3], args_f[8], args_b[4], capital, args_b[5],
             )  # fmt: skip
             prev = capital
             for t in range(n):
@@ -113,9 +113,9 @@ def sma_sweep(
     smas = sma_table(arr[3], periods)
     a = params.kernel_args()
     # kernel_args order: thr, exit_thr, short, sig_exit, fill_close, sl, tp, trail, max_bars,
-    # cpct, cps, slip, fixed_cash, size_value, fractional, capital
+    # cpct, cps, slip, fixed_cash, size_value, fractional, capital, entry_cross
     args_f = np.array([a[0], a[1], a[5], a[6], a[7], a[9], a[10], a[11], a[13], a[15]])
-    args_b = np.array([a[2], a[3], a[4], a[12], a[14]])
+    args_b = np.array([a[2], a[3], a[4], a[12], a[14], a[16]])
     workers = n_workers or nb.get_num_threads()
     sharpe, total, ntr = _sweep_kernel(
         *arr, smas, fi.astype(np.int64), si.astype(np.int64), periods[si], args_f, args_b,

@@ -107,18 +107,39 @@ def _default_validate(t: Table, source: str) -> Callable[[pd.DataFrame, dt.date]
 
 
 def _write_sessions(wh: WarehouseResource, t: Table, fetched: list[tuple[dt.date, quality.Validation]],
-                    source: str) -> None:
+                    source: str, merge: bool = False) -> None:
     """Write each fetched session and its quarantine rows in one transaction, on one connection
-    that checkpoints once at the end. A session with no valid rows keeps what was stored."""
+    that checkpoints once at the end. A session with no valid rows keeps what was stored.
+
+    ``merge``: replace only the fetched rows' keys (``upsert_rows``) instead of the whole
+    session, all sessions of the chunk in one transaction, and leave a session's earlier
+    quarantine rows unless this fetch has new ones (a history backfill adds tickers to sessions
+    other runs wrote)."""
     if not fetched:
+        return
+    if merge:
+        # rows of many sessions but few tickers each: one upsert per chunk (one transaction,
+        # still all-or-nothing) instead of one per session, which costs a table scan each
+        with wh.connect() as con, warehouse.deferred_checkpoint(con), warehouse.transaction(con):
+            good = [v.good for _, v in fetched if len(v.good)]
+            if good:
+                warehouse.upsert_rows(con, t, pd.concat(good, ignore_index=True))
+            for day, v in fetched:
+                if len(v.quarantine):
+                    warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}",
+                                               trade_date=day)
         return
     with wh.connect() as con, warehouse.deferred_checkpoint(con):
         for day, v in fetched:
             with warehouse.transaction(con):
                 if len(v.good):
-                    warehouse.replace_partition(con, t, v.good, day)
-                warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}",
-                                           trade_date=day)
+                    if merge:
+                        warehouse.upsert_rows(con, t, v.good)
+                    else:
+                        warehouse.replace_partition(con, t, v.good, day)
+                if not merge or len(v.quarantine):
+                    warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}",
+                                               trade_date=day)
 
 
 def ingest_sessions(
@@ -133,6 +154,8 @@ def ingest_sessions(
     skip: set[dt.date] | None = None,
     allow_partial: bool = False,
     failed_tickers: list[str] | None = None,
+    merge: bool = False,
+    extra_metadata: dict[str, dg.MetadataValue] | None = None,
 ) -> dg.MaterializeResult:
     """Fetch, validate and write ``t`` for each session in ``days`` (each session its own
     transaction, so a failure on day k keeps days < k), then run the stored-partition checks.
@@ -143,7 +166,9 @@ def ingest_sessions(
     chunks (:data:`WRITE_CHUNK_SESSIONS`, :data:`WRITE_CHUNK_ROWS`) with no connection open; a
     background thread writes each chunk on one short connection (a transaction per session, one
     checkpoint per chunk) while the next chunk is fetched. With ``allow_partial``, tickers the
-    vendor had no data for are named in the log and metadata, the rest stored.
+    vendor had no data for are named in the log and metadata, the rest stored. With ``merge``
+    each session's fetched rows replace only their keys (see :func:`_write_sessions`);
+    ``extra_metadata`` is added to the result's metadata.
     """
     failed = failed_tickers if failed_tickers is not None else []
     total, bad_total, skipped = 0, 0, []
@@ -167,7 +192,7 @@ def ingest_sessions(
                 raw = fetch_allowing_partial(context, lambda day=day: fetch_day(day), allow_partial, failed)
                 fetched.append((day, (validate or _default_validate(t, source))(raw, day)))
                 rows += len(fetched[-1][1].good)
-            submit(functools.partial(_write_sessions, wh, t, fetched, source))
+            submit(functools.partial(_write_sessions, wh, t, fetched, source, merge))
             for day, v in fetched:
                 done += 1
                 total += len(v.good)
@@ -206,6 +231,7 @@ def ingest_sessions(
             "tickers_without_data": dg.MetadataValue.text(", ".join(sorted(set(failed))) or "none"),
             "table": dg.MetadataValue.text(t.fqn),
             "preview": preview_md(last_good),
+            **(extra_metadata or {}),
         },
         check_results=checks,
     )

@@ -8,8 +8,10 @@ blocking checks on what is stored.
 
 import dagster as dg
 
+from primeflow_lib import daily_history
 from primeflow_lib.schema import market as m
 from primeflow_lib.vendors import vendor_for
+from primeflow_lib.vendors.base import VendorError
 from primeflow_pipelines.defs.ingest import (
     IngestConfig,
     cached_days,
@@ -70,29 +72,58 @@ def ohlcv_daily(
     context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
     primeflow_config: PrimeflowConfig,
 ) -> dg.MaterializeResult:
-    """Daily OHLCV for each day's universe tickers plus the regime benchmark. One vendor call
-    covers every session of the range that is not stored yet."""
+    """Complete daily OHLCV history (:mod:`primeflow_lib.daily_history`): for every ticker in
+    the universe on any session of the run, the regime benchmark and ``research.symbols``, the
+    bars of every session from the warm-up lookback (about a year) before the first partition
+    to the last. Only pairs not stored yet for the vendor are fetched (``refresh`` fetches the
+    partition's sessions again), in one vendor call for the range; stored rows of other tickers
+    are never deleted."""
     cfg = primeflow_config.load()
     vendor = vendor_for("bars", cfg)
     days = sessions_of(context)
     by_day = tickers_by_day(warehouse, days, cfg)
-    skip = cached_days(warehouse, "1d", vendor.name, days, by_day, config.refresh)
-    todo = [d for d in days if d not in skip]
+    try:
+        names = daily_history.history_symbols(by_day, cfg)
+    except VendorError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    lookback = daily_history.history_lookback_sessions(cfg)
+    sessions = daily_history.history_sessions(days, lookback)
+    with warehouse.connect() as con:
+        missing = daily_history.missing_pairs(con, names, sessions, vendor.name,
+                                              refresh=days if config.refresh else ())
+    skip = {d for d in sessions if d not in missing}
+    wanted = sum(len(v) for v in missing.values())
     bars = None
     failed: list[str] = []
-    if todo:
-        all_tickers = sorted({t for d in todo for t in by_day[d]})
+    unserved: dict[str, int] = {}
+    if missing:
+        need = sorted({t for ts in missing.values() for t in ts})
+        lo, hi = min(missing), max(missing)
         context.log.info(
-            f"fetching daily bars for {len(all_tickers)} tickers, {todo[0]} .. {todo[-1]} from {vendor.name}")
+            f"fetching daily bars for {len(need)} of {len(names)} tickers, {lo} .. {hi} from {vendor.name} "
+            f"({wanted:,} (session, ticker) pairs not stored yet; history from {sessions[0]})")
         bars = fetch_allowing_partial(
-            context, lambda: vendor.daily_bars(all_tickers, todo[0], todo[-1]), config.allow_partial, failed)
+            context, lambda: vendor.daily_bars(need, lo, hi), config.allow_partial, failed)
+        bars = daily_history.keep_pairs(bars, missing)
+        unserved = daily_history.unserved(bars, missing)
+        if unserved:
+            context.log.warning(
+                f"{vendor.name} returned no bar for {sum(unserved.values()):,} wanted (session, ticker) pairs: "
+                + ", ".join(f"{t} ({n})" for t, n in list(unserved.items())[:20]))
 
     def fetch(day):
-        part = bars[bars["trade_date"] == day]
-        return part[part["ticker"].isin(by_day[day])]
+        return bars[bars["trade_date"] == day]
 
-    return ingest_sessions(context, warehouse, m.OHLCV_DAILY, days, fetch, source=vendor.name, skip=skip,
-                           failed_tickers=failed)
+    return ingest_sessions(
+        context, warehouse, m.OHLCV_DAILY, sessions, fetch, source=vendor.name, skip=skip,
+        failed_tickers=failed, merge=True,
+        extra_metadata={
+            "history_tickers": dg.MetadataValue.int(len(names)),
+            "history_from": dg.MetadataValue.text(str(sessions[0])),
+            "history_lookback_sessions": dg.MetadataValue.int(lookback),
+            "pairs_fetched": dg.MetadataValue.int(wanted),
+            "pairs_unserved_by_vendor": dg.MetadataValue.json(unserved),
+        })
 
 
 @dg.asset(key=INTRADAY_KEY, deps=[UNIVERSE_KEY], check_specs=check_specs(m.OHLCV_INTRADAY, INTRADAY_KEY), **_COMMON)

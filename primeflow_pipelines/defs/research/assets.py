@@ -28,6 +28,7 @@ from primeflow_lib.research import (
     write_run,
 )
 from primeflow_lib.research.data import bars_from_connection
+from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.plots import equity_figure
 from primeflow_lib.research.presets import preset_names
 from primeflow_lib.schema import research as rs
@@ -173,6 +174,8 @@ class BacktestConfig(dg.Config):
     capital: float = 100_000.0
     run_config: str = ""
     """a full RunConfig as YAML or JSON; overrides every field above"""
+    strict: bool = False
+    """fail when the bars miss NYSE sessions inside their range (otherwise a warning + metadata)"""
 
 
 def build_run_config(c: BacktestConfig, universe: list[str]) -> RunConfig:
@@ -258,7 +261,12 @@ def backtest_runs(
 
         with warehouse.connect() as con:
             chain = chain_from_connection(con, ds.symbol, ds.end)
-    result = run_backtest(rc, bars, chain)
+    try:
+        result = run_backtest(rc, bars, chain, strict=config.strict)
+    except ResearchError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    for line in result.warnings:
+        context.log.warning(line)
     with warehouse.connect() as con:
         write_run(con, result)
     m = result.metrics
@@ -277,6 +285,8 @@ def backtest_runs(
             "equity_curve": equity_png_markdown(result),
             "config": dg.MetadataValue.json(rc.to_dict()),
             **options_metadata(result),
+            "data_gaps": dg.MetadataValue.json(result.data_gaps.to_dict() if result.data_gaps else {}),
+            "warnings": dg.MetadataValue.text("; ".join(result.warnings) or "none"),
             **numeric,
         }
     )

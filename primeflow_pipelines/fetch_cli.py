@@ -1,0 +1,51 @@
+"""``primeflow fetch``: store any symbol's bars from a vendor (see :mod:`primeflow_lib.fetch`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from primeflow_lib.fetch import FETCH_TIMEFRAMES
+
+
+def _date(value: str | None, flag: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=flag) from None
+
+
+@click.command("fetch")
+@click.option("--symbol", required=True, help="Ticker, e.g. IBM or BRK.B.")
+@click.option("--start", required=True, help="First session, YYYY-MM-DD (inclusive).")
+@click.option("--end", default=None, help="Last session, YYYY-MM-DD (inclusive; default the latest completed session).")
+@click.option("--timeframe", type=click.Choice(FETCH_TIMEFRAMES), default="1d", show_default=True,
+              help="1d -> market.ohlcv_daily; intraday timeframes store 1-minute bars in market.ohlcv_intraday.")
+@click.option("--vendor", type=click.Choice(["yfinance", "massive", "alpha_vantage", "csv", "synthetic"]),
+              default=None, help="Default: the configured bars vendor (vendors.bars / vendors.default).")
+@click.option("--refresh", is_flag=True, help="Fetch sessions that are already stored again.")
+@click.option("--no-publish", is_flag=True, help="Do not republish the read copy afterwards.")
+def fetch(symbol, start, end, timeframe, vendor, refresh, no_publish) -> None:
+    """Store SYMBOL's bars from a vendor into the warehouse (cached: stored sessions are not
+    fetched again), then republish the read copy so `primeflow backtest --symbol` sees them.
+
+    Example: primeflow fetch --symbol IBM --start 2015-01-01 --vendor alpha_vantage
+    """
+    from primeflow_lib.config import ConfigError, load_config
+    from primeflow_lib.fetch import FetchError, fetch_symbol
+    from primeflow_lib.vendors.base import VendorError
+    from primeflow_lib.warehouse import WarehouseError, publish_read_copy
+
+    s, e = _date(start, "--start"), _date(end, "--end")
+    try:
+        report = fetch_symbol(load_config(), symbol, s, e, timeframe=timeframe, vendor=vendor,
+                              refresh=refresh, echo=click.echo)
+        for line in report.lines():
+            click.echo(line)
+        if not no_publish and report.rows:
+            click.echo(f"published {publish_read_copy()}")
+    except (FetchError, VendorError, ConfigError, WarehouseError) as exc:
+        raise click.ClickException(str(exc)) from None
