@@ -112,7 +112,10 @@ MARKET: dict[str, tuple[float, float, float]] = {
 }
 UNIVERSE_TICKERS = ["NVDA", "TSLA", "SPY"]  # the top 3 by mean volume among CS/ETF
 BENCHMARK = "SPY"
-ALL_SESSIONS = calendar.sessions(calendar.sessions_before(START, LOOKBACK + 5)[0], END)
+#: the fake vendor has daily bars far enough back for the complete-history backfill of
+#: market/ohlcv_daily (twice the regime lookback, see primeflow_lib.daily_history)
+HISTORY_SESSIONS = 300
+ALL_SESSIONS = calendar.sessions(calendar.sessions_before(START, HISTORY_SESSIONS)[0], END)
 EXCHANGES = (300, 302, 303, 307, 308, 312, 313, 316, 319, 322, 323, 325)
 RATE = 0.04
 
@@ -763,11 +766,18 @@ def test_massive_end_to_end_universe_to_flow_events(massive_server, debug_logs):
     assert set(uni["trade_date"].dt.date) == set(DAYS)
 
     # bars: daily as served; minute bars of the regular session only, aggregating to the daily
-    daily = query("SELECT * FROM market.ohlcv_daily ORDER BY ticker, trade_date")
-    assert len(daily) == len(UNIVERSE_TICKERS) * len(DAYS)
-    for r in daily.itertuples():
+    # (daily bars reach back over the warm-up lookback: complete history, no gaps)
+    history = query("SELECT * FROM market.ohlcv_daily ORDER BY ticker, trade_date")
+    for t, g in history.groupby("ticker"):
+        span = calendar.sessions(g["trade_date"].min().date(), g["trade_date"].max().date())
+        assert list(g["trade_date"].dt.date) == span, t
+        assert span[-1] == DAYS[-1] and len(span) > len(DAYS) + LOOKBACK, t
+    assert set(history["ticker"]) == set(UNIVERSE_TICKERS)
+    for r in history.itertuples():
         b = daily_bar(r.ticker, r.trade_date.date())
         assert (r.open, r.high, r.low, r.close, r.volume) == tuple(b[k] for k in "ohlcv")
+    daily = history[history["trade_date"].dt.date.isin(DAYS)].reset_index(drop=True)
+    assert len(daily) == len(UNIVERSE_TICKERS) * len(DAYS)
     agg = query(
         "SELECT ticker, trade_date, count(*) AS n, min(ts) AS first, max(ts) AS last, "
         "max(high) AS high, min(low) AS low, sum(volume) AS volume, arg_max(close, ts) AS close "
