@@ -13,7 +13,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast ui bench lint docs clean-warehouse
+.PHONY: install demo test test-fast ui bench lint docs clean-warehouse reliability
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -50,6 +50,11 @@ bench: install
 	$(BIN)/python benchmarks/bench_options.py
 	$(BIN)/python benchmarks/bench_flow.py
 	$(BIN)/python benchmarks/bench_live.py
+
+# the reliability suite (tests/reliability + the relay crash test): one table of figures, last
+# line one JSON object (see tests/reliability/run.py)
+reliability: install
+	$(BIN)/python tests/reliability/run.py
 
 lint: install
 	$(BIN)/ruff check .
