@@ -99,7 +99,12 @@ def open_sandboxed_connection(path: str | os.PathLike | None = None) -> duckdb.D
     try:
         return duckdb.connect(str(p), read_only=True, config=dict(SANDBOX_SETTINGS))
     except duckdb.Error as exc:
-        raise WarehouseError(f"cannot open {p} for a sandboxed query: {exc}") from None
+        hint = ""
+        if "different configuration" in str(exc):
+            # DuckDB shares one database instance per file and process: it fails closed here
+            hint = (" (this process already has the file open without the sandbox; open it only "
+                    "through open_sandboxed_connection)")
+        raise WarehouseError(f"cannot open {p} for a sandboxed query: {exc}{hint}") from None
 
 
 def statement_kind(sql: str) -> str:

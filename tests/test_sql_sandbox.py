@@ -128,3 +128,13 @@ def test_cli_query_refuses_and_exports_only_through_csv(files, tmp_path):
 def test_missing_read_copy_is_a_clear_error(tmp_path):
     with pytest.raises(warehouse.WarehouseError, match="does not exist"):
         open_sandboxed_connection(tmp_path / "nope.duckdb")
+
+
+def test_an_unsandboxed_connection_in_the_same_process_fails_closed(files):
+    con = duckdb.connect(str(files["read"]), read_only=True)
+    try:
+        with pytest.raises(warehouse.WarehouseError, match="without the sandbox"):
+            run_sandboxed("SELECT 1")
+    finally:
+        con.close()
+    assert run_sandboxed("SELECT 1 AS a")["a"].tolist() == [1]
