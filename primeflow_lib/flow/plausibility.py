@@ -98,7 +98,6 @@ def plausibility_problems(
     right = contracts["right"].to_numpy(dtype=object)[sym_codes]
     strike = contracts["strike"].to_numpy(np.float64)[sym_codes]
     und_sym = _norm_ticker(contracts["underlying"].to_numpy(dtype=object))[sym_codes]
-    root_sym = _norm_ticker(contracts["root"].to_numpy(dtype=object))[sym_codes]
     days = _dates(df["trade_date"]) if "trade_date" in df else np.full(n, np.datetime64("NaT", "D"))
 
     is_put = right == "P"
@@ -134,25 +133,38 @@ def plausibility_problems(
         out.append((np.isfinite(prem) & (prem > float(rules["max_premium"])), "price", R_PREMIUM))
 
     if rules["check_underlying"] and "underlying" in df:
-        und_row = _norm_ticker(df["underlying"].to_numpy(dtype=object))
-        parsed = und_sym != ""
-        bad = parsed & (und_row != "") & (und_row != und_sym) & (und_row != root_sym)
-        out.append((bad, "underlying", R_UNDERLYING))
+        from primeflow_lib.flow._util import factorize
+
+        # compare each distinct (row underlying, contract) pair once
+        codes, uniques = factorize(df["underlying"])
+        normed = np.append(_norm_ticker(np.asarray(uniques, dtype=object)), "")
+        codes = np.where(codes < 0, len(normed) - 1, codes).astype(np.int64)
+        pair, inv = np.unique(codes * (len(contracts) + 1) + sym_codes, return_inverse=True)
+        u_row = normed[pair // (len(contracts) + 1)]
+        c = pair % (len(contracts) + 1)
+        u_sym = _norm_ticker(contracts["underlying"].to_numpy(dtype=object))[c]
+        u_root = _norm_ticker(contracts["root"].to_numpy(dtype=object))[c]
+        bad_u = (u_sym != "") & (u_row != "") & (u_row != u_sym) & (u_row != u_root)
+        out.append((bad_u[inv.reshape(-1)], "underlying", R_UNDERLYING))
 
     if rules["check_session_of_timestamp"] and "trade_date" in df:
         known = ~np.isnat(days)
-        uniq = np.unique(days[known])
+        uniq, inv = np.unique(days[known], return_inverse=True)
         not_sess_u = np.array([not calendar.is_session(pd.Timestamp(d).date()) for d in uniq], dtype=bool)
+        # the New York day [midnight, next midnight) of each distinct date, in UTC ns
+        lo = np.array([pd.Timestamp(d).tz_localize("America/New_York").value for d in uniq], dtype=np.int64)
+        hi = np.array([(pd.Timestamp(d) + pd.Timedelta(days=1)).tz_localize("America/New_York").value
+                       for d in uniq], dtype=np.int64)
         not_sess = np.zeros(n, dtype=bool)
+        wrong = np.zeros(n, dtype=bool)
         if len(uniq):
-            not_sess[known] = not_sess_u[np.searchsorted(uniq, days[known])]
+            inv = inv.reshape(-1)
+            not_sess[known] = not_sess_u[inv]
+            ts_ok = (sip_ok & (sip > 0))[known]
+            s_k = sip[known]
+            wrong[known] = ts_ok & ~not_sess_u[inv] & ((s_k < lo[inv]) | (s_k >= hi[inv]))
         out.append((not_sess, "trade_date", R_NOT_SESSION))
-        ts_ok = sip_ok & (sip > 0)
-        ny = np.full(n, np.datetime64("NaT", "D"))
-        if ts_ok.any():
-            t = pd.to_datetime(sip[ts_ok], unit="ns", utc=True).tz_convert("America/New_York")
-            ny[ts_ok] = t.tz_localize(None).values.astype("datetime64[D]")
-        out.append((known & ts_ok & ~not_sess & (ny != days), "trade_date", R_WRONG_SESSION))
+        out.append((wrong, "trade_date", R_WRONG_SESSION))
     return out, unchecked
 
 
