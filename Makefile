@@ -13,7 +13,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast ui bench lint docs clean-warehouse workbench
+.PHONY: install demo test test-fast ui bench lint docs clean-warehouse workbench reliability
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -57,6 +57,11 @@ bench: install
 	$(BIN)/python benchmarks/bench_flow.py
 	$(BIN)/python benchmarks/bench_live.py
 	$(BIN)/python benchmarks/bench_gex.py
+
+# the reliability suite (tests/reliability + the relay crash test): one table of figures, last
+# line one JSON object (see tests/reliability/run.py)
+reliability: install
+	$(BIN)/python tests/reliability/run.py
 
 lint: install
 	$(BIN)/ruff check .

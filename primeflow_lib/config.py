@@ -240,6 +240,7 @@ def load_config(path: str | os.PathLike | None = None, *, with_api_keys: bool = 
             raise ConfigError(f"{source}: cannot read config file: {exc}") from None
         cfg = _merge(defaults, _parse(text, source), source)
     _check_cross_rules(cfg, source)
+    _check_plausibility(cfg, source)
     cfg["source"] = source
     if with_api_keys:
         cfg["api_keys"] = load_api_keys()
@@ -278,3 +279,14 @@ def get_ticker_config(cfg: Mapping[str, Any], ticker: str, mode: str) -> dict[st
     else:
         base.update(over)
     return base
+
+
+def _check_plausibility(cfg: dict, source: str) -> None:
+    """Thresholds of the ``plausibility`` block must be positive (0 would quarantine every print)."""
+    for k, v in cfg["plausibility"].items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0 and k != "price_margin_usd" \
+                and k != "nbbo_band_usd":
+            raise ConfigError(f"{source}: key 'plausibility.{k}' must be > 0, got {v}")
+        if k.endswith("_usd") and v < 0:
+            raise ConfigError(f"{source}: key 'plausibility.{k}' must be >= 0, got {v}")
+

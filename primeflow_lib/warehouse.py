@@ -501,13 +501,13 @@ def publish_read_copy(
 
 
 def query(sql: str, params: Sequence[Any] | None = None, *, path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Run a read-only query on the read copy (default :func:`read_copy_path`)."""
-    p = Path(path) if path is not None else read_copy_path()
-    with connect(p, read_only=True) as con:
-        try:
-            return con.execute(sql, list(params or [])).df()
-        except duckdb.Error as exc:
-            raise WarehouseError(f"query failed on {p}: {exc}") from None
+    """Run a read-only query on the read copy (default :func:`read_copy_path`) in the query
+    sandbox (:func:`primeflow_lib.sql_sandbox.run_sandboxed`: no file access, no ATTACH / COPY /
+    INSTALL / LOAD, settings locked). Raises :class:`~primeflow_lib.sql_sandbox.QueryRefusedError`
+    (a :class:`WarehouseError`) naming the statement kind for anything it does not run."""
+    from primeflow_lib.sql_sandbox import run_sandboxed
+
+    return run_sandboxed(sql, params, path=path)
 
 
 def table_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -28,6 +28,10 @@ def main() -> None:
 def query(sql: str, db_path: str | None, csv_out: str | None, max_rows: int) -> None:
     """Run SQL against the published read copy and print the result as a table.
 
+    The query runs in the sandbox (primeflow_lib.sql_sandbox): read-only SELECT / EXPLAIN /
+    PRAGMA / CALL only; ATTACH, COPY, file readers, INSTALL / LOAD and SET are refused. Export
+    with --csv.
+
     Example: primeflow query "SELECT ticker, count(*) FROM flow.option_prints GROUP BY 1"
     """
     from tabulate import tabulate

@@ -348,6 +348,7 @@ _CLAIM_COLS = (
     "is_synthetic",
     "attempts",
     "parts_sent",
+    "trade_date",
 )
 
 
@@ -535,3 +536,59 @@ def new_relay_id(host: str, pid: int, started: float) -> str:
     """``host|pid|process start time|random``: lets a later relay tell whether the claimer of
     a ``sending`` row is still alive."""
     return f"{host}|{pid}|{started:.2f}|{uuid.uuid4().hex[:8]}"
+
+
+QUARANTINED_REASON = "refused: the signal's event references quarantined print(s)"
+
+
+def refuse_quarantined(
+    con: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]], relay_id: str, now: dt.datetime
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Defence in depth: claimed rows whose signal lists a print id that ``flow.quarantine``
+    holds (validation refused that print) are marked ``failed_permanent`` with
+    :data:`QUARANTINED_REASON` and the ids, never sent. Returns ``(rows to send, refused keys)``.
+
+    Checked in the claim transaction; only quarantine rows of the signals' sessions are read.
+    """
+    want: dict[str, set[str]] = {}
+    for r in rows:
+        payload = r.get("payload_json")
+        try:
+            data = json.loads(payload) if isinstance(payload, str) else (payload or {})
+        except (TypeError, ValueError):
+            data = {}
+        ids = data.get("print_ids") or []
+        if isinstance(ids, str):
+            ids = [x for x in ids.split(",") if x]
+        if ids and r.get("kind") != "HEARTBEAT":
+            want[r["alert_key"]] = {str(x) for x in ids}
+    if not want:
+        return list(rows), []
+    has_q = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'flow' AND table_name = 'quarantine' "
+        "AND database_name = current_database()"
+    ).fetchone()[0]
+    if not has_q:
+        return list(rows), []
+    days = sorted({r["trade_date"] for r in rows if r.get("trade_date") is not None and r["alert_key"] in want})
+    all_ids = sorted(set().union(*want.values()))
+    found = {
+        x for (x,) in con.execute(
+            "SELECT DISTINCT json_extract_string(row_json, '$.print_id') AS pid FROM flow.quarantine "
+            "WHERE (trade_date IN (SELECT unnest(?::DATE[])) OR trade_date IS NULL) "
+            "AND json_extract_string(row_json, '$.print_id') IN (SELECT unnest(?::VARCHAR[]))",
+            [days, all_ids],
+        ).fetchall()
+    }
+    keep, refused = [], []
+    for r in rows:
+        bad = sorted(want.get(r["alert_key"], set()) & found)
+        if not bad:
+            keep.append(dict(r))
+            continue
+        mark(con, r["alert_key"], relay_id, status="failed_permanent", now=now, parts_sent=0, parts_total=0,
+             last_status=None, last_error=f"{QUARANTINED_REASON}: {', '.join(bad[:5])}",
+             next_attempt_at=None)
+        refused.append(r["alert_key"])
+    return keep, refused
+

@@ -106,6 +106,8 @@ class RelayReport:
         retried: transient failures re-queued with backoff.
         failed_permanent: alerts marked failed_permanent.
         recovered: rows found in ``sending`` from a dead relay and re-queued.
+        refused_quarantined: alerts marked failed_permanent unsent because their signal
+            references a print ``flow.quarantine`` holds (also counted in failed_permanent).
         disabled_channels: channels switched off after a revoked-token / deleted-webhook answer.
         pending: pending rows left (due or not) when the drain returned.
         next_attempt_in_s: seconds until the earliest pending row is due (None: none).
@@ -120,6 +122,7 @@ class RelayReport:
     retried: int = 0
     failed_permanent: int = 0
     recovered: int = 0
+    refused_quarantined: int = 0
     disabled_channels: list[str] = field(default_factory=list)
     pending: int = 0
     next_attempt_in_s: float | None = None
@@ -195,6 +198,7 @@ class Relay:
         self.relay_id = outbox.new_relay_id(_HOST, os.getpid(), float(_MY_START))
         self._senders: dict[str, Sender] = {}
         self._disabled: dict[str, str] = {}
+        self._refused = 0  # alerts refused in the current claim step (quarantined prints)
         self._warned_unknown: set[str] = set()
         install_log_redaction()
 
@@ -233,7 +237,10 @@ class Relay:
                 first = False
                 # One transaction reads what is due, applies pacing and claims: a fresh DuckDB
                 # open costs tens of milliseconds, so a relay cycle spends as few as it can.
+                self._refused = 0
                 rows, waits = self._db(lambda con, now=now: self._claim_step(con, now))
+                report.refused_quarantined += self._refused
+                report.failed_permanent += self._refused
                 if rows:
                     for row in rows:
                         self._deliver(row, deadline, report)
@@ -348,6 +355,11 @@ class Relay:
         due, next_due = outbox.due_rows(con, now_dt, self.batch_size, list(self._disabled))
         picks, waits = self._pick(due)
         rows = outbox.claim(con, picks, self.relay_id, now_dt) if picks else []
+        if rows:
+            rows, refused = outbox.refuse_quarantined(con, rows, self.relay_id, now_dt)
+            if refused:
+                self._refused += len(refused)
+                log.warning("refused %d alert(s) whose signal references a quarantined print", len(refused))
         if next_due is not None:
             waits.append(max(0.0, (next_due - now_dt).total_seconds()))
         return rows, waits

@@ -271,7 +271,7 @@ def score_batch(
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     flow_cfg = cfg["flow"]
 
-    v = validate_prints(prints, source=source, now=now)
+    v = validate_prints(prints, source=source, now=now, rules=cfg.get("plausibility"), bars_1m=bars_1m)
     tm["validate"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()

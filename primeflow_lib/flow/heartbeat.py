@@ -1,7 +1,8 @@
 """Heartbeat: one ``live.heartbeat`` row per scored batch.
 
 :func:`heartbeat_row` turns a :class:`~primeflow_lib.flow.engine.FlowResult` into a dict whose
-keys are the ``live.heartbeat`` columns, plus ``signals_by_kind`` (a dict) and
+keys are the ``live.heartbeat`` columns, plus ``signals_by_kind`` and ``quarantined_by_reason``
+(dicts: the validation and plausibility rules broken, with counts) and
 ``events_per_minute`` / ``open_positions`` / ``lag_seconds`` / ``last_error`` / ``synthetic`` /
 ``ts``, which is exactly what :func:`primeflow_lib.alerts.formatting.format_heartbeat` reads. Use
 :func:`heartbeat_frame` to get the one-row frame to insert.
@@ -78,6 +79,7 @@ def heartbeat_row(
         "signals_by_kind": by_kind,
         "open_positions": open_pos,
         "quarantined": int(len(result.quarantine)),
+        "quarantined_by_reason": {str(k): int(v) for k, v in (st.get("quarantined_by_reason") or {}).items()},
         "lag_seconds": None if lag is None else round(float(lag), 3),
         "processing_seconds": float(st.get("timings_s", {}).get("total", np.nan)),
         "last_error": last_error,

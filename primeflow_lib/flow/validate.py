@@ -14,6 +14,11 @@ price                  must be finite and > 0 (NaN, inf, 0 and negative are reje
 size                   must be finite, > 0 and a whole number of contracts
 =====================  ==============================================================
 
+Plausibility rules (impossible prices relative to the contract, spot or NBBO; absurd size or
+premium; an underlying that is not the symbol's; a trade_date that is not the session of the
+timestamp) are in :mod:`primeflow_lib.flow.plausibility`, with thresholds in the config's
+``plausibility`` block; they quarantine too.
+
 Rules that compare rows with each other run in the classifier, after it has sorted each contract
 (:mod:`primeflow_lib.flow.classify`), and also end in quarantine: a **duplicate** print (equal to
 an earlier-received print on contract, sip_timestamp, exchange, price, size and conditions; the
@@ -42,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.flow._util import factorize
+from primeflow_lib.flow.plausibility import plausibility_problems
 from primeflow_lib.flow.symbols import factorize_occ
 
 TARGET = "flow.option_prints"
@@ -129,7 +135,12 @@ def _row_json(df: pd.DataFrame, rows: np.ndarray) -> list[str]:
 
 
 def validate_prints(
-    prints: pd.DataFrame, *, source: str = "batch", now: dt.datetime | None = None
+    prints: pd.DataFrame,
+    *,
+    source: str = "batch",
+    now: dt.datetime | None = None,
+    rules: dict | None = None,
+    bars_1m: pd.DataFrame | None = None,
 ) -> ValidatedPrints:
     """Validate a batch of option prints (columns of ``flow.option_prints``; see module doc).
 
@@ -138,6 +149,10 @@ def validate_prints(
             a missing required column quarantines every row with reason "column missing".
         source: where the batch came from (vendor name or file name), stored in quarantine rows.
         now: the quarantine timestamp (UTC, naive); default the current time.
+        rules: the ``plausibility`` config block; default the packaged defaults (the rules
+            always run).
+        bars_1m: 1-minute bars of the underlyings (the call-above-spot rule uses each
+            session's high); without them calls are not checked against spot.
 
     Returns:
         :class:`ValidatedPrints`.
@@ -184,6 +199,13 @@ def validate_prints(
         ok &= np.where(ok, size == np.floor(np.where(ok, size, 0)), False)
         problems.append((~ok, "size", "size must be a whole number of contracts > 0"))
 
+    if rules is None:
+        from primeflow_lib.config import default_config
+
+        rules = default_config()["plausibility"]
+    plaus, unchecked = plausibility_problems(df, contracts, sym_codes, price, size, sip, sip_ok, rules, bars_1m)
+    problems.extend(plaus)
+
     bad_any = np.zeros(n, bool)
     for m, _, _ in problems:
         bad_any |= m
@@ -206,6 +228,7 @@ def validate_prints(
         "rows_good": int(good_mask.sum()),
         "rows_quarantined": int(bad_any.sum()),
         "by_reason": by_reason,
+        "plausibility_unchecked": unchecked,
     }
     return ValidatedPrints(
         good=good.reset_index(drop=True),
@@ -239,7 +262,7 @@ def _bad_dates(s: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return s.isna().to_numpy()
     codes, uniques = factorize(s)
-    ok = pd.to_datetime(pd.Series(uniques, dtype=object), errors="coerce").notna().to_numpy()
+    ok = pd.to_datetime(pd.Series(uniques, dtype=object), errors="coerce", format="mixed").notna().to_numpy()
     ok = np.append(ok, False)
     return ~ok[np.where(codes < 0, len(ok) - 1, codes)]
 

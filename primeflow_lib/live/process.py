@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from primeflow_lib import calendar
@@ -83,11 +84,64 @@ def score_batch_file(path: Path, connect: Connect, cfg: dict[str, Any], *, now: 
     out = BatchOutcome(source=path.name, prints=len(prints))
     if prints.empty:
         return out
-    days = sorted(pd.to_datetime(prints["trade_date"], errors="coerce").dt.date.dropna().unique())
-    for day in days:
-        part = prints[pd.to_datetime(prints["trade_date"]).dt.date == day]
-        _score_day(part, day, path.name, connect, cfg, out, now)
+    key = batch_days(prints)
+    unscorable = np.isnat(key)
+    for day in sorted(set(key[~unscorable].tolist())):
+        rows = key == np.datetime64(day, "D")
+        if calendar.is_session(day):
+            _score_day(prints[rows], day, path.name, connect, cfg, out, now)
+        else:
+            unscorable |= rows
+    if unscorable.any():
+        _quarantine_unscorable(prints[unscorable], path.name, connect, cfg, out)
     return out
+
+
+def batch_days(prints: pd.DataFrame) -> np.ndarray:
+    """The session each row of a batch is scored with (datetime64[D]): its ``trade_date``, or,
+    where that is missing or unparseable, the America/New_York date of its ``sip_timestamp``, so
+    the row reaches validation and is quarantined there ("trade_date is missing") instead of
+    vanishing; NaT where neither gives a date."""
+    from primeflow_lib.flow.plausibility import _dates
+
+    td = _dates(prints["trade_date"])
+    sip = pd.to_numeric(prints["sip_timestamp"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    ok = np.isnat(td) & np.isfinite(sip) & (sip > 0)
+    if ok.any():
+        t = pd.to_datetime(sip[ok].astype(np.int64), unit="ns", utc=True).tz_convert(NY)
+        td = td.copy()
+        td[ok] = t.tz_localize(None).values.astype("datetime64[D]")
+    return td
+
+
+def _file_rows(q: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
+    """Quarantine rows numbered by their row in the batch file (validation numbers rows within
+    the session's part; ``part`` keeps the file's positional index)."""
+    if not len(q):
+        return q
+    return q.assign(row_number=part.index.to_numpy(np.int64)[q["row_number"].astype(np.int64).to_numpy()])
+
+
+def _quarantine_unscorable(part: pd.DataFrame, source: str, connect: Connect, cfg: dict[str, Any],
+                           out: BatchOutcome) -> None:
+    """Rows with no session to score them in: every one goes to ``flow.quarantine`` (with the
+    validation rules it breaks, else ``why``), stored under ``live:<file>:unscored``."""
+    from primeflow_lib.flow.validate import quarantine_frame, validate_prints
+
+    v = validate_prints(part, source=f"live:{source}", rules=cfg.get("plausibility"))
+    q = v.quarantine
+    rest = np.setdiff1d(np.arange(len(part)), q["row_number"].astype(np.int64).to_numpy())
+    if len(rest):
+        recs = [{"row_number": int(i), "field": "trade_date", "value": part["trade_date"].iloc[i],
+                 "reason": "no trading session to score the row in (from trade_date or sip_timestamp)", "row": part.iloc[i].to_dict()} for i in rest]
+        extra = quarantine_frame(recs, source=f"live:{source}")
+        q = pd.concat([q, extra], ignore_index=True) if len(q) else extra
+    q = _file_rows(q, part).assign(source=f"live:{source}:unscored")
+    with connect() as con, db.transaction(con):
+        db.write_quarantine(con, "flow", q, source=f"live:{source}:unscored", trade_date=None)
+    out.quarantined += len(q)
+    for k, n in q["reason"].value_counts().items():
+        out.quarantined_by_reason[str(k)] = out.quarantined_by_reason.get(str(k), 0) + int(n)
 
 
 def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect, cfg: dict[str, Any],
@@ -104,7 +158,10 @@ def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect
     with connect() as con, db.transaction(con):
         db.upsert_rows(con, LIVE_FLOW_EVENTS, res.events)
         db.upsert_rows(con, LIVE_SIGNALS, res.signals)
-        db.write_quarantine(con, "flow", res.quarantine, source=f"live:{source}", trade_date=day)
+        # rows without a usable trade_date were scored with this session (batch_days): file them there
+        # the stored source must be the one replaced, or scoring the file again would add rows
+        db.write_quarantine(con, "flow", _file_rows(res.quarantine, prints).assign(trade_date=day,
+                            source=f"live:{source}"), source=f"live:{source}", trade_date=day)
         out.enqueued += enqueue_alerts(con, res.signals, cfg)
     # paper positions after the commit: the signals and their alerts are already safe
     with connect() as con:
