@@ -10,9 +10,11 @@ import duckdb
 import pytest
 import wb_fixtures
 
+from primeflow_lib.flow.gex import compute_gex
 from primeflow_lib.research import RunConfig, RunConfigError, load_csv, preset
 from primeflow_lib.research.errors import BarsError
 
+TUNING_TABLES = ("research.tuning_studies", "research.tuning_trials", "research.tuned_parameters")
 PAGES = ["pages/backtest.py", "pages/history.py", "pages/tuning.py", "pages/data.py"]
 
 
@@ -70,18 +72,50 @@ def test_flow_today_lists_signals_filters_and_opens_one_to_its_rows(app, wb):
     prints = [d.value for d in at.dataframe if "print_id" in d.value.columns]
     assert prints and list(prints[0]["print_id"]) == ["p0", "p1"]
     assert any("SYNTHETIC DATA" in c.value for c in at.code)
-    assert any("market.gamma_exposure does not exist" in i for i in texts(at, "info"))
+    assert metrics["regime"] == "POSITIVE"  # the fixture's gamma snapshot of the session
     scorecards = [d.value for d in at.dataframe if "win_rate" in d.value.columns]
     assert scorecards and set(scorecards[0]["kind"]) == {"SCALP", "SWING", "DAY_TRADE"}
 
 
-def test_flow_today_shows_gamma_levels_when_the_table_exists(app, wb):
-    wb_fixtures.add_gamma(wb["read"])
+def _open_first_signal(app):
     at = app.run()
-    at.selectbox(key="flow_pick").set_value(0).run()
+    at.selectbox(key="flow_pick").set_value(0).run()  # the SCALP on SPY
     no_traceback(at)
-    gex = [d.value for d in at.dataframe if "call_wall" in d.value.columns]
-    assert gex and gex[0]["call_wall"].iloc[0] == 610
+    return at
+
+
+def test_flow_today_shows_the_gamma_levels_compute_gex_stored(app, wb):
+    expected = compute_gex(wb_fixtures.chain(wb_fixtures.SESSION, 590.0)).levels.iloc[0]
+    at = _open_first_signal(app)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["call wall"] == f"{expected['call_wall']:,.2f}"
+    assert metrics["put wall"] == f"{expected['put_wall']:,.2f}"
+    assert metrics["zero-gamma flip"] == f"{expected['zero_gamma']:,.2f}"
+    assert metrics["total GEX"] == f"${expected['total_gex'] / 1e6:,.1f}M"
+    assert any("sign convention **dealer_long_calls_short_puts**" in c and
+               "marts.gamma_levels" in c for c in texts(at, "caption"))
+    levels = next(d.value for d in at.dataframe if "gex_regime" in d.value.columns)
+    assert list(levels["trade_date"].dt.date) == [wb_fixtures.SESSION,
+                                                  dt.date(2024, 12, 30)]  # newest first
+    assert charts(at) == 1  # net GEX by strike
+
+
+def test_flow_today_gamma_falls_back_to_the_table_and_says_when_empty(app, wb):
+    con = duckdb.connect(str(wb["read"]))
+    con.execute("DROP TABLE marts.gamma_levels")
+    con.close()
+    at = _open_first_signal(app)
+    assert any("from market.gamma_exposure" in c for c in texts(at, "caption"))
+    assert {m.label: m.value for m in at.metric}["regime"] == "POSITIVE"
+    wb_fixtures.empty_tables(wb["read"], "market.gamma_exposure", "market.gamma_by_strike")
+    at = _open_first_signal(app)
+    assert any("No gamma levels for SPY up to 2024-12-31" in i for i in texts(at, "info"))
+    con = duckdb.connect(str(wb["read"]))
+    con.execute("DROP TABLE market.gamma_exposure")
+    con.close()
+    at = _open_first_signal(app)
+    assert any("market.gamma_exposure is not in this warehouse yet" in i
+               for i in texts(at, "info"))
 
 
 def test_flow_today_empty_session_state(app, wb):
@@ -129,13 +163,13 @@ def test_backtest_form_parameters_change_the_run(app, wb):
     expected = preset("dual_sma", "SPY").replace(
         indicators={"dual_sma": {"fast": 5, "slow": 30}}, exits={"stop_loss": 0.05})
     assert any(expected.run_id in h.value for h in at.header)
-    assert runs_in(wb["live"]) == 2  # not recorded
+    assert runs_in(wb["live"]) == wb_fixtures.N_RUNS  # not recorded
 
 
 def _expect_error_and_nothing_written(at, wb, message: str) -> None:
     no_traceback(at)
     assert any(message in e for e in texts(at, "error")), texts(at, "error")
-    assert runs_in(wb["live"]) == 2
+    assert runs_in(wb["live"]) == wb_fixtures.N_RUNS
     assert not at.get("vega_lite_chart")
 
 
@@ -212,7 +246,7 @@ def test_history_compares_exports_and_reproduces(app, wb):
     at = app.run().switch_page("pages/history.py").run()
     no_traceback(at)
     ids = at.multiselect(key="hist_pick").options
-    assert len(ids) == 2
+    assert len(ids) == wb_fixtures.N_RUNS
     at.multiselect(key="hist_pick").set_value(ids).run()
     no_traceback(at)
     side = [d.value for d in at.dataframe if set(ids) <= set(d.value.columns)]
@@ -239,22 +273,46 @@ def test_history_empty_state(app, wb):
     assert any("No backtest runs yet" in i for i in texts(at, "info"))
 
 
-def test_tuning_empty_state_before_the_tuner(app, wb):
+def _tuning(app):
     at = app.run().switch_page("pages/tuning.py").run()
     no_traceback(at)
+    return at
+
+
+def test_tuning_empty_state_with_empty_tables_and_without_them(app, wb):
+    wb_fixtures.empty_tables(wb["read"], *TUNING_TABLES)
+    at = _tuning(app)
+    assert any(i.startswith("No tuning study yet: run `primeflow tune") for i in texts(at, "info"))
+    con = duckdb.connect(str(wb["read"]))
+    for t in TUNING_TABLES:
+        con.execute(f"DROP TABLE {t}")
+    con.close()
+    at = _tuning(app)
     assert any("research.tuning_studies does not exist" in i for i in texts(at, "info"))
 
 
-def test_tuning_shows_trials_is_vs_oos_and_verdict(app, wb):
-    wb_fixtures.add_tuning(wb["read"])
-    at = app.run().switch_page("pages/tuning.py").run()
-    no_traceback(at)
+def test_tuning_shows_the_study_trials_statistics_verdict_and_oos_run(app, wb):
+    con = duckdb.connect(str(wb["read"]), read_only=True)
+    tuned = con.execute("SELECT * FROM research.tuned_parameters").df().iloc[0]
+    n_trials = con.execute("SELECT count(*) FROM research.tuning_trials").fetchone()[0]
+    con.close()
+    assert n_trials == wb_fixtures.TUNE.trials
+    at = _tuning(app)
     assert not at.error
     stats = {m.label: m.value for m in at.metric}
-    assert stats["pbo"] == "0.350" and stats["dsr"] == "0.420"
-    assert stats["verdict"] == "likely overfit"
+    for label, key in (("PBO", "pbo"), ("DSR", "dsr"), ("PSR", "psr"), ("OOS Sharpe", "oos_sharpe")):
+        assert stats[label] == f"{tuned[key]:.3f}"
+    assert stats["MinTRL (bars)"] == (f"{tuned['min_trl']:,.0f}" if tuned["min_trl"] == tuned["min_trl"]
+                                      else "never")
+    assert f"Verdict: {tuned['verdict']}" in texts(at, "info")
     assert charts(at) == 1  # in-sample vs out-of-sample scatter
-    assert any(len(d.value) == 3 and "oos_sharpe" in d.value.columns for d in at.dataframe)
+    trials = next(d.value for d in at.dataframe if "oos_sharpe" in d.value.columns
+                  and "trial_no" in d.value.columns)
+    assert len(trials) == n_trials
+    assert any(f"run `{tuned['run_id']}`" in c for c in texts(at, "caption"))
+    at.button(key="tune_open_rsi").click().run()
+    no_traceback(at)
+    assert at.multiselect(key="hist_pick").value == [tuned["run_id"]]
 
 
 def test_data_page_lists_cache_with_gaps_and_clears_after_confirmation(app, wb):
