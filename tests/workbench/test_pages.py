@@ -11,8 +11,9 @@ import pytest
 import wb_fixtures
 
 from primeflow_lib.flow.gex import compute_gex
-from primeflow_lib.research import RunConfig, RunConfigError, load_csv, preset
+from primeflow_lib.research import RunConfig, RunConfigError, load_csv, preset, run_backtest
 from primeflow_lib.research.errors import BarsError
+from primeflow_lib.research.options.chain import load_chain
 
 TUNING_TABLES = ("research.tuning_studies", "research.tuning_trials", "research.tuned_parameters")
 PAGES = ["pages/backtest.py", "pages/history.py", "pages/tuning.py", "pages/data.py"]
@@ -184,17 +185,61 @@ def test_backtest_bad_parameters_show_the_library_message(app, wb):
     _expect_error_and_nothing_written(at, wb, str(exc.value))
 
 
-def test_backtest_options_mode_shows_the_library_message(app, wb):
+def _options_form(app):
     at = _backtest(app)
+    at.selectbox(key="bt_symbol").set_value("SPY")
     at.radio(key="bt_mode").set_value("options").run()
+    return at
+
+
+def test_backtest_options_run_through_the_form_shows_legs_and_the_iv_source(app, wb):
+    at = _options_form(app)
+    at.selectbox(key="bt_dual_sma_opt_bearish").set_value("iron_condor")
+    at.number_input(key="bt_dual_sma_opt_dte").set_value(30)
+    at.number_input(key="bt_dual_sma_opt_sdelta").set_value(0.25)
+    at.number_input(key="bt_dual_sma_opt_width").set_value(10.0)
+    at.number_input(key="bt_dual_sma_opt_pt").set_value(0.5)
+    at.number_input(key="bt_dual_sma_opt_stop").set_value(2.0)
+    before = runs_in(wb["live"])
     at.button(key="bt_run").click().run()
-    try:
-        RunConfig.from_dict({"mode": "options", "indicators": {"rsi": {}}}).check_runnable()
-    except RunConfigError as exc:
-        _expect_error_and_nothing_written(at, wb, str(exc))
-    else:  # options backtests exist: the run goes through the form like an equities run
-        no_traceback(at)
-        assert not at.error
+    no_traceback(at)
+    assert not at.error, texts(at, "error")
+    expected = preset("dual_sma", "SPY").replace(mode="options", options={
+        "bearish": "iron_condor", "dte": 30, "short_delta": 0.25, "width": 10.0,
+        "profit_take": 0.5, "stop": 2.0})
+    assert any(expected.run_id in h.value for h in at.header)  # the CLI's config and run_id
+    result = run_backtest(expected, wb_fixtures.spy_bars(wb["read"]))
+    assert any(w.startswith("Realised-vol proxy used") and result.iv_note in w
+               for w in texts(at, "warning"))
+    legs = next(d.value for d in at.dataframe if "leg_no" in d.value.columns)
+    assert len(legs) == len(result.legs) > 0
+    assert set(legs["structure"]) <= {"bull_put", "iron_condor"}
+    assert set(legs["iv_source"]) == {"realized"}
+    assert list(legs["strike"]) == list(result.legs["strike"])
+    assert any(f"{len(legs)} stored in research.backtest_legs" in c for c in texts(at, "caption"))
+    assert runs_in(wb["live"]) == before + 1
+
+
+def test_backtest_options_bad_value_shows_the_spec_message(app, wb):
+    at = _options_form(app)
+    at.number_input(key="bt_dual_sma_opt_dte").set_value(0)
+    at.button(key="bt_run").click().run()
+    with pytest.raises(RunConfigError) as exc:
+        RunConfig.from_dict({"mode": "options", "options": {"dte": 0}})
+    assert "options.dte" in str(exc.value)
+    _expect_error_and_nothing_written(at, wb, str(exc.value))
+
+
+def test_backtest_options_chain_iv_without_a_chain_says_so(app, wb):
+    at = _options_form(app)
+    at.radio(key="bt_dual_sma_opt_iv").set_value("chain")
+    at.button(key="bt_run").click().run()
+    cfg = preset("dual_sma", "SPY").replace(mode="options", options={"iv_source": "chain"})
+    with pytest.raises(RunConfigError) as exc:  # the CLI's calls: no chain in the read copy
+        run_backtest(cfg, wb_fixtures.spy_bars(wb["read"]), load_chain("SPY", None, wb["read"]))
+    assert "no market.option_chain snapshot was found for 'SPY'" in str(exc.value)
+    _expect_error_and_nothing_written(at, wb, str(exc.value))
+    assert not any("leg_no" in d.value.columns for d in at.dataframe)
 
 
 def test_backtest_symbol_without_bars_in_range(app, wb):

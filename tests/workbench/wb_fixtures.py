@@ -172,3 +172,14 @@ def empty_tables(read: Path, *fqns: str) -> None:
             con.execute(f"DELETE FROM {fqn}")
     finally:
         con.close()
+
+
+def spy_bars(read: Path) -> pd.DataFrame:
+    """SPY's daily bars from the read copy, as the CLI loads them."""
+    import duckdb
+
+    con = duckdb.connect(str(read), read_only=True)
+    try:
+        return warehouse_bars(con, "SPY")
+    finally:
+        con.close()
