@@ -212,6 +212,18 @@ def gamma_levels(ticker: str, session: dt.date | None = None, path: Path = None,
     return read_frame(sql, [*params, int(sessions)], path)
 
 
+def gamma_tickers(session: dt.date | None = None, path: Path = None) -> list[str]:
+    """Underlyings with gamma levels up to ``session`` in :func:`gamma_source`, sorted."""
+    src = gamma_source(path)
+    if src is None:
+        return []
+    sql, params = f"SELECT DISTINCT underlying FROM {src}", []
+    if session is not None:
+        sql += " WHERE trade_date <= ?"
+        params.append(session)
+    return sorted(read_frame(sql, params, path)["underlying"].astype(str))
+
+
 def gamma_by_strike(ticker: str, session: dt.date, path: Path = None) -> pd.DataFrame | None:
     """``market.gamma_by_strike`` of ``ticker``'s snapshot dated ``session`` (call, put and net
     GEX per strike, every expiry summed), by strike; None when the table does not exist."""

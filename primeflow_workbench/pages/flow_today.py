@@ -73,10 +73,10 @@ def _detail(signal_id: str, source: str) -> None:
                 st.caption(f"{a['channel']} · {a['mode']} · {a['status']}")
                 st.code(a["message_text"], language=None)
     with tabs[6]:
-        _gamma(sig["ticker"], sig["trade_date"])
+        _gamma(sig["ticker"], sig["trade_date"], "signal")
 
 
-def _gamma(ticker: str, session) -> None:
+def _gamma(ticker: str, session, where: str) -> None:
     """The ticker's dealer gamma levels up to the signal's session and the by-strike chart."""
     gex = widgets.cached(fv.gamma_levels)(ticker, session)
     if gex is None:
@@ -105,8 +105,9 @@ def _gamma(ticker: str, session) -> None:
         col.metric(label, "none" if pd.isna(v) else f"{v:,.2f}")
     strikes = widgets.cached(fv.gamma_by_strike)(ticker, row["trade_date"])
     if strikes is not None and not strikes.empty:
-        st.altair_chart(charts.gex_by_strike(strikes, row["spot"]), width="stretch")
-    st.dataframe(gex, hide_index=True)
+        st.altair_chart(charts.gex_by_strike(strikes, row["spot"]), width="stretch",
+                        key=f"gex_chart_{where}")
+    st.dataframe(gex, hide_index=True, key=f"gex_table_{where}")
 
 with widgets.user_errors():
     session = latest()
@@ -161,3 +162,10 @@ with widgets.user_errors():
                        "(marts.unusual_activity)")
             widgets.synthetic_notice(readcopy.vendors(ua), "These orders")
             st.dataframe(ua, hide_index=True, height=320)
+    st.subheader("Dealer gamma")
+    names = widgets.cached(fv.gamma_tickers)(session)
+    if not names:
+        _gamma(ch["tickers"][0] if ch["tickers"] else "", session, "page")
+    else:
+        gex_ticker = st.selectbox("Underlying", names, key="flow_gex_ticker")
+        _gamma(gex_ticker, session, "page")

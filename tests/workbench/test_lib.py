@@ -9,7 +9,6 @@ import duckdb
 import pytest
 
 from primeflow_lib.research import RunConfig, preset
-from primeflow_lib.warehouse import WarehouseError
 from primeflow_lib.workbench import backtests as bt
 from primeflow_lib.workbench import data_views, flow_views, readcopy, tuning_views
 
@@ -18,12 +17,6 @@ def test_missing_read_copy_names_the_file_and_make_demo(tmp_path):
     with pytest.raises(readcopy.ReadCopyMissingError, match="run `make demo`") as exc:
         readcopy.require(tmp_path / "nope.duckdb")
     assert str(tmp_path / "nope.duckdb") in str(exc.value)
-
-
-def test_quote_only_allows_listed_columns():
-    assert readcopy.quote("call_wall", ["call_wall"]) == '"call_wall"'
-    with pytest.raises(WarehouseError, match="not one of"):
-        readcopy.quote('x"; DROP TABLE t; --', ["call_wall"])
 
 
 def test_missing_sessions_skips_weekends_and_holidays():

@@ -98,7 +98,16 @@ def test_flow_today_shows_the_gamma_levels_compute_gex_stored(app, wb):
     levels = next(d.value for d in at.dataframe if "gex_regime" in d.value.columns)
     assert list(levels["trade_date"].dt.date) == [wb_fixtures.SESSION,
                                                   dt.date(2024, 12, 30)]  # newest first
-    assert charts(at) == 1  # net GEX by strike
+    assert charts(at) == 2  # net GEX by strike: the signal's tab and the page's section
+
+
+def test_flow_today_dealer_gamma_section_without_opening_a_signal(app, wb):
+    at = app.run()
+    no_traceback(at)
+    assert "Dealer gamma" in texts(at, "subheader")
+    assert at.selectbox(key="flow_gex_ticker").options == ["SPY"]
+    assert {m.label: m.value for m in at.metric}["regime"] == "POSITIVE"
+    assert charts(at) == 1
 
 
 def test_flow_today_gamma_falls_back_to_the_table_and_says_when_empty(app, wb):
