@@ -89,7 +89,8 @@ def _gamma(ticker: str, session, where: str) -> None:
         return
     row = gex.iloc[0]
     widgets.synthetic_notice(readcopy.vendors(gex), "These gamma levels")
-    st.caption(f"Snapshot after the close of {row['trade_date']} (applies to the next session; "
+    day = pd.Timestamp(row["trade_date"]).date()
+    st.caption(f"Snapshot after the close of {day} (applies to the next session; "
                f"flow context uses the snapshot before the event's session) · sign convention "
                f"**{row['convention']}** (an assumption: dealer books are not public) · GEX in "
                f"USD of dealer delta per 1 % move · from {widgets.cached(fv.gamma_source)()}")

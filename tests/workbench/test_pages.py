@@ -5,6 +5,7 @@ CLI's message on the page, nothing written)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import duckdb
 import pytest
@@ -354,10 +355,11 @@ def test_tuning_shows_the_study_trials_statistics_verdict_and_oos_run(app, wb):
     at = _tuning(app)
     assert not at.error
     stats = {m.label: m.value for m in at.metric}
-    for label, key in (("PBO", "pbo"), ("DSR", "dsr"), ("PSR", "psr"), ("OOS Sharpe", "oos_sharpe")):
+    for label, key in (("PBO", "pbo"), ("DSR", "dsr"), ("PSR", "psr"),
+                       ("OOS Sharpe", "oos_sharpe")):
         assert stats[label] == f"{tuned[key]:.3f}"
-    assert stats["MinTRL (bars)"] == (f"{tuned['min_trl']:,.0f}" if tuned["min_trl"] == tuned["min_trl"]
-                                      else "never")
+    mintrl = tuned["min_trl"]  # NULL = never (the OOS Sharpe is not above 0)
+    assert stats["MinTRL (bars)"] == (f"{mintrl:,.0f}" if math.isfinite(mintrl) else "never")
     assert f"Verdict: {tuned['verdict']}" in texts(at, "info")
     assert charts(at) == 1  # in-sample vs out-of-sample scatter
     trials = next(d.value for d in at.dataframe if "oos_sharpe" in d.value.columns
