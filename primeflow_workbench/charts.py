@@ -46,3 +46,20 @@ def scatter(df: pd.DataFrame, x: str, y: str, *, color: str | None = None) -> al
     line = alt.Chart(pd.DataFrame({x: [lo, hi], y: [lo, hi]})).mark_line(
         strokeDash=[4, 4], color="gray").encode(x=f"{x}:Q", y=f"{y}:Q")
     return (points + line).properties(height=320).interactive()
+
+
+def gex_by_strike(df: pd.DataFrame, spot: float | None = None, height: int = 260) -> alt.Chart:
+    """Net dealer GEX per strike (``market.gamma_by_strike.net_gex``, USD per 1 % move) as
+    bars, positive green and negative red, with the snapshot's spot as a dashed rule."""
+    bars = alt.Chart(df).mark_bar().encode(
+        x=alt.X("strike:Q", title="strike (USD)"),
+        y=alt.Y("net_gex:Q", title="net GEX (USD per 1 % move)"),
+        color=alt.condition("datum.net_gex >= 0", alt.value("#2a9d8f"), alt.value("#e4572e")),
+        tooltip=["strike:Q", alt.Tooltip("net_gex:Q", format=",.0f"),
+                 alt.Tooltip("call_gex:Q", format=",.0f"), alt.Tooltip("put_gex:Q", format=",.0f"),
+                 "call_oi:Q", "put_oi:Q"])
+    if spot is None:
+        return bars.properties(height=height)
+    rule = alt.Chart(pd.DataFrame({"spot": [float(spot)]})).mark_rule(
+        strokeDash=[4, 4], color="gray").encode(x="spot:Q")
+    return (bars + rule).properties(height=height)

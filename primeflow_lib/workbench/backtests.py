@@ -31,6 +31,9 @@ from primeflow_lib.research.errors import RunConfigError
 from primeflow_lib.research.export import export_run
 from primeflow_lib.research.history import compare_runs, list_runs, read_run, write_run
 from primeflow_lib.research.indicators import REGISTRY
+from primeflow_lib.research.options.chain import load_chain
+from primeflow_lib.research.options.spec import OptionsSpec
+from primeflow_lib.research.options.structures import STRUCTURES
 from primeflow_lib.research.presets import PRESETS, preset
 from primeflow_lib.research.runconfig import RunConfig
 from primeflow_lib.research.runner import BacktestResult, run_backtest
@@ -63,16 +66,17 @@ def preset_names() -> list[str]:
     return list(PRESETS)
 
 
-def section_fields(section: str) -> dict[str, Any] | None:
-    """Fields and defaults of a RunConfig section (``{field: default}``), or None when this
-    version of RunConfig has no such section (e.g. ``options`` before options backtests)."""
-    for f in dataclasses.fields(RunConfig):
-        if f.name == section:
-            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
-            if dataclasses.is_dataclass(default):
-                return dataclasses.asdict(default)
-            return None
-    return None
+def options_defaults(base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``options:`` section the form starts from: the defaults of
+    :class:`~primeflow_lib.research.options.spec.OptionsSpec`, overlaid with the ``options``
+    of ``base`` (a preset's :func:`preset_config`, e.g. ``options_bull_put``)."""
+    return {**OptionsSpec().to_dict(), **dict((base or {}).get("options") or {})}
+
+
+def structure_names() -> list[str]:
+    """Every option structure a signal class can open (``options.bullish`` / ``bearish`` /
+    ``neutral``), registry order."""
+    return list(STRUCTURES)
 
 
 def build_config(data: Mapping[str, Any]) -> RunConfig:
@@ -120,8 +124,16 @@ def load_dataset(cfg: RunConfig, read_path: PathLike = None) -> pd.DataFrame:
 
 
 def run(cfg: RunConfig, read_path: PathLike = None) -> BacktestResult:
-    """Load the dataset and run ``cfg`` (nothing is written)."""
-    return run_backtest(cfg, load_dataset(cfg, read_path))
+    """Load the dataset and run ``cfg`` (nothing is written), as ``primeflow backtest`` does:
+    an options run with ``options.iv_source: chain`` also loads the underlying's
+    ``market.option_chain`` rows from the read copy (:func:`load_chain`); with ``realized`` no
+    chain is read and ``result.iv_note`` says the realised-vol proxy was used."""
+    bars = load_dataset(cfg, read_path)
+    chain = None
+    if cfg.mode == "options" and cfg.options.iv_source == "chain":
+        chain = load_chain(cfg.dataset.symbol, cfg.dataset.end,
+                           str(read_path) if read_path is not None else None)
+    return run_backtest(cfg, bars, chain)
 
 
 def record_run(result: BacktestResult, *, warehouse: PathLike = None,

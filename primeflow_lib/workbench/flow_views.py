@@ -5,7 +5,8 @@ ticker's gamma levels.
 Sources: ``flow.signals`` / ``live.signals`` (same columns), ``flow.flow_events`` /
 ``live.flow_events``, ``flow.option_prints``, ``flow.flow_context``, ``live.paper_positions``,
 ``live.alert_outbox``, the marts ``marts.strategy_scorecard`` and ``marts.unusual_activity``
-(``dbt_like_sql/``) and ``market.gamma_exposure`` when the gamma-exposure assets have run.
+(``dbt_like_sql/``), and dealer gamma from ``marts.gamma_levels`` / ``market.gamma_exposure``
+and ``market.gamma_by_strike`` (:mod:`primeflow_lib.flow.gex`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from primeflow_lib.workbench.readcopy import existing_tables, quote, read_frame, table_columns
+from primeflow_lib.workbench.readcopy import existing_tables, read_frame
 
 #: where signals and their orders live, by source
 SIGNAL_TABLES = {"daily": "flow.signals", "live": "live.signals"}
@@ -177,29 +178,56 @@ def unusual_activity(session: dt.date, path: Path = None, limit: int = 200) -> p
                       "ORDER BY premium DESC LIMIT ?", [session, int(limit)], path)
 
 
-#: column names ``market.gamma_exposure`` may use for the session and the underlying
-_GEX_DATE_COLUMNS = ("trade_date", "session_date", "date", "session")
-_GEX_SYMBOL_COLUMNS = ("underlying", "ticker", "symbol")
-GAMMA_TABLE = "market.gamma_exposure"
+GAMMA_MART, GAMMA_TABLE, GAMMA_STRIKES = ("marts.gamma_levels", "market.gamma_exposure",
+                                         "market.gamma_by_strike")
+
+
+def gamma_source(path: Path = None) -> str | None:
+    """Where the gamma levels are read from: ``marts.gamma_levels`` (levels with regime and
+    distances from spot) when the marts are built, else ``market.gamma_exposure``; None when
+    the gamma-exposure asset has not been materialized into this warehouse."""
+    have = existing_tables(path)
+    return next((t for t in (GAMMA_MART, GAMMA_TABLE) if t in have), None)
 
 
 def gamma_levels(ticker: str, session: dt.date | None = None, path: Path = None,
                  sessions: int = 5) -> pd.DataFrame | None:
-    """The ticker's rows of ``market.gamma_exposure`` (total GEX, call wall, put wall, flip,
-    spot, convention: whatever columns the table has) for the last ``sessions`` sessions up to
-    ``session``, newest first. None when the table does not exist."""
-    cols = table_columns(GAMMA_TABLE, path)
-    if not cols:
+    """Dealer gamma levels of ``ticker`` (``underlying``) for its last ``sessions`` chain
+    snapshots up to ``session`` (all when None), newest first, from :func:`gamma_source`.
+
+    A row dated D comes from the chain snapshot after D's close, so it applies to the session
+    after D (flow context uses the previous session's row). Every row names its sign
+    ``convention`` (``dealer_long_calls_short_puts`` or ``dealer_short_all``: an assumption,
+    dealer books are not public). GEX is USD of dealer delta per 1 % move of the underlying
+    (``total_gex_musd`` in the mart: USD millions). None when no gamma table exists.
+    """
+    src = gamma_source(path)
+    if src is None:
         return None
-    date_col = next((c for c in _GEX_DATE_COLUMNS if c in cols), None)
-    sym_col = next((c for c in _GEX_SYMBOL_COLUMNS if c in cols), None)
-    if sym_col is None:
+    sql, params = f"SELECT * FROM {src} WHERE underlying = ?", [ticker]
+    if session is not None:
+        sql += " AND trade_date <= ?"
+        params.append(session)
+    sql += " ORDER BY trade_date DESC LIMIT ?"
+    return read_frame(sql, [*params, int(sessions)], path)
+
+
+def gamma_tickers(session: dt.date | None = None, path: Path = None) -> list[str]:
+    """Underlyings with gamma levels up to ``session`` in :func:`gamma_source`, sorted."""
+    src = gamma_source(path)
+    if src is None:
+        return []
+    sql, params = f"SELECT DISTINCT underlying FROM {src}", []
+    if session is not None:
+        sql += " WHERE trade_date <= ?"
+        params.append(session)
+    return sorted(read_frame(sql, params, path)["underlying"].astype(str))
+
+
+def gamma_by_strike(ticker: str, session: dt.date, path: Path = None) -> pd.DataFrame | None:
+    """``market.gamma_by_strike`` of ``ticker``'s snapshot dated ``session`` (call, put and net
+    GEX per strike, every expiry summed), by strike; None when the table does not exist."""
+    if GAMMA_STRIKES not in existing_tables(path):
         return None
-    sql = f"SELECT * FROM {GAMMA_TABLE} WHERE {quote(sym_col, cols)} = ?"
-    params: list[Any] = [ticker]
-    if date_col is not None:
-        if session is not None:
-            sql += f" AND {quote(date_col, cols)} <= ?"
-            params.append(session)
-        sql += f" ORDER BY {quote(date_col, cols)} DESC"
-    return read_frame(sql + " LIMIT ?", [*params, int(sessions)], path)
+    return read_frame(f"SELECT * FROM {GAMMA_STRIKES} WHERE underlying = ? AND trade_date = ? "
+                      "ORDER BY strike", [ticker, session], path)

@@ -65,22 +65,6 @@ def existing_tables(path: str | os.PathLike | None = None) -> set[str]:
     return {f"{s}.{n}" for s, n in zip(df["table_schema"], df["table_name"], strict=True)}
 
 
-def table_columns(fqn: str, path: str | os.PathLike | None = None) -> list[str]:
-    """Columns of ``schema.table`` in the read copy, in order (empty when it does not exist)."""
-    schema, _, name = fqn.partition(".")
-    df = read_frame(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-        "AND table_name = ? ORDER BY ordinal_position", [schema, name], path=path)
-    return df["column_name"].tolist()
-
-
-def quote(identifier: str, allowed: Iterable[str]) -> str:
-    """``"identifier"`` when it is in ``allowed`` (columns read from the catalog), else an error."""
-    if identifier not in set(allowed):
-        raise WarehouseError(f"column {identifier!r} is not one of {sorted(allowed)}")
-    return '"' + identifier.replace('"', '""') + '"'
-
-
 def vendors(frame: pd.DataFrame) -> list[str]:
     """Distinct vendors of the rows in ``frame`` (empty when it has no ``vendor`` column)."""
     if "vendor" not in frame.columns or frame.empty:

@@ -1,75 +1,69 @@
-"""Tuning studies for the workbench, read from the tuner's tables when they exist:
-``research.tuning_studies`` (one row per study: verdict, PSR / DSR / PBO, ...),
-``research.tuning_trials`` (one row per trial: parameters, in-sample and out-of-sample scores)
-and ``research.tuned_parameters`` (the chosen parameters).
+"""PhiAI tuning studies for the workbench, read from the tuner's tables
+(:mod:`primeflow_lib.research.tuning.store`, declared in :mod:`primeflow_lib.schema.research`):
 
-The tables are created by the tuner; this module reads whatever columns they have (found in
-``information_schema``), so a page built on it shows new columns without a code change.
+* ``research.tuning_studies``: one row per study (symbol, data window, sampler, budget, N);
+* ``research.tuning_trials``: one row per trial: parameters, ``is_sharpe`` (mean train Sharpe
+  over the folds, annualised) and ``oos_sharpe`` (Sharpe of all test windows together,
+  annualised);
+* ``research.tuned_parameters``: the outcome per selected indicator: parameters, PSR, DSR, PBO,
+  MinTRL, the verdict and ``run_id`` of the chosen configuration's OOS backtest.
+
+Every query uses fixed SQL with bound values; the study id comes from the studies table.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from typing import Any
 
 import pandas as pd
 
-from primeflow_lib.workbench.readcopy import existing_tables, quote, read_frame, table_columns
+from primeflow_lib.workbench.readcopy import existing_tables, read_frame
 
 PathLike = str | os.PathLike | None
 STUDIES, TRIALS, TUNED = ("research.tuning_studies", "research.tuning_trials",
                           "research.tuned_parameters")
-STUDY_KEY = "study_id"
-#: study columns that hold the overfitting statistics and the verdict, when present
-STAT_PATTERN = re.compile(r"(^|_)(psr|dsr|pbo|verdict|deflated|probabilistic)($|_)", re.I)
-_IS = re.compile(r"^(is|in_sample|train)_(.+)$", re.I)
-_OOS = re.compile(r"^(oos|out_of_sample|test)_(.+)$", re.I)
+#: the study columns the list shows (the JSON configs stay in the table)
+STUDY_COLUMNS = ("study_id", "created_at", "symbol", "timeframe", "first_bar", "last_bar",
+                 "n_bars", "sampler", "seed", "budget", "n_trials", "metric", "purge", "wall_s")
+#: the outcome statistics, in the order the page shows them (docs/tuning.md)
+STATS = ("is_sharpe", "oos_sharpe", "psr", "dsr", "pbo", "min_trl", "prob_oos_loss",
+         "degradation_slope")
 
 
 def available(path: PathLike = None) -> dict[str, bool]:
-    """Which of the three tuning tables exist in the read copy."""
+    """Which of the three tuning tables exist in the read copy (all do once the schema is
+    ensured; an older read copy may lack them)."""
     have = existing_tables(path)
     return {t: t in have for t in (STUDIES, TRIALS, TUNED)}
 
 
-def studies(path: PathLike = None) -> pd.DataFrame | None:
-    """Every study, newest first when the table has a ``created_at`` column; None when the
-    table does not exist."""
-    cols = table_columns(STUDIES, path)
-    if not cols:
-        return None
-    order = f" ORDER BY {quote('created_at', cols)} DESC" if "created_at" in cols else ""
-    return read_frame(f"SELECT * FROM {STUDIES}{order}", path=path)
+def studies(path: PathLike = None) -> pd.DataFrame:
+    """Every study (:data:`STUDY_COLUMNS`), newest first; empty before the first study."""
+    cols = ", ".join(f'"{c}"' for c in STUDY_COLUMNS)
+    return read_frame(f"SELECT {cols} FROM {STUDIES} ORDER BY created_at DESC, study_id",
+                      path=path)
 
 
-def _for_study(fqn: str, study_id: str, path: PathLike) -> pd.DataFrame | None:
-    cols = table_columns(fqn, path)
-    if not cols:
-        return None
-    if STUDY_KEY not in cols:
-        return read_frame(f"SELECT * FROM {fqn} LIMIT 0", path=path)
-    return read_frame(f"SELECT * FROM {fqn} WHERE {quote(STUDY_KEY, cols)} = ?", [study_id], path)
+def trials(study_id: str, path: PathLike = None) -> pd.DataFrame:
+    """Trials of a study in evaluation order: ``trial_no, step, indicator, params, is_sharpe,
+    oos_sharpe, oos_sharpe_per_period, n_trades``."""
+    return read_frame(
+        "SELECT trial_no, step, indicator, params, is_sharpe, oos_sharpe, oos_sharpe_per_period, "
+        f"n_trades FROM {TRIALS} WHERE study_id = ? ORDER BY trial_no", [study_id], path)
 
 
-def trials(study_id: str, path: PathLike = None) -> pd.DataFrame | None:
-    """Trials of a study (None when ``research.tuning_trials`` does not exist)."""
-    return _for_study(TRIALS, study_id, path)
+def tuned_parameters(study_id: str, path: PathLike = None) -> pd.DataFrame:
+    """The outcome of a study, one row per selected indicator: ``indicator, params,
+    blend_mode, weight``, :data:`STATS`, ``n_trials, verdict, run_id``."""
+    stats = ", ".join(STATS)
+    return read_frame(
+        f"SELECT indicator, params, blend_mode, weight, {stats}, n_trials, verdict, run_id "
+        f"FROM {TUNED} WHERE study_id = ? ORDER BY indicator", [study_id], path)
 
 
-def tuned_parameters(study_id: str, path: PathLike = None) -> pd.DataFrame | None:
-    """Chosen parameters of a study (None when ``research.tuned_parameters`` does not exist)."""
-    return _for_study(TUNED, study_id, path)
-
-
-def is_oos_pairs(columns: list[str]) -> list[tuple[str, str, str]]:
-    """``(metric, in-sample column, out-of-sample column)`` for every metric present both ways
-    (``is_sharpe``/``oos_sharpe``, ``in_sample_x``/``out_of_sample_x``, ``train_x``/``test_x``)."""
-    ins = {m.group(2): c for c in columns if (m := _IS.match(c))}
-    outs = {m.group(2): c for c in columns if (m := _OOS.match(c))}
-    return [(k, ins[k], outs[k]) for k in ins if k in outs]
-
-
-def study_stats(study: dict[str, Any]) -> dict[str, Any]:
-    """The overfitting statistics (PSR, DSR, PBO, ...) and the verdict of a study row."""
-    return {k: v for k, v in study.items() if STAT_PATTERN.search(k)}
+def oos_run_stored(run_id: str | None, path: PathLike = None) -> bool:
+    """Whether the OOS run ``run_id`` is in ``research.backtest_runs`` of the read copy."""
+    if not run_id or "research.backtest_runs" not in existing_tables(path):
+        return False
+    return not read_frame("SELECT 1 FROM research.backtest_runs WHERE run_id = ?", [run_id],
+                          path).empty

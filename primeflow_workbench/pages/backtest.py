@@ -20,7 +20,7 @@ from primeflow_lib.research.runconfig import STRATEGIES
 from primeflow_lib.research.timeframes import TIMEFRAMES
 from primeflow_lib.workbench import backtests as bt
 from primeflow_lib.workbench import readcopy
-from primeflow_workbench import charts, widgets
+from primeflow_workbench import charts, options_form, widgets
 
 HEADLINE = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades")
 
@@ -169,24 +169,11 @@ metric = c[4].selectbox("evaluation metric", list(EVALUATION_METRICS),
 
 # --- 5. equities or options ------------------------------------------------------------------
 st.header("5 · Equities or options", divider="gray")
-mode = st.radio("Mode", ["equities", "options"], horizontal=True, key="bt_mode")
+mode = st.radio("Mode", ["equities", "options"], horizontal=True, key="bt_mode",
+                index=1 if base.get("mode") == "options" else 0)
 options = None
 if mode == "options":
-    fields = bt.section_fields("options")
-    if fields is None:
-        st.info("This version of RunConfig has no `options:` section; a run in options mode "
-                "shows the library's message.")
-    else:
-        options = {}
-        cols = st.columns(4)
-        for i, (name, default) in enumerate(fields.items()):
-            col = cols[i % 4]
-            if isinstance(default, bool):
-                options[name] = col.checkbox(name, value=default, key=f"bt_opt_{name}")
-            elif isinstance(default, (int, float)):
-                options[name] = col.number_input(name, value=default, key=f"bt_opt_{name}")
-            elif isinstance(default, str):
-                options[name] = col.text_input(name, value=default, key=f"bt_opt_{name}")
+    options = options_form.section(base, k)
 
 c = st.columns([3, 1, 1])
 description = c[0].text_input("Description (stored with the run)", key="bt_desc")
@@ -232,6 +219,8 @@ if go:
             status.update(label=f"Run {cfg.run_id} done", state="complete")
         st.session_state["bt_last"] = {"result": result, "recorded": record}
 
+
+
 last = st.session_state.get("bt_last")
 if last:
     result = last["result"]
@@ -246,6 +235,8 @@ if last:
     else:
         vend = symbols.set_index("ticker")["vendor"].get(cfg.dataset.symbol, "")
         widgets.synthetic_notice(str(vend).split(",") if vend else [], "The bars of this run")
+    if cfg.mode == "options":
+        options_form.iv_note(result)
     widgets.metric_tiles(result.metrics, HEADLINE)
     curve = pd.DataFrame({"ts": result.equity.index, "equity": result.equity.to_numpy(),
                           "drawdown": result.drawdown.to_numpy()})
@@ -264,11 +255,6 @@ if last:
         if cfg.mode != "options":
             st.caption("Equities run: no option legs.")
         else:
-            lg = bt.legs(result.run_id) if last["recorded"] else None
-            if lg is None:
-                st.info("No legs: research.backtest_legs does not exist or the run was not "
-                        "recorded.")
-            else:
-                st.dataframe(lg, hide_index=True)
+            options_form.legs(result, last["recorded"])
     if readcopy.resolve().is_file():
         st.caption("Compare it with other runs on the History page.")

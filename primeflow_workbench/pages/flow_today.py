@@ -9,7 +9,7 @@ import streamlit as st
 
 from primeflow_lib.workbench import flow_views as fv
 from primeflow_lib.workbench import readcopy
-from primeflow_workbench import widgets
+from primeflow_workbench import charts, widgets
 
 st.title("Flow today")
 widgets.require_read_copy()
@@ -73,15 +73,42 @@ def _detail(signal_id: str, source: str) -> None:
                 st.caption(f"{a['channel']} · {a['mode']} · {a['status']}")
                 st.code(a["message_text"], language=None)
     with tabs[6]:
-        gex = widgets.cached(fv.gamma_levels)(sig["ticker"], sig["trade_date"])
-        if gex is None:
-            st.info("No gamma levels: market.gamma_exposure does not exist in this warehouse yet.")
-        elif gex.empty:
-            st.info(f"No gamma levels for {sig['ticker']} up to {sig['trade_date']}.")
-        else:
-            widgets.synthetic_notice(readcopy.vendors(gex), "These gamma levels")
-            st.dataframe(gex, hide_index=True)
+        _gamma(sig["ticker"], sig["trade_date"], "signal")
 
+
+def _gamma(ticker: str, session, where: str) -> None:
+    """The ticker's dealer gamma levels up to the signal's session and the by-strike chart."""
+    gex = widgets.cached(fv.gamma_levels)(ticker, session)
+    if gex is None:
+        st.info("No gamma levels: market.gamma_exposure is not in this warehouse yet "
+                "(materialize market/gamma_exposure, or run `make demo`).")
+        return
+    if gex.empty:
+        st.info(f"No gamma levels for {ticker} up to {session}: "
+                f"{widgets.cached(fv.gamma_source)()} has no row for it (no chain snapshot).")
+        return
+    row = gex.iloc[0]
+    widgets.synthetic_notice(readcopy.vendors(gex), "These gamma levels")
+    day = pd.Timestamp(row["trade_date"]).date()
+    st.caption(f"Snapshot after the close of {day} (applies to the next session; "
+               f"flow context uses the snapshot before the event's session) · sign convention "
+               f"**{row['convention']}** (an assumption: dealer books are not public) · GEX in "
+               f"USD of dealer delta per 1 % move · from {widgets.cached(fv.gamma_source)()}")
+    total = row["total_gex_musd"] if "total_gex_musd" in row else row["total_gex"] / 1e6
+    c = st.columns(5)
+    c[0].metric("total GEX", f"${total:,.1f}M")
+    regime = "POSITIVE" if total > 0 else "NEGATIVE" if total < 0 else "UNKNOWN"
+    c[1].metric("regime", str(row.get("gex_regime", regime)))
+    levels = (("zero-gamma flip", "zero_gamma"), ("call wall", "call_wall"),
+              ("put wall", "put_wall"))
+    for col, (label, key) in zip(c[2:], levels, strict=True):
+        v = row[key]
+        col.metric(label, "none" if pd.isna(v) else f"{v:,.2f}")
+    strikes = widgets.cached(fv.gamma_by_strike)(ticker, row["trade_date"])
+    if strikes is not None and not strikes.empty:
+        st.altair_chart(charts.gex_by_strike(strikes, row["spot"]), width="stretch",
+                        key=f"gex_chart_{where}")
+    st.dataframe(gex, hide_index=True, key=f"gex_table_{where}")
 
 with widgets.user_errors():
     session = latest()
@@ -136,3 +163,10 @@ with widgets.user_errors():
                        "(marts.unusual_activity)")
             widgets.synthetic_notice(readcopy.vendors(ua), "These orders")
             st.dataframe(ua, hide_index=True, height=320)
+    st.subheader("Dealer gamma")
+    names = widgets.cached(fv.gamma_tickers)(session)
+    if not names:
+        _gamma(ch["tickers"][0] if ch["tickers"] else "", session, "page")
+    else:
+        gex_ticker = st.selectbox("Underlying", names, key="flow_gex_ticker")
+        _gamma(gex_ticker, session, "page")

@@ -33,7 +33,10 @@ with widgets.user_errors():
                        for c in ("total_return", "cagr", "max_drawdown", "win_rate")})
     picked_rows = event.selection.rows if event is not None else []
     ids = st.multiselect("Runs to compare", runs["run_id"].tolist(),
-                         default=[runs["run_id"].iloc[i] for i in picked_rows],
+                         # a run opened from the Tuning page arrives as hist_open
+                         default=[r for r in st.session_state.pop("hist_open", [])
+                                  if r in set(runs["run_id"])]
+                         or [runs["run_id"].iloc[i] for i in picked_rows],
                          key="hist_pick")
     if ids:
         st.subheader("Side by side")

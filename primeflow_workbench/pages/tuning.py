@@ -1,58 +1,87 @@
-"""Tuning studies: trials, in-sample vs out-of-sample, PSR / DSR / PBO and the verdict, read
-from the tuner's tables (an empty state until they exist)."""
+"""Tuning studies: the PhiAI studies, each study's trials (in-sample vs out-of-sample Sharpe),
+its PSR / DSR / PBO / MinTRL and verdict, and the link to its OOS backtest."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from primeflow_lib.workbench import readcopy
+from primeflow_lib.workbench import backtests as bt
 from primeflow_lib.workbench import tuning_views as tv
 from primeflow_workbench import charts, widgets
+
+EMPTY = ("No tuning study yet: run `primeflow tune --symbol SPY --indicators rsi,macd` (or a "
+         "RunConfig with `auto_tune: true`, or `make demo`), then republish the read copy.")
 
 st.title("Tuning studies")
 widgets.require_read_copy()
 
+
+def _fmt(value) -> str:
+    return f"{value:.3f}" if widgets.finite(value) else "n/a"
+
+
 with widgets.user_errors():
     have = widgets.cached(tv.available)()
     if not have[tv.STUDIES]:
-        st.info("No tuning studies yet: research.tuning_studies does not exist in this "
-                "warehouse. Run `primeflow tune` (or a RunConfig with `auto_tune: true`), then "
-                "republish.")
+        st.info(f"{EMPTY} (This read copy predates the tuner: research.tuning_studies does "
+                "not exist in it.)")
         st.stop()
     studies = widgets.cached(tv.studies)()
-    if studies is None or studies.empty:
-        st.info("research.tuning_studies is empty: no study has been run yet.")
+    if studies.empty:
+        st.info(EMPTY)
         st.stop()
-    widgets.synthetic_notice(readcopy.vendors(studies), "The bars behind these studies")
+    st.subheader(f"Studies ({len(studies)})")
     st.dataframe(studies, hide_index=True)
-    key = tv.STUDY_KEY if tv.STUDY_KEY in studies.columns else studies.columns[0]
-    sid = st.selectbox("Study", studies[key].astype(str).tolist(), key="tune_study")
-    row = studies[studies[key].astype(str) == sid].iloc[0].to_dict()
-    stats = tv.study_stats(row)
-    if stats:
-        st.subheader("Overfitting statistics and verdict")
-        cols = st.columns(min(len(stats), 6))
-        for i, (name, value) in enumerate(stats.items()):
-            text = f"{value:.3f}" if widgets.finite(value) else str(value)
-            cols[i % len(cols)].metric(name, text)
+    labels = {r.study_id: f"{r.study_id} · {r.symbol} {r.timeframe} · {r.n_trials} trials · "
+                          f"{r.created_at:%Y-%m-%d %H:%M}" for r in studies.itertuples()}
+    sid = st.selectbox("Study", list(labels), format_func=labels.get, key="tune_study")
+    study = studies.set_index("study_id").loc[sid]
+    st.caption(f"{study['symbol']} {study['timeframe']} bars {study['first_bar']} .. "
+               f"{study['last_bar']} ({study['n_bars']} bars) · sampler {study['sampler']} "
+               f"seed {study['seed']} · budget {study['budget']} · N = {study['n_trials']} "
+               f"trials (the N of DSR and PBO) · purge {study['purge']} bars")
+
+    tuned = widgets.cached(tv.tuned_parameters)(sid)
+    st.subheader("Verdict and overfitting statistics")
+    if tuned.empty:
+        st.info(f"No row in research.tuned_parameters for study {sid}.")
+    for row in tuned.to_dict("records"):
+        st.markdown(f"**{row['indicator']}** ({row['blend_mode']}) · parameters "
+                    f"`{row['params']}`")
+        st.info(f"Verdict: {row['verdict']}")
+        c = st.columns(6)
+        for col, (label, key) in zip(c, (("IS Sharpe", "is_sharpe"), ("OOS Sharpe", "oos_sharpe"),
+                                         ("PSR", "psr"), ("DSR", "dsr"), ("PBO", "pbo")),
+                                     strict=False):
+            col.metric(label, _fmt(row[key]))
+        mintrl = row["min_trl"]
+        c[5].metric("MinTRL (bars)", f"{mintrl:,.0f}" if widgets.finite(mintrl) else "never",
+                    help="bars of track record needed for PSR 0.95 vs 0 (never: the OOS "
+                         "Sharpe is not above 0)")
+        rid = row["run_id"]
+        if not rid:
+            st.caption("No OOS backtest was stored for this study.")
+        elif widgets.cached(tv.oos_run_stored)(rid):
+            st.caption(f"OOS backtest of the chosen configuration: run `{rid}`")
+            if st.button(f"Open run {rid} in History", key=f"tune_open_{row['indicator']}"):
+                st.session_state["hist_open"] = [rid]
+                st.switch_page("pages/history.py")
+        else:
+            st.caption(f"OOS backtest run `{rid}` is not in research.backtest_runs of this "
+                       "read copy.")
+
     trials = widgets.cached(tv.trials)(sid)
-    if trials is None:
-        st.info("research.tuning_trials does not exist yet.")
-    elif trials.empty:
+    if trials.empty:
         st.info(f"No trials stored for study {sid}.")
     else:
-        st.subheader(f"Trials ({len(trials)})")
-        pairs = tv.is_oos_pairs(list(trials.columns))
-        if pairs:
-            metric = st.selectbox("In-sample vs out-of-sample", [p[0] for p in pairs],
-                                  key="tune_metric")
-            _, x, y = next(p for p in pairs if p[0] == metric)
-            pts = trials.dropna(subset=[x, y])
-            if not pts.empty:
-                st.altair_chart(charts.scatter(pts, x, y), width="stretch")
+        st.subheader(f"Trials ({len(trials)}): in-sample vs out-of-sample Sharpe")
+        st.caption("is_sharpe: mean train Sharpe over the folds; oos_sharpe: Sharpe of all "
+                   "test windows together (both annualised). Points below the dashed y = x "
+                   "line did worse out of sample.")
+        pts = trials.dropna(subset=["is_sharpe", "oos_sharpe"])
+        if not pts.empty:
+            st.altair_chart(charts.scatter(pts, "is_sharpe", "oos_sharpe", color="indicator"),
+                            width="stretch")
         st.dataframe(trials, hide_index=True)
-    tuned = widgets.cached(tv.tuned_parameters)(sid)
-    if tuned is not None and not tuned.empty:
-        st.subheader("Tuned parameters")
-        st.dataframe(pd.DataFrame(tuned), hide_index=True)
+    run_ids = [r for r in tuned["run_id"].dropna()] if not tuned.empty else []
+    widgets.synthetic_notice(widgets.cached(bt.run_vendors)(run_ids), "The bars of this study")

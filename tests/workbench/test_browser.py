@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import wb_fixtures
 
 from primeflow_workbench import browser
 
@@ -56,8 +57,9 @@ def test_a_backtest_through_the_form_in_chromium(wb):
         finally:
             chromium.close()
     con = duckdb.connect(str(wb["live"]), read_only=True)
-    try:  # recorded by the app with its short write connection (the fixture stored 2 runs)
-        assert con.execute("SELECT count(*) FROM research.backtest_runs").fetchone()[0] == 3
+    try:  # recorded by the app with its short write connection, next to the fixture's runs
+        n = con.execute("SELECT count(*) FROM research.backtest_runs").fetchone()[0]
+        assert n == wb_fixtures.N_RUNS + 1
     finally:
         con.close()
     assert (ARTIFACTS / "backtest.png").stat().st_size > 10_000

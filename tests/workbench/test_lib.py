@@ -1,5 +1,5 @@
 """primeflow_lib.workbench without the app: read-copy errors, allow-listed identifiers, gaps,
-tuning column discovery, the form's RunConfig, recording a run and stored-run export."""
+tuning and gamma views, the form's RunConfig, recording a run and stored-run export."""
 
 from __future__ import annotations
 
@@ -9,21 +9,14 @@ import duckdb
 import pytest
 
 from primeflow_lib.research import RunConfig, preset
-from primeflow_lib.warehouse import WarehouseError
 from primeflow_lib.workbench import backtests as bt
-from primeflow_lib.workbench import data_views, readcopy, tuning_views
+from primeflow_lib.workbench import data_views, flow_views, readcopy, tuning_views
 
 
 def test_missing_read_copy_names_the_file_and_make_demo(tmp_path):
     with pytest.raises(readcopy.ReadCopyMissingError, match="run `make demo`") as exc:
         readcopy.require(tmp_path / "nope.duckdb")
     assert str(tmp_path / "nope.duckdb") in str(exc.value)
-
-
-def test_quote_only_allows_listed_columns():
-    assert readcopy.quote("call_wall", ["call_wall"]) == '"call_wall"'
-    with pytest.raises(WarehouseError, match="not one of"):
-        readcopy.quote('x"; DROP TABLE t; --', ["call_wall"])
 
 
 def test_missing_sessions_skips_weekends_and_holidays():
@@ -33,12 +26,29 @@ def test_missing_sessions_skips_weekends_and_holidays():
     assert data_views.missing_sessions([]) == []
 
 
-def test_is_oos_pairs_and_stats_are_found_by_name():
-    cols = ["study_id", "is_sharpe", "oos_sharpe", "train_cagr", "test_cagr", "is_only"]
-    assert tuning_views.is_oos_pairs(cols) == [("sharpe", "is_sharpe", "oos_sharpe"),
-                                                ("cagr", "train_cagr", "test_cagr")]
-    row = {"study_id": "s", "psr": 0.9, "dsr": 0.4, "pbo": 0.3, "verdict": "ok", "n": 3}
-    assert tuning_views.study_stats(row) == {"psr": 0.9, "dsr": 0.4, "pbo": 0.3, "verdict": "ok"}
+def test_tuning_views_read_the_study_write_study_stored(wb):
+    read = wb["read"]
+    st = tuning_views.studies(read)
+    assert len(st) == 1 and st["symbol"].iloc[0] == "SPY"
+    sid = st["study_id"].iloc[0]
+    tuned = tuning_views.tuned_parameters(sid, read)
+    assert list(tuned["indicator"]) == ["rsi"] and tuned["verdict"].iloc[0]
+    assert 0.0 <= tuned["pbo"].iloc[0] <= 1.0
+    assert tuning_views.oos_run_stored(tuned["run_id"].iloc[0], read)
+    assert not tuning_views.oos_run_stored("0000000000000000", read)
+    trials = tuning_views.trials(sid, read)
+    assert list(trials["trial_no"]) == list(range(1, len(trials) + 1))
+    assert tuning_views.trials("no-such-study", read).empty
+
+
+def test_gamma_views_prefer_the_mart_and_bind_the_ticker(wb):
+    read = wb["read"]
+    assert flow_views.gamma_source(read) == "marts.gamma_levels"
+    lv = flow_views.gamma_levels("SPY", dt.date(2024, 12, 30), read)
+    assert list(lv["trade_date"].dt.date) == [dt.date(2024, 12, 30)]  # nothing after the session
+    assert flow_views.gamma_levels("SPY' OR 1=1 --", None, read).empty
+    strikes = flow_views.gamma_by_strike("SPY", dt.date(2024, 12, 31), read)
+    assert list(strikes["strike"]) == sorted(strikes["strike"]) and len(strikes) == 7
 
 
 def test_form_config_of_an_unchanged_preset_has_the_cli_run_id():

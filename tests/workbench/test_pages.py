@@ -5,14 +5,18 @@ CLI's message on the page, nothing written)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import duckdb
 import pytest
 import wb_fixtures
 
-from primeflow_lib.research import RunConfig, RunConfigError, load_csv, preset
+from primeflow_lib.flow.gex import compute_gex
+from primeflow_lib.research import RunConfig, RunConfigError, load_csv, preset, run_backtest
 from primeflow_lib.research.errors import BarsError
+from primeflow_lib.research.options.chain import load_chain
 
+TUNING_TABLES = ("research.tuning_studies", "research.tuning_trials", "research.tuned_parameters")
 PAGES = ["pages/backtest.py", "pages/history.py", "pages/tuning.py", "pages/data.py"]
 
 
@@ -70,18 +74,59 @@ def test_flow_today_lists_signals_filters_and_opens_one_to_its_rows(app, wb):
     prints = [d.value for d in at.dataframe if "print_id" in d.value.columns]
     assert prints and list(prints[0]["print_id"]) == ["p0", "p1"]
     assert any("SYNTHETIC DATA" in c.value for c in at.code)
-    assert any("market.gamma_exposure does not exist" in i for i in texts(at, "info"))
+    assert metrics["regime"] == "POSITIVE"  # the fixture's gamma snapshot of the session
     scorecards = [d.value for d in at.dataframe if "win_rate" in d.value.columns]
     assert scorecards and set(scorecards[0]["kind"]) == {"SCALP", "SWING", "DAY_TRADE"}
 
 
-def test_flow_today_shows_gamma_levels_when_the_table_exists(app, wb):
-    wb_fixtures.add_gamma(wb["read"])
+def _open_first_signal(app):
     at = app.run()
-    at.selectbox(key="flow_pick").set_value(0).run()
+    at.selectbox(key="flow_pick").set_value(0).run()  # the SCALP on SPY
     no_traceback(at)
-    gex = [d.value for d in at.dataframe if "call_wall" in d.value.columns]
-    assert gex and gex[0]["call_wall"].iloc[0] == 610
+    return at
+
+
+def test_flow_today_shows_the_gamma_levels_compute_gex_stored(app, wb):
+    expected = compute_gex(wb_fixtures.chain(wb_fixtures.SESSION, 590.0)).levels.iloc[0]
+    at = _open_first_signal(app)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["call wall"] == f"{expected['call_wall']:,.2f}"
+    assert metrics["put wall"] == f"{expected['put_wall']:,.2f}"
+    assert metrics["zero-gamma flip"] == f"{expected['zero_gamma']:,.2f}"
+    assert metrics["total GEX"] == f"${expected['total_gex'] / 1e6:,.1f}M"
+    assert any("sign convention **dealer_long_calls_short_puts**" in c and
+               "marts.gamma_levels" in c for c in texts(at, "caption"))
+    levels = next(d.value for d in at.dataframe if "gex_regime" in d.value.columns)
+    assert list(levels["trade_date"].dt.date) == [wb_fixtures.SESSION,
+                                                  dt.date(2024, 12, 30)]  # newest first
+    assert charts(at) == 2  # net GEX by strike: the signal's tab and the page's section
+
+
+def test_flow_today_dealer_gamma_section_without_opening_a_signal(app, wb):
+    at = app.run()
+    no_traceback(at)
+    assert "Dealer gamma" in texts(at, "subheader")
+    assert at.selectbox(key="flow_gex_ticker").options == ["SPY"]
+    assert {m.label: m.value for m in at.metric}["regime"] == "POSITIVE"
+    assert charts(at) == 1
+
+
+def test_flow_today_gamma_falls_back_to_the_table_and_says_when_empty(app, wb):
+    con = duckdb.connect(str(wb["read"]))
+    con.execute("DROP TABLE marts.gamma_levels")
+    con.close()
+    at = _open_first_signal(app)
+    assert any("from market.gamma_exposure" in c for c in texts(at, "caption"))
+    assert {m.label: m.value for m in at.metric}["regime"] == "POSITIVE"
+    wb_fixtures.empty_tables(wb["read"], "market.gamma_exposure", "market.gamma_by_strike")
+    at = _open_first_signal(app)
+    assert any("No gamma levels for SPY up to 2024-12-31" in i for i in texts(at, "info"))
+    con = duckdb.connect(str(wb["read"]))
+    con.execute("DROP TABLE market.gamma_exposure")
+    con.close()
+    at = _open_first_signal(app)
+    assert any("market.gamma_exposure is not in this warehouse yet" in i
+               for i in texts(at, "info"))
 
 
 def test_flow_today_empty_session_state(app, wb):
@@ -129,13 +174,13 @@ def test_backtest_form_parameters_change_the_run(app, wb):
     expected = preset("dual_sma", "SPY").replace(
         indicators={"dual_sma": {"fast": 5, "slow": 30}}, exits={"stop_loss": 0.05})
     assert any(expected.run_id in h.value for h in at.header)
-    assert runs_in(wb["live"]) == 2  # not recorded
+    assert runs_in(wb["live"]) == wb_fixtures.N_RUNS  # not recorded
 
 
 def _expect_error_and_nothing_written(at, wb, message: str) -> None:
     no_traceback(at)
     assert any(message in e for e in texts(at, "error")), texts(at, "error")
-    assert runs_in(wb["live"]) == 2
+    assert runs_in(wb["live"]) == wb_fixtures.N_RUNS
     assert not at.get("vega_lite_chart")
 
 
@@ -150,17 +195,61 @@ def test_backtest_bad_parameters_show_the_library_message(app, wb):
     _expect_error_and_nothing_written(at, wb, str(exc.value))
 
 
-def test_backtest_options_mode_shows_the_library_message(app, wb):
+def _options_form(app):
     at = _backtest(app)
+    at.selectbox(key="bt_symbol").set_value("SPY")
     at.radio(key="bt_mode").set_value("options").run()
+    return at
+
+
+def test_backtest_options_run_through_the_form_shows_legs_and_the_iv_source(app, wb):
+    at = _options_form(app)
+    at.selectbox(key="bt_dual_sma_opt_bearish").set_value("iron_condor")
+    at.number_input(key="bt_dual_sma_opt_dte").set_value(30)
+    at.number_input(key="bt_dual_sma_opt_sdelta").set_value(0.25)
+    at.number_input(key="bt_dual_sma_opt_width").set_value(10.0)
+    at.number_input(key="bt_dual_sma_opt_pt").set_value(0.5)
+    at.number_input(key="bt_dual_sma_opt_stop").set_value(2.0)
+    before = runs_in(wb["live"])
     at.button(key="bt_run").click().run()
-    try:
-        RunConfig.from_dict({"mode": "options", "indicators": {"rsi": {}}}).check_runnable()
-    except RunConfigError as exc:
-        _expect_error_and_nothing_written(at, wb, str(exc))
-    else:  # options backtests exist: the run goes through the form like an equities run
-        no_traceback(at)
-        assert not at.error
+    no_traceback(at)
+    assert not at.error, texts(at, "error")
+    expected = preset("dual_sma", "SPY").replace(mode="options", options={
+        "bearish": "iron_condor", "dte": 30, "short_delta": 0.25, "width": 10.0,
+        "profit_take": 0.5, "stop": 2.0})
+    assert any(expected.run_id in h.value for h in at.header)  # the CLI's config and run_id
+    result = run_backtest(expected, wb_fixtures.spy_bars(wb["read"]))
+    assert any(w.startswith("Realised-vol proxy used") and result.iv_note in w
+               for w in texts(at, "warning"))
+    legs = next(d.value for d in at.dataframe if "leg_no" in d.value.columns)
+    assert len(legs) == len(result.legs) > 0
+    assert set(legs["structure"]) <= {"bull_put", "iron_condor"}
+    assert set(legs["iv_source"]) == {"realized"}
+    assert list(legs["strike"]) == list(result.legs["strike"])
+    assert any(f"{len(legs)} stored in research.backtest_legs" in c for c in texts(at, "caption"))
+    assert runs_in(wb["live"]) == before + 1
+
+
+def test_backtest_options_bad_value_shows_the_spec_message(app, wb):
+    at = _options_form(app)
+    at.number_input(key="bt_dual_sma_opt_dte").set_value(0)
+    at.button(key="bt_run").click().run()
+    with pytest.raises(RunConfigError) as exc:
+        RunConfig.from_dict({"mode": "options", "options": {"dte": 0}})
+    assert "options.dte" in str(exc.value)
+    _expect_error_and_nothing_written(at, wb, str(exc.value))
+
+
+def test_backtest_options_chain_iv_without_a_chain_says_so(app, wb):
+    at = _options_form(app)
+    at.radio(key="bt_dual_sma_opt_iv").set_value("chain")
+    at.button(key="bt_run").click().run()
+    cfg = preset("dual_sma", "SPY").replace(mode="options", options={"iv_source": "chain"})
+    with pytest.raises(RunConfigError) as exc:  # the CLI's calls: no chain in the read copy
+        run_backtest(cfg, wb_fixtures.spy_bars(wb["read"]), load_chain("SPY", None, wb["read"]))
+    assert "no market.option_chain snapshot was found for 'SPY'" in str(exc.value)
+    _expect_error_and_nothing_written(at, wb, str(exc.value))
+    assert not any("leg_no" in d.value.columns for d in at.dataframe)
 
 
 def test_backtest_symbol_without_bars_in_range(app, wb):
@@ -212,7 +301,7 @@ def test_history_compares_exports_and_reproduces(app, wb):
     at = app.run().switch_page("pages/history.py").run()
     no_traceback(at)
     ids = at.multiselect(key="hist_pick").options
-    assert len(ids) == 2
+    assert len(ids) == wb_fixtures.N_RUNS
     at.multiselect(key="hist_pick").set_value(ids).run()
     no_traceback(at)
     side = [d.value for d in at.dataframe if set(ids) <= set(d.value.columns)]
@@ -239,22 +328,47 @@ def test_history_empty_state(app, wb):
     assert any("No backtest runs yet" in i for i in texts(at, "info"))
 
 
-def test_tuning_empty_state_before_the_tuner(app, wb):
+def _tuning(app):
     at = app.run().switch_page("pages/tuning.py").run()
     no_traceback(at)
+    return at
+
+
+def test_tuning_empty_state_with_empty_tables_and_without_them(app, wb):
+    wb_fixtures.empty_tables(wb["read"], *TUNING_TABLES)
+    at = _tuning(app)
+    assert any(i.startswith("No tuning study yet: run `primeflow tune") for i in texts(at, "info"))
+    con = duckdb.connect(str(wb["read"]))
+    for t in TUNING_TABLES:
+        con.execute(f"DROP TABLE {t}")
+    con.close()
+    at = _tuning(app)
     assert any("research.tuning_studies does not exist" in i for i in texts(at, "info"))
 
 
-def test_tuning_shows_trials_is_vs_oos_and_verdict(app, wb):
-    wb_fixtures.add_tuning(wb["read"])
-    at = app.run().switch_page("pages/tuning.py").run()
-    no_traceback(at)
+def test_tuning_shows_the_study_trials_statistics_verdict_and_oos_run(app, wb):
+    con = duckdb.connect(str(wb["read"]), read_only=True)
+    tuned = con.execute("SELECT * FROM research.tuned_parameters").df().iloc[0]
+    n_trials = con.execute("SELECT count(*) FROM research.tuning_trials").fetchone()[0]
+    con.close()
+    assert n_trials == wb_fixtures.TUNE.trials
+    at = _tuning(app)
     assert not at.error
     stats = {m.label: m.value for m in at.metric}
-    assert stats["pbo"] == "0.350" and stats["dsr"] == "0.420"
-    assert stats["verdict"] == "likely overfit"
+    for label, key in (("PBO", "pbo"), ("DSR", "dsr"), ("PSR", "psr"),
+                       ("OOS Sharpe", "oos_sharpe")):
+        assert stats[label] == f"{tuned[key]:.3f}"
+    mintrl = tuned["min_trl"]  # NULL = never (the OOS Sharpe is not above 0)
+    assert stats["MinTRL (bars)"] == (f"{mintrl:,.0f}" if math.isfinite(mintrl) else "never")
+    assert f"Verdict: {tuned['verdict']}" in texts(at, "info")
     assert charts(at) == 1  # in-sample vs out-of-sample scatter
-    assert any(len(d.value) == 3 and "oos_sharpe" in d.value.columns for d in at.dataframe)
+    trials = next(d.value for d in at.dataframe if "oos_sharpe" in d.value.columns
+                  and "trial_no" in d.value.columns)
+    assert len(trials) == n_trials
+    assert any(f"run `{tuned['run_id']}`" in c for c in texts(at, "caption"))
+    at.button(key="tune_open_rsi").click().run()
+    no_traceback(at)
+    assert at.multiselect(key="hist_pick").value == [tuned["run_id"]]
 
 
 def test_data_page_lists_cache_with_gaps_and_clears_after_confirmation(app, wb):

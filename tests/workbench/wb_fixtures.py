@@ -14,12 +14,19 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib import calendar, warehouse
-from primeflow_lib.research import preset, run_backtest, write_run
+from primeflow_lib.flow.gex import compute_gex
+from primeflow_lib.research import RunConfig, preset, run_backtest, write_run
+from primeflow_lib.research.tuning import FoldSpec, TuneConfig, phiai_full_auto, write_study
 from primeflow_lib.schema import table
+from primeflow_lib.schema.market import GAMMA_BY_EXPIRY, GAMMA_BY_STRIKE, GAMMA_EXPOSURE
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION = dt.date(2024, 12, 31)
 TICKERS = ("SPY", "QQQ")
+#: runs in research.backtest_runs: dual_sma SPY, buy_and_hold QQQ, the study's OOS run, options
+N_RUNS = 4
+TUNE = TuneConfig(indicators=("rsi",), trials=24, seed=3, folds=FoldSpec(n_folds=2), pbo_splits=4)
+MARTS = ("strategy_scorecard", "unusual_activity", "gamma_levels")
 _DEFAULTS = {"VARCHAR": "", "DOUBLE": 0.0, "BIGINT": 0, "INTEGER": 0, "BOOLEAN": False,
              "JSON": "{}"}
 
@@ -110,14 +117,18 @@ def build(live: Path, read: Path) -> None:
              "kind": "SCALP", "channel": "telegram_scalps", "channel_type": "sink",
              "mode": "short", "format_version": 1, "is_synthetic": True, "status": "sent",
              "message_text": "[SYNTHETIC DATA] SCALP SPY 600C sweep $250k"}]))
-        for mart in ("strategy_scorecard", "unusual_activity"):
+        write_gamma(con)
+        for mart in MARTS:
             text = (ROOT / "dbt_like_sql" / f"{mart}.sql").read_text()
             body = "\n".join(ln for ln in text.splitlines() if not ln.startswith("--"))
             con.execute(f"CREATE OR REPLACE TABLE marts.{mart} AS {body}")
         cfg = preset("dual_sma", "SPY", dataset={"vendor": None})
-        bars = warehouse_bars(con, "SPY")
-        write_run(con, run_backtest(cfg, bars))
+        spy = warehouse_bars(con, "SPY")
+        write_run(con, run_backtest(cfg, spy))
         write_run(con, run_backtest(preset("buy_and_hold", "QQQ"), warehouse_bars(con, "QQQ")))
+        study = phiai_full_auto(spy, TUNE, RunConfig.from_dict({"dataset": {"symbol": "SPY"}}))
+        write_study(con, study, spy)
+        write_run(con, run_backtest(preset("options_bull_put", "SPY"), spy))
     warehouse.publish_read_copy(live, read)
 
 
@@ -127,34 +138,48 @@ def warehouse_bars(con, ticker: str) -> pd.DataFrame:
     return bars_from_connection(con, ticker)
 
 
-def add_gamma(read: Path) -> None:
-    """``market.gamma_exposure`` with the columns the gamma-exposure issue plans."""
+def chain(day: dt.date, spot: float) -> pd.DataFrame:
+    """A hand-made ``market.option_chain`` snapshot of SPY: strikes 560..620, calls and puts,
+    one expiry, more put open interest below spot (so the flip lies inside the grid)."""
+    recs = []
+    for k in range(560, 621, 10):
+        for right, oi in (("C", 4000 if k >= spot else 1500), ("P", 6000 if k < spot else 1000)):
+            recs.append({"trade_date": day, "underlying": "SPY", "expiry": dt.date(2025, 1, 17),
+                         "right": right, "strike": float(k), "open_interest": oi, "iv": 0.18,
+                         "underlying_price": spot, "vendor": "synthetic"})
+    return pd.DataFrame(recs)
+
+
+def write_gamma(con) -> None:
+    """``market.gamma_exposure`` / ``gamma_by_strike`` / ``gamma_by_expiry`` of the session and
+    the one before, from :func:`compute_gex`, written like the gamma asset (one transaction per
+    session, delete-then-insert)."""
+    for day, spot in ((calendar.sessions_before(SESSION, 1)[0], 585.0), (SESSION, 590.0)):
+        res = compute_gex(chain(day, spot))
+        with warehouse.transaction(con):
+            warehouse.replace_partition(con, GAMMA_EXPOSURE, res.levels, day)
+            warehouse.replace_partition(con, GAMMA_BY_STRIKE, res.by_strike, day)
+            warehouse.replace_partition(con, GAMMA_BY_EXPIRY, res.by_expiry, day)
+
+
+def empty_tables(read: Path, *fqns: str) -> None:
+    """Delete every row of ``fqns`` in the read copy (the tables stay: the empty state)."""
     import duckdb
 
     con = duckdb.connect(str(read))
-    con.execute("CREATE TABLE market.gamma_exposure (trade_date DATE, underlying VARCHAR, "
-                "total_gex DOUBLE, call_wall DOUBLE, put_wall DOUBLE, flip DOUBLE, spot DOUBLE, "
-                "convention VARCHAR, vendor VARCHAR)")
-    con.execute("INSERT INTO market.gamma_exposure VALUES (?, 'SPY', 1.5e9, 610, 570, 585, 590, "
-                "'dealer_short_puts', 'synthetic')", [SESSION])
-    con.close()
+    try:
+        for fqn in fqns:
+            con.execute(f"DELETE FROM {fqn}")
+    finally:
+        con.close()
 
 
-def add_tuning(read: Path) -> None:
-    """The three tuning tables with one study and a few trials."""
+def spy_bars(read: Path) -> pd.DataFrame:
+    """SPY's daily bars from the read copy, as the CLI loads them."""
     import duckdb
 
-    con = duckdb.connect(str(read))
-    con.execute("CREATE TABLE research.tuning_studies (study_id VARCHAR, created_at TIMESTAMP, "
-                "symbol VARCHAR, n_trials BIGINT, psr DOUBLE, dsr DOUBLE, pbo DOUBLE, "
-                "verdict VARCHAR, vendor VARCHAR)")
-    con.execute("INSERT INTO research.tuning_studies VALUES ('st1', now(), 'SPY', 3, 0.91, 0.42, "
-                "0.35, 'likely overfit', 'synthetic')")
-    con.execute("CREATE TABLE research.tuning_trials (study_id VARCHAR, trial_no BIGINT, "
-                "params JSON, is_sharpe DOUBLE, oos_sharpe DOUBLE)")
-    con.execute("INSERT INTO research.tuning_trials VALUES ('st1', 1, '{}', 1.2, 0.3), "
-                "('st1', 2, '{}', 0.9, 0.5), ('st1', 3, '{}', 1.5, -0.1)")
-    con.execute("CREATE TABLE research.tuned_parameters (study_id VARCHAR, indicator VARCHAR, "
-                "param VARCHAR, value DOUBLE)")
-    con.execute("INSERT INTO research.tuned_parameters VALUES ('st1', 'dual_sma', 'fast', 12)")
-    con.close()
+    con = duckdb.connect(str(read), read_only=True)
+    try:
+        return warehouse_bars(con, "SPY")
+    finally:
+        con.close()
