@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 
 from primeflow_lib.fetch import FETCH_TIMEFRAMES
-
-
-def _date(value: str | None, flag: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=flag) from None
+from primeflow_pipelines.cli import _parse_date
 
 
 @click.command("fetch")
@@ -39,7 +29,7 @@ def fetch(symbol, start, end, timeframe, vendor, refresh, no_publish) -> None:
     from primeflow_lib.vendors.base import VendorError
     from primeflow_lib.warehouse import WarehouseError, publish_read_copy
 
-    s, e = _date(start, "--start"), _date(end, "--end")
+    s, e = _parse_date(start, "--start"), _parse_date(end, "--end")
     try:
         report = fetch_symbol(load_config(), symbol, s, e, timeframe=timeframe, vendor=vendor,
                               refresh=refresh, echo=click.echo)

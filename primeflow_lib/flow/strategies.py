@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.config import get_ticker_config
+from primeflow_lib.flow.gex import GEX_CONTEXT_COLUMNS
 from primeflow_lib.flow.scoring import COMPONENTS, score_signal, tag_names, trend_checks
 from primeflow_lib.flow.side import AGGRESSIVE_SIDES
 
@@ -123,16 +124,7 @@ CONTEXT_KEYS = (
     "regime",
     "regime_ret",
     "regime_vol",
-    "gex_date",
-    "gex_convention",
-    "gex_total",
-    "gex_regime",
-    "gex_flip",
-    "gex_call_wall",
-    "gex_put_wall",
-    "gex_flip_dist",
-    "gex_call_wall_dist",
-    "gex_put_wall_dist",
+    *GEX_CONTEXT_COLUMNS,
 )
 
 
