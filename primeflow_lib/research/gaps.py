@@ -15,6 +15,8 @@ with ``strict`` (``primeflow backtest --strict``) a series with gaps is an error
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,14 +65,30 @@ class GapReport:
         }  # fmt: skip
 
 
+def _expected_and_missing(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The calendar's sessions between the first and last of ``days`` (sorted unique
+    ``datetime64[D]``, not empty) and a mask of those with no day."""
+    expected = calendar.sessions(pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date())
+    exp = np.array(expected, dtype="datetime64[D]")
+    return exp, ~np.isin(exp, days)
+
+
+def missing_sessions(dates: Iterable[object]) -> list[dt.date]:
+    """NYSE sessions between the first and the last of ``dates`` (dates or timestamps) that are
+    not among them, oldest first."""
+    days = np.unique(pd.DatetimeIndex(list(dates)).normalize().to_numpy(dtype="datetime64[D]"))
+    if len(days) == 0:
+        return []
+    exp, missing = _expected_and_missing(days)
+    return [pd.Timestamp(d).date() for d in exp[missing]]
+
+
 def find_gaps(index: pd.DatetimeIndex, source: str = "bars") -> GapReport:
     """The :class:`GapReport` of bars whose ``ts`` index is ``index`` (daily or intraday)."""
     if len(index) == 0:
         return GapReport(source, 0, 0, 0)
     days = np.unique(index.normalize().to_numpy(dtype="datetime64[D]"))
-    expected = calendar.sessions(pd.Timestamp(days[0]).date(), pd.Timestamp(days[-1]).date())
-    exp = np.array(expected, dtype="datetime64[D]")
-    missing = ~np.isin(exp, days)
+    exp, missing = _expected_and_missing(days)
     n = int(missing.sum())
     if not n:
         return GapReport(source, 0, len(exp), 0)

@@ -10,8 +10,8 @@ import os
 
 import pandas as pd
 
-from primeflow_lib import calendar
 from primeflow_lib.cache import TIMEFRAMES, clear_cache, list_cache
+from primeflow_lib.research.gaps import missing_sessions
 from primeflow_lib.warehouse import connect, publish_read_copy
 from primeflow_lib.workbench.readcopy import existing_tables, require
 
@@ -36,14 +36,6 @@ def stored_sessions(path: PathLike = None) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["timeframe", "vendor", "symbol", "dates"])
     return pd.concat(frames, ignore_index=True)
-
-
-def missing_sessions(dates: list[dt.date]) -> list[dt.date]:
-    """NYSE sessions between the first and last of ``dates`` that are not in ``dates``."""
-    if len(dates) == 0:
-        return []
-    have = {pd.Timestamp(d).date() for d in dates}
-    return [d for d in calendar.sessions(min(have), max(have)) if d not in have]
 
 
 def inventory(path: PathLike = None, *, vendor: str | None = None, symbol: str | None = None,
