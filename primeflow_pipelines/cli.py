@@ -261,5 +261,13 @@ def _attach_library_commands() -> None:
 
 _attach_library_commands()
 
+from primeflow_pipelines.commands.desk import desk  # noqa: E402
+from primeflow_pipelines.commands.rules import rules  # noqa: E402
+from primeflow_pipelines.commands.tape import tape  # noqa: E402
+
+main.add_command(tape)
+main.add_command(rules)
+main.add_command(desk)
+
 if __name__ == "__main__":
     main()

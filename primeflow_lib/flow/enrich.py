@@ -164,12 +164,18 @@ def orders_sql(
     cols = "e.* EXCLUDE (structure), e.structure" if has_structure else "e.*, NULL::VARCHAR AS structure"
     frac = float(settings.open_close_min_frac)
     if oic:
-        cut = f" AND o.trade_date <= DATE '{as_of.isoformat()}'" if as_of else ""
-        oc_cols = (", o.oi_change AS next_oi_change, o.trade_date AS oi_snapshot_date, "
-                   "CASE WHEN o.trade_date IS NULL THEN 'pending' WHEN o.oi_change IS NULL THEN 'unknown' "
+        # the next snapshot of the underlying exists (else: pending) and lists the contract (else: unknown)
+        cut = f" AND trade_date <= DATE '{as_of.isoformat()}'" if as_of else ""
+        span = (f" AND prev_date BETWEEN DATE '{sessions[0].isoformat()}' AND DATE '{sessions[1].isoformat()}'"
+                if sessions else "")
+        oc_cols = (", o.oi_change AS next_oi_change, ns.trade_date AS oi_snapshot_date, "
+                   "CASE WHEN ns.trade_date IS NULL THEN 'pending' WHEN o.oi_change IS NULL THEN 'unknown' "
                    f"WHEN o.oi_change >= {frac} * x.size THEN 'opening' "
                    f"WHEN o.oi_change <= -{frac} * x.size THEN 'closing' ELSE 'mixed' END AS open_close")
-        oc_join = (f"LEFT JOIN {oic} o ON o.option_symbol = x.option_symbol AND o.prev_date = x.trade_date{cut}")
+        oc_join = (f"LEFT JOIN (SELECT DISTINCT underlying, prev_date, trade_date FROM {oic} WHERE true{cut}{span}) ns "
+                   "ON ns.underlying = x.ticker AND ns.prev_date = x.trade_date "
+                   f"LEFT JOIN (SELECT * FROM {oic} WHERE true{cut}{span}) o "
+                   "ON o.option_symbol = x.option_symbol AND o.prev_date = x.trade_date")
     else:
         oc_cols = (", NULL::BIGINT AS next_oi_change, NULL::DATE AS oi_snapshot_date, "
                    "NULL::VARCHAR AS open_close")

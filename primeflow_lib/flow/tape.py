@@ -131,6 +131,104 @@ class TapeQuery:
         return out
 
 
+TOGGLES = ("include", "exclude", "only")
+
+
+def simple_where(
+    *,
+    tickers: tuple[str, ...] | list[str] = (),
+    event_types: tuple[str, ...] | list[str] = (),
+    structures: tuple[str, ...] | list[str] = (),
+    sides: tuple[str, ...] | list[str] = (),
+    rights: tuple[str, ...] | list[str] = (),
+    sentiments: tuple[str, ...] | list[str] = (),
+    sectors: tuple[str, ...] | list[str] = (),
+    min_premium: float | None = None,
+    max_premium: float | None = None,
+    min_size: int | None = None,
+    max_size: int | None = None,
+    min_dte: int | None = None,
+    max_dte: int | None = None,
+    zero_dte: str = "include",
+    min_otm_pct: float | None = None,
+    max_otm_pct: float | None = None,
+    min_vol_oi: float | None = None,
+    open_close: tuple[str, ...] | list[str] = (),
+    etf: str = "include",
+    tags: tuple[str, ...] | list[str] = (),
+    exclude_tags: tuple[str, ...] | list[str] = (),
+) -> dict[str, Any]:
+    """The ``where`` mapping of the tape's usual filters (the CLI options and the Tape page's
+    widgets): lists are "in" (tags: "any"), min / max are inclusive bounds, ``zero_dte`` and
+    ``etf`` are ``include`` (no condition), ``exclude`` or ``only``. Empty / None: no condition."""
+    for name, v in (("zero_dte", zero_dte), ("etf", etf)):
+        if v not in TOGGLES:
+            raise TapeError(f"tape {name}: must be one of {', '.join(TOGGLES)}, got {v!r}")
+    w: dict[str, Any] = {}
+
+    def put(field: str, op: str, value: Any) -> None:
+        if value is None or (isinstance(value, (list, tuple)) and not value):
+            return
+        w.setdefault(field, {})[op] = list(value) if isinstance(value, (list, tuple)) else value
+
+    put("ticker", "in", [t.strip().upper() for t in tickers if t.strip()])
+    put("event_type", "in", event_types)
+    put("structure", "in", structures)
+    put("side", "in", sides)
+    put("right", "in", rights)
+    put("sentiment", "in", sentiments)
+    put("sector", "in", sectors)
+    put("premium", "gte", min_premium)
+    put("premium", "lte", max_premium)
+    put("size", "gte", min_size)
+    put("size", "lte", max_size)
+    put("dte", "gte", min_dte)
+    put("dte", "lte", max_dte)
+    if zero_dte == "exclude":
+        put("dte", "gt", 0)
+    elif zero_dte == "only":
+        put("dte", "eq", 0)
+    put("otm_pct", "gte", min_otm_pct)
+    put("otm_pct", "lte", max_otm_pct)
+    put("vol_oi", "gte", min_vol_oi)
+    put("open_close", "in", open_close)
+    if etf != "include":
+        put("is_etf", "eq", etf == "only")
+    put("tags", "any", tags)
+    put("tags", "none", exclude_tags)
+    return w
+
+
+#: simple_where keyword -> (field, operator) for the list and bound filters
+_SIMPLE = {
+    "tickers": ("ticker", "in"), "event_types": ("event_type", "in"), "structures": ("structure", "in"),
+    "sides": ("side", "in"), "rights": ("right", "in"), "sentiments": ("sentiment", "in"),
+    "sectors": ("sector", "in"), "min_premium": ("premium", "gte"), "max_premium": ("premium", "lte"),
+    "min_size": ("size", "gte"), "max_size": ("size", "lte"), "min_dte": ("dte", "gte"), "max_dte": ("dte", "lte"),
+    "min_otm_pct": ("otm_pct", "gte"), "max_otm_pct": ("otm_pct", "lte"), "min_vol_oi": ("vol_oi", "gte"),
+    "open_close": ("open_close", "in"), "tags": ("tags", "any"), "exclude_tags": ("tags", "none"),
+}
+
+
+def split_where(where: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The inverse of :func:`simple_where`: ``(simple_where keywords, the other conditions)``,
+    so a preset opens in the Tape page's widgets with anything they cannot show kept aside."""
+    rest: dict[str, dict[str, Any]] = {f: dict(c) if isinstance(c, Mapping) else {"eq": c} for f, c in where.items()}
+    out: dict[str, Any] = {}
+    for kw, (f, op) in _SIMPLE.items():
+        if f in rest and op in rest[f] and not rest[f].get("or_unknown"):
+            out[kw] = rest[f].pop(op)
+    if "dte" in rest and rest["dte"].get("gt") == 0:
+        rest["dte"].pop("gt")
+        out["zero_dte"] = "exclude"
+    elif "dte" in rest and rest["dte"].get("eq") == 0:
+        rest["dte"].pop("eq")
+        out["zero_dte"] = "only"
+    if "is_etf" in rest and set(rest["is_etf"]) == {"eq"}:
+        out["etf"] = "only" if rest.pop("is_etf")["eq"] else "exclude"
+    return out, {f: c for f, c in rest.items() if c}
+
+
 @dataclass
 class TapeResult:
     """A tape page: ``rows`` (at most ``limit``, sorted), ``total`` matches, the sessions read,
