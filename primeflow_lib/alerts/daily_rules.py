@@ -53,7 +53,7 @@ def session_rows(con: duckdb.DuckDBPyConnection, day: dt.date, cfg: Mapping[str,
         sig = con.execute(f"SELECT * FROM ({sql}) WHERE trade_date = ?", [*params, day]).df()
         counts["signals"] = len(sig)
         rows += [clean_row(r) for r in sig.to_dict(orient="records")]
-    order_rules = [r for r in rules if r.enabled and r.on == "order"]
+    order_rules = [r for r in rules if r.enabled and r.applies_to == "order"]
     if order_rules and "flow.flow_events" in tables:
         structure = bool(con.execute(
             "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'flow' "

@@ -257,7 +257,7 @@ def evaluate_alerts(
     for h in hits:
         if h.outcome != "alert":
             continue
-        if h.on_what == "order":
+        if h.applies_to == "order":
             sig = order_as_signal(order_by_id[h.row_id], h.rule)
             key_id = f"order:{h.row_id}"
         else:

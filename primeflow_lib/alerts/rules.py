@@ -3,7 +3,7 @@
 A rule (in config under ``alerts.rules``, or saved on the workbench in ``live.alert_rules``)::
 
     name: big_spy_sweeps          # letters, digits, _ and -; unique
-    on: order                     # signal (default): scored signals; order: every order
+    applies_to: order             # signal (default): scored signals; order: every order
     when:                         # the filter language of primeflow_lib.flow.criteria
       ticker: [SPY, QQQ]
       event_type: sweep
@@ -69,10 +69,10 @@ from primeflow_lib.flow.criteria import (
 )
 from primeflow_lib.models import SIGNAL_KINDS
 
-RULE_ON = ("signal", "order")
+APPLIES_TO = ("signal", "order")
 OUTCOMES = ("alert", "cooldown", "daily_cap", "earnings_gate")
 RULE_SOURCES = ("builtin", "config", "warehouse")
-RULE_KEYS = ("name", "description", "on", "when", "channel", "cooldown_minutes", "daily_cap",
+RULE_KEYS = ("name", "description", "applies_to", "when", "channel", "cooldown_minutes", "daily_cap",
              "mode", "enabled")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -88,7 +88,7 @@ class Rule:
 
     name: str
     channel: str
-    on: str = "signal"
+    applies_to: str = "signal"
     when: tuple[Condition, ...] = ()
     cooldown_minutes: float = 0.0
     daily_cap: int | None = None
@@ -100,11 +100,11 @@ class Rule:
     def matches(self, row: Mapping[str, Any]) -> bool:
         """The row is what the rule is on (a signal or an order) and passes every condition."""
         is_order = str(row.get("kind")) == "ORDER"
-        return (is_order == (self.on == "order")) and matches(self.when, row)
+        return (is_order == (self.applies_to == "order")) and matches(self.when, row)
 
     def to_dict(self) -> dict[str, Any]:
         """The rule in config form (what ``live.alert_rules.rule_json`` stores)."""
-        out: dict[str, Any] = {"name": self.name, "on": self.on, "when": criteria_to_yaml(self.when),
+        out: dict[str, Any] = {"name": self.name, "applies_to": self.applies_to, "when": criteria_to_yaml(self.when),
                                "channel": self.channel}
         if self.description:
             out["description"] = self.description
@@ -140,9 +140,9 @@ def parse_rule(spec: Any, *, source: str = "config", index: int | None = None) -
     if not isinstance(name, str) or not _NAME.match(name):
         problems.append(f"{where}: name must be 1-64 letters, digits, _ or - (starting with a letter "
                         f"or digit), got {name!r}")
-    on = spec.get("on", "signal")
-    if on not in RULE_ON:
-        problems.append(f"{where}: on must be one of {', '.join(RULE_ON)}, got {on!r}")
+    on = spec.get("applies_to", "signal")
+    if on not in APPLIES_TO:
+        problems.append(f"{where}: applies_to must be one of {', '.join(APPLIES_TO)}, got {on!r}")
     channel = spec.get("channel")
     if not isinstance(channel, str) or not channel.strip():
         problems.append(f"{where}: channel must name a channel, got {channel!r} ({_type_name(channel)})")
@@ -165,7 +165,7 @@ def parse_rule(spec: Any, *, source: str = "config", index: int | None = None) -
     if not isinstance(desc, str):
         problems.append(f"{where}: description must be text, got {desc!r}")
     when: tuple[Condition, ...] = ()
-    if on in RULE_ON:
+    if on in APPLIES_TO:
         if "when" in spec and not isinstance(spec["when"], Mapping):
             problems.append(f"{where}: when must be a mapping of field -> condition, got {spec['when']!r}")
         else:
@@ -176,7 +176,7 @@ def parse_rule(spec: Any, *, source: str = "config", index: int | None = None) -
                     problems.append(str(exc))
     if problems:
         raise RuleError("; ".join(problems))
-    return Rule(name=name, channel=channel.strip(), on=on, when=when, cooldown_minutes=float(cooldown),
+    return Rule(name=name, channel=channel.strip(), applies_to=on, when=when, cooldown_minutes=float(cooldown),
                 daily_cap=cap, mode=mode, enabled=enabled, description=desc, source=source)
 
 
@@ -289,7 +289,7 @@ class Hit:
     channel: str
     outcome: str
     row_id: str
-    on_what: str
+    applies_to: str
     kind: str
     ticker: str
     ts: dt.datetime
@@ -331,7 +331,7 @@ class RuleState:
         recs = rows.to_dict(orient="records") if isinstance(rows, pd.DataFrame) else list(rows)
         for r in recs:
             st.record(Hit(rule=r["rule"], rule_source=r.get("rule_source", ""), channel=r["channel"],
-                          outcome=r["outcome"], row_id=r["row_id"], on_what=r.get("on_what", ""),
+                          outcome=r["outcome"], row_id=r["row_id"], applies_to=r.get("applies_to", ""),
                           kind=r.get("kind", ""), ticker=r["ticker"], ts=pd.Timestamp(r["ts"]).to_pydatetime(),
                           trade_date=pd.Timestamp(r["trade_date"]).date(), premium=float(r.get("premium") or 0),
                           days_to_earnings=None))
@@ -400,7 +400,7 @@ def evaluate(row: Mapping[str, Any], rules: Sequence[Rule], state: RuleState,
         if not r.enabled or (r.name, row_id) in state.seen or not r.matches(row):
             continue
         last = state.last_alert.get((r.name, ticker))
-        if gated and r.on == "signal":
+        if gated and r.applies_to == "signal":
             outcome = "earnings_gate"
         elif r.daily_cap is not None and state.sent.get((r.name, day), 0) >= r.daily_cap:
             outcome = "daily_cap"
@@ -409,7 +409,7 @@ def evaluate(row: Mapping[str, Any], rules: Sequence[Rule], state: RuleState,
         else:
             outcome = "alert"
         out.append(Hit(rule=r.name, rule_source=r.source, channel=r.channel, outcome=outcome,
-                       row_id=row_id, on_what=r.on, kind=str(row.get("kind")), ticker=ticker, ts=ts,
+                       row_id=row_id, applies_to=r.applies_to, kind=str(row.get("kind")), ticker=ticker, ts=ts,
                        trade_date=day, premium=float(row.get("premium") or 0.0), days_to_earnings=dte,
                        mode=r.mode))
     return out
@@ -434,7 +434,7 @@ def hits_frame(hits: Sequence[Hit], alert_keys: Mapping[str, str] | None = None)
 
     keys = alert_keys or {}
     recs = [{"trade_date": h.trade_date, "hit_id": h.hit_id, "rule": h.rule, "rule_source": h.rule_source,
-             "on_what": h.on_what, "row_id": h.row_id, "kind": h.kind, "ticker": h.ticker, "ts": h.ts,
+             "applies_to": h.applies_to, "row_id": h.row_id, "kind": h.kind, "ticker": h.ticker, "ts": h.ts,
              "channel": h.channel, "outcome": h.outcome, "premium": h.premium,
              "days_to_earnings": h.days_to_earnings, "alert_key": keys.get(h.hit_id)} for h in hits]
     df = pd.DataFrame(recs, columns=RULE_ALERTS.column_names)
@@ -444,4 +444,4 @@ def hits_frame(hits: Sequence[Hit], alert_keys: Mapping[str, str] | None = None)
 
 def uses_orders(rules: Sequence[Rule]) -> bool:
     """Any enabled rule on orders (the paths then enrich every order, not only signals)."""
-    return any(r.enabled and r.on == "order" for r in rules)
+    return any(r.enabled and r.applies_to == "order" for r in rules)

@@ -220,8 +220,10 @@ class Condition:
         caller), with the same semantics as :meth:`test`."""
         f = FIELDS[self.field]
         c = column
+        # NaN is an unknown number, as in test()
+        unknown = f"({c} IS NULL OR isnan({c}::DOUBLE))" if f.type in ("number", "integer") else f"({c} IS NULL)"
         if self.op == "is_null":
-            return (f"({c} IS NULL)" if self.value else f"({c} IS NOT NULL)"), []
+            return (unknown if self.value else f"(NOT {unknown})"), []
         if f.type == "tags":
             body, params = {
                 "any": (f"list_has_any({c}, ?::VARCHAR[])", [list(self.value)]),
@@ -247,7 +249,7 @@ class Condition:
                 "not_in": (f"NOT list_contains(?::VARCHAR[], {col})", [list(self.value)]),
             }[self.op]
         if self.or_unknown:
-            return f"({c} IS NULL OR coalesce({body}, false))", params
+            return f"({unknown} OR coalesce({body}, false))", params
         return f"coalesce({body}, false)", params
 
     def to_yaml(self) -> Any:
@@ -322,9 +324,9 @@ def parse_condition(name: str, spec: Any, *, scope: str, ctx: str = "", prefix: 
                             f"(fields: {', '.join(usable)})")
     if scope not in f.scopes:
         why = {"open_close": "it is known only after the next chain snapshot, so a rule (evaluated "
-               "when the order happens) can never see it"}.get(name, f"it exists only for {', '.join(f.scopes)}")
-        raise CriteriaError(f"{_where(ctx, path)}: field {name!r} cannot be used in a {scope} "
-                            f"{'filter' if scope == 'tape' else 'rule'}: {why}")
+               "when the order happens) can never see it"}.get(name, f"it exists only for {' and '.join(f'{x}s' if x != 'tape' else 'the tape' for x in f.scopes)}")
+        where_used = "a tape filter" if scope == "tape" else f"a rule on {scope}s"
+        raise CriteriaError(f"{_where(ctx, path)}: field {name!r} cannot be used in {where_used}: {why}")
     if isinstance(spec, Mapping):
         ops = dict(spec)
         if not ops:

@@ -62,7 +62,7 @@ RULE_ALERTS = Table(
         C("hit_id", "VARCHAR", "stable id: 16 hex digits of sha1(rule, row_id)"),
         C("rule", "VARCHAR", "the rule that matched (name)"),
         C("rule_source", "VARCHAR", "builtin (kind routing) | config (alerts.rules) | warehouse (live.alert_rules)"),
-        C("on_what", "VARCHAR", "signal | order: what the rule is evaluated on"),
+        C("applies_to", "VARCHAR", "signal | order: what the rule is evaluated on"),
         C("row_id", "VARCHAR", "signal_id (on signal) or event_id (on order)"),
         C("kind", "VARCHAR", "signal kind (SCALP, DAY_TRADE, SWING) or ORDER"),
         C("ticker", "VARCHAR", "underlying symbol"),

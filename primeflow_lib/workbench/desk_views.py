@@ -306,10 +306,10 @@ def rules(cfg: Mapping[str, Any], path: Path = None) -> list[rl.Rule]:
 
 
 def rules_frame(rule_list: Sequence[rl.Rule]) -> pd.DataFrame:
-    """One row per rule: name, source, on, channel, conditions (as JSON), cooldown, cap,
+    """One row per rule: name, source, applies_to, channel, conditions (as JSON), cooldown, cap,
     enabled."""
     return pd.DataFrame([{
-        "name": r.name, "source": r.source, "on": r.on, "channel": r.channel,
+        "name": r.name, "source": r.source, "applies_to": r.applies_to, "channel": r.channel,
         "when": json.dumps(r.to_dict()["when"]), "cooldown_minutes": r.cooldown_minutes,
         "daily_cap": r.daily_cap, "enabled": r.enabled, "description": r.description} for r in rule_list])
 
@@ -389,3 +389,89 @@ def delete_rule(name: str, *, live: Path = None, read_copy: Path = None, publish
         if publish and gone:
             warehouse.publish_read_copy(con=con, dst=read_copy)
     return gone
+
+
+# ------------------------------------------------------------------------------- summary
+
+
+def _usd(x: Any) -> str:
+    if x is None or pd.isna(x):
+        return "n/a"
+    a = abs(float(x))
+    for thr, suf in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if a >= thr:
+            return f"{'-' if x < 0 else ''}${a / thr:,.1f}{suf}"
+    return f"{'-' if x < 0 else ''}${a:,.0f}"
+
+
+def desk_summary(cfg: Mapping[str, Any], path: Path = None) -> list[str]:
+    """One line per desk view on the latest session of the read copy (``make demo`` prints
+    them); a view whose table is missing says so."""
+    lines: list[str] = []
+    days = tide_sessions(path)
+    if days:
+        d = days[0]
+        m = tide("market", "ALL", d, cfg, path)
+        lead = tide_leaders(d, 1, path)
+        best, worst = lead.iloc[0], lead.iloc[-1]
+        lines.append(f"Tide (marts.tide_minute) {d}: market net premium at the close {_usd(m['cum_net_premium'].iloc[-1])} "
+                     f"(calls {_usd(m['cum_net_call_premium'].iloc[-1])}, puts {_usd(m['cum_net_put_premium'].iloc[-1])}); "
+                     f"most bullish {best['ticker']} {_usd(best['net_premium'])}, most bearish {worst['ticker']} "
+                     f"{_usd(worst['net_premium'])}")
+    else:
+        lines.append("Tide (marts.tide_minute): not built")
+    snap = vol_snapshot(None, path)
+    if snap is not None and len(snap):
+        top = snap.iloc[0]
+        lines.append(f"IV (marts.iv_stats) {pd.Timestamp(top['trade_date']).date()}: highest IV rank {top['underlying']} "
+                     f"{top['iv_rank']:.2f} (percentile {top['iv_percentile']:.2f}, 30-day ATM IV {top['atm_iv_30d']:.1%}) "
+                     f"over {int(top['sessions_used'])} of the {int(top['lookback_sessions'])} sessions asked"
+                     + (" (short history)" if top["short_history"] else ""))
+    else:
+        lines.append("IV (marts.iv_stats): not built")
+    od = oi_sessions(path)
+    if od:
+        mv = oi_movers(od[0], 1, path)
+        miss = oi_missing(od[0], path)
+        if len(mv):
+            r = mv.iloc[0]
+            prev = 0 if pd.isna(r["prev_open_interest"]) else int(r["prev_open_interest"])
+            lines.append(f"OI change (marts.oi_change) {od[0]}: largest {r['option_symbol']} {int(r['oi_change']):+,} "
+                         f"contracts ({prev:,} -> {int(r['open_interest']):,}, {r['status']}); "
+                         f"{len(miss)} underlying(s) without the previous session's snapshot")
+    else:
+        lines.append("OI change (marts.oi_change): not built")
+    ed = exposure_sessions(path)
+    bench = str((cfg.get("market_regime") or {}).get("benchmark", "SPY"))
+    if ed:
+        tot = exposure_totals(ed[0], path)
+        row = tot[tot["underlying"] == bench]
+        row = row.iloc[0] if len(row) else tot.iloc[0]
+        lines.append(f"Exposure (market.greek_exposure / marts.exposure_by_strike) {ed[0]} {row['underlying']}: "
+                     f"GEX {_usd(row['gex'])} per 1 %, DEX {_usd(row['dex'])}, vanna {_usd(row['vanna'])} per vol point, "
+                     f"charm {_usd(row['charm'])} per day; 0DTE GEX {_usd(row['gex_0dte'])} ({row['convention']})")
+        mp = max_pain(str(row["underlying"]), ed[0], path)
+        if mp is not None and len(mp):
+            r = mp.iloc[0]
+            lines.append(f"Max pain (marts.max_pain) {ed[0]} {row['underlying']} {pd.Timestamp(r['expiry']).date()}: "
+                         f"{r['max_pain']:,.2f} (spot {r['spot']:,.2f}, {r['max_pain_dist']:+.2%})")
+        elif mp is None:
+            lines.append("Max pain (marts.max_pain): not built")
+    else:
+        lines.append("Exposure (market.greek_exposure): not built")
+    hits = rule_hits(None, None, path)
+    if len(hits):
+        sent = hits[hits["outcome"] == "alert"]
+        per = sent.groupby("rule").size().sort_values(ascending=False)
+        suppressed = len(hits) - len(sent)
+        lines.append(f"Alert rules (flow.rule_alerts, live.rule_alerts): {len(sent):,} alerts by "
+                     + ", ".join(f"{k} {v:,}" for k, v in per.items()) + f"; {suppressed:,} suppressed (cooldown, cap, "
+                     "earnings gate)")
+    sessions = tape_sessions("daily", path)
+    if sessions:
+        q = {"where": {"ticker": [bench], "event_type": "sweep", "side": ["ask", "above_ask"],
+                       "premium": {"gte": 250000}}, "sort": "-premium", "limit": 50}
+        res = tape(q, cfg, path)
+        lines.append(f"Tape {res.start}: {bench} sweeps at the ask >= $250K: {res.total:,} orders "
+                     f"(filtered in {res.seconds * 1000:.0f} ms)")
+    return lines

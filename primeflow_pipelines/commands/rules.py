@@ -72,7 +72,7 @@ def validate_cmd(no_env: bool) -> None:
     if found and not no_env:
         problems += check_rule_secrets(cfg, found)
     for r in found:
-        click.echo(f"ok  {r.name:<24} {r.source:<9} on {r.on:<6} -> {r.channel}"
+        click.echo(f"ok  {r.name:<24} {r.source:<9} on {r.applies_to:<6} -> {r.channel}"
                    f"{'' if r.enabled else '  (disabled)'}")
     if problems:
         for p in problems:
@@ -101,7 +101,7 @@ def try_cmd(rule: str, day: str) -> None:
     """What RULE (a YAML/JSON file or text, not saved) would record on a stored session, by
     the daily path's evaluation.
 
-    Example: primeflow rules try '{name: big, on: order, when: {premium: {gte: 5e6}}, channel: console}' --day 2026-12-04
+    Example: primeflow rules try '{name: big, applies_to: order, when: {premium: {gte: 5e6}}, channel: console}' --day 2026-12-04
     """
     from primeflow_lib.alerts.rules import RuleError
     from primeflow_lib.warehouse import WarehouseError
@@ -136,7 +136,7 @@ def save_cmd(rule: str) -> None:
         r = dv.save_rule(_spec(rule), _cfg())
     except (RuleError, WarehouseError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"saved rule {r.name!r} (on {r.on} -> {r.channel})")
+    click.echo(f"saved rule {r.name!r} (on {r.applies_to} -> {r.channel})")
 
 
 @rules.command("delete")

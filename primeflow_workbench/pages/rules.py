@@ -11,7 +11,7 @@ import yaml
 
 from primeflow_lib.alerts.formatting import MODES
 from primeflow_lib.alerts.routing import DEFAULTABLE_CHANNELS
-from primeflow_lib.alerts.rules import OUTCOMES, RULE_ON
+from primeflow_lib.alerts.rules import APPLIES_TO, OUTCOMES
 from primeflow_lib.workbench import desk_views as dv
 from primeflow_workbench import widgets
 from primeflow_workbench.desk_widgets import desk_config, desk_errors
@@ -36,7 +36,7 @@ def _edit() -> None:
         return
     d = r.to_dict()
     st.session_state.update({
-        "rule_name": r.name, "rule_desc": r.description, "rule_on": r.on,
+        "rule_name": r.name, "rule_desc": r.description, "rule_on": r.applies_to,
         "rule_when": yaml.safe_dump(d["when"], sort_keys=False).strip(), "rule_channel": r.channel,
         "rule_cooldown": float(r.cooldown_minutes), "rule_cap": int(r.daily_cap or 0), "rule_mode": r.mode or "",
         "rule_enabled": r.enabled})
@@ -45,7 +45,7 @@ def _edit() -> None:
 def _spec() -> dict:
     s = st.session_state
     when = yaml.safe_load(s.rule_when) if s.rule_when.strip() else {}
-    spec = {"name": s.rule_name.strip(), "on": s.rule_on, "when": when, "channel": s.rule_channel,
+    spec = {"name": s.rule_name.strip(), "applies_to": s.rule_on, "when": when, "channel": s.rule_channel,
             "cooldown_minutes": float(s.rule_cooldown), "daily_cap": int(s.rule_cap) or None,
             "enabled": bool(s.rule_enabled)}
     if s.rule_desc.strip():
@@ -72,7 +72,7 @@ with desk_errors():
     a = st.columns([1.5, 2.5, 1, 1.5])
     a[0].text_input("Name", key="rule_name")
     a[1].text_input("Description", key="rule_desc")
-    a[2].radio("On", list(RULE_ON), key="rule_on", horizontal=True,
+    a[2].radio("Applies to", list(APPLIES_TO), key="rule_on", horizontal=True,
                help="signal: scored signals; order: every order of the flow")
     channels = sorted(set(cfg["alerts"].get("channels") or {}) | DEFAULTABLE_CHANNELS)
     if st.session_state.rule_channel not in channels:
@@ -102,7 +102,7 @@ with desk_errors():
                                    "days_to_earnings"]], hide_index=True, key="rule_preview_table")
         if save:
             r = dv.save_rule(spec, cfg)
-            st.success(f"Saved rule {r.name!r} (on {r.on} -> {r.channel}); the next daily run and live batch "
+            st.success(f"Saved rule {r.name!r} (on {r.applies_to} -> {r.channel}); the next daily run and live batch "
                        "evaluate it.")
     if delete:
         dv.delete_rule(st.session_state.rule_name.strip())

@@ -60,7 +60,7 @@ def rule_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     with warehouse.connect() as con:
         orphan = con.execute(
             f"SELECT count(*), any_value(h.hit_id) FROM {RULE_ALERTS.fqn} h WHERE h.trade_date BETWEEN ? AND ? AND NOT "
-            "CASE WHEN h.on_what = 'order' THEN EXISTS (SELECT 1 FROM flow.flow_events e WHERE e.event_id = h.row_id) "
+            "CASE WHEN h.applies_to = 'order' THEN EXISTS (SELECT 1 FROM flow.flow_events e WHERE e.event_id = h.row_id) "
             "ELSE EXISTS (SELECT 1 FROM flow.signals s WHERE s.signal_id = h.row_id) END", [lo, hi]).fetchone()
         unrouted = 0
         if cfg["alerts"].get("builtin_rules", True):
