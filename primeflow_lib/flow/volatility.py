@@ -109,7 +109,7 @@ def _bracket(df: pd.DataFrame, keys: list[str], x: str, at: np.ndarray) -> pd.Se
     d = df.assign(_at=at).sort_values([*keys, x])
     lo = d[d[x] <= d["_at"]].groupby(keys, sort=True)[[x, "iv", "_at"]].last()
     hi = d[d[x] >= d["_at"]].groupby(keys, sort=True)[[x, "iv"]].first()
-    j = lo.join(hi, lsuffix="_lo", rsuffix="_hi", how="inner")
+    j = lo.join(hi, suffixes=("_lo", "_hi"), how="inner")
     span = j[f"{x}_hi"] - j[f"{x}_lo"]
     frac = np.where(span > 0, (j["_at"] - j[f"{x}_lo"]) / span.where(span > 0, 1.0), 0.0)
     return (j["iv_lo"] + (j["iv_hi"] - j["iv_lo"]) * frac).rename(None)
