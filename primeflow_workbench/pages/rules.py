@@ -55,6 +55,22 @@ def _spec() -> dict:
     return spec
 
 
+def _act(preview: bool, save: bool, day, cfg) -> None:
+    """Preview the rule in the editor on a stored session, or save it."""
+    spec = _spec()
+    if preview:
+        hits = dv.rule_preview(spec, day, cfg)
+        counts = hits["outcome"].value_counts().to_dict() if len(hits) else {}
+        st.write(f"**{len(hits)} hits on {day}** {json.dumps(counts)} (not saved; from an empty state)")
+        if len(hits):
+            st.dataframe(hits[["ts", "ticker", "kind", "row_id", "channel", "outcome", "premium",
+                               "days_to_earnings"]], hide_index=True, key="rule_preview_table")
+    if save:
+        r = dv.save_rule(spec, cfg)
+        st.success(f"Saved rule {r.name!r} (on {r.applies_to} -> {r.channel}); the next daily run and live batch "
+                   "evaluate it.")
+
+
 with desk_errors():
     cfg = desk_config()
     rules = dv.rules(cfg)
@@ -92,18 +108,8 @@ with desk_errors():
     save = c[1].button("Save rule", key="rule_save", type="primary")
     delete = c[2].button("Delete rule", key="rule_delete", disabled=st.session_state.rule_name.strip() not in saved)
     if preview or save:
-        spec = _spec()
-        if preview:
-            hits = dv.rule_preview(spec, day, cfg)
-            counts = hits["outcome"].value_counts().to_dict() if len(hits) else {}
-            st.write(f"**{len(hits)} hits on {day}** {json.dumps(counts)} (not saved; from an empty state)")
-            if len(hits):
-                st.dataframe(hits[["ts", "ticker", "kind", "row_id", "channel", "outcome", "premium",
-                                   "days_to_earnings"]], hide_index=True, key="rule_preview_table")
-        if save:
-            r = dv.save_rule(spec, cfg)
-            st.success(f"Saved rule {r.name!r} (on {r.applies_to} -> {r.channel}); the next daily run and live batch "
-                       "evaluate it.")
+        with desk_errors():  # a refused rule is shown here; the rest of the page still runs
+            _act(preview, save, day, cfg)
     if delete:
         dv.delete_rule(st.session_state.rule_name.strip())
         st.success(f"Deleted rule {st.session_state.rule_name.strip()!r}")

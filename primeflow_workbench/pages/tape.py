@@ -150,9 +150,10 @@ with desk_errors():
     save[0].text_input("Save this filter as", key="tape_save_name", placeholder="preset name")
     save[1].text_input("Description", key="tape_save_desc")
     if save[2].button("Save preset", key="tape_save"):
-        name = (s.get("tape_save_name") or "").strip()
-        dv.save_preset(name, query, s.get("tape_save_desc") or None)
-        st.success(f"Saved preset {name!r}: {json.dumps(query.to_dict(with_dates=False))}")
+        with desk_errors():  # a refused name is shown here; the table and the detail still show
+            name = (s.get("tape_save_name") or "").strip()
+            dv.save_preset(name, query, s.get("tape_save_desc") or None)
+            st.success(f"Saved preset {name!r}: {json.dumps(query.to_dict(with_dates=False))}")
     if save[3].button("Delete preset", key="tape_delete", disabled=not s.get("tape_preset")):
         dv.delete_preset(s.tape_preset)
         st.success(f"Deleted preset {s.tape_preset!r}")

@@ -22,6 +22,7 @@ from primeflow_lib.flow.open_interest import oi_change
 from primeflow_lib.schema import table
 from primeflow_lib.schema.desk import OI_CHANGE
 
+ROOT = Path(__file__).resolve().parents[2]
 D0, D1, D2 = dt.date(2024, 12, 30), dt.date(2024, 12, 31), dt.date(2025, 1, 2)
 _DEFAULTS = {"VARCHAR": "", "DOUBLE": 0.0, "BIGINT": 0, "INTEGER": 0, "BOOLEAN": False, "JSON": "{}"}
 
@@ -114,24 +115,72 @@ def _bars() -> pd.DataFrame:
     return rows("market.ohlcv_intraday", recs)
 
 
-def build(path: Path, *, structure: bool = True) -> None:
-    """Write the desk day into ``path`` (``structure``: add the multi-leg structure column to
-    ``flow.flow_events`` when the declarations do not have it yet)."""
+def full_chain(day: dt.date, underlying: str, spot: float) -> pd.DataFrame:
+    """A fuller snapshot (expiries day + 24 and + 52 days, strikes 80-120 % of spot in steps of
+    5, put skew) so the term structure, exposure and max pain have something to show."""
+    recs = []
+    for days in (24, 52):
+        exp = day + dt.timedelta(days=days)
+        for k in range(int(spot * 0.8) // 5 * 5, int(spot * 1.2), 5):
+            for r in "CP":
+                recs.append({"trade_date": day, "underlying": underlying, "option_symbol": _sym(underlying, exp, r, k),
+                             "expiry": exp, "right": r, "strike": float(k), "open_interest": 500 + (k * 7) % 900,
+                             "iv": 0.2 + 0.3 * max(0.0, 1 - k / spot) + days / 5000, "underlying_price": spot,
+                             "vendor": "synthetic"})
+    return rows("market.option_chain", recs, day)
+
+
+def build(path: Path, *, structure: bool = True, marts: bool = False) -> None:
+    """Write the desk day into a new warehouse file ``path`` (:func:`write_desk`)."""
     with warehouse.connect(path) as con:
         warehouse.ensure_tables(con)
-        has = "structure" in table("flow.flow_events").column_names
-        write_events(con, rows("flow.flow_events", ORDERS), structure=structure and not has)
-        warehouse.append_rows(con, "flow.flow_context", rows("flow.flow_context", [
-            {"event_id": o["event_id"], "ticker": o["ticker"], "ts": o["last_ts"], "spot": o["spot"],
-             "spot_source": "bar", "trend_15m": "UP", "daily_trend": "UP", "or_break": "UP", "regime": "BULL",
-             "rvol": 2.0 if o["ticker"] == "SPY" else 0.8, "rvol_ok": True, "gex_regime": "POSITIVE"}
-            for o in ORDERS]))
-        warehouse.append_rows(con, "market.option_chain", _chain())
-        warehouse.append_rows(con, "market.ohlcv_intraday", _bars())
-        warehouse.append_rows(con, "market.earnings", rows("market.earnings", [
-            {"ticker": "AAPL", "report_date": EARNINGS_AAPL, "time_of_day": "post-market", "vendor": "synthetic",
-             "fetched_at": dt.datetime(2024, 12, 1)}]))
-        warehouse.append_rows(con, OI_CHANGE, oi_change(con))
+        write_desk(con, structure=structure, marts=marts)
+
+
+def write_desk(con: duckdb.DuckDBPyConnection, *, structure: bool = True, marts: bool = False) -> None:
+    """Write the desk day into ``con`` (tables ensured). ``structure``: add the multi-leg
+    structure column to ``flow.flow_events`` when the declarations do not have it yet;
+    ``marts``: also build the term structure, exposure, IV stats, rule hits and the desk's SQL
+    marts with the library code."""
+    has = "structure" in table("flow.flow_events").column_names
+    write_events(con, rows("flow.flow_events", ORDERS), structure=structure and not has)
+    warehouse.append_rows(con, "flow.flow_context", rows("flow.flow_context", [
+        {"event_id": o["event_id"], "ticker": o["ticker"], "ts": o["last_ts"], "spot": o["spot"],
+         "spot_source": "bar", "trend_15m": "UP", "daily_trend": "UP", "or_break": "UP", "regime": "BULL",
+         "rvol": 2.0 if o["ticker"] == "SPY" else 0.8, "rvol_ok": True, "gex_regime": "POSITIVE"}
+        for o in ORDERS]))
+    warehouse.append_rows(con, "market.option_chain", _chain())
+    warehouse.append_rows(con, "market.ohlcv_intraday", _bars())
+    warehouse.append_rows(con, "market.earnings", rows("market.earnings", [
+        {"ticker": "AAPL", "report_date": EARNINGS_AAPL, "time_of_day": "post-market", "vendor": "synthetic",
+         "fetched_at": dt.datetime(2024, 12, 1)}]))
+    if marts:
+        for day in (D1, D2):
+            for und, spot in (("SPY", 590.0), ("AAPL", 245.0)):
+                warehouse.append_rows(con, "market.option_chain", full_chain(day, und, spot))
+    warehouse.append_rows(con, OI_CHANGE, oi_change(con))
+    if marts:
+        _marts(con)
+
+
+def _marts(con: duckdb.DuckDBPyConnection) -> None:
+    from primeflow_lib.alerts.daily_rules import daily_rule_hits
+    from primeflow_lib.config import default_config
+    from primeflow_lib.flow.exposure import compute_exposure
+    from primeflow_lib.flow.volatility import iv_daily, iv_rank, iv_term
+
+    chain = con.execute("SELECT * FROM market.option_chain").df()
+    term, _ = iv_term(chain)
+    warehouse.append_rows(con, "market.iv_term", term)
+    warehouse.append_rows(con, "marts.iv_stats", iv_rank(iv_daily(term), 252))
+    expo, _ = compute_exposure(chain, convention="dealer_long_calls_short_puts")
+    warehouse.append_rows(con, "market.greek_exposure", expo)
+    for mart in ("tide_minute", "max_pain", "exposure_by_strike"):
+        text = (ROOT / "dbt_like_sql" / f"{mart}.sql").read_text()
+        body = "\n".join(ln for ln in text.splitlines() if not ln.startswith("--"))
+        con.execute(f"CREATE OR REPLACE TABLE marts.{mart} AS {body}")
+    hits, _ = daily_rule_hits(con, D1, default_config())
+    warehouse.append_rows(con, "flow.rule_alerts", hits)
 
 
 def write_events(con: duckdb.DuckDBPyConnection, ev: pd.DataFrame, *, structure: bool) -> None:

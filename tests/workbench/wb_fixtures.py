@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import desk_builders
 import numpy as np
 import pandas as pd
 
@@ -129,6 +130,7 @@ def build(live: Path, read: Path) -> None:
         study = phiai_full_auto(spy, TUNE, RunConfig.from_dict({"dataset": {"symbol": "SPY"}}))
         write_study(con, study, spy)
         write_run(con, run_backtest(preset("options_bull_put", "SPY"), spy))
+        desk_builders.write_desk(con, marts=True)  # the Tape, Market desk and Alert rules pages
     warehouse.publish_read_copy(live, read)
 
 
