@@ -16,7 +16,13 @@ import pytest
 from primeflow_lib.flow.exposure import bs_charm, bs_vanna, compute_exposure
 from primeflow_lib.flow.gex import compute_gex
 from primeflow_lib.flow.open_interest import missing_prev_summary, missing_snapshots, oi_change
-from primeflow_lib.flow.volatility import VolatilityInputError, history_warning, iv_daily, iv_rank, iv_term
+from primeflow_lib.flow.volatility import (
+    VolatilityInputError,
+    history_warning,
+    iv_daily,
+    iv_rank,
+    iv_term,
+)
 from primeflow_lib.pricing import bs_greeks, bs_price
 
 ROOT = Path(__file__).resolve().parents[2]
