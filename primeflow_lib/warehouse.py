@@ -57,7 +57,9 @@ def read_copy_path() -> Path:
     return Path(os.environ.get("PRIMEFLOW_READ_DUCKDB") or DEFAULT_READ_PATH)
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """Refuse a path that is a directory, a truncated file or not a DuckDB file (a missing file
+    is fine: DuckDB creates it). Raises :class:`WarehouseError` naming the path."""
     if path.exists():
         if path.is_dir():
             raise WarehouseError(f"warehouse path {path} is a directory, not a DuckDB file")
@@ -90,7 +92,7 @@ def connect(
     Keep the block short: never hold it across a vendor call or a long computation.
     """
     p = Path(path) if path is not None else warehouse_path()
-    _check_file(p)
+    check_file(p)
     if read_only and not p.exists():
         raise WarehouseError(f"warehouse file {p} does not exist (run `make demo` or materialize assets first)")
     if not read_only:
@@ -498,16 +500,6 @@ def publish_read_copy(
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
     return dst_p
-
-
-def query(sql: str, params: Sequence[Any] | None = None, *, path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Run a read-only query on the read copy (default :func:`read_copy_path`) in the query
-    sandbox (:func:`primeflow_lib.sql_sandbox.run_sandboxed`: no file access, no ATTACH / COPY /
-    INSTALL / LOAD, settings locked). Raises :class:`~primeflow_lib.sql_sandbox.QueryRefusedError`
-    (a :class:`WarehouseError`) naming the statement kind for anything it does not run."""
-    from primeflow_lib.sql_sandbox import run_sandboxed
-
-    return run_sandboxed(sql, params, path=path)
 
 
 def table_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

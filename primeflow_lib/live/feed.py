@@ -21,6 +21,7 @@ import pandas as pd
 from primeflow_lib import calendar
 from primeflow_lib.live.inbox import write_batch
 from primeflow_lib.schema.flow import OPTION_PRINTS
+from primeflow_lib.sql_sandbox import run_sandboxed
 
 
 @dataclass
@@ -107,11 +108,9 @@ def synthetic_session_prints(cfg: dict, day: dt.date, tickers: list[str] | None 
 
 def stored_session_prints(day: dt.date, read_path: Path | None = None) -> pd.DataFrame:
     """A stored day of ``flow.option_prints`` from the read copy, in received order."""
-    from primeflow_lib.warehouse import query
-
     day = calendar.require_session(day)
     cols = ", ".join(f'"{c}"' for c in OPTION_PRINTS.column_names)
-    df = query(
+    df = run_sandboxed(
         f"SELECT {cols} FROM flow.option_prints WHERE trade_date = ? ORDER BY sip_ts, option_symbol, seq",
         [day], path=read_path,
     )

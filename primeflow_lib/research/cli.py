@@ -420,11 +420,11 @@ def record_run(result, *, publish: bool = False) -> str:
     (:func:`primeflow_lib.warehouse.connect`), optionally republish the read copy; returns the
     line to print. A warehouse locked for more than 30 s is an error suggesting --no-record."""
     from primeflow_lib import warehouse
-    from primeflow_lib.research.history import write_run
+    from primeflow_lib.research.record import record_run
 
     try:
         with warehouse.connect(lock_timeout_s=30.0) as con:
-            write_run(con, result)
+            record_run(con, result)
             if publish:
                 warehouse.publish_read_copy(con=con)
     except warehouse.WarehouseError as exc:
