@@ -93,7 +93,7 @@ def cache_list(vendor: str | None, symbol: str | None, timeframe: str | None) ->
     """List stored sessions per (timeframe, vendor, symbol), from the read copy."""
     from tabulate import tabulate
 
-    from primeflow_lib.cache import CacheError, list_cache
+    from primeflow_lib.market.cache import CacheError, list_cache
     from primeflow_lib.warehouse import WarehouseError, connect, read_copy_path
 
     try:
@@ -119,7 +119,7 @@ def cache_list(vendor: str | None, symbol: str | None, timeframe: str | None) ->
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def cache_clear(timeframe, vendor, symbol, start, end, clear_everything, yes) -> None:
     """Delete stored rows (the next materialization fetches them again), then republish."""
-    from primeflow_lib.cache import CacheError, check_symbol, clear_all, clear_cache
+    from primeflow_lib.market.cache import CacheError, check_symbol, clear_all, clear_cache
     from primeflow_lib.warehouse import WarehouseError, connect, publish_read_copy
 
     if clear_everything:

@@ -1,10 +1,10 @@
-"""``primeflow fetch``: store any symbol's bars from a vendor (see :mod:`primeflow_lib.fetch`)."""
+"""``primeflow fetch``: store any symbol's bars from a vendor (see :mod:`primeflow_lib.market.fetch`)."""
 
 from __future__ import annotations
 
 import click
 
-from primeflow_lib.fetch import FETCH_TIMEFRAMES
+from primeflow_lib.market.fetch import FETCH_TIMEFRAMES
 from primeflow_pipelines.cli import _parse_date
 
 
@@ -25,7 +25,7 @@ def fetch(symbol, start, end, timeframe, vendor, refresh, no_publish) -> None:
     Example: primeflow fetch --symbol IBM --start 2015-01-01 --vendor alpha_vantage
     """
     from primeflow_lib.config import ConfigError, load_config
-    from primeflow_lib.fetch import FetchError, fetch_symbol
+    from primeflow_lib.market.fetch import FetchError, fetch_symbol
     from primeflow_lib.vendors.base import VendorError
     from primeflow_lib.warehouse import WarehouseError, publish_read_copy
 

@@ -10,7 +10,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from primeflow_lib import quality, warehouse
+from primeflow_lib import warehouse
+from primeflow_lib.market import quality
 from primeflow_lib.schema import table
 from primeflow_lib.sql_sandbox import run_sandboxed
 

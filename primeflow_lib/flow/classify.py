@@ -51,8 +51,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow import conditions as C
-from primeflow_lib.flow._util import (
+from primeflow_lib.arrays import (
     categorical,
     factorize,
     hash_strings,
@@ -61,6 +60,7 @@ from primeflow_lib.flow._util import (
     mix,
     stable_argsort,
 )
+from primeflow_lib.flow import conditions as C
 from primeflow_lib.flow.side import CONFIDENCE_LABELS, MID, SIDE_LABELS, quote_side
 
 EVENT_TYPES = ("sweep", "split", "block", "single", "multileg", "stock_option")

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import categorical, factorize
+from primeflow_lib.arrays import categorical, factorize
 from primeflow_lib.flow.classify import to_ns
 from primeflow_lib.flow.gex import GEX_CONTEXT_COLUMNS, gex_context
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import factorize
+from primeflow_lib.arrays import factorize
 from primeflow_lib.flow.classify import classify_prints, empty_events, quarantine_rows, to_ns
 from primeflow_lib.flow.context import CONTEXT_COLUMNS, build_context
 from primeflow_lib.flow.scoring import TAGS

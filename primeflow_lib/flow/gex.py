@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import categorical, factorize
+from primeflow_lib.arrays import categorical, factorize
 from primeflow_lib.pricing import bs_gamma, bs_gamma_profile
 from primeflow_lib.warehouse import quarantine_rows
 

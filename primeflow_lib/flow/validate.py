@@ -46,9 +46,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import factorize
+from primeflow_lib.arrays import factorize
 from primeflow_lib.flow.plausibility import plausibility_problems
-from primeflow_lib.flow.symbols import factorize_occ
+from primeflow_lib.symbols import factorize_occ
 
 TARGET = "flow.option_prints"
 QUARANTINE_COLUMNS = [

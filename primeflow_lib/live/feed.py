@@ -96,7 +96,7 @@ def emit_in_real_time(
 
 def synthetic_session_prints(cfg: dict, day: dt.date, tickers: list[str] | None = None) -> pd.DataFrame:
     """The synthetic vendor's prints for ``day`` on the day's universe (or ``tickers``)."""
-    from primeflow_lib.vendors.synthetic import SyntheticVendor
+    from primeflow_lib.vendors.synthetic.vendor import SyntheticVendor
 
     day = calendar.require_session(day)
     vendor = SyntheticVendor.from_config(cfg)

@@ -28,10 +28,11 @@ from primeflow_lib import warehouse as db
 from primeflow_lib.alerts import enqueue_alerts, enqueue_heartbeat
 from primeflow_lib.alerts.relay import Relay, RelayReport
 from primeflow_lib.alerts.routing import resolve_channels
+from primeflow_lib.arrays import parse_days
 from primeflow_lib.flow.engine import score_batch
 from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
 from primeflow_lib.flow.inputs import load_scoring_inputs, select_sql
-from primeflow_lib.paper import paper_trade
+from primeflow_lib.flow.paper import paper_trade
 from primeflow_lib.schema import live as ls
 from primeflow_lib.schema import market as ms
 from primeflow_lib.schema.flow import OPTION_PRINTS
@@ -102,9 +103,7 @@ def batch_days(prints: pd.DataFrame) -> np.ndarray:
     where that is missing or unparseable, the America/New_York date of its ``sip_timestamp``, so
     the row reaches validation and is quarantined there ("trade_date is missing") instead of
     vanishing; NaT where neither gives a date."""
-    from primeflow_lib.flow.plausibility import _dates
-
-    td = _dates(prints["trade_date"])
+    td = parse_days(prints["trade_date"])
     sip = pd.to_numeric(prints["sip_timestamp"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
     ok = np.isnat(td) & np.isfinite(sip) & (sip > 0)
     if ok.any():

@@ -14,7 +14,7 @@ from flow_builders import SWING_SYM, SYM, build_scenario, make_prints
 
 from primeflow_lib.config import default_config
 from primeflow_lib.flow.engine import score_batch
-from primeflow_lib.paper import paper_trade
+from primeflow_lib.flow.paper import paper_trade
 
 pytestmark = pytest.mark.slow
 
