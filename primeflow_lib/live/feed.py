@@ -33,6 +33,11 @@ class FeedReport:
     market_end: dt.datetime | None = None
 
 
+#: what ``primeflow feed --source`` can read: the synthetic vendor in real time, a stored day of
+#: ``flow.option_prints`` replayed, or the Massive websocket
+FEED_SOURCES = ("synthetic", "replay", "massive")
+
+
 def emit_in_real_time(
     prints: pd.DataFrame,
     *,

@@ -20,7 +20,7 @@ from primeflow_lib.research.errors import BarsError
 
 DAILY = "1d"
 TIMEFRAME_MINUTES: dict[str, int] = {"1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "4h": 240}
-TIMEFRAMES: tuple[str, ...] = (*TIMEFRAME_MINUTES, DAILY)
+TIMEFRAMES: tuple[str, ...] = (DAILY, *TIMEFRAME_MINUTES)
 TRADING_DAYS_PER_YEAR = 252
 REGULAR_SESSION_MINUTES = 390  # 09:30-16:00 ET
 SESSION_OPEN = pd.Timedelta(hours=9, minutes=30)

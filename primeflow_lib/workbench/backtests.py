@@ -2,7 +2,7 @@
 run, stored runs, comparison, export and reproduction.
 
 A run goes through the same library calls as ``primeflow backtest``: ``RunConfig.from_dict``
-(+ ``check_runnable``), :func:`primeflow_lib.research.cli.load_bars` (the CSV, or the read copy
+(+ ``check_runnable``), :func:`primeflow_lib.research.dataset.load_bars` (the CSV, or the read copy
 via ``load_warehouse_bars``), :func:`~primeflow_lib.research.runner.run_backtest`. Recording
 uses a short write connection to the live warehouse (:func:`primeflow_lib.warehouse.connect`,
 which waits for the pipeline's writer instead of failing), stores the run with
@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from primeflow_lib.research import record as run_record
-from primeflow_lib.research.cli import load_bars
+from primeflow_lib.research.dataset import load_bars
 from primeflow_lib.research.errors import RunConfigError
 from primeflow_lib.research.export import export_run
 from primeflow_lib.research.history import compare_runs, list_runs, read_run

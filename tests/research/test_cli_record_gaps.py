@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from research_fixtures import as_csv_frame, make_bars
 
 from primeflow_lib import calendar, warehouse
-from primeflow_lib.research.cli import backtest
 from primeflow_lib.research.gaps import find_gaps
-from primeflow_pipelines.cli import main
+from primeflow_pipelines.commands import main
+from primeflow_pipelines.commands.backtest import backtest
 
 
 def invoke(*args):
