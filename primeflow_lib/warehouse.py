@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
-import json
 import os
 import random
 import time
@@ -390,70 +388,6 @@ def upsert_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame
 def append_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame) -> int:
     """Insert ``df`` into ``t`` (caller controls the transaction)."""
     return _insert(con, _as_table(t), df)
-
-
-def quarantine_rows(
-    target: str,
-    rows: pd.DataFrame,
-    *,
-    source: str,
-    reason: Sequence[str] | str,
-    field: Sequence[str | None] | str | None = None,
-    value: Sequence[Any] | None = None,
-    row_number: Sequence[int] | None = None,
-    trade_date: dt.date | Sequence[dt.date] | None = None,
-) -> pd.DataFrame:
-    """Build quarantine rows (``<schema>.quarantine`` columns) for rejected rows of a batch bound
-    for ``target`` (``schema.table``): each keeps the whole row as JSON with the field, value and
-    rule it broke."""
-    n = len(rows)
-    if n == 0:  # the common case (a clean batch): no per-row work
-        return _empty_quarantine_frame().copy()
-
-    def _vec(v: Any) -> list:
-        if isinstance(v, (list, tuple, np.ndarray, pd.Series, pd.Index)):
-            return list(v)
-        return [v] * n
-
-    row_json = [
-        json.dumps({k: _jsonable(x) for k, x in rec.items()}, default=str)
-        for rec in rows.to_dict(orient="records")
-    ]
-    return pd.DataFrame(
-        {
-            "target_table": target,
-            "trade_date": _vec(trade_date),
-            "source": source,
-            "row_number": _vec(row_number) if row_number is not None else list(rows.index),
-            "field": _vec(field),
-            "value": [None if v is None else str(v) for v in _vec(value)] if value is not None else [None] * n,
-            "reason": _vec(reason),
-            "row_json": row_json,
-            "quarantined_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-        }
-    )
-
-
-@functools.cache
-def _empty_quarantine_frame() -> pd.DataFrame:
-    """What :func:`quarantine_rows` builds for no rows (the same columns and dtypes)."""
-    return pd.DataFrame(
-        {
-            "target_table": "", "trade_date": [], "source": "", "row_number": [], "field": [],
-            "value": [], "reason": [], "row_json": [],
-            "quarantined_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-        }
-    )
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and not np.isfinite(x):
-        return str(x)
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item() if np.isfinite(x) else str(x)
-    if x is pd.NaT:
-        return None
-    return x
 
 
 def write_quarantine(con: duckdb.DuckDBPyConnection, schema: str, qrows: pd.DataFrame, *, source: str, trade_date: dt.date | None) -> int:

@@ -37,6 +37,7 @@ from primeflow_lib.schema import live as ls
 from primeflow_lib.schema import market as ms
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.nearlive import LIVE_FLOW_EVENTS, LIVE_SIGNALS
+from primeflow_lib.schema.quarantine import quarantine_rows
 
 NY = ZoneInfo("America/New_York")
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -125,15 +126,17 @@ def _quarantine_unscorable(part: pd.DataFrame, source: str, connect: Connect, cf
                            out: BatchOutcome) -> None:
     """Rows with no session to score them in: every one goes to ``flow.quarantine`` (with the
     validation rules it breaks, else ``why``), stored under ``live:<file>:unscored``."""
-    from primeflow_lib.flow.validate import quarantine_frame, validate_prints
+    from primeflow_lib.flow.validate import TARGET, validate_prints
 
     v = validate_prints(part, source=f"live:{source}", rules=cfg.get("plausibility"))
     q = v.quarantine
     rest = np.setdiff1d(np.arange(len(part)), q["row_number"].astype(np.int64).to_numpy())
     if len(rest):
-        recs = [{"row_number": int(i), "field": "trade_date", "value": part["trade_date"].iloc[i],
-                 "reason": "no trading session to score the row in (from trade_date or sip_timestamp)", "row": part.iloc[i].to_dict()} for i in rest]
-        extra = quarantine_frame(recs, source=f"live:{source}")
+        rows = part.iloc[rest]
+        extra = quarantine_rows(
+            TARGET, rows, source=f"live:{source}", field="trade_date", value=rows["trade_date"].to_numpy(dtype=object),
+            reason="no trading session to score the row in (from trade_date or sip_timestamp)", row_number=rest,
+        )  # fmt: skip
         q = pd.concat([q, extra], ignore_index=True) if len(q) else extra
     q = _file_rows(q, part).assign(source=f"live:{source}:unscored")
     with connect() as con, db.transaction(con):

@@ -36,8 +36,8 @@ import pandas as pd
 
 from primeflow_lib import calendar
 from primeflow_lib.schema import Table
+from primeflow_lib.schema.quarantine import quarantine_rows
 from primeflow_lib.symbols import occ_parse_errors
-from primeflow_lib.warehouse import quarantine_rows
 
 # SQL form of the OCC pattern in primeflow_lib.symbols (compact, canonical stored form).
 OCC_SQL_PATTERN = r"[A-Z][A-Z0-9.]{0,5}[0-9]{6}[CP][0-9]{8}"

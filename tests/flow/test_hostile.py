@@ -11,8 +11,9 @@ import pytest
 from flow_builders import build_scenario, make_prints
 
 from primeflow_lib.flow.engine import score_batch
-from primeflow_lib.flow.validate import QUARANTINE_COLUMNS, validate_prints
+from primeflow_lib.flow.validate import validate_prints
 from primeflow_lib.schema import table
+from primeflow_lib.schema.quarantine import QUARANTINE_COLUMNS
 
 
 @pytest.mark.parametrize(
