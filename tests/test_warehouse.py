@@ -158,7 +158,7 @@ _WRITER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_write_killed_midway_leaves_old_or_new_partition(tmp_path):
-    """RELIABILITY scenario 10: SIGKILL during partition rewrites leaves the old or the new
+    """docs/reliability.md scenario 10: SIGKILL during partition rewrites leaves the old or the new
     partition, never an empty or partial one."""
     p = tmp_path / "w.duckdb"
     with warehouse.connect(p) as con:

@@ -2,7 +2,7 @@
 
 Every table the pipeline writes is a :class:`Table`. ``primeflow_lib.warehouse`` creates them
 from these declarations, asset checks read their keys from them, and
-``docs/data-dictionary.md`` is generated from them (``primeflow docs data-dictionary``).
+``docs/data-dictionary.md`` is generated from them (``primeflow docs``).
 """
 
 from __future__ import annotations

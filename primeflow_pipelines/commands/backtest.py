@@ -156,7 +156,7 @@ def build_config(opts: dict[str, Any]) -> RunConfig:
     return cfg
 
 
-# --- mode options (issue #11): flags of the RunConfig options section ----------------------
+# --- mode options: flags of the RunConfig options section ----------------------
 _BULLISH = ("long_call", "bull_call", "bull_put")
 _BEARISH = ("long_put", "bear_put", "bear_call")
 _OPTION_FLAGS = {

@@ -123,7 +123,7 @@ def test_empty_batch(cfg):
 
 
 def test_hostile_file_nothing_scored_from_bad_rows(cfg):
-    """RELIABILITY scenario 12 in miniature: a scenario batch plus every kind of bad row."""
+    """docs/reliability.md scenario 12 in miniature: a scenario batch plus every kind of bad row."""
     sc = build_scenario(cfg)
     good = sc["prints"]
     bad = make_prints(

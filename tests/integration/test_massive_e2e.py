@@ -1,4 +1,4 @@
-"""End to end (issue #6): one Dagster run materializes universe -> daily and 1-minute bars ->
+"""End to end : one Dagster run materializes universe -> daily and 1-minute bars ->
 option chain -> option prints -> flow events with the Massive vendor pointed at a local server.
 
 No internet: :class:`FakeMassive` is a real HTTP server on 127.0.0.1 (pytest-httpserver) that

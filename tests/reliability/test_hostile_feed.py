@@ -1,4 +1,4 @@
-"""RELIABILITY scenario 12: hostile feed batches (every kind RELIABILITY.md lists) scored on a
+"""docs/reliability.md scenario 12: hostile feed batches (every kind docs/reliability.md lists) scored on a
 bullish scenario that produces signals. Nothing from a bad row is scored, alerted or
 paper-traded, and for every batch rows in = kept + quarantined + dropped by a named rule."""
 

@@ -1,5 +1,5 @@
 """``primeflow backtest``: gap warnings and --strict, run history recording (--no-record), the
-equity curve in results.json, --entry-on, and the small fixes of #14 (a series too short for any
+equity curve in results.json, --entry-on, and small fixes (a series too short for any
 indicator, --size-pct as typed, cache clear of an invalid symbol)."""
 
 from __future__ import annotations
