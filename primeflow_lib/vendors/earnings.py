@@ -173,7 +173,7 @@ def synthetic_earnings(tickers: Sequence[str], start: dt.date, end: dt.date, *, 
                        pool_size: int, fetched_at: dt.datetime | None = None) -> pd.DataFrame:
     """The synthetic market's report days of ``tickers`` between ``start`` and ``end``
     (inclusive); tickers outside the pool and ETFs get none."""
-    from primeflow_lib.vendors.synthetic_market import EARNINGS_CYCLE, build_pool, sessions_until
+    from primeflow_lib.vendors.synthetic.market import EARNINGS_CYCLE, build_pool, sessions_until
 
     pool = build_pool(int(seed), int(pool_size))
     sess = sessions_until(max(end.year, start.year) + 1)

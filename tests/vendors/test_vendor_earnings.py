@@ -107,7 +107,7 @@ def test_yfinance_earnings_dates_through_its_scraper(monkeypatch):
 
 
 def test_synthetic_report_days_are_the_gap_days_and_etfs_have_none():
-    from primeflow_lib.vendors.synthetic import SyntheticVendor
+    from primeflow_lib.vendors.synthetic.vendor import SyntheticVendor
 
     df = synthetic_earnings(["AAPL", "SPY", "NOPE"], dt.date(2025, 1, 1), dt.date(2025, 12, 31), seed=7,
                             pool_size=600)

@@ -4,11 +4,11 @@ structure and exposure beyond gamma (libraries: :mod:`primeflow_lib.vendors.earn
 
 import dagster as dg
 
-from primeflow_lib import quality
 from primeflow_lib import warehouse as db
 from primeflow_lib.flow.exposure import compute_exposure
 from primeflow_lib.flow.gex import GexInputError
 from primeflow_lib.flow.volatility import iv_term
+from primeflow_lib.market import quality
 from primeflow_lib.schema import desk
 from primeflow_lib.vendors.base import VendorError
 from primeflow_lib.vendors.earnings import fetch_earnings
