@@ -44,7 +44,7 @@ from primeflow_lib.schema.desk import EARNINGS, OI_CHANGE, TAPE_PRESETS
 #: where orders live, by source
 EVENT_TABLES = {"daily": "flow.flow_events", "live": "live.flow_events"}
 CONTEXT_TABLES = {"daily": "flow.flow_context", "live": None}
-#: the columns a tape row shows (the rest of the order: :func:`order_detail`)
+#: the columns a tape row shows (``tags`` comma-joined; the rest of the order: :func:`order_detail`)
 TAPE_COLUMNS: tuple[str, ...] = (
     "last_ts", "ticker", "option_symbol", "expiry", "right", "strike", "event_type", "structure",
     "side", "sentiment", "premium", "size", "avg_price", "spot", "otm_pct", "dte", "vol_oi",
@@ -248,10 +248,10 @@ def _fetch_from(con: Any) -> Fetch:
 
 def table_info(fetch: Fetch) -> tuple[set[str], set[str]]:
     """``(tables, columns of flow_events)`` present in the warehouse read by ``fetch``."""
-    t = fetch("SELECT table_schema || '.' || table_name AS t FROM information_schema.tables", [])
-    c = fetch("SELECT table_schema || '.' || table_name AS t, column_name AS c FROM information_schema.columns "
-              "WHERE table_name = 'flow_events' AND column_name = 'structure'", [])
-    return set(t["t"]), set(c["t"])
+    df = fetch("SELECT schema_name || '.' || table_name AS t, false AS s FROM duckdb_tables() UNION ALL "
+               "SELECT schema_name || '.' || table_name, true FROM duckdb_columns() "
+               "WHERE table_name = 'flow_events' AND column_name = 'structure'", [])
+    return set(df.loc[~df["s"], "t"]), set(df.loc[df["s"], "t"])
 
 
 def latest_session(fetch: Fetch, source: str = "daily") -> dt.date | None:
@@ -289,7 +289,8 @@ def tape_sql(q: TapeQuery, settings: DeskSettings, *, start: dt.date, end: dt.da
     base, params = orders_sql(ev, settings, context=ctx, earnings=earn, oi_change=oic,
                               has_structure=has_structure, as_of=q.as_of, sessions=(start, end))
     where, wparams = where_sql(q.where)
-    cols = ", ".join(f'"{c}"' for c in columns)
+    # tags come back as text ("SWEEP,ISO"): a list column costs a Python object per row
+    cols = ", ".join("array_to_string(tags, ',') AS tags" if c == "tags" else f'"{c}"' for c in columns)
     order = f'"{q.sort}" {"DESC" if q.descending else "ASC"} NULLS LAST, last_ts, event_id'
     sql = (f"SELECT {cols}, count(*) OVER () AS _total FROM ({base}) t WHERE {where} "
            f"ORDER BY {order} LIMIT {int(q.limit)}")

@@ -11,12 +11,16 @@ republish the read copy on it, as recording a backtest does.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path as Path_
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from primeflow_lib import warehouse
@@ -56,10 +60,54 @@ def _has(table: str, path: Path) -> bool:
 # ------------------------------------------------------------------------------- tape
 
 
+_HELD: dict[str, tuple[int, duckdb.DuckDBPyConnection]] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _held_database(p: os.PathLike) -> duckdb.DuckDBPyConnection:
+    """A read-only database held open per read-copy version (path and modification time), so
+    the tape's queries share a warm buffer pool instead of reading the file afresh each time.
+    A republish replaces the file (a new version): the old database is closed and the new one
+    opened; a reader of the old file is never blocked."""
+    key, version = str(p), Path_(p).stat().st_mtime_ns
+    with _HELD_LOCK:
+        held = _HELD.get(key)
+        if held is not None and held[0] == version:
+            return held[1]
+        if held is not None:
+            held[1].close()
+        con = duckdb.connect(key, read_only=True)
+        _HELD[key] = (version, con)
+        return con
+
+
+@contextlib.contextmanager
+def _one_connection(path: Path) -> Iterator[Any]:
+    """``fetch(sql, params)`` on one cursor of the held read copy (:func:`_held_database`) for
+    the few queries of one tape page or order."""
+    p = require(path)
+    try:
+        cur = _held_database(p).cursor()
+    except duckdb.Error as exc:
+        raise warehouse.WarehouseError(f"cannot open the read copy {p}: {exc}") from None
+
+    def fetch(sql: str, params: list[Any]) -> pd.DataFrame:
+        try:
+            return cur.execute(sql, params).df()
+        except duckdb.Error as exc:
+            raise warehouse.WarehouseError(f"query failed on {p}: {exc}") from None
+
+    try:
+        yield fetch
+    finally:
+        cur.close()
+
+
 def tape(query: tp.TapeQuery | Mapping[str, Any], cfg: Mapping[str, Any], path: Path = None) -> tp.TapeResult:
     """One tape page (:func:`primeflow_lib.flow.tape.run_tape`) on the read copy."""
     q = query if isinstance(query, tp.TapeQuery) else tp.TapeQuery.from_dict(query)
-    return tp.run_tape(q, DeskSettings.from_config(cfg), _fetch(path))
+    with _one_connection(path) as fetch:
+        return tp.run_tape(q, DeskSettings.from_config(cfg), fetch)
 
 
 def tape_sessions(source: str = "daily", path: Path = None) -> list[dt.date]:
@@ -81,7 +129,8 @@ def tape_tickers(day: dt.date, source: str = "daily", path: Path = None) -> list
 
 def order(event_id: str, cfg: Mapping[str, Any], source: str = "daily", path: Path = None) -> dict[str, Any]:
     """An order opened to its prints, context, signals, alerts and rule hits."""
-    return tp.order_detail(event_id, DeskSettings.from_config(cfg), _fetch(path), source)
+    with _one_connection(path) as fetch:
+        return tp.order_detail(event_id, DeskSettings.from_config(cfg), fetch, source)
 
 
 def presets(path: Path = None) -> pd.DataFrame:

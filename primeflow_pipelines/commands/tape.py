@@ -39,7 +39,7 @@ def _table(df, max_rows: int) -> str:
 
     view = df.head(max_rows).copy()
     if "tags" in view.columns:
-        view["tags"] = [",".join(t) if t is not None and len(t) else "" for t in view["tags"]]
+        view["tags"] = [",".join(t) if not isinstance(t, str) and t is not None else (t or "") for t in view["tags"]]
     if "days_to_earnings" in view.columns:
         view["days_to_earnings"] = [("unknown" if v is None or v != v else int(v)) for v in view["days_to_earnings"]]
     return tabulate(view, headers="keys", tablefmt="github", showindex=False, floatfmt=",.4g")

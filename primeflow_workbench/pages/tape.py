@@ -138,7 +138,7 @@ with desk_errors():
     st.subheader(f"Orders ({len(res.rows):,} of {res.total:,})")
     st.caption(f"{span} · sorted by {spec['sort']} · query {res.seconds * 1000:.0f} ms")
     shown = res.rows.copy()
-    shown["tags"] = [", ".join(t) if t is not None and len(t) else "" for t in shown["tags"]]
+    shown["tags"] = shown["tags"].str.replace(",", ", ")
     shown["days_to_earnings"] = shown["days_to_earnings"].astype("Int64").astype(str).replace("<NA>", "unknown")
     event = st.dataframe(
         shown, hide_index=True, on_select="rerun", selection_mode="single-row", key="tape_table",

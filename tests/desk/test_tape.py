@@ -82,7 +82,7 @@ def test_derived_fields_earnings_and_etf(con):
     assert r.loc["e1", "days_to_earnings"] is None or str(r.loc["e1", "days_to_earnings"]) == "<NA>"  # unknown
     assert bool(r.loc["e1", "is_etf"]) and not bool(r.loc["e3", "is_etf"])
     assert r.loc["e1", "sector"] == "Index ETFs"
-    assert set(r.loc["e1", "tags"]) == {"SWEEP", "ISO", "GOLDEN", "VOL>OI", "AGGRESSIVE", "ETF"}
+    assert set(r.loc["e1", "tags"].split(",")) == {"SWEEP", "ISO", "GOLDEN", "VOL>OI", "AGGRESSIVE", "ETF"}
 
 
 def test_opening_closing_estimate_from_the_next_snapshot(con):
