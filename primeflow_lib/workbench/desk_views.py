@@ -76,7 +76,11 @@ def _held_database(p: os.PathLike) -> duckdb.DuckDBPyConnection:
             return held[1]
         if held is not None:
             held[1].close()
-        con = duckdb.connect(key, read_only=True)
+        # attached to an in-memory database rather than opened by path: DuckDB shares one
+        # instance per path within a process, so a plain open would keep serving the old file
+        # to every other reader of the same path after a republish
+        con = duckdb.connect(":memory:")
+        con.execute("ATTACH ? AS rc (READ_ONLY)", [key])
         _HELD[key] = (version, con)
         return con
 
@@ -88,6 +92,7 @@ def _one_connection(path: Path) -> Iterator[Any]:
     p = require(path)
     try:
         cur = _held_database(p).cursor()
+        cur.execute("USE rc")
     except duckdb.Error as exc:
         raise warehouse.WarehouseError(f"cannot open the read copy {p}: {exc}") from None
 

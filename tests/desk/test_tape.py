@@ -177,3 +177,27 @@ def test_bad_queries_name_the_key_and_value():
     with pytest.raises(TapeError, match="zero_dte: must be one of include, exclude, only"):
         simple_where(zero_dte="yes")
     assert dt.date(2024, 12, 31) == D1
+
+
+def test_the_workbench_tape_sees_a_republished_read_copy(desk_db, tmp_path):
+    """desk_views holds the read copy open between queries (warm buffers); a republish (a new
+    file) is seen at once, by it and by every other reader."""
+    from desk_builders import ORDERS, order, rows
+
+    from primeflow_lib import warehouse
+    from primeflow_lib.workbench import desk_views as dv
+    from primeflow_lib.workbench.readcopy import read_frame
+
+    read = tmp_path / "read.duckdb"
+    warehouse.publish_read_copy(desk_db, read)
+    cfg = default_config()
+    assert dv.tape({}, cfg, read).total == len(ORDERS)
+    with warehouse.connect(desk_db) as c:
+        extra = rows("flow.flow_events", [order("e11", "SPY", "C", 610.0, D2, "single", "ask", 5_000.0, 1, (15, 0))])
+        if "structure" in c.execute("SELECT * FROM flow.flow_events LIMIT 0").df().columns:
+            extra["structure"] = None
+        c.register("x", extra)
+        c.execute("INSERT INTO flow.flow_events SELECT * FROM x")
+    warehouse.publish_read_copy(desk_db, read)
+    assert dv.tape({}, cfg, read).total == len(ORDERS) + 1
+    assert read_frame("SELECT count(*) AS n FROM flow.flow_events", path=read)["n"].iloc[0] == len(ORDERS) + 1
