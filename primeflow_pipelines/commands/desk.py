@@ -8,6 +8,7 @@ import datetime as dt
 import click
 
 from primeflow_lib.flow.tide import SCOPES
+from primeflow_pipelines.commands.options import parse_date
 
 
 def _cfg():
@@ -20,12 +21,7 @@ def _cfg():
 
 
 def _date(value: str | None, name: str = "--day") -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=name) from None
+    return parse_date(value, name)
 
 
 def _table(df, n: int = 60) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from pathlib import Path
 
 import click
+
+from primeflow_pipelines.commands.options import parse_date
 
 
 def _cfg():
@@ -107,10 +108,7 @@ def try_cmd(rule: str, day: str) -> None:
     from primeflow_lib.warehouse import WarehouseError
     from primeflow_lib.workbench import desk_views as dv
 
-    try:
-        d = dt.date.fromisoformat(day)
-    except ValueError:
-        raise click.BadParameter(f"{day!r} is not a date in YYYY-MM-DD form", param_hint="--day") from None
+    d = parse_date(day, "--day")
     try:
         hits = dv.rule_preview(_spec(rule), d, _cfg())
     except (RuleError, WarehouseError) as exc:
@@ -159,11 +157,9 @@ def hits_cmd(day: str | None, rule_name: str | None, max_rows: int) -> None:
     from primeflow_lib.warehouse import WarehouseError
     from primeflow_lib.workbench import desk_views as dv
 
+    d = parse_date(day, "--day")
     try:
-        d = dt.date.fromisoformat(day) if day else None
         df = dv.rule_hits(d, rule_name)
-    except ValueError:
-        raise click.BadParameter(f"{day!r} is not a date in YYYY-MM-DD form", param_hint="--day") from None
     except WarehouseError as exc:
         raise click.ClickException(str(exc)) from None
     if df.empty:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import click
@@ -11,18 +10,10 @@ from primeflow_lib.flow.classify import EVENT_TYPES, SENTIMENTS
 from primeflow_lib.flow.criteria import OPEN_CLOSE, ORDER_TAG_NAMES, STRUCTURES
 from primeflow_lib.flow.side import SIDE_LABELS
 from primeflow_lib.flow.tape import EVENT_TABLES, TAPE_COLUMNS, TOGGLES
+from primeflow_pipelines.commands.options import parse_date
 
 _DISPLAY = ("last_ts", "ticker", "option_symbol", "event_type", "structure", "side", "premium", "size", "dte",
             "otm_pct", "vol_oi", "tags", "open_close", "days_to_earnings", "event_id")
-
-
-def _date(value: str | None, name: str) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=name) from None
 
 
 def _cfg():
@@ -116,7 +107,7 @@ def tape(ctx, day, start, end, tickers, types, structures, sides, rights, sentim
             raise click.BadParameter("must be a mapping of field -> condition", param_hint="--where")
         for f, cond in [*opts.items(), *(extra or {}).items()]:
             where[f] = {**where[f], **cond} if isinstance(where.get(f), dict) and isinstance(cond, dict) else cond
-        d0, s0, e0 = _date(day, "--day"), _date(start, "--start"), _date(end, "--end")
+        d0, s0, e0 = parse_date(day, "--day"), parse_date(start, "--start"), parse_date(end, "--end")
         spec = {**base, "where": where, "source": source, "sort": sort or base.get("sort") or "-premium",
                 "limit": limit or base.get("limit") or int(cfg["tape"]["max_rows"])}
         if d0 or s0:

@@ -19,7 +19,12 @@ from primeflow_pipelines.defs.desk_marts import (
 from primeflow_pipelines.defs.flow.assets import flow_scoring
 from primeflow_pipelines.defs.flow.prints import option_prints
 from primeflow_pipelines.defs.flow.rule_alerts import rule_alerts
-from primeflow_pipelines.defs.market.assets import ohlcv_daily, ohlcv_intraday, option_chain, universe
+from primeflow_pipelines.defs.market.assets import (
+    ohlcv_daily,
+    ohlcv_intraday,
+    option_chain,
+    universe,
+)
 from primeflow_pipelines.defs.market.desk import earnings, greek_exposure, iv_term_structure
 from primeflow_pipelines.defs.market.gamma import gamma_exposure
 from primeflow_pipelines.defs.sql_models import SQL_DIR, build_sql_asset
