@@ -116,19 +116,3 @@ def missing_prev_summary(df: pd.DataFrame) -> list[str]:
         out.append(f"{pd.Timestamp(d).date()}: the previous session {pd.Timestamp(p).date()} has no chain "
                    f"snapshot for {len(names)} underlying(s) ({shown}): OI change unknown")
     return out
-
-
-def by_strike(con: duckdb.DuckDBPyConnection, underlying: str, day: dt.date,
-              table: str = OI_CHANGE.fqn) -> pd.DataFrame:
-    """Calls' and puts' OI change per strike (every expiry) of ``underlying`` dated ``day``
-    (the change over the previous session), largest |change| first."""
-    return con.execute(f"""
-        SELECT strike,
-               sum(oi_change) FILTER (WHERE "right" = 'C') AS call_oi_change,
-               sum(oi_change) FILTER (WHERE "right" = 'P') AS put_oi_change,
-               sum(oi_change) AS oi_change,
-               sum(open_interest) AS open_interest,
-               count(*) FILTER (WHERE status <> 'ok') AS contracts_not_ok
-        FROM {table} WHERE underlying = ? AND trade_date = ?
-        GROUP BY strike ORDER BY abs(coalesce(sum(oi_change), 0)) DESC, strike
-    """, [underlying, day]).df()
