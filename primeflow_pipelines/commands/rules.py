@@ -23,8 +23,11 @@ def _cfg():
 def _spec(text_or_file: str) -> dict:
     import yaml
 
-    p = Path(text_or_file)
-    text = p.read_text() if p.is_file() else text_or_file
+    try:
+        is_file = not text_or_file.lstrip().startswith("{") and Path(text_or_file).is_file()
+    except OSError:  # text too long or odd to be a path
+        is_file = False
+    text = Path(text_or_file).read_text() if is_file else text_or_file
     try:
         spec = yaml.safe_load(text)
     except yaml.YAMLError as exc:
