@@ -261,5 +261,9 @@ def _attach_library_commands() -> None:
 
 _attach_library_commands()
 
+from primeflow_pipelines.commands.models import model as _model_group  # noqa: E402
+
+main.add_command(_model_group)
+
 if __name__ == "__main__":
     main()

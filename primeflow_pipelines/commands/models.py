@@ -1,0 +1,125 @@
+"""``primeflow model ...``: the model lab (fit, list), HMM regimes and the LiquidityPools event
+study. Options are parsed here; the work is in ``primeflow_lib.research.models``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from primeflow_lib.research.models.estimators import MODELS
+from primeflow_lib.research.models.labels import LABEL_KINDS
+from primeflow_lib.research.timeframes import TIMEFRAMES
+
+
+def _table(df, floatfmt: str = ".4f") -> str:
+    from tabulate import tabulate
+
+    return tabulate(df, headers="keys", tablefmt="github", showindex=False, floatfmt=floatfmt)
+
+
+def _record(write, what: str, publish: bool) -> str:
+    from primeflow_lib import warehouse
+
+    try:
+        with warehouse.connect(lock_timeout_s=30.0) as con:
+            key = write(con)
+            if publish:
+                warehouse.publish_read_copy(con=con)
+    except warehouse.WarehouseError as exc:
+        raise click.ClickException(f"recording failed: {exc} (run again with --no-record)") from None
+    tail = "; read copy republished" if publish else "; `primeflow publish` makes it visible to queries"
+    return f"recorded {what} {key} in {warehouse.warehouse_path()}{tail}"
+
+
+def _data_options(f):
+    for opt in reversed([
+        click.option("--symbol", default=None, help="Ticker in the warehouse read copy."),
+        click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False),
+                     help="Bars from this CSV instead (1-minute files are resampled to --timeframe)."),
+        click.option("--timeframe", type=click.Choice(TIMEFRAMES), default="1d", show_default=True),
+        click.option("--start", default=None, help="First session, YYYY-MM-DD."),
+        click.option("--end", default=None, help="Last session, YYYY-MM-DD (inclusive)."),
+        click.option("--all-hours", is_flag=True, help="Keep pre- and post-market intraday bars."),
+        click.option("--db", default=None, help="Read copy to load bars from (default PRIMEFLOW_READ_DUCKDB)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _load(o):
+    from primeflow_lib.research.models.data import load_model_bars
+
+    bars, source = load_model_bars(o["symbol"], o["csv_path"], o["timeframe"], o["start"], o["end"],
+                                   not o["all_hours"], o["db"])
+    symbol = o["symbol"] or (__import__("pathlib").Path(o["csv_path"]).stem if o["csv_path"] else "")
+    return bars, source, symbol
+
+
+@click.group("model")
+def model() -> None:
+    """The model lab: learned models under purged walk-forward against three baselines."""
+
+
+@model.command("fit")
+@_data_options
+@click.option("--models", "model_names", default="lightgbm,logistic", show_default=True,
+              help=f"Comma-separated models: {', '.join(MODELS)}.")
+@click.option("--label", type=click.Choice(list(LABEL_KINDS)), default="direction", show_default=True)
+@click.option("--horizon", type=int, default=1, show_default=True, help="Label horizon, bars.")
+@click.option("--folds", "n_folds", type=int, default=5, show_default=True)
+@click.option("--embargo", type=int, default=0, show_default=True, help="Extra bars in each purge gap.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--threshold", type=float, default=0.0, show_default=True, help="Headline entry threshold on |signal|.")
+@click.option("--long-only", is_flag=True, help="No short positions.")
+@click.option("--slippage", type=float, default=0.0001, show_default=True, help="Slippage per fill, fraction of price.")
+@click.option("--commission", type=float, default=0.0, show_default=True, help="Commission per fill, fraction of notional.")
+@click.option("--no-gates", is_flag=True, help="Skip the leakage gates (they refit the best model 5 more times).")
+@click.option("--no-record", is_flag=True, help="Do not store the fit (tables and var/models/).")
+@click.option("--publish", is_flag=True, help="Republish the read copy after recording.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def fit(**o) -> None:
+    """Fit models and compare them with the majority, persistence and logistic baselines.
+
+    Example: primeflow model fit --symbol SPY --models lightgbm,logistic --label direction --horizon 1
+    """
+    from primeflow_lib.research.errors import ResearchError
+    from primeflow_lib.research.models import ModelConfig, fit_models
+    from primeflow_lib.research.models.store import write_model_study
+    from primeflow_lib.research.runconfig import RunConfig
+    from primeflow_lib.research.tuning.folds import FoldSpec
+
+    try:
+        bars, source, symbol = _load(o)
+        base = RunConfig.from_dict({
+            "dataset": {"symbol": symbol, "timeframe": o["timeframe"], "csv": o["csv_path"]},
+            "entry": {"threshold": o["threshold"], "allow_short": not o["long_only"]},
+            "execution": {"slippage_pct": o["slippage"], "commission_pct": o["commission"]},
+        })  # fmt: skip
+        cfg = ModelConfig(
+            models=tuple(m.strip() for m in o["model_names"].split(",") if m.strip()),
+            label=o["label"], horizon=o["horizon"], seed=o["seed"], gates=not o["no_gates"],
+            folds=FoldSpec(n_folds=o["n_folds"], embargo=o["embargo"]), base=base,
+        )  # fmt: skip
+        study = fit_models(bars, cfg, source)
+    except ResearchError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not o["no_record"]:
+        line = _record(lambda con: write_model_study(con, study), "fit", o["publish"])
+    else:
+        line = "not recorded (--no-record)"
+    if o["as_json"]:
+        click.echo(json.dumps({**study.summary(), "table": study.table().to_dict("records")}, default=str, indent=2))
+        return
+    click.echo(f"fit {study.fit_id}  {symbol} {o['timeframe']}  {len(bars):,} bars  source: {source}")
+    click.echo(f"label {cfg.label} (horizon {cfg.horizon} bars)  folds {len(study.folds)}  purge {study.purge}  "
+               f"OOS bars {int(study.stats['oos_bars'])}  costs: slippage {o['slippage']:g}, commission {o['commission']:g}")
+    click.echo(_table(study.table()))
+    st = study.stats
+    click.echo(f"best model {study.best_model}: OOS Sharpe {st['oos_sharpe_ann']:.2f} (buy-and-hold "
+               f"{st['buy_hold_sharpe_ann']:.2f}), PSR {st['psr']:.2f}, DSR {st['dsr']:.2f}, "
+               f"PBO {st['pbo']:.2f}, N = {int(st['n_trials'])} trials")
+    click.echo(f"verdict: {study.verdict}")
+    for g in study.gates:
+        click.echo(f"gate {g['gate']}: {'PASS' if g['passed'] else 'FAIL'}  {g['detail']}")
+    click.echo(line)
