@@ -102,7 +102,7 @@ def check_features(X: pd.DataFrame, first: int, where: str = "features") -> None
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise ResearchError(
-            f"{where}.{X.columns[col]}: value {values[row, col]!r} at bar {first + row} "
+            f"{where}.{X.columns[col]}: value {float(values[row, col])!r} at bar {first + row} "
             f"({X.index[first + row]}) is not finite; features must be finite after the "
             f"warm-up ({first} bars)"
         )
@@ -111,6 +111,6 @@ def check_features(X: pd.DataFrame, first: int, where: str = "features") -> None
     if const.size:
         c = X.columns[const[0]]
         raise ResearchError(
-            f"{where}.{c}: constant ({values[0, const[0]]!r}) over all {len(values)} usable bars; "
+            f"{where}.{c}: constant ({float(values[0, const[0]])!r}) over all {len(values)} usable bars; "
             "a constant feature carries no information: drop it"
         )

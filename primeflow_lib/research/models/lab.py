@@ -19,7 +19,8 @@ Protocol (every step is the same for every model and baseline)
    RunConfig's costs, sizing and fills (decide at the close, fill at the next open). The signal
    is NaN before the first test bar, so every trade is out of sample.
 6. **Verdict**: the best model (highest pooled AUC) has an *edge* only if it beats all three
-   baselines on AUC, log-loss and Brier. Without an edge the verdict is ``no edge: ...``;
+   baselines on AUC, log-loss and Brier (``logistic`` is the third baseline itself, so it is
+   judged against the other two). Without an edge the verdict is ``no edge: ...``;
    with one, the trading verdict of :func:`primeflow_lib.research.overfit.verdict` on its OOS
    returns (DSR against every trial's Sharpe, PBO by CSCV over every trial).
 7. **Leakage gates** (:mod:`.gates`) on the best model, stored with the fit.
@@ -378,6 +379,8 @@ def _edge(best: str, pooled: dict[str, dict]) -> tuple[bool, str]:
     s = pooled[best]
     lost = []
     for b in est.BASELINES:
+        if best == "logistic" and b == "logistic_baseline":
+            continue  # the same model: it is judged against the other two
         o = pooled[b]
         for key, better in (("auc", lambda a, c: a > c), ("log_loss", lambda a, c: a < c),
                             ("brier", lambda a, c: a < c)):
