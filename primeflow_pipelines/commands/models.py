@@ -123,3 +123,37 @@ def fit(**o) -> None:
     for g in study.gates:
         click.echo(f"gate {g['gate']}: {'PASS' if g['passed'] else 'FAIL'}  {g['detail']}")
     click.echo(line)
+
+
+@model.command("hmm")
+@_data_options
+@click.option("--k-min", type=int, default=2, show_default=True)
+@click.option("--k-max", type=int, default=5, show_default=True)
+@click.option("--horizon", type=int, default=5, show_default=True, help="Forward bars of the comparison (and the purge).")
+@click.option("--folds", "n_folds", type=int, default=4, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--no-record", is_flag=True)
+@click.option("--publish", is_flag=True)
+def hmm(**o) -> None:
+    """Hidden-Markov regimes (filtered posteriors only) vs the MFT regimes.
+
+    Example: primeflow model hmm --symbol SPY
+    """
+    from primeflow_lib.research.errors import ResearchError
+    from primeflow_lib.research.models.hmm import HMMConfig, fit_hmm_regimes, write_hmm_study
+    from primeflow_lib.research.tuning.folds import FoldSpec
+
+    try:
+        bars, source, symbol = _load(o)
+        cfg = HMMConfig(k_range=(o["k_min"], o["k_max"]), horizon=o["horizon"], seed=o["seed"],
+                        folds=FoldSpec(n_folds=o["n_folds"]))
+        study = fit_hmm_regimes(bars, cfg, symbol, o["timeframe"])
+    except ResearchError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"hmm {study.hmm_id}  {symbol} {o['timeframe']}  {len(bars):,} bars  source: {source}")
+    click.echo(f"k = {study.k} by BIC ({', '.join(f'k={k}: {v:.1f}' for k, v in study.bic.items())})")
+    click.echo(f"smoothed (predict_proba) vs filtered state disagree on {study.smoothed_disagreement:.1%} "
+               "of OOS bars: only the filtered posterior is used")
+    click.echo(_table(study.comparison()))
+    if not o["no_record"]:
+        click.echo(_record(lambda con: write_hmm_study(con, study), "hmm fit", o["publish"]))
