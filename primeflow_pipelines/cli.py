@@ -264,6 +264,9 @@ _attach_library_commands()
 from primeflow_pipelines.commands.models import model as _model_group  # noqa: E402
 
 main.add_command(_model_group)
+from primeflow_pipelines.commands.rl import rl as _rl_group  # noqa: E402
+
+main.add_command(_rl_group)
 
 if __name__ == "__main__":
     main()

@@ -157,3 +157,28 @@ def hmm(**o) -> None:
     click.echo(_table(study.comparison()))
     if not o["no_record"]:
         click.echo(_record(lambda con: write_hmm_study(con, study), "hmm fit", o["publish"]))
+
+
+@model.command("sweeps")
+@_data_options
+@click.option("--swing", type=int, default=3, show_default=True, help="Bars on each side of a swing.")
+@click.option("--window", type=int, default=50, show_default=True, help="Bars a swing stays a level.")
+@click.option("--horizons", default="1,5,10", show_default=True, help="Forward bars, comma-separated.")
+@click.option("--seed", type=int, default=7, show_default=True)
+def sweeps(**o) -> None:
+    """LiquidityPools event study: forward returns after sweeps vs matched random times.
+
+    Example: primeflow model sweeps --symbol SPY --horizons 1,5,10
+    """
+    from primeflow_lib.research.errors import ResearchError
+    from primeflow_lib.research.liquidity import event_study
+
+    try:
+        bars, source, symbol = _load(o)
+        horizons = tuple(int(h) for h in o["horizons"].split(",") if h.strip())
+        table = event_study(bars, o["swing"], o["window"], horizons, seed=o["seed"])
+    except ValueError as exc:  # ResearchError is a ValueError; so is a bad --horizons number
+        raise click.ClickException(f"--horizons {o['horizons']!r}: {exc}" if not isinstance(exc, ResearchError) else str(exc)) from None
+    click.echo(f"{symbol} {o['timeframe']}  {len(bars):,} bars  source: {source}  ({table.attrs['note']})")
+    click.echo("forward log returns, sign-adjusted by the sweep's direction; 95 % bootstrap intervals")
+    click.echo(_table(table, ".5f"))
