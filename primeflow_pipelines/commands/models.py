@@ -182,3 +182,78 @@ def sweeps(**o) -> None:
     click.echo(f"{symbol} {o['timeframe']}  {len(bars):,} bars  source: {source}  ({table.attrs['note']})")
     click.echo("forward log returns, sign-adjusted by the sweep's direction; 95 % bootstrap intervals")
     click.echo(_table(table, ".5f"))
+
+
+def _preset_choice():
+    from primeflow_lib.research.presets import preset_names
+
+    return click.Choice(preset_names())
+
+
+@model.command("review")
+@_data_options
+@click.option("--preset", "preset_name", type=_preset_choice(), default="phibot", show_default=True,
+              help="The RunConfig preset to review.")
+@click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False),
+              help="A RunConfig file (YAML/JSON) instead of a preset.")
+@click.option("--folds", "n_folds", type=int, default=4, show_default=True)
+@click.option("--no-record", is_flag=True)
+@click.option("--publish", is_flag=True)
+def review_cmd(**o) -> None:
+    """Phi-Bot reviewer: propose changes, run each out of sample, keep only what DSR/PBO allow.
+
+    Example: primeflow model review --symbol SPY --preset phibot
+    """
+    from primeflow_lib.research.errors import ResearchError
+    from primeflow_lib.research.models.reviewer import review, write_review
+    from primeflow_lib.research.presets import preset
+    from primeflow_lib.research.runconfig import RunConfig
+    from primeflow_lib.research.tuning.folds import FoldSpec
+
+    try:
+        bars, source, symbol = _load(o)
+        cfg = RunConfig.load(o["config_path"]) if o["config_path"] else preset(o["preset_name"], symbol)
+        cfg = cfg.replace(dataset={"symbol": symbol, "timeframe": o["timeframe"]})
+        rev = review(cfg, bars, FoldSpec(n_folds=o["n_folds"]))
+    except ResearchError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"review {rev.review_id}  {symbol} {o['timeframe']}  {len(bars):,} bars  source: {source}  "
+               f"(diagnostics on the first {rev.diagnostics['bars']} bars, evaluation on {rev.eval_bars} OOS bars)")
+    click.echo(_table(rev.table.drop(columns=["run_config"]), ".3f"))
+    if not o["no_record"]:
+        click.echo(_record(lambda con: write_review(con, rev), "review", o["publish"]))
+
+
+
+
+@model.command("plutus")
+@_data_options
+@click.option("--cutoff", required=True, help="The LLM's training cut-off date: only later bars are evaluated.")
+@click.option("--llm-url", default="http://127.0.0.1:11434", show_default=True, help="Ollama-compatible server.")
+@click.option("--llm-model", default="llama3.1", show_default=True)
+@click.option("--min-confidence", type=float, default=0.6, show_default=True)
+@click.option("--max-bars", type=int, default=250, show_default=True, help="Bars evaluated (the last after the cut-off).")
+@click.option("--no-record", is_flag=True)
+@click.option("--publish", is_flag=True)
+def plutus_cmd(**o) -> None:
+    """Plutus: an LLM strategy bar by bar after its cut-off date, vs the rule blend.
+
+    Example: primeflow model plutus --symbol SPY --cutoff 2026-11-01 --llm-model llama3.1
+    """
+    from primeflow_lib.research.errors import ResearchError
+    from primeflow_lib.research.models.plutus import PlutusConfig, run_plutus, write_plutus
+
+    try:
+        bars, source, symbol = _load(o)
+        cfg = PlutusConfig(cutoff=o["cutoff"], url=o["llm_url"], model=o["llm_model"],
+                           min_confidence=o["min_confidence"], max_bars=o["max_bars"])
+        run = run_plutus(bars, cfg, symbol)
+    except ResearchError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"plutus {run.llm_run_id}  {symbol}  model {cfg.model} at {cfg.url}  {len(run.decisions)} bars "
+               f"after {cfg.cutoff}  source: {source}")
+    click.echo(_table(run.comparison, ".3f"))
+    if not o["no_record"]:
+        click.echo(_record(lambda con: write_plutus(con, run), "plutus run", o["publish"]))
+
+
