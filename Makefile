@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_flow.py
 	$(BIN)/python benchmarks/bench_live.py
 	$(BIN)/python benchmarks/bench_gex.py
+	$(BIN)/python benchmarks/bench_models.py
 
 # the reliability suite (tests/reliability + the relay crash test): one table of figures, last
 # line one JSON object (see tests/reliability/run.py)

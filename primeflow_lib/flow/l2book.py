@@ -109,6 +109,8 @@ class MBOBook:
     in_snapshot: bool = False
     issues: list[Issue] = field(default_factory=list)
     events: int = 0
+    _bb: int | None = None  # cached best bid / ask (None = recompute)
+    _ba: int | None = None
 
     # --- state ----------------------------------------------------------------------------------
 
@@ -120,6 +122,11 @@ class MBOBook:
         lv = self._level(side)
         lv[price] = lv.get(price, 0) + size
         self.queue.setdefault((side, price), []).append(oid)
+        if side == "B":
+            if self._bb is not None and price > self._bb:
+                self._bb = price
+        elif self._ba is not None and price < self._ba:
+            self._ba = price
 
     def _remove(self, oid: int, size: int | None = None) -> None:
         side, price, cur = self.orders[oid]
@@ -128,6 +135,10 @@ class MBOBook:
         lv[price] -= take
         if lv[price] <= 0:
             del lv[price]
+            if side == "B" and price == self._bb:
+                self._bb = None
+            elif side == "A" and price == self._ba:
+                self._ba = None
         if take >= cur:
             del self.orders[oid]
             q = self.queue[(side, price)]
@@ -138,6 +149,7 @@ class MBOBook:
             self.orders[oid] = (side, price, cur - take)
 
     def clear(self) -> None:
+        self._bb = self._ba = None
         self.orders.clear()
         self.bids.clear()
         self.asks.clear()
@@ -154,10 +166,14 @@ class MBOBook:
         self.synced = False
 
     def best_bid(self) -> int | None:
-        return max(self.bids) if self.bids else None
+        if self._bb is None and self.bids:
+            self._bb = max(self.bids)
+        return self._bb if self.bids else None
 
     def best_ask(self) -> int | None:
-        return min(self.asks) if self.asks else None
+        if self._ba is None and self.asks:
+            self._ba = min(self.asks)
+        return self._ba if self.asks else None
 
     def crossed(self) -> bool:
         b, a = self.best_bid(), self.best_ask()

@@ -32,9 +32,9 @@ import math
 import warnings
 from dataclasses import asdict, dataclass, field
 
+import numba as nb
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
 from primeflow_lib.research.data import validate_bars
 from primeflow_lib.research.errors import ResearchError
@@ -87,19 +87,33 @@ def _gauss_logpdf(X: np.ndarray, means: np.ndarray, covars: np.ndarray) -> np.nd
 
 def filtered_posteriors(model, X: np.ndarray) -> np.ndarray:
     """Forward-algorithm state probabilities ``P(state_t | x_1..x_t)``, ``(T, k)``: row ``t``
-    uses observations up to ``t`` only."""
+    uses observations up to ``t`` only. Scaled forward recursion (normalised every bar, emission
+    densities divided by their row maximum), compiled."""
     logb = _gauss_logpdf(X, model.means_, model.covars_)
-    logA = np.log(np.maximum(model.transmat_, 1e-300))
+    return _forward(np.ascontiguousarray(logb), np.ascontiguousarray(model.transmat_, dtype=np.float64),
+                    np.ascontiguousarray(model.startprob_, dtype=np.float64))
+
+
+@nb.njit(cache=True)
+def _forward(logb, A, start):  # pragma: no cover - compiled
     T, k = logb.shape
     out = np.empty((T, k))
-    a = np.log(np.maximum(model.startprob_, 1e-300)) + logb[0]
-    a -= logsumexp(a)
-    out[0] = a
-    for t in range(1, T):
-        a = logsumexp(a[:, None] + logA, axis=0) + logb[t]
-        a -= logsumexp(a)
-        out[t] = a
-    return np.exp(out)
+    a = np.empty(k)
+    for t in range(T):
+        m = logb[t].max()
+        tot = 0.0
+        for j in range(k):
+            if t == 0:
+                p = start[j]
+            else:
+                p = 0.0
+                for i in range(k):
+                    p += out[t - 1, i] * A[i, j]
+            a[j] = p * np.exp(logb[t, j] - m)
+            tot += a[j]
+        for j in range(k):
+            out[t, j] = a[j] / tot if tot > 0 else 1.0 / k
+    return out
 
 
 def n_params(k: int, d: int) -> int:
