@@ -9,51 +9,7 @@ import click
 
 from primeflow_lib.research.models.estimators import MODELS
 from primeflow_lib.research.models.labels import LABEL_KINDS
-from primeflow_lib.research.timeframes import TIMEFRAMES
-
-
-def _table(df, floatfmt: str = ".4f") -> str:
-    from tabulate import tabulate
-
-    return tabulate(df, headers="keys", tablefmt="github", showindex=False, floatfmt=floatfmt)
-
-
-def _record(write, what: str, publish: bool) -> str:
-    from primeflow_lib import warehouse
-
-    try:
-        with warehouse.connect(lock_timeout_s=30.0) as con:
-            key = write(con)
-            if publish:
-                warehouse.publish_read_copy(con=con)
-    except warehouse.WarehouseError as exc:
-        raise click.ClickException(f"recording failed: {exc} (run again with --no-record)") from None
-    tail = "; read copy republished" if publish else "; `primeflow publish` makes it visible to queries"
-    return f"recorded {what} {key} in {warehouse.warehouse_path()}{tail}"
-
-
-def _data_options(f):
-    for opt in reversed([
-        click.option("--symbol", default=None, help="Ticker in the warehouse read copy."),
-        click.option("--csv", "csv_path", default=None, type=click.Path(dir_okay=False),
-                     help="Bars from this CSV instead (1-minute files are resampled to --timeframe)."),
-        click.option("--timeframe", type=click.Choice(TIMEFRAMES), default="1d", show_default=True),
-        click.option("--start", default=None, help="First session, YYYY-MM-DD."),
-        click.option("--end", default=None, help="Last session, YYYY-MM-DD (inclusive)."),
-        click.option("--all-hours", is_flag=True, help="Keep pre- and post-market intraday bars."),
-        click.option("--db", default=None, help="Read copy to load bars from (default PRIMEFLOW_READ_DUCKDB)."),
-    ]):
-        f = opt(f)
-    return f
-
-
-def _load(o):
-    from primeflow_lib.research.models.data import load_model_bars
-
-    bars, source = load_model_bars(o["symbol"], o["csv_path"], o["timeframe"], o["start"], o["end"],
-                                   not o["all_hours"], o["db"])
-    symbol = o["symbol"] or (__import__("pathlib").Path(o["csv_path"]).stem if o["csv_path"] else "")
-    return bars, source, symbol
+from primeflow_pipelines.commands.lab_options import data_options, load_bars, record, table
 
 
 @click.group("model")
@@ -62,7 +18,7 @@ def model() -> None:
 
 
 @model.command("fit")
-@_data_options
+@data_options
 @click.option("--models", "model_names", default="lightgbm,logistic", show_default=True,
               help=f"Comma-separated models: {', '.join(MODELS)}.")
 @click.option("--label", type=click.Choice(list(LABEL_KINDS)), default="direction", show_default=True)
@@ -90,7 +46,7 @@ def fit(**o) -> None:
     from primeflow_lib.research.tuning.folds import FoldSpec
 
     try:
-        bars, source, symbol = _load(o)
+        bars, source, symbol = load_bars(o)
         base = RunConfig.from_dict({
             "dataset": {"symbol": symbol, "timeframe": o["timeframe"], "csv": o["csv_path"]},
             "entry": {"threshold": o["threshold"], "allow_short": not o["long_only"]},
@@ -105,7 +61,7 @@ def fit(**o) -> None:
     except ResearchError as exc:
         raise click.ClickException(str(exc)) from None
     if not o["no_record"]:
-        line = _record(lambda con: write_model_study(con, study), "fit", o["publish"])
+        line = record(lambda con: write_model_study(con, study), "fit", o["publish"])
     else:
         line = "not recorded (--no-record)"
     if o["as_json"]:
@@ -114,7 +70,7 @@ def fit(**o) -> None:
     click.echo(f"fit {study.fit_id}  {symbol} {o['timeframe']}  {len(bars):,} bars  source: {source}")
     click.echo(f"label {cfg.label} (horizon {cfg.horizon} bars)  folds {len(study.folds)}  purge {study.purge}  "
                f"OOS bars {int(study.stats['oos_bars'])}  costs: slippage {o['slippage']:g}, commission {o['commission']:g}")
-    click.echo(_table(study.table()))
+    click.echo(table(study.table()))
     st = study.stats
     click.echo(f"best model {study.best_model}: OOS Sharpe {st['oos_sharpe_ann']:.2f} (buy-and-hold "
                f"{st['buy_hold_sharpe_ann']:.2f}), PSR {st['psr']:.2f}, DSR {st['dsr']:.2f}, "
@@ -126,7 +82,7 @@ def fit(**o) -> None:
 
 
 @model.command("hmm")
-@_data_options
+@data_options
 @click.option("--k-min", type=int, default=2, show_default=True)
 @click.option("--k-max", type=int, default=5, show_default=True)
 @click.option("--horizon", type=int, default=5, show_default=True, help="Forward bars of the comparison (and the purge).")
@@ -144,7 +100,7 @@ def hmm(**o) -> None:
     from primeflow_lib.research.tuning.folds import FoldSpec
 
     try:
-        bars, source, symbol = _load(o)
+        bars, source, symbol = load_bars(o)
         cfg = HMMConfig(k_range=(o["k_min"], o["k_max"]), horizon=o["horizon"], seed=o["seed"],
                         folds=FoldSpec(n_folds=o["n_folds"]))
         study = fit_hmm_regimes(bars, cfg, symbol, o["timeframe"])
@@ -154,13 +110,13 @@ def hmm(**o) -> None:
     click.echo(f"k = {study.k} by BIC ({', '.join(f'k={k}: {v:.1f}' for k, v in study.bic.items())})")
     click.echo(f"smoothed (predict_proba) vs filtered state disagree on {study.smoothed_disagreement:.1%} "
                "of OOS bars: only the filtered posterior is used")
-    click.echo(_table(study.comparison()))
+    click.echo(table(study.comparison()))
     if not o["no_record"]:
-        click.echo(_record(lambda con: write_hmm_study(con, study), "hmm fit", o["publish"]))
+        click.echo(record(lambda con: write_hmm_study(con, study), "hmm fit", o["publish"]))
 
 
 @model.command("sweeps")
-@_data_options
+@data_options
 @click.option("--swing", type=int, default=3, show_default=True, help="Bars on each side of a swing.")
 @click.option("--window", type=int, default=50, show_default=True, help="Bars a swing stays a level.")
 @click.option("--horizons", default="1,5,10", show_default=True, help="Forward bars, comma-separated.")
@@ -174,14 +130,14 @@ def sweeps(**o) -> None:
     from primeflow_lib.research.liquidity import event_study
 
     try:
-        bars, source, symbol = _load(o)
+        bars, source, symbol = load_bars(o)
         horizons = tuple(int(h) for h in o["horizons"].split(",") if h.strip())
-        table = event_study(bars, o["swing"], o["window"], horizons, seed=o["seed"])
+        result = event_study(bars, o["swing"], o["window"], horizons, seed=o["seed"])
     except ValueError as exc:  # ResearchError is a ValueError; so is a bad --horizons number
         raise click.ClickException(f"--horizons {o['horizons']!r}: {exc}" if not isinstance(exc, ResearchError) else str(exc)) from None
-    click.echo(f"{symbol} {o['timeframe']}  {len(bars):,} bars  source: {source}  ({table.attrs['note']})")
+    click.echo(f"{symbol} {o['timeframe']}  {len(bars):,} bars  source: {source}  ({result.attrs['note']})")
     click.echo("forward log returns, sign-adjusted by the sweep's direction; 95 % bootstrap intervals")
-    click.echo(_table(table, ".5f"))
+    click.echo(table(result.astype({"horizon": str, "events": str}), ".5f"))
 
 
 def _preset_choice():
@@ -191,7 +147,7 @@ def _preset_choice():
 
 
 @model.command("review")
-@_data_options
+@data_options
 @click.option("--preset", "preset_name", type=_preset_choice(), default="phibot", show_default=True,
               help="The RunConfig preset to review.")
 @click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False),
@@ -211,7 +167,7 @@ def review_cmd(**o) -> None:
     from primeflow_lib.research.tuning.folds import FoldSpec
 
     try:
-        bars, source, symbol = _load(o)
+        bars, source, symbol = load_bars(o)
         cfg = RunConfig.load(o["config_path"]) if o["config_path"] else preset(o["preset_name"], symbol)
         cfg = cfg.replace(dataset={"symbol": symbol, "timeframe": o["timeframe"]})
         rev = review(cfg, bars, FoldSpec(n_folds=o["n_folds"]))
@@ -219,15 +175,15 @@ def review_cmd(**o) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"review {rev.review_id}  {symbol} {o['timeframe']}  {len(bars):,} bars  source: {source}  "
                f"(diagnostics on the first {rev.diagnostics['bars']} bars, evaluation on {rev.eval_bars} OOS bars)")
-    click.echo(_table(rev.table.drop(columns=["run_config"]), ".3f"))
+    click.echo(table(rev.table.drop(columns=["run_config"]), ".3f"))
     if not o["no_record"]:
-        click.echo(_record(lambda con: write_review(con, rev), "review", o["publish"]))
+        click.echo(record(lambda con: write_review(con, rev), "review", o["publish"]))
 
 
 
 
 @model.command("plutus")
-@_data_options
+@data_options
 @click.option("--cutoff", required=True, help="The LLM's training cut-off date: only later bars are evaluated.")
 @click.option("--llm-url", default="http://127.0.0.1:11434", show_default=True, help="Ollama-compatible server.")
 @click.option("--llm-model", default="llama3.1", show_default=True)
@@ -244,7 +200,7 @@ def plutus_cmd(**o) -> None:
     from primeflow_lib.research.models.plutus import PlutusConfig, run_plutus, write_plutus
 
     try:
-        bars, source, symbol = _load(o)
+        bars, source, symbol = load_bars(o)
         cfg = PlutusConfig(cutoff=o["cutoff"], url=o["llm_url"], model=o["llm_model"],
                            min_confidence=o["min_confidence"], max_bars=o["max_bars"])
         run = run_plutus(bars, cfg, symbol)
@@ -252,8 +208,8 @@ def plutus_cmd(**o) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"plutus {run.llm_run_id}  {symbol}  model {cfg.model} at {cfg.url}  {len(run.decisions)} bars "
                f"after {cfg.cutoff}  source: {source}")
-    click.echo(_table(run.comparison, ".3f"))
+    click.echo(table(run.comparison, ".3f"))
     if not o["no_record"]:
-        click.echo(_record(lambda con: write_plutus(con, run), "plutus run", o["publish"]))
+        click.echo(record(lambda con: write_plutus(con, run), "plutus run", o["publish"]))
 
 

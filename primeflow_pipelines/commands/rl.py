@@ -7,7 +7,7 @@ import json
 
 import click
 
-from primeflow_pipelines.commands.models import _data_options, _load, _record, _table
+from primeflow_pipelines.commands.lab_options import data_options, load_bars, record, table
 
 
 @click.group("rl")
@@ -16,7 +16,7 @@ def rl() -> None:
 
 
 @rl.command("train")
-@_data_options
+@data_options
 @click.option("--seeds", type=int, default=10, show_default=True, help="Seeds 0..N-1 (the report needs >= 10).")
 @click.option("--timesteps", default="20000", show_default=True,
               help="PPO timesteps per training; comma-separated values are settings (each a trial).")
@@ -41,7 +41,7 @@ def train(**o) -> None:
 
     try:
         require_sb3()
-        bars, source, symbol = _load(o)
+        bars, source, symbol = load_bars(o)
         try:
             steps = [int(s) for s in o["timesteps"].split(",") if s.strip()]
         except ValueError:
@@ -54,7 +54,7 @@ def train(**o) -> None:
     except ResearchError as exc:
         raise click.ClickException(str(exc)) from None
     line = ("not recorded (--no-record)" if o["no_record"]
-            else _record(lambda con: write_rl_report(con, report), "rl report", o["publish"]))
+            else record(lambda con: write_rl_report(con, report), "rl report", o["publish"]))
     if o["as_json"]:
         click.echo(json.dumps({"rl_id": report.rl_id, "summary": report.summary,
                                "runs": report.runs.to_dict("records")}, default=str, indent=2))
@@ -64,7 +64,7 @@ def train(**o) -> None:
            .agg(runs=("sharpe", "size"), sharpe_median=("sharpe", "median"), sharpe_min=("sharpe", "min"),
                 sharpe_max=("sharpe", "max"), total_return_median=("total_return", "median"))
            .reset_index())
-    click.echo(_table(agg, ".3f"))
+    click.echo(table(agg, ".3f"))
     for k, v in report.summary.items():
         click.echo(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}")
     click.echo(line)

@@ -28,6 +28,7 @@ import pandas as pd
 from primeflow_lib.research.models.features import build_features
 from primeflow_lib.research.models.labels import check_kind, make_labels
 from primeflow_lib.research.models.scores import auc, auc_standard_error
+from primeflow_lib.research.models.walkforward import predict_fold, walk_forward
 from primeflow_lib.research.tuning.folds import Fold
 
 SHUFFLE_BAND = 0.02
@@ -47,8 +48,6 @@ def _xy(frame: pd.DataFrame, config, feature_fn=None) -> tuple[np.ndarray, np.nd
 
 
 def _pooled(X, y, folds, model, k, seed, horizon) -> tuple[float, float]:
-    from primeflow_lib.research.models.lab import walk_forward
-
     probs, _ = walk_forward(X, y, folds, model, k, seed, horizon)
     te = np.concatenate([np.arange(f.test_start, f.test_end) for f in folds])
     ok = y[te] >= 0
@@ -115,14 +114,12 @@ def perturb_after(frame: pd.DataFrame, end: int, seed: int) -> pd.DataFrame:
 
 
 def truncation(frame, config, model: str, folds: list[Fold], feature_fn=None) -> dict:
-    from primeflow_lib.research.models.lab import _predict_fold
-
     f = folds[0]
     k = len(check_kind(config.label))
     X, y, _ = _xy(frame, config, feature_fn)
-    p1, *_ = _predict_fold(model, X, y, f, k, config.seed, config.horizon)
+    p1, *_ = predict_fold(model, X, y, f, k, config.seed, config.horizon)
     X2, y2, _ = _xy(perturb_after(frame, f.test_end, config.seed), config, feature_fn)
-    p2, *_ = _predict_fold(model, X2, y2, f, k, config.seed, config.horizon)
+    p2, *_ = predict_fold(model, X2, y2, f, k, config.seed, config.horizon)
     diff = float(np.max(np.abs(p1 - p2))) if p1.size else 0.0
     feat = float(np.max(np.abs(X[: f.test_end] - X2[: f.test_end])))
     passed = diff <= TRUNCATION_TOL and feat <= TRUNCATION_TOL

@@ -36,10 +36,9 @@ import numba as nb
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.research.data import validate_bars
+from primeflow_lib.research.data import data_hash, validate_bars
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.regime import REGIMES, regime_probabilities
-from primeflow_lib.research.runner import data_hash
 from primeflow_lib.research.tuning.folds import Fold, FoldSpec, make_folds
 
 

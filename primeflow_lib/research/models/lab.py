@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.research import overfit
-from primeflow_lib.research.data import validate_bars
+from primeflow_lib.research.data import data_hash, validate_bars
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.models import estimators as est
 from primeflow_lib.research.models.features import (
@@ -49,8 +49,8 @@ from primeflow_lib.research.models.features import (
 )
 from primeflow_lib.research.models.labels import check_kind, make_labels, to_signal
 from primeflow_lib.research.models.scores import score
+from primeflow_lib.research.models.walkforward import walk_forward
 from primeflow_lib.research.runconfig import ENGINE_VERSION, RunConfig
-from primeflow_lib.research.runner import data_hash
 from primeflow_lib.research.timeframes import periods_per_year
 from primeflow_lib.research.tuning.evaluate import run_signals, window_sharpe
 from primeflow_lib.research.tuning.folds import Fold, FoldSpec, make_folds
@@ -239,45 +239,6 @@ def plan_folds(n: int, first: int, config: ModelConfig) -> tuple[list[Fold], int
         )
     folds = make_folds(n, spec, purge, first=first, min_bars=MIN_TEST_BARS)
     return folds, purge
-
-
-def _predict_fold(
-    name: str, X: np.ndarray, y: np.ndarray, f: Fold, k: int, seed: int, horizon: int
-) -> tuple[np.ndarray, object, np.ndarray | None, int]:
-    tr = np.arange(f.train_start, f.train_end)
-    tr = tr[y[tr] >= 0]
-    te = np.arange(f.test_start, f.test_end)
-    if tr.size < 2:
-        raise ResearchError(f"folds: train fold {f.index + 1} holds {tr.size} labelled bars")
-    if name == "majority":
-        return est.majority(y[tr], te.size, k), None, None, tr.size
-    if name == "persistence":
-        return est.persistence(y, tr, te, horizon, k), None, None, tr.size
-    probs, fitted, imp = est.fit_predict(name, X[tr], y[tr], X[te], k, seed)
-    return probs, fitted, imp, tr.size
-
-
-def walk_forward(
-    X: np.ndarray, y: np.ndarray, folds: list[Fold], name: str, k: int, seed: int, horizon: int
-) -> tuple[np.ndarray, list[tuple[int, np.ndarray | None, object]]]:
-    """Probabilities of ``name`` on every test bar (fold order) and per fold ``(n_train,
-    importances, fitted)``."""
-    parts, info = [], []
-    for f in folds:
-        p, fitted, imp, ntr = _predict_fold(name, X, y, f, k, seed, horizon)
-        parts.append(p)
-        info.append((ntr, imp, fitted))
-    return np.concatenate(parts), info
-
-
-def pooled_auc(X: np.ndarray, y: np.ndarray, folds: list[Fold], name: str, k: int, seed: int, horizon: int) -> float:
-    """Pooled OOS AUC of one model (used by the gates)."""
-    from primeflow_lib.research.models.scores import auc
-
-    probs, _ = walk_forward(X, y, folds, name, k, seed, horizon)
-    te = np.concatenate([np.arange(f.test_start, f.test_end) for f in folds])
-    ok = y[te] >= 0
-    return auc(y[te][ok], probs[ok])
 
 
 def fit_models(bars: pd.DataFrame, config: ModelConfig, source: str = "") -> ModelStudy:

@@ -33,13 +33,13 @@ import pandas as pd
 import requests
 
 from primeflow_lib.research import overfit
-from primeflow_lib.research.data import validate_bars
+from primeflow_lib.research.data import data_hash, validate_bars
 from primeflow_lib.research.engine import simulate
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.metrics import simple_returns
 from primeflow_lib.research.regime import regime_probabilities
 from primeflow_lib.research.runconfig import RunConfig
-from primeflow_lib.research.runner import blended_signal, data_hash
+from primeflow_lib.research.runner import blended_signal
 from primeflow_lib.research.timeframes import periods_per_year
 
 DEFAULT_URL = "http://127.0.0.1:11434"

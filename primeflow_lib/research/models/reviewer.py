@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.research import overfit
-from primeflow_lib.research.data import validate_bars
+from primeflow_lib.research.data import data_hash, validate_bars
 from primeflow_lib.research.engine import simulate
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.indicators import max_lookback
@@ -44,7 +44,7 @@ from primeflow_lib.research.metrics import simple_returns
 from primeflow_lib.research.regime import REGIMES, regime_probabilities
 from primeflow_lib.research.regime import lookback as regime_lookback
 from primeflow_lib.research.runconfig import RunConfig
-from primeflow_lib.research.runner import blended_signal, data_hash, indicator_strategy_returns
+from primeflow_lib.research.runner import blended_signal, indicator_strategy_returns
 from primeflow_lib.research.timeframes import periods_per_year
 from primeflow_lib.research.tuning.folds import FoldSpec, make_folds
 

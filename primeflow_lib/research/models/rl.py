@@ -32,12 +32,11 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.research import overfit
-from primeflow_lib.research.data import validate_bars
+from primeflow_lib.research.data import data_hash, validate_bars
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.models.features import DEFAULT_INDICATORS, build_features
 from primeflow_lib.research.models.rl_env import TradingEnv, rollout
 from primeflow_lib.research.runconfig import RunConfig
-from primeflow_lib.research.runner import data_hash
 from primeflow_lib.research.timeframes import periods_per_year
 from primeflow_lib.research.tuning.folds import FoldSpec, make_folds
 

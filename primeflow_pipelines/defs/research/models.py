@@ -130,9 +130,8 @@ def model_signals(context: dg.AssetExecutionContext, config: ModelLaunchConfig,
                   warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The out-of-sample signals in [-1, +1] of the fit of this launchpad config
     (research.model_signals), one row per model, baseline and OOS bar."""
-    from primeflow_lib.research.data import validate_bars
+    from primeflow_lib.research.data import data_hash, validate_bars
     from primeflow_lib.research.models.lab import fit_id
-    from primeflow_lib.research.runner import data_hash
 
     cfg = build_config(config)
     bars, _ = _bars(warehouse, cfg)
