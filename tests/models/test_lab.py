@@ -129,3 +129,8 @@ def test_constant_and_nan_features_are_refused_by_name():
                      index=pd.bdate_range("2024-01-01", periods=10))
     with pytest.raises(ResearchError, match=r"features.b: value nan at bar 9 \(2024-01-12"):
         check_features(X, 2)
+
+
+def test_majority_baseline_is_the_train_frequencies_with_one_extra_count_per_class():
+    probs = est.majority(np.array([0, 0, 0, 1]), 3, 3)
+    np.testing.assert_allclose(probs, np.tile([4 / 7, 2 / 7, 1 / 7], (3, 1)))

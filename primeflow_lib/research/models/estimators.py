@@ -15,7 +15,8 @@ Models (:data:`MODELS`; each is fitted on one train window and predicts class pr
 Baselines (:data:`BASELINES`, the same three every time):
 
 ==========================  ================================================================
-``majority``                the train window's class frequencies on every bar (AUC 0.5)
+``majority``                the train window's class frequencies (Laplace-smoothed: one
+                            extra count per class) on every bar (AUC 0.5 within a fold)
 ``persistence``             the last label known at the close of ``t`` (bar ``t - h``'s) is
                             predicted with the train window's probability that a label repeats
                             its predecessor ``h`` bars earlier; the rest is spread by class
@@ -128,7 +129,9 @@ def importances(est) -> np.ndarray | None:
 
 
 def majority(y_train: np.ndarray, n_test: int, k: int) -> np.ndarray:
-    freq = np.bincount(y_train, minlength=k).astype(np.float64)
+    """The train window's class frequencies (Laplace: one extra count per class, so a class
+    absent from the window is rare, not impossible) on every test bar."""
+    freq = np.bincount(y_train, minlength=k).astype(np.float64) + 1.0
     freq /= freq.sum()
     return np.tile(freq, (n_test, 1))
 
