@@ -2,39 +2,16 @@
 asset reports the stored OOS signals."""
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 import pytest
 
 from primeflow_lib import warehouse
-from primeflow_lib.research.history import ensure_tables
 from primeflow_pipelines.defs.research.models import MODEL_PRESETS, model_fits, model_signals
 
 
-def _store_bars(n: int = 700) -> None:
-    rng = np.random.default_rng(8)
-    c = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.012, n)))
-    o = np.r_[c[0], c[:-1]]
-    days = pd.bdate_range("2021-01-04", periods=n).date
-    df = pd.DataFrame({"ticker": "MODL", "trade_date": days, "open": o, "high": np.maximum(o, c) * 1.004,
-                       "low": np.minimum(o, c) * 0.996, "close": c, "volume": 1e6, "vwap": c,
-                       "vendor": "synthetic"})
-    with warehouse.connect() as con:
-        warehouse.ensure_tables(con)
-        ensure_tables(con)
-        cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE "
-                                          "table_schema = 'market' AND table_name = 'ohlcv_daily'").fetchall()]
-        for col in cols:
-            if col not in df:
-                df[col] = None
-        con.register("b", df[cols])
-        con.execute("INSERT INTO market.ohlcv_daily SELECT * FROM b")
-
-
 @pytest.mark.slow
-def test_launchpad_fit_lands_in_the_model_tables(resources, tmp_path, monkeypatch):
+def test_launchpad_fit_lands_in_the_model_tables(resources, store_daily_bars, tmp_path, monkeypatch):
     monkeypatch.setenv("PRIMEFLOW_MODELS_DIR", str(tmp_path / "models"))
-    _store_bars()
+    store_daily_bars("MODL", 700, 8, "2021-01-04")
     cfg = {"preset": "direction_daily", "symbol": "MODL", "models": "logistic", "gates": True}
     res = dg.materialize([model_fits, model_signals], resources=resources,
                          instance=dg.DagsterInstance.ephemeral(),
