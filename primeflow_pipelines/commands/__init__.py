@@ -15,6 +15,8 @@ from primeflow_pipelines.commands.cache import cache
 from primeflow_pipelines.commands.demo import demo
 from primeflow_pipelines.commands.fetch import fetch
 from primeflow_pipelines.commands.live import feed, inbox
+from primeflow_pipelines.commands.models import model
+from primeflow_pipelines.commands.rl import rl
 from primeflow_pipelines.commands.tune import tune
 from primeflow_pipelines.commands.warehouse import docs, publish, query
 
@@ -25,5 +27,5 @@ def main() -> None:
     """PrimeFlow: options-flow intelligence and strategy research on Dagster + DuckDB."""
 
 
-for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch):
+for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, model, rl):
     main.add_command(_command)
