@@ -16,6 +16,8 @@ from primeflow_pipelines.commands.demo import demo
 from primeflow_pipelines.commands.desk import desk
 from primeflow_pipelines.commands.fetch import fetch
 from primeflow_pipelines.commands.live import feed, inbox
+from primeflow_pipelines.commands.models import model
+from primeflow_pipelines.commands.rl import rl
 from primeflow_pipelines.commands.rules import rules
 from primeflow_pipelines.commands.tape import tape
 from primeflow_pipelines.commands.tune import tune
@@ -28,5 +30,6 @@ def main() -> None:
     """PrimeFlow: options-flow intelligence and strategy research on Dagster + DuckDB."""
 
 
-for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, tape, rules, desk):
+for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, model, rl, tape, rules,
+                 desk):
     main.add_command(_command)
