@@ -180,14 +180,14 @@ def _exposure() -> None:
     st.dataframe(tot, hide_index=True, key="exp_totals")
 
 
+SECTIONS = {"Tide": _tide, "Volatility": _vol, "Open interest": _oi, "Exposure": _exposure}
+
 with desk_errors():
     cfg = desk_config()
-    tabs = st.tabs(["Tide", "Volatility", "Open interest", "Exposure"])
-    with tabs[0]:
+    # one section at a time: only its queries and charts run (tabs would run all four)
+    section = st.radio("Section", list(SECTIONS), key="desk_section", horizontal=True,
+                       label_visibility="collapsed")
+    if section == "Tide":
         _tide(cfg)
-    with tabs[1]:
-        _vol()
-    with tabs[2]:
-        _oi()
-    with tabs[3]:
-        _exposure()
+    else:
+        SECTIONS[section]()

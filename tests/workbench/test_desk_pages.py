@@ -100,19 +100,26 @@ def test_tape_preset_saved_and_applied_and_an_order_opened(app, wb):
     assert metrics["premium"] == "$1,200,000" and metrics["open / close"] == "opening"
 
 
-def test_market_desk_tabs(app, wb):
+def test_market_desk_sections(app, wb):
     at = app.run().switch_page("pages/desk.py").run()
     no_traceback(at)
     metrics = {m.label: m.value for m in at.metric}
     # market: SPY 3.07M (+ the Flow page's $250k call at the ask) + AAPL -0.82M + NVDA 0.7M
     assert metrics["net premium at the close"] == "$3,200,000"
-    assert any("IV rank over fewer sessions than the 252 asked" in w for w in texts(at, "warning"))
-    assert len(at.get("vega_lite_chart")) >= 4  # tide, IV history, term structure, OI, exposure
+    assert len(at.get("vega_lite_chart")) == 1  # the tide with the price
     at.radio(key="tide_scope").set_value("ticker").run()
     at.selectbox(key="tide_ticker").set_value("SPY").run()
     assert {m.label: m.value for m in at.metric}["net premium at the close"] == "$3,320,000"
+    at.radio(key="desk_section").set_value("Volatility").run()
+    assert any("IV rank over fewer sessions than the 252 asked" in w for w in texts(at, "warning"))
+    assert len(at.get("vega_lite_chart")) == 2  # IV history, term structure
+    at.radio(key="desk_section").set_value("Open interest").run()
+    no_traceback(at)
+    assert len(at.get("vega_lite_chart")) == 1 and any("max_pain" in d.value.columns for d in at.dataframe)
+    at.radio(key="desk_section").set_value("Exposure").run()
     at.radio(key="exp_greek").set_value("charm").run()
     no_traceback(at)
+    assert len(at.get("vega_lite_chart")) == 1
 
 
 def test_market_desk_without_the_marts(app, wb):
@@ -126,7 +133,11 @@ def test_market_desk_without_the_marts(app, wb):
         con.close()
     at = app.run().switch_page("pages/desk.py").run()
     no_traceback(at)
-    infos = texts(at, "info")
+    infos = []
+    for section in ("Tide", "Volatility", "Open interest", "Exposure"):
+        at.radio(key="desk_section").set_value(section).run()
+        no_traceback(at)
+        infos += texts(at, "info")
     for t in ("marts.tide_minute", "marts.iv_stats", "marts.oi_change"):
         assert any(i.startswith(t) and "run the marts job" in i for i in infos), t
     assert any("market.greek_exposure is not in this warehouse yet" in i for i in infos)
