@@ -73,6 +73,7 @@ OPTIONAL = (
     "ask",
     "seq",
     "vendor",
+    "vendor_sequence",
 )
 
 
