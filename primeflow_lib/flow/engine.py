@@ -36,9 +36,9 @@ import pandas as pd
 from primeflow_lib.flow._util import factorize
 from primeflow_lib.flow.classify import classify_prints, empty_events, quarantine_rows, to_ns
 from primeflow_lib.flow.conditions import load_condition_maps
-from primeflow_lib.flow.side import MID
 from primeflow_lib.flow.context import CONTEXT_COLUMNS, build_context
 from primeflow_lib.flow.scoring import TAGS
+from primeflow_lib.flow.side import MID
 from primeflow_lib.flow.strategies import Pools, empty_signals, run_strategies
 from primeflow_lib.flow.validate import empty_quarantine, quarantine_frame, validate_prints
 from primeflow_lib.schema.flow import FLOW_EVENTS
