@@ -30,16 +30,19 @@ each is one function below (``rule_*``), the compiled loops are in
 6. **Product session** (:func:`rule_session`): a print outside its product's regular session
    (config ``sessions``: index and VIX options to 16:15 ET) is flagged ``is_extended`` and
    counted (``out_of_session_prints``).
-7. **Multi-leg structures across contracts** (:func:`rule_structures`, per underlying): kept,
-   non-late prints of *different contracts* of one underlying within ``flow.structure_window_ms``
-   (1 ms) of the first of them form one structure when the contracts' summed sizes are in a
-   ratio of small integers (each size / their gcd <= ``flow.structure_max_ratio``, at most
-   ``flow.structure_max_legs`` contracts). A bucket that fails is split, where every print has a
-   vendor sequence number, into runs of sequence numbers at most ``flow.structure_max_seq_gap``
-   apart, each tested alone. Each structure gets a label (:data:`STRUCTURES`, see
-   :func:`label_code`), an id, and later its net premium and net delta. Its legs are
-   non-directional (event type ``multileg``): a spread is one order, never a directional bet per
-   leg.
+7. **Multi-leg structures across contracts** (:func:`rule_structures`, per underlying). A
+   *bucket* is a run of kept, non-late prints of one underlying within
+   ``flow.structure_window_ms`` (1 ms) of its first print. The first of these that covers 2 to
+   ``flow.structure_max_legs`` contracts whose summed sizes are in a ratio of small integers
+   (each size / their gcd <= ``flow.structure_max_ratio``) is one structure: the whole bucket;
+   its prints that carry a multi-leg condition; the runs of vendor sequence numbers at most
+   ``flow.structure_max_seq_gap`` apart (where every print has one). Then, with
+   ``flow.structure_waive_ratio_for_flagged``, the multi-leg-flagged prints still left form one
+   structure whatever their ratio (the vendor marks them as legs; delta-weighted ratios such as
+   9:25 are common; two simultaneous complex orders may merge into one ``complex``). Each
+   structure gets a label (:data:`STRUCTURES`, :func:`label_code`), an id, its net premium and
+   (in the engine) its net delta. Its legs are non-directional (event type ``multileg``): a
+   spread is one order, never a directional bet per leg.
 8. **Side** per print from its NBBO (:mod:`primeflow_lib.flow.side`), tick rule when the quote
    is missing or crossed/locked (confidence ``low``).
 9. **Orders** (:func:`rule_orders`). Consecutive kept prints of the same contract form one order
@@ -110,7 +113,8 @@ STRUCTURE_DEFAULTS = {
     "structure_window_ms": 1.0,
     "structure_max_ratio": 3,
     "structure_max_legs": 6,
-    "structure_max_seq_gap": 0,
+    "structure_max_seq_gap": 64,
+    "structure_waive_ratio_for_flagged": True,
     "roll_max_dte": 7,
 }
 
@@ -342,12 +346,14 @@ def rule_structures(
         tp.t[o],
         tp.ck[o],
         tp.size[o],
+        (tp.flags[o] & C.F_MULTILEG) != 0,
         tp.vseq[o],
         tp.has_vseq[o],
         np.int64(round(float(p["structure_window_ms"]) * 1e6)),
         int(p["structure_max_ratio"]),
         int(p["structure_max_legs"]),
         int(p["structure_max_seq_gap"]),
+        bool(p["structure_waive_ratio_for_flagged"]),
     )
     gid[o] = g
     return gid
@@ -362,12 +368,14 @@ def label_code(
     expiry_day: np.ndarray,
     dte: np.ndarray,
     roll_max_dte: int,
+    max_ratio: int = 3,
 ) -> np.ndarray:
     """Label code (index into :data:`STRUCTURES`) per structure number ``0..gid.max()``.
 
     The legs are the structure's contracts with their summed sizes (``ratio`` = sizes / gcd):
 
-    * 2 legs, same expiry and right: ``vertical`` (1:1) or ``ratio`` (e.g. 1:2);
+    * 2 legs, same expiry and right: ``vertical`` (1:1) or ``ratio`` (e.g. 1:2, each part at
+      most ``flow.structure_max_ratio``);
     * 2 legs, same expiry, call + put, 1:1: ``straddle`` (same strike) or ``strangle``;
     * 2 legs, same right, different expiries, 1:1: ``roll`` when the nearer leg has at most
       ``flow.roll_max_dte`` days left (positions are rolled shortly before expiry), else
@@ -391,7 +399,7 @@ def label_code(
     o = np.lexsort((lk, lr, le, lg))
     lg, lr, lk, le, ld, ls = lg[o], lr[o], lk[o], le[o], ld[o], leg_size[o]
     gstart = np.flatnonzero(np.r_[True, lg[1:] != lg[:-1]])
-    return K.label_structures(gstart, lr, lk, le, ls, ld, int(roll_max_dte))
+    return K.label_structures(gstart, lr, lk, le, ls, ld, int(roll_max_dte), int(max_ratio))
 
 
 def rule_orders(
@@ -844,7 +852,7 @@ def _structure_columns(
         p = {**STRUCTURE_DEFAULTS, **{k: flow_cfg[k] for k in STRUCTURE_DEFAULTS if k in flow_cfg}}
         lab = label_code(
             g, e_ccode[sel], e_size[sel], is_call[sel], strike[sel],
-            expiry[sel].astype(np.int64), dte, int(p["roll_max_dte"]),
+            expiry[sel].astype(np.int64), dte, int(p["roll_max_dte"]), int(p["structure_max_ratio"]),
         )
         dirn = np.where(e_side[sel] < MID, 1.0, np.where(e_side[sel] > MID, -1.0, 0.0))
         net = np.bincount(g, weights=dirn * e_prem[sel], minlength=ng)

@@ -165,14 +165,25 @@ def _ratio_ok(idx, ck, size, max_ratio, max_legs, tmp_c, tmp_s):  # pragma: no c
 
 
 @numba.njit(cache=True)
+def _assign(idx, gid, g):  # pragma: no cover - compiled
+    for p in idx:
+        gid[p] = g
+
+
+@numba.njit(cache=True)
 def find_structures(
-    ukey, ts, ck, size, vseq, has_vseq, window_ns, max_ratio, max_legs, max_seq_gap
+    ukey, ts, ck, size, flagged, vseq, has_vseq, window_ns, max_ratio, max_legs, max_seq_gap,
+    waive_flagged,
 ):  # pragma: no cover - compiled
     """Prints sorted by (underlying-session key, timestamp). A bucket is a run of prints of one
-    underlying within ``window_ns`` of its first print; a bucket on 2+ contracts whose per-contract
-    sizes pass the ratio test is one structure. A bucket that fails is split, where every print
-    has a vendor sequence, into runs of sequence numbers no more than ``max_seq_gap`` apart, and
-    each run is tested alone. Returns the structure number per print (-1: none)."""
+    underlying within ``window_ns`` of its first print. Tried in turn, the first that passes the
+    ratio test (2+ contracts, summed sizes in a small-integer ratio) is one structure: the whole
+    bucket; its prints that carry a multi-leg condition (``flagged``), when that is a strict
+    subset; and, where every print has a vendor sequence number, the runs of sequence numbers no
+    more than ``max_seq_gap`` apart (of the flagged prints when there are 2+, else of the
+    bucket), each run tested alone. Last, with ``waive_flagged``, the flagged prints still
+    unassigned form one structure when they cover 2..max_legs contracts, whatever their ratio.
+    Returns the structure number per print (-1: none)."""
     n = ck.shape[0]
     gid = np.full(n, -1, np.int64)
     tmp_c = np.empty(max_legs, np.int64)
@@ -185,18 +196,31 @@ def find_structures(
             j += 1
         if j - i >= 2:
             idx = np.arange(i, j)
+            nf = 0
+            for p in idx:
+                if flagged[p]:
+                    nf += 1
+            sub = np.empty(nf, np.int64)
+            q = 0
+            for p in idx:
+                if flagged[p]:
+                    sub[q] = p
+                    q += 1
             if _ratio_ok(idx, ck, size, max_ratio, max_legs, tmp_c, tmp_s):
-                for p in idx:
-                    gid[p] = g
+                _assign(idx, gid, g)
+                g += 1
+            elif 2 <= nf < j - i and _ratio_ok(sub, ck, size, max_ratio, max_legs, tmp_c, tmp_s):
+                _assign(sub, gid, g)
                 g += 1
             elif max_seq_gap > 0:
+                base = sub if nf >= 2 else idx
                 all_seq = True
-                for p in idx:
+                for p in base:
                     if not has_vseq[p]:
                         all_seq = False
                         break
                 if all_seq:
-                    o = idx[stable_argsort(vseq[idx])]
+                    o = base[stable_argsort(vseq[base])]
                     a = 0
                     m = o.shape[0]
                     while a < m:
@@ -206,16 +230,30 @@ def find_structures(
                         if b - a >= 2 and _ratio_ok(
                             o[a:b], ck, size, max_ratio, max_legs, tmp_c, tmp_s
                         ):
-                            for p in o[a:b]:
-                                gid[p] = g
+                            _assign(o[a:b], gid, g)
                             g += 1
                         a = b
+            if waive_flagged and nf >= 2:
+                k = 0
+                for p in sub:
+                    if gid[p] < 0:
+                        k += 1
+                rest = np.empty(k, np.int64)
+                k = 0
+                for p in sub:
+                    if gid[p] < 0:
+                        rest[k] = p
+                        k += 1
+                if k >= 2 and _ratio_ok(rest, ck, size, 1 << 62, max_legs, tmp_c, tmp_s):
+                    _assign(rest, gid, g)
+                    g += 1
         i = j
     return gid
 
 
 @numba.njit(cache=True)
-def label_structures(gstart, right, strike, expiry, size, dte, roll_max_dte):  # pragma: no cover
+def label_structures(gstart, right, strike, expiry, size, dte, roll_max_dte, max_ratio):
+    # pragma: no cover - compiled
     """Legs (one row per contract) sorted by structure, then expiry, right, strike; ``gstart``
     the first leg of each structure. Returns the label code per structure (see
     ``classify.STRUCTURES``: 0 vertical, 1 straddle, 2 strangle, 3 calendar, 4 diagonal,
@@ -242,7 +280,10 @@ def label_structures(gstart, right, strike, expiry, size, dte, roll_max_dte):  #
         if k == 2:
             r0, r1 = size[a] // g, size[a + 1] // g
             if same_exp and same_right:
-                out[s] = 0 if r0 == r1 else 5
+                if r0 == r1:
+                    out[s] = 0
+                elif r0 <= max_ratio and r1 <= max_ratio:
+                    out[s] = 5
             elif same_exp and r0 == r1:
                 out[s] = 1 if strike[a] == strike[a + 1] else 2
             elif same_right and r0 == r1:
