@@ -268,7 +268,8 @@ FLOW_CONTEXT = Table(
             "gex_regime",
             "VARCHAR",
             "POSITIVE | NEGATIVE: sign of the GEX profile at spot (usually: spot above / below the "
-            "flip; without a flip the sign of gex_total) | UNKNOWN",
+            "flip; without a flip the sign of gex_total) | NEAR_FLIP (spot within "
+            "gex.near_flip_band expected moves of the flip: the sign is not meaningful) | UNKNOWN",
         ),
         C("gex_flip", "DOUBLE", "zero-gamma flip, USD (null: no sign change on the grid)", nullable=True),
         C("gex_call_wall", "DOUBLE", "call wall strike, USD", nullable=True),
