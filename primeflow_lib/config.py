@@ -33,6 +33,7 @@ _CHANNEL_KEYS = {"type": str, "env": str, "chat_id_env": str, "path": str, "max_
 API_KEY_ENV = {
     "massive": ("POLYGON_MASSIVE_KEY", "POLYGON_API_KEY", "MASSIVE_API_KEY"),
     "alpha_vantage": ("ALPHAVANTAGE_API_KEY",),
+    "databento": ("DATABENTO_API_KEY",),
 }
 
 

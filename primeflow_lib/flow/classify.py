@@ -44,7 +44,10 @@ each is one function below (``rule_*``), the compiled loops are in
    (in the engine) its net delta. Its legs are non-directional (event type ``multileg``): a
    spread is one order, never a directional bet per leg.
 8. **Side** per print from its NBBO (:mod:`primeflow_lib.flow.side`), tick rule when the quote
-   is missing or crossed/locked (confidence ``low``).
+   is missing or crossed/locked (confidence ``low``). When the quote is the trading venue's own
+   best quote rather than the consolidated one (``quote_source`` = ``venue_bbo``, e.g.
+   Databento ``tbbo``), the confidence is one level lower (high -> medium -> low), counted in
+   ``venue_quote_prints``.
 9. **Orders** (:func:`rule_orders`). Consecutive kept prints of the same contract form one order
    while every print is within ``flow.sweep_window_ms`` of the order's **first** print, has the
    same direction class (buy: above_ask/ask/to_ask, neutral: mid, sell: to_bid/bid/below_bid),
@@ -528,6 +531,7 @@ def classify_prints(
         "structures_by_label": {},
         "multileg_prints": 0,
         "multileg_prints_in_structures": 0,
+        "venue_quote_prints": 0,
     }
     if n == 0:
         return Classified(events=empty_events(), counts=counts)
@@ -662,8 +666,12 @@ def classify_prints(
     counts["structure_prints"] = int(in_struct.sum())
     _tick("structures")
 
-    # 8. side from the quote
+    # 8. side from the quote; a venue's own quote (not the NBBO) lowers the confidence a level
     code, conf = quote_side(tp.price, tp.bid, tp.ask, float(flow_cfg["mid_band"]))
+    if "quote_source" in good:
+        venue_q = (good["quote_source"].astype("str") == "venue_bbo").to_numpy(dtype=bool, na_value=False)[tp.rows]
+        conf = np.where(venue_q & (code >= 0), np.maximum(conf - 1, 0), conf).astype(np.int8)
+        counts["venue_quote_prints"] = int(venue_q.sum())
     no_quote = ~(np.isfinite(tp.bid) & np.isfinite(tp.ask))
     counts["no_quote_prints"] = int(no_quote.sum())
     counts["crossed_quote_prints"] = int(((code < 0) & ~no_quote).sum())

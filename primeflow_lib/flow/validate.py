@@ -74,6 +74,7 @@ OPTIONAL = (
     "seq",
     "vendor",
     "vendor_sequence",
+    "quote_source",
 )
 
 

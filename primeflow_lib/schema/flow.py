@@ -31,6 +31,13 @@ OPTION_PRINTS = Table(
             "sequence); null when the vendor has none (Massive, synthetic)",
             nullable=True,
         ),
+        C(
+            "quote_source",
+            "VARCHAR",
+            "what bid/ask are: nbbo (the consolidated quote at the trade) | venue_bbo (the trading "
+            "venue's own best quote: side confidence one level lower); null = nbbo or no quote",
+            nullable=True,
+        ),
     ),
     key=("print_id",),
     doc="Raw option trades as the vendor delivered them (cancels, late and multi-leg prints "

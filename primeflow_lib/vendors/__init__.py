@@ -22,6 +22,9 @@ VENDOR_CLASSES: dict[str, str] = {
     "yfinance": "primeflow_lib.vendors.yfinance_vendor:YFinanceVendor",
     "alpha_vantage": "primeflow_lib.vendors.alpha_vantage:AlphaVantageVendor",
     "csv": "primeflow_lib.vendors.csv_vendor:CsvVendor",
+    "databento": "primeflow_lib.vendors.databento.vendor:DatabentoVendor",
+    "dbn": "primeflow_lib.vendors.databento.files:DbnFileVendor",
+    "cboe": "primeflow_lib.vendors.cboe.vendor:CboeFileVendor",
 }
 
 

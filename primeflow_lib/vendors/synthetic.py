@@ -162,9 +162,8 @@ def _frame(table: Any, cols: Mapping[str, Any]) -> pd.DataFrame:
     n = len(next(iter(cols.values()))) if cols else 0
     for col in table.columns:
         if col.name not in cols and col.nullable:  # e.g. vendor_sequence: the vendor has none
-            data[col.name] = pd.array(
-                [None] * n, dtype="Int64" if col.type in _INT32 | _INT64 else "float64"
-            )
+            kind = "Int64" if col.type in _INT32 | _INT64 else "str" if col.type == "VARCHAR" else "float64"
+            data[col.name] = pd.array([None] * n, dtype=kind)
             continue
         v = cols[col.name]
         if col.type in _INT32:

@@ -25,7 +25,7 @@ exchange            ``exchange_id`` (DataShop's ids: 5 = CBOE, 6 = ISE, 42 = C2,
 price, size         ``trade_price``, ``trade_size``
 conditions          ``trade_condition_id`` as sent (read with the ``cboe_datashop`` condition map)
 correction          null (a cancel arrives as its own record, condition 40-44)
-bid, ask            ``best_bid``, ``best_ask`` (the NBBO at the trade)
+bid, ask            ``best_bid``, ``best_ask`` (the NBBO at the trade; ``quote_source`` nbbo)
 seq                 0-based position of the row among the file's rows of its contract and day
 vendor_sequence     ``sequence_number``
 print_id            hash of (symbol, ns time, exchange, price, size, condition, sequence_number)
@@ -288,6 +288,7 @@ def _to_prints(raw: pd.DataFrame, path: Path, report: ImportReport) -> pd.DataFr
             "seq": seq,
             "vendor": pd.array([VENDOR] * n, dtype="str"),
             "vendor_sequence": vseq.astype(np.int64),
+            "quote_source": pd.array(["nbbo"] * n, dtype="str"),
         }
     )
     return out[OPTION_PRINTS.column_names]
