@@ -148,7 +148,11 @@ def read_quotedata(path: str | Path) -> ChainExport:
             if sym.right != right or sym.expiry != expiry or abs(sym.strike - strike) > 1e-6:
                 raise CboeFileError(f"{path.name}: line {ln}: {vals['symbol']!r} does not match the line's "
                                     f"expiry {expiry}, strike {strike} and side {right}")
-            col = (lambda f, right=right: f"{f} ({'calls' if right == 'C' else 'puts'})")
+            side = "calls" if right == "C" else "puts"
+
+            def col(f: str, side: str = side) -> str:
+                return f"{f} ({side})"
+
             rows.append({
                 "trade_date": trade_date,
                 "underlying": sym.underlying,

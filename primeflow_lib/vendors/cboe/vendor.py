@@ -18,7 +18,13 @@ from typing import Any
 
 import pandas as pd
 
-from primeflow_lib.vendors.base import ChainSource, DataKind, PrintSource, VendorDataError, VendorError
+from primeflow_lib.vendors.base import (
+    ChainSource,
+    DataKind,
+    PrintSource,
+    VendorDataError,
+    VendorError,
+)
 from primeflow_lib.vendors.cboe.quotedata import read_quotedata
 from primeflow_lib.vendors.cboe.trades import VENDOR, read_option_trades
 
