@@ -471,7 +471,7 @@ def _stats(vc, cc, ev, signals, funnel, quarantine) -> dict[str, Any]:
         "quarantined_by_reason": {str(k): int(v) for k, v in by_reason.items()},
         "events": int(len(ev)),
         "events_by_type": dict(cc.get("by_event_type", {})),
-        "events_by_side": {str(k): int(v) for k, v in ev["side"].value_counts().items()}
+        "events_by_side": {str(k): int(v) for k, v in ev["side"].value_counts().items() if v}
         if len(ev)
         else {},
         "events_late": int(ev["is_late"].astype(bool).sum()) if len(ev) else 0,

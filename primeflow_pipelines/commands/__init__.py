@@ -1,0 +1,1 @@
+"""The ``primeflow`` command line, one module per command group."""
