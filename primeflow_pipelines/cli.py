@@ -260,9 +260,9 @@ def _attach_library_commands() -> None:
 
 
 _attach_library_commands()
-from primeflow_pipelines.commands.imports import import_group  # noqa: E402
-from primeflow_pipelines.commands.gex import gex  # noqa: E402
 from primeflow_pipelines.commands.checks import check_real  # noqa: E402
+from primeflow_pipelines.commands.gex import gex  # noqa: E402
+from primeflow_pipelines.commands.imports import import_group  # noqa: E402
 
 main.add_command(import_group)
 main.add_command(gex)
