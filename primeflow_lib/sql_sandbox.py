@@ -48,7 +48,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from primeflow_lib.warehouse import WarehouseError, _check_file, read_copy_path
+from primeflow_lib.warehouse import WarehouseError, check_file, read_copy_path
 
 #: DuckDB settings of every sandboxed connection (see the module doc)
 SANDBOX_SETTINGS: dict[str, Any] = {
@@ -93,7 +93,7 @@ def open_sandboxed_connection(path: str | os.PathLike | None = None) -> duckdb.D
         WarehouseError: the file does not exist, is not a DuckDB file, or cannot be opened.
     """
     p = Path(path) if path is not None else read_copy_path()
-    _check_file(p)
+    check_file(p)
     if not p.is_file():
         raise WarehouseError(f"warehouse file {p} does not exist (run `make demo` or `primeflow publish` first)")
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from primeflow_lib.flow._util import stable_argsort
+from primeflow_lib.arrays import stable_argsort
 
 
 @numba.njit(cache=True)

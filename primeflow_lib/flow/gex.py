@@ -75,9 +75,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import categorical, factorize
+from primeflow_lib.arrays import categorical, factorize
 from primeflow_lib.pricing import bs_gamma, bs_gamma_profile
-from primeflow_lib.warehouse import quarantine_rows
+from primeflow_lib.schema.flow import FLOW_CONTEXT
+from primeflow_lib.schema.quarantine import quarantine_rows
 
 CONVENTIONS = ("dealer_long_calls_short_puts", "dealer_short_all")
 DEFAULT_CONVENTION = CONVENTIONS[0]
@@ -95,18 +96,8 @@ GEX_REGIMES = ("POSITIVE", "NEGATIVE", "NEAR_FLIP", "UNKNOWN")
 GEX_UNITS = "USD of dealer delta per 1% move of the underlying"
 NS_YEAR = 365 * 86_400_000_000_000
 CLOSE_HOUR = 16
-GEX_CONTEXT_COLUMNS = [
-    "gex_date",
-    "gex_convention",
-    "gex_total",
-    "gex_regime",
-    "gex_flip",
-    "gex_call_wall",
-    "gex_put_wall",
-    "gex_flip_dist",
-    "gex_call_wall_dist",
-    "gex_put_wall_dist",
-]
+#: the dealer-gamma columns of ``flow.flow_context``, as declared there
+GEX_CONTEXT_COLUMNS = [c for c in FLOW_CONTEXT.column_names if c.startswith("gex_")]
 
 # (rule name, field, text), in the order rows are checked: a row is quarantined for the first.
 # The first _N_STRUCTURAL rules come before the expiry check (an expired row is counted

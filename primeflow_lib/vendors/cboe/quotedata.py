@@ -38,8 +38,8 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib import calendar
-from primeflow_lib.flow.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.schema.market import OPTION_CHAIN
+from primeflow_lib.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.vendors.cboe.trades import VENDOR, CboeFileError
 
 HEADER = (

@@ -42,9 +42,9 @@ import numpy as np
 import pandas as pd
 import zstandard
 
-from primeflow_lib.flow.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN
+from primeflow_lib.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.vendors.base import VendorDataError
 
 VENDOR = "databento"
