@@ -33,7 +33,6 @@ instrument has no definition (symbol unknown).
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN
 from primeflow_lib.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.vendors.base import VendorDataError
+from primeflow_lib.vendors.massive import print_id
 
 VENDOR = "databento"
 OPRA = "OPRA.PILLAR"
@@ -176,14 +176,6 @@ def _flags_text(flags: np.ndarray) -> np.ndarray:
     return txt[inv.reshape(-1)]
 
 
-def _ids(sym, ts, exch, price, size, cond, vseq) -> np.ndarray:
-    out = np.empty(len(sym), dtype=object)
-    for i in range(len(sym)):
-        key = f"{sym[i]}|{int(ts[i])}|{int(exch[i])}|{float(price[i])!r}|{int(size[i])}|{cond[i]}|{int(vseq[i])}"
-        out[i] = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-    return out
-
-
 def prints(trades: DbnData, defs: pd.DataFrame) -> pd.DataFrame:
     """``flow.option_prints`` rows from a ``tcbbo`` / ``tbbo`` / ``trades`` stream, with the
     contracts of ``defs`` (:func:`contracts`) naming each instrument."""
@@ -228,7 +220,7 @@ def prints(trades: DbnData, defs: pd.DataFrame) -> pd.DataFrame:
     key = pd.Series(sym, dtype=object) + "|" + pd.Series(day).astype(str)
     out = pd.DataFrame({
         "trade_date": day,
-        "print_id": _ids(sym, ts, exch, price, size, cond, vseq),
+        "print_id": [print_id(*r) for r in zip(sym, ts, exch, price, size, cond, vseq, strict=True)],
         "option_symbol": pd.array(sym, dtype="str"),
         "underlying": pd.array(c["underlying"].to_numpy(dtype=object), dtype="str"),
         "sip_ts": wall.to_numpy().astype("datetime64[us]"),
