@@ -52,9 +52,10 @@ Problem = tuple[np.ndarray, str, str]  # (bad mask, field, reason)
 
 def _norm_ticker(values: np.ndarray) -> np.ndarray:
     """Upper case, trimmed, ``-`` and ``/`` as ``.`` (``BRK-B`` == ``BRK.B``); missing -> ''."""
-    s = pd.Series(values, dtype=object)
-    s = s.where(s.notna(), "").astype(str).str.strip().str.upper()
-    return s.str.replace(r"[-/]", ".", regex=True).to_numpy(dtype=object)
+    codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    s = pd.Series(uniq, dtype=object).astype(str).str.strip().str.upper()  # each distinct value once
+    normed = np.append(s.str.replace(r"[-/]", ".", regex=True).to_numpy(dtype=object), "")
+    return normed[np.where(codes < 0, len(normed) - 1, codes)]
 
 
 def plausibility_problems(
