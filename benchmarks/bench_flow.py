@@ -14,18 +14,22 @@ different contracts of one underlying in the same instant, sizes 1:1, 1:2:1, 1:1
 late prints, compression prints and prints without quotes.
 
 The day is scored the way a real OPRA day must be: by underlying in bounded chunks
-(:func:`primeflow_lib.flow.engine.plan_chunks`, ``--chunk-prints`` prints at most) with
-:func:`primeflow_lib.flow.engine.score_chunks`, each chunk's result counted and let go. A child
-process generates the inputs and writes one Parquet file per chunk (as a warehouse query per
-chunk would return them); the timed part reads each chunk's file and scores it. The last line
-printed is one JSON object with ``prints_per_s``, ``seconds``, ``cpu_seconds``, ``peak_rss_mb``
-(this process: the scoring side) and the load average. Target on the 2-core reference machine:
-20M prints <= 40 s, peak RSS <= 4 GB.
+(:func:`primeflow_lib.flow.engine.plan_chunks`, ``--chunk-prints`` prints at most), each chunk
+end to end in one of ``--workers`` processes (:func:`primeflow_lib.flow.engine.
+score_chunks_parallel`; the chunk's result is counted and let go in the worker). A child process
+first generates the day and writes each chunk's inputs (prints, bars, daily bars, chain, history)
+as Parquet files, as a warehouse query per chunk would return them; the timed part is loading and
+scoring every chunk. The last line printed is one JSON object with ``prints_per_s``,
+``seconds``, ``cpu_seconds`` (this process and its workers), ``peak_rss_mb`` (the peak of the
+summed RSS of this process and its workers, sampled every 50 ms) and the load average. Target on
+the 2-core reference machine: 20M prints <= 40 s, peak RSS <= 4 GB.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import multiprocessing
 import os
@@ -46,7 +50,7 @@ from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
 from primeflow_lib.arrays import hex_strings  # noqa: E402
 from primeflow_lib.config import load_config  # noqa: E402
 from primeflow_lib.flow.classify import hex64  # noqa: E402
-from primeflow_lib.flow.engine import plan_chunks, score_batch, score_chunks  # noqa: E402
+from primeflow_lib.flow.engine import plan_chunks, score_batch, score_chunks_parallel  # noqa: E402
 
 NS_MIN = 60_000_000_000
 DAY = np.datetime64("2025-06-13")
@@ -337,14 +341,13 @@ def _machine() -> dict:
 
 
 def _write_inputs(folder: str, n_prints: int, n_tickers: int, seed: int, chunk_prints: int) -> None:
-    """Child process: generate the day and write context frames plus one Parquet file of prints
-    per chunk of underlyings (its memory is not the scoring side's)."""
+    """Child process: generate the day and write, per chunk of underlyings, one Parquet file of
+    each input (prints, 1m bars, daily bars with the regime benchmark's, chain, history), as a
+    warehouse query per chunk would return them. Its memory is not the scoring side's."""
     import pyarrow.parquet as pq
 
     d = generate(n_prints, n_tickers, seed)
     out = Path(folder)
-    for name in ("bars_1m", "daily_bars", "chain", "history"):
-        d[name].to_parquet(out / f"{name}.parquet", index=False)
     p = d.pop("prints")
     und = p["underlying"].to_numpy(dtype=object)
     counts = pd.Series(und).value_counts().to_dict()
@@ -353,10 +356,63 @@ def _write_inputs(folder: str, n_prints: int, n_tickers: int, seed: int, chunk_p
     del p
     codes, uniq = pd.factorize(und)
     pos = {u: i for i, u in enumerate(uniq)}
+    cols = {"bars_1m": "ticker", "daily_bars": "ticker", "chain": "underlying", "history": "ticker"}
     for i, tickers in enumerate(plan):
         mask = np.isin(codes, [pos[t] for t in tickers])
         pq.write_table(table.filter(pa.array(mask)), out / f"prints_{i:04d}.parquet")
-    (out / "plan.json").write_text(json.dumps({"chunks": plan, "prints": int(len(und))}))
+        for name, col in cols.items():
+            want = {*tickers, "SPY"} if name == "daily_bars" else set(tickers)  # SPY: the regime benchmark
+            frame = d[name]
+            frame[frame[col].isin(want)].to_parquet(out / f"{name}_{i:04d}.parquet", index=False)
+    (out / "plan.json").write_text(json.dumps({"chunks": plan, "prints": int(len(und)),
+                                               "bars": int(len(d["bars_1m"]))}))
+
+
+def _load_inputs(folder: str, index: dict, tickers: list[str]) -> dict:
+    """One chunk's inputs from the files :func:`_write_inputs` wrote."""
+    i = index[tickers[0]]
+    f = Path(folder)
+    return {name: pd.read_parquet(f / f"{name}_{i:04d}.parquet")
+            for name in ("prints", "bars_1m", "daily_bars", "chain", "history")}
+
+
+def _summary(tickers: list[str], res) -> dict:
+    """The sink: count what the chunk produced and let the rows go."""
+    st = res.stats
+    return {"events": st["events"], "signals": st["signals"], "quarantined": len(res.quarantine),
+            "structures": st["prints"].get("structures", 0), "by_type": st["events_by_type"],
+            "timings": st["timings_s"]}
+
+
+class _RssPeak:
+    """Peak of the summed RSS of this process and its children, sampled every 50 ms."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.me = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            for p in [self.me, *self.me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):  # a worker that just exited
+                    total += p.memory_info().rss
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.05)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._t.join()
+        return self.peak / 2**20
 
 
 def main() -> None:
@@ -364,13 +420,15 @@ def main() -> None:
     ap.add_argument("--prints", type=int, default=20_000_000)
     ap.add_argument("--tickers", type=int, default=500)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--chunk-prints", type=int, default=2_000_000,
+    ap.add_argument("--chunk-prints", type=int, default=1_000_000,
                     help="most prints per chunk of underlyings (a bigger underlying is a chunk alone)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="processes scoring chunks at once (1: in this process)")
     ap.add_argument(
         "--warmup",
         type=int,
         default=20_000,
-        help="prints in an untimed warm-up run (compiles the numba kernels)",
+        help="prints in an untimed warm-up run (compiles the numba kernels into their cache)",
     )
     args = ap.parse_args()
     print("machine:", json.dumps(_machine()))
@@ -387,54 +445,47 @@ def main() -> None:
         child.join()
         if child.exitcode != 0:
             raise SystemExit(f"input generation failed (exit code {child.exitcode})")
-        folder = Path(tmp)
-        meta = json.loads((folder / "plan.json").read_text())
-        ctx = {name: pd.read_parquet(folder / f"{name}.parquet")
-               for name in ("bars_1m", "daily_bars", "chain", "history")}
-        n = int(meta["prints"])
-        plan = meta["chunks"]
-        print(f"generated {n:,} prints in {len(plan)} chunks, {len(ctx['bars_1m']):,} bars in "
+        meta = json.loads((Path(tmp) / "plan.json").read_text())
+        n, plan = int(meta["prints"]), meta["chunks"]
+        print(f"generated {n:,} prints in {len(plan)} chunks, {meta['bars']:,} bars in "
               f"{time.perf_counter() - t0:.1f}s")
-
-        def load(tickers: list[str], _it=iter(range(len(plan)))) -> pd.DataFrame:
-            return pd.read_parquet(folder / f"prints_{next(_it):04d}.parquet")
-
+        index = {c[0]: i for i, c in enumerate(plan)}
+        load = functools.partial(_load_inputs, tmp, index)
+        rss = _RssPeak()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the generator is a child too
         load_before = os.getloadavg()[0]
         t0 = time.perf_counter()
         c0 = time.process_time()
-        totals = {"events": 0, "signals": 0, "quarantined": 0, "structures": 0}
-        by_type: dict[str, int] = {}
-        timings: dict[str, float] = {}
-        for _tickers, res in score_chunks(load, plan, ctx["bars_1m"], ctx["daily_bars"], ctx["chain"],
-                                          cfg, ctx["history"], source="bench"):
-            st = res.stats
-            totals["events"] += st["events"]
-            totals["signals"] += st["signals"]
-            totals["quarantined"] += len(res.quarantine)
-            totals["structures"] += st["prints"].get("structures", 0)
-            for k, v in st["events_by_type"].items():
-                by_type[k] = by_type.get(k, 0) + v
-            for k, v in st["timings_s"].items():
-                timings[k] = round(timings.get(k, 0.0) + v, 3)
-            del res
+        parts = score_chunks_parallel(load, plan, cfg, sink=_summary, workers=args.workers, source="bench")
         sec = time.perf_counter() - t0
         cpu = time.process_time() - c0
+        peak = rss.stop()
     load_after = os.getloadavg()[0]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    totals = {k: sum(p[k] for p in parts) for k in ("events", "signals", "quarantined", "structures")}
+    by_type: dict[str, int] = {}
+    timings: dict[str, float] = {}
+    for p in parts:
+        for k, v in p["by_type"].items():
+            by_type[k] = by_type.get(k, 0) + v
+        for k, v in p["timings"].items():
+            timings[k] = round(timings.get(k, 0.0) + v, 3)
     print("timings_s (summed over chunks):", json.dumps(timings))
     print("events:", totals["events"], json.dumps(by_type), "structures:", totals["structures"])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # other processes on the machine slow the wall clock: cpu_seconds and the load averages
-    # (1-minute, before and after) say how much of it was ours
+    # other processes on the machine slow the wall clock: cpu_seconds (this process and the
+    # scoring workers) and the load averages (1-minute, before and after) say how much was ours
     print(
         json.dumps(
             {
                 "bench": "flow",
                 "prints": n,
                 "chunks": len(plan),
+                "workers": args.workers,
                 "seconds": round(sec, 3),
                 "prints_per_s": round(n / sec),
                 "peak_rss_mb": round(peak, 1),
-                "cpu_seconds": round(cpu, 3),
+                "cpu_seconds": round(cpu + workers_cpu, 3),
                 "load_avg": [round(load_before, 2), round(load_after, 2)],
                 "events": totals["events"],
                 "structures": totals["structures"],

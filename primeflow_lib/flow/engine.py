@@ -597,3 +597,48 @@ def score_chunks(
             gamma=gam.take(tickers),
         )
         yield list(tickers), res
+
+
+# the worker side of score_chunks_parallel (module level: picklable under spawn)
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(load_inputs, sink, cfg, source, now) -> None:
+    _WORKER.update(load_inputs=load_inputs, sink=sink, cfg=cfg, source=source, now=now)
+
+
+def _worker_score(tickers: list[str]) -> Any:
+    w = _WORKER
+    inp = w["load_inputs"](tickers)
+    res = score_batch(inp["prints"], inp.get("bars_1m"), inp.get("daily_bars"), inp.get("chain"), w["cfg"],
+                      inp.get("history"), source=w["source"], now=w["now"], gamma=inp.get("gamma"))
+    return w["sink"](tickers, res)
+
+
+def score_chunks_parallel(
+    load_inputs: Callable[[list[str]], Mapping[str, pd.DataFrame]],
+    chunks: Sequence[list[str]],
+    cfg: dict[str, Any],
+    *,
+    sink: Callable[[list[str], FlowResult], Any],
+    workers: int = 2,
+    source: str = "batch",
+    now: dt.datetime | None = None,
+) -> list[Any]:
+    """Score chunks of underlyings in ``workers`` processes (spawned), each chunk end to end in
+    one worker: ``load_inputs(tickers)`` returns that chunk's ``prints`` and its ``bars_1m``,
+    ``daily_bars`` (with the regime benchmark's), ``chain``, ``history``, ``gamma``;
+    ``sink(tickers, result)`` runs in the worker (write the rows there) and its small return
+    value comes back. Returns those values in chunk order. ``load_inputs`` and ``sink`` must be
+    picklable (module-level functions or ``functools.partial`` of them). Memory held is about one
+    chunk per worker; the rows equal :func:`score_batch` of the whole day (see
+    :func:`plan_chunks`)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if workers <= 1:
+        _worker_init(load_inputs, sink, cfg, source, now)
+        return [_worker_score(list(t)) for t in chunks]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init, initargs=(load_inputs, sink, cfg, source, now)) as ex:
+        return list(ex.map(_worker_score, [list(t) for t in chunks]))
