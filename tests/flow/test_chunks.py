@@ -44,3 +44,21 @@ def test_chunks_equal_the_whole_day(cfg):
     b = ev[key].astype(str).sort_values("event_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
     assert sorted(whole.signals["signal_id"]) == sorted(sig["signal_id"])
+
+
+def test_parallel_path_scores_each_chunk_with_its_own_inputs(cfg):
+    from primeflow_lib.flow.engine import score_chunks_parallel
+
+    v = SyntheticVendor(seed=7)
+    prints = v.option_prints(TICKERS, DAY)
+    now = dt.datetime(2025, 6, 14)
+    whole = score_batch(prints, None, None, None, cfg, now=now)
+    plan = plan_chunks(prints["underlying"].value_counts().to_dict(), 1)
+
+    def load(tickers):
+        return {"prints": prints[prints["underlying"].isin(tickers)].reset_index(drop=True)}
+
+    got = score_chunks_parallel(load, plan, cfg, sink=lambda t, r: sorted(r.events["event_id"]),
+                                workers=1, now=now)
+    assert len(got) == len(TICKERS)
+    assert sorted(x for ids in got for x in ids) == sorted(whole.events["event_id"])
