@@ -43,15 +43,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from primeflow_lib.flow.classify import EVENT_TYPES, SENTIMENTS
+from primeflow_lib.flow.classify import EVENT_TYPES, SENTIMENTS, STRUCTURES
 from primeflow_lib.flow.side import CONFIDENCE_LABELS, SIDE_LABELS
 from primeflow_lib.models import SIGNAL_KINDS
 
-#: multi-leg structure labels of ``flow.flow_events.structure`` (NULL: not a multi-leg order)
-STRUCTURES: tuple[str, ...] = (
-    "vertical", "straddle", "strangle", "calendar", "diagonal", "ratio", "butterfly", "condor",
-    "roll", "complex",
-)
 #: opening/closing estimate labels (primeflow_lib.flow.open_interest)
 OPEN_CLOSE: tuple[str, ...] = ("opening", "closing", "mixed", "pending", "unknown")
 #: tags an order can carry on the tape and in order rules (definitions: primeflow_lib.flow.enrich)
