@@ -6,8 +6,8 @@ import json
 
 import click
 
-from primeflow_lib.flow.classify import EVENT_TYPES, SENTIMENTS
-from primeflow_lib.flow.criteria import OPEN_CLOSE, ORDER_TAG_NAMES, STRUCTURES
+from primeflow_lib.flow.classify import EVENT_TYPES, SENTIMENTS, STRUCTURES
+from primeflow_lib.flow.criteria import OPEN_CLOSE, ORDER_TAG_NAMES
 from primeflow_lib.flow.side import SIDE_LABELS
 from primeflow_lib.flow.tape import EVENT_TABLES, TAPE_COLUMNS, TOGGLES
 from primeflow_pipelines.commands.options import parse_date

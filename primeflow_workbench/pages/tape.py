@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from primeflow_lib.flow.classify import EVENT_TYPES
-from primeflow_lib.flow.criteria import OPEN_CLOSE, ORDER_TAG_NAMES, STRUCTURES
+from primeflow_lib.flow.classify import EVENT_TYPES, STRUCTURES
+from primeflow_lib.flow.criteria import OPEN_CLOSE, ORDER_TAG_NAMES
 from primeflow_lib.flow.side import SIDE_LABELS
 from primeflow_lib.flow.tape import TAPE_COLUMNS, TOGGLES, TapeQuery, simple_where, split_where
 from primeflow_lib.workbench import desk_views as dv

@@ -152,8 +152,8 @@ def test_tape_says_what_this_warehouse_lacks(tmp_path):
     build(path, structure=False)
     c = duckdb.connect(str(path))
     try:
-        if "structure" in FLOW_EVENTS.column_names:
-            pytest.skip("flow.flow_events declares structure")
+        if "structure" in FLOW_EVENTS.column_names:  # a warehouse written before the column
+            c.execute("ALTER TABLE flow.flow_events DROP COLUMN structure")
         c.execute("DROP TABLE marts.oi_change")
         res = run_tape(TapeQuery.from_dict({}), SETTINGS, c)
         assert any("no structure column" in n for n in res.notes)
