@@ -341,6 +341,24 @@ def score_batch(
     )
 
 
+def session_history(prints: pd.DataFrame, bars_1m: pd.DataFrame | None, cfg: dict[str, Any], *,
+                    source: str = "history") -> pd.DataFrame:
+    """The swing-memory rows (:data:`HISTORY_COLUMNS`) :func:`score_batch` produces for one
+    session's prints, computed from the prints alone: validation (with the session's 1-minute
+    bars, as :func:`score_batch` is given them) and classification, no context or strategies.
+
+    Equal to ``history_rows(score_batch(prints, bars_1m, ...).events)`` (tested), so a run can
+    rebuild the memory of the sessions before it without waiting for another run to store their
+    events (the scale profile's parallel backfills)."""
+    v = validate_prints(prints, source=source, now=dt.datetime(1970, 1, 1), rules=cfg.get("plausibility"),
+                        bars_1m=bars_1m)
+    ev = classify_prints(v.good, v.contracts, cfg["flow"], conditions=v.conditions).events
+    if not len(ev):
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in HISTORY_COLUMNS})
+    dte = ev["expiry"].to_numpy("datetime64[D]") - ev["trade_date"].to_numpy("datetime64[D]")
+    return ev.assign(dte=dte.astype(np.int64))[list(HISTORY_COLUMNS)].reset_index(drop=True)
+
+
 def _add_prior_volume(ev: pd.DataFrame, hist: pd.DataFrame) -> None:
     """Add the contracts traded in earlier micro-batches of the same session to ``day_volume``."""
     if not len(hist) or not len(ev):
