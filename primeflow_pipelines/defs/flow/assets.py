@@ -58,7 +58,12 @@ PAPER_KEY = dg.AssetKey(["live", "paper_positions"])
 MEMORY_SESSIONS, RVOL_SESSIONS = 10, 30
 
 
-def _before(key: dg.AssetKey, sessions: int) -> dg.AssetDep:
+def _before(key: dg.AssetKey, sessions: int) -> dg.AssetDep | dg.AssetKey:
+    """Only for split backfills: with one run per range (the default) the run itself orders
+    the sessions, and an offset mapping would make a UI backfill of some sessions also target
+    the sessions after them."""
+    if backfill_sessions_per_run() is None:
+        return key
     return dg.AssetDep(key, partition_mapping=dg.TimeWindowPartitionMapping(
         start_offset=-sessions, end_offset=0, allow_nonexistent_upstream_partitions=True))
 
