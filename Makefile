@@ -13,7 +13,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast ui bench lint docs clean-warehouse workbench reliability
+.PHONY: install install-scale demo test test-fast ui bench lint docs clean-warehouse workbench reliability
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -31,14 +31,22 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 install: $(VENV)/.synced
 	@$(BIN)/python -m compileall -q -j 0 primeflow_lib primeflow_pipelines
 
+# the scale profile's extra (deploy/scale/, docs/scaling.md): dagster-postgres, deltalake, dask,
+# and the local PostgreSQL / S3 servers its tests start; `make demo` does not need it
+$(VENV)/.synced-scale: $(VENV)/.synced
+	$(UV) sync --frozen --python $(PYTHON) --compile-bytecode --extra scale
+	@touch $@
+
+install-scale: install $(VENV)/.synced-scale
+
 demo: install
 	@mkdir -p var
 	PRIMEFLOW_VENDOR=synthetic $(BIN)/primeflow demo
 
-test: install
+test: install-scale
 	$(BIN)/pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install-scale
 	$(BIN)/pytest -q -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 ui: install
@@ -51,12 +59,13 @@ workbench: install
 	$(BIN)/streamlit run primeflow_workbench/app.py --server.address 127.0.0.1 --server.port 8501 \
 		--server.headless true --browser.gatherUsageStats false
 
-bench: install
+bench: install-scale
 	$(BIN)/python benchmarks/bench_backtest.py
 	$(BIN)/python benchmarks/bench_options.py
 	$(BIN)/python benchmarks/bench_flow.py
 	$(BIN)/python benchmarks/bench_live.py
 	$(BIN)/python benchmarks/bench_gex.py
+	$(BIN)/python benchmarks/bench_scale.py
 
 # the reliability suite (tests/reliability + the relay crash test): one table of figures, last
 # line one JSON object (see tests/reliability/run.py)

@@ -261,5 +261,9 @@ def _attach_library_commands() -> None:
 
 _attach_library_commands()
 
+from primeflow_pipelines.commands.scale import scale  # noqa: E402 - registered at the bottom
+
+main.add_command(scale)
+
 if __name__ == "__main__":
     main()
