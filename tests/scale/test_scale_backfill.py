@@ -27,7 +27,8 @@ def test_split_backfill_on_postgres_and_s3_equals_the_embedded_backfill(tmp_path
     assert len(DAYS) == 8
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump({"vendors": {"default": "synthetic"},
-                                   "universe": {"size": 4, "lookback_sessions": 5}}))
+                                   "universe": {"size": 4, "lookback_sessions": 5},
+                                   "synthetic": {"prints_per_ticker_day": 400}}))
     base = {"PRIMEFLOW_CONFIG": str(cfg), "PRIMEFLOW_VENDOR": "synthetic", "NO_PROXY": "127.0.0.1,localhost",
             "no_proxy": "127.0.0.1,localhost"}
     embedded = run_flow_backfill("embedded", tmp_path / "embedded", DAYS, base)
