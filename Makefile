@@ -59,13 +59,11 @@ workbench: install
 	$(BIN)/streamlit run primeflow_workbench/app.py --server.address 127.0.0.1 --server.port 8501 \
 		--server.headless true --browser.gatherUsageStats false
 
+# every script in benchmarks/ at its default size, one after another; each prints its figures
+# with the last line one JSON object (bench_workbench.py reads the demo's read copy: make demo first;
+# bench_scale.py needs the scale extra)
 bench: install-scale
-	$(BIN)/python benchmarks/bench_backtest.py
-	$(BIN)/python benchmarks/bench_options.py
-	$(BIN)/python benchmarks/bench_flow.py
-	$(BIN)/python benchmarks/bench_live.py
-	$(BIN)/python benchmarks/bench_gex.py
-	$(BIN)/python benchmarks/bench_scale.py
+	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 # the reliability suite (tests/reliability + the relay crash test): one table of figures, last
 # line one JSON object (see tests/reliability/run.py)

@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
 
+from primeflow_lib.arrays import hex_strings  # noqa: E402
 from primeflow_lib.config import load_config  # noqa: E402
-from primeflow_lib.flow._util import hex_strings  # noqa: E402
 from primeflow_lib.flow.classify import hex64  # noqa: E402
 from primeflow_lib.flow.engine import score_batch  # noqa: E402
 

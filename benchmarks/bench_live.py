@@ -1,4 +1,4 @@
-"""Benchmark: near-live latency, batch file written -> its first alert received (issue #4 item 8).
+"""Benchmark: near-live latency, batch file written -> its first alert received.
 
 Usage::
 

@@ -9,7 +9,7 @@ and the signal is inside the band), all four legs repriced at every close.
 (b) ``sweep_seconds``: ``--sweep`` configurations (DTE x short delta x width x profit take x
     stop) run one after the other on the same bars, end to end as in (a).
 
-Targets (issue #11): (a) <= 0.5 s, (b) <= 60 s for 1,000 configurations on the 2-core machine.
+Targets: (a) <= 0.5 s, (b) <= 60 s for 1,000 configurations on the 2-core machine.
 Usage: ``.venv/bin/python benchmarks/bench_options_backtest.py [--years 10] [--sweep 1000]``.
 The last line printed is one JSON object.
 """

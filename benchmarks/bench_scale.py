@@ -29,9 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
-
 import yaml  # noqa: E402
+from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
 
 from primeflow_lib import calendar  # noqa: E402
 from primeflow_lib.scale.local_services import LocalPostgres, LocalS3  # noqa: E402

@@ -25,7 +25,7 @@ STRATEGY_MODES = ("scalp", "day_trade", "swing")
 # Maps whose keys are the user's to choose (ticker names, channel names, signal kinds);
 # their values are validated by the rules below instead of against defaults.
 _OPEN_MAPS = {"tickers.overrides", "alerts.channels", "alerts.routing"}
-_CHANNEL_TYPES = ("telegram", "discord", "slack", "webhook", "console", "file")
+CHANNEL_TYPES = ("telegram", "discord", "slack", "webhook", "console", "file")
 _CHANNEL_KEYS = {"type": str, "env": str, "chat_id_env": str, "path": str, "max_per_minute": int}
 
 # Environment variables holding API keys, in order of preference per vendor.
@@ -178,8 +178,8 @@ def _validate_open_map(key: str, value: Any, source: str) -> dict:
                 if not isinstance(cv, _CHANNEL_KEYS[ck]) or isinstance(cv, bool):
                     raise ConfigError(f"{source}: key '{sub}.{ck}' must be {_CHANNEL_KEYS[ck].__name__}, got {cv!r}")
             ctype = body.get("type")
-            if ctype not in _CHANNEL_TYPES:
-                raise ConfigError(f"{source}: key '{sub}.type' must be one of {', '.join(_CHANNEL_TYPES)}, got {ctype!r}")
+            if ctype not in CHANNEL_TYPES:
+                raise ConfigError(f"{source}: key '{sub}.type' must be one of {', '.join(CHANNEL_TYPES)}, got {ctype!r}")
             if ctype in ("telegram", "discord", "slack", "webhook") and not body.get("env"):
                 raise ConfigError(
                     f"{source}: channel {name!r} of type {ctype} needs 'env': the environment variable "

@@ -165,7 +165,7 @@ class FlowEvent:
 
 @dataclass(frozen=True)
 class PaperPosition:
-    """One paper trade (a ``live.paper_positions`` row; rules in ``primeflow_lib.paper``)."""
+    """One paper trade (a ``live.paper_positions`` row; rules in ``primeflow_lib.flow.paper``)."""
 
     position_id: str
     signal_id: str

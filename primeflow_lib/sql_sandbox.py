@@ -49,7 +49,7 @@ import duckdb
 import pandas as pd
 
 from primeflow_lib.lake import delta as lake
-from primeflow_lib.warehouse import WarehouseError, _check_file, read_copy_path
+from primeflow_lib.warehouse import WarehouseError, check_file, read_copy_path
 
 #: DuckDB settings of every sandboxed connection (see the module doc)
 SANDBOX_SETTINGS: dict[str, Any] = {
@@ -94,7 +94,7 @@ def open_sandboxed_connection(path: str | os.PathLike | None = None) -> duckdb.D
         WarehouseError: the file does not exist, is not a DuckDB file, or cannot be opened.
     """
     p = Path(path) if path is not None else read_copy_path()
-    _check_file(p)
+    check_file(p)
     if not p.is_file():
         raise WarehouseError(f"warehouse file {p} does not exist (run `make demo` or `primeflow publish` first)")
     # the configuration is locked after the lake tables (if any) are registered as datasets: a

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
-import json
 import os
 import random
 import time
@@ -50,7 +48,9 @@ def read_copy_path() -> Path:
     return Path(os.environ.get("PRIMEFLOW_READ_DUCKDB") or DEFAULT_READ_PATH)
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """Refuse a path that is a directory, a truncated file or not a DuckDB file (a missing file
+    is fine: DuckDB creates it). Raises :class:`WarehouseError` naming the path."""
     if path.exists():
         if path.is_dir():
             raise WarehouseError(f"warehouse path {path} is a directory, not a DuckDB file")
@@ -83,7 +83,7 @@ def connect(
     Keep the block short: never hold it across a vendor call or a long computation.
     """
     p = Path(path) if path is not None else warehouse_path()
-    _check_file(p)
+    check_file(p)
     if read_only and not p.exists():
         raise WarehouseError(f"warehouse file {p} does not exist (run `make demo` or materialize assets first)")
     if not read_only:
@@ -395,70 +395,6 @@ def append_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame
     return _insert(con, _as_table(t), df)
 
 
-def quarantine_rows(
-    target: str,
-    rows: pd.DataFrame,
-    *,
-    source: str,
-    reason: Sequence[str] | str,
-    field: Sequence[str | None] | str | None = None,
-    value: Sequence[Any] | None = None,
-    row_number: Sequence[int] | None = None,
-    trade_date: dt.date | Sequence[dt.date] | None = None,
-) -> pd.DataFrame:
-    """Build quarantine rows (``<schema>.quarantine`` columns) for rejected rows of a batch bound
-    for ``target`` (``schema.table``): each keeps the whole row as JSON with the field, value and
-    rule it broke."""
-    n = len(rows)
-    if n == 0:  # the common case (a clean batch): no per-row work
-        return _empty_quarantine_frame().copy()
-
-    def _vec(v: Any) -> list:
-        if isinstance(v, (list, tuple, np.ndarray, pd.Series, pd.Index)):
-            return list(v)
-        return [v] * n
-
-    row_json = [
-        json.dumps({k: _jsonable(x) for k, x in rec.items()}, default=str)
-        for rec in rows.to_dict(orient="records")
-    ]
-    return pd.DataFrame(
-        {
-            "target_table": target,
-            "trade_date": _vec(trade_date),
-            "source": source,
-            "row_number": _vec(row_number) if row_number is not None else list(rows.index),
-            "field": _vec(field),
-            "value": [None if v is None else str(v) for v in _vec(value)] if value is not None else [None] * n,
-            "reason": _vec(reason),
-            "row_json": row_json,
-            "quarantined_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-        }
-    )
-
-
-@functools.cache
-def _empty_quarantine_frame() -> pd.DataFrame:
-    """What :func:`quarantine_rows` builds for no rows (the same columns and dtypes)."""
-    return pd.DataFrame(
-        {
-            "target_table": "", "trade_date": [], "source": "", "row_number": [], "field": [],
-            "value": [], "reason": [], "row_json": [],
-            "quarantined_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
-        }
-    )
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, float) and not np.isfinite(x):
-        return str(x)
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item() if np.isfinite(x) else str(x)
-    if x is pd.NaT:
-        return None
-    return x
-
-
 def write_quarantine(con: duckdb.DuckDBPyConnection, schema: str, qrows: pd.DataFrame, *, source: str, trade_date: dt.date | None) -> int:
     """Replace the quarantine rows of (``source``, ``trade_date``) in ``<schema>.quarantine``
     with ``qrows`` (so re-running a partition does not duplicate them)."""
@@ -506,16 +442,6 @@ def publish_read_copy(
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
     return dst_p
-
-
-def query(sql: str, params: Sequence[Any] | None = None, *, path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Run a read-only query on the read copy (default :func:`read_copy_path`) in the query
-    sandbox (:func:`primeflow_lib.sql_sandbox.run_sandboxed`: no file access, no ATTACH / COPY /
-    INSTALL / LOAD, settings locked). Raises :class:`~primeflow_lib.sql_sandbox.QueryRefusedError`
-    (a :class:`WarehouseError`) naming the statement kind for anything it does not run."""
-    from primeflow_lib.sql_sandbox import run_sandboxed
-
-    return run_sandboxed(sql, params, path=path)
 
 
 def table_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

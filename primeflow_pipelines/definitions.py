@@ -1,4 +1,4 @@
-"""The code location: every module under ``defs/`` is loaded (see DAGSTER-NOTES)."""
+"""The code location: every module under ``defs/`` is loaded ."""
 
 from pathlib import Path
 

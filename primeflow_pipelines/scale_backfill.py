@@ -209,7 +209,7 @@ def run_flow_backfill(profile: str, folder: Path, days: Sequence[dt.date], env: 
             "PRIMEFLOW_READ_DUCKDB": str(folder / "primeflow_read.duckdb"),
             "PRIMEFLOW_INBOX": str(folder / "inbox"), "PRIMEFLOW_ALERTS_FILE": str(folder / "alerts.jsonl")}
     with _environment(full):
-        delta._OPEN.clear()
+        delta.forget_tables()
         build_prerequisites(days)
         daemon = Daemon({**os.environ}, folder / "daemon.log")
         try:
@@ -222,7 +222,7 @@ def run_flow_backfill(profile: str, folder: Path, days: Sequence[dt.date], env: 
             daemon.stop()
         with warehouse.connect() as con:
             hashes = tables_hash(con, list(FLOW_TABLES), days[0], days[-1])
-        delta._OPEN.clear()
+        delta.forget_tables()
     return {"profile": profile, "status": out.status, "wall_s": round(out.wall_s, 2),
             "submitted_to_done_s": round(submitted_to_done, 2), "runs": out.runs,
             "peak_overlapping_runs": out.peak_overlap, "hashes": hashes, "daemon_log": str(daemon.log)}

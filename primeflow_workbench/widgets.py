@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from primeflow_lib.cache import CacheError
 from primeflow_lib.calendar import NotASessionError
-from primeflow_lib.research.cli import _format as format_metric  # the CLI's metric formatting
+from primeflow_lib.market.cache import CacheError
 from primeflow_lib.research.errors import ResearchError
+from primeflow_lib.research.report import format_metric  # the CLI's metric formatting
 from primeflow_lib.warehouse import WarehouseError
 from primeflow_lib.workbench import readcopy
 

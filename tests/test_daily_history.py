@@ -1,4 +1,4 @@
-"""Complete daily history (primeflow_lib.daily_history) on a universe that churns: the union of
+"""Complete daily history (primeflow_lib.market.daily_history) on a universe that churns: the union of
 tickers, the lookback, which (session, ticker) pairs are missing, and what a range fetch keeps."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from primeflow_lib import calendar, daily_history, warehouse
+from primeflow_lib import calendar, warehouse
 from primeflow_lib.config import default_config
+from primeflow_lib.market import daily_history
 from primeflow_lib.schema.market import OHLCV_DAILY
 from primeflow_lib.vendors.base import VendorError
 

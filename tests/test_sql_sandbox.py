@@ -112,7 +112,7 @@ def test_bound_parameters_and_a_typo(files):
 
 
 def test_cli_query_refuses_and_exports_only_through_csv(files, tmp_path):
-    from primeflow_pipelines.cli import main
+    from primeflow_pipelines.commands import main
 
     r = CliRunner().invoke(main, ["query", f"ATTACH '{files['live']}' AS w (READ_WRITE); DROP TABLE w.market.universe"])
     assert r.exit_code == 1 and "refused: ATTACH" in r.output

@@ -10,8 +10,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from primeflow_lib import quality, warehouse
+from primeflow_lib import warehouse
+from primeflow_lib.market import quality
 from primeflow_lib.schema import table
+from primeflow_lib.sql_sandbox import run_sandboxed
 
 D1, D2 = dt.date(2024, 1, 2), dt.date(2024, 1, 3)
 
@@ -91,7 +93,7 @@ def test_read_copy_is_published_and_readers_do_not_block_writers(tmp_path):
         assert reader.execute("SELECT count(*) FROM market.ohlcv_daily").fetchall()[0][0] == 2
     finally:
         reader.close()
-    assert warehouse.query("SELECT count(*) AS n FROM market.ohlcv_daily", path=r)["n"][0] == 4
+    assert run_sandboxed("SELECT count(*) AS n FROM market.ohlcv_daily", path=r)["n"][0] == 4
     assert not list(tmp_path.glob("*.tmp*"))
 
 
@@ -156,7 +158,7 @@ _WRITER = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_write_killed_midway_leaves_old_or_new_partition(tmp_path):
-    """RELIABILITY scenario 10: SIGKILL during partition rewrites leaves the old or the new
+    """docs/reliability.md scenario 10: SIGKILL during partition rewrites leaves the old or the new
     partition, never an empty or partial one."""
     p = tmp_path / "w.duckdb"
     with warehouse.connect(p) as con:

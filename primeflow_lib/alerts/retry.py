@@ -4,7 +4,7 @@ The outbox *is* the retry loop: a failed row goes back to ``pending`` with ``nex
 and the relay sends other destinations meanwhile. That is why this is not a tenacity
 ``Retrying`` around the POST: a wait held in-process would block every other channel, and would
 be forgotten by a crash; a wait written in the row survives both. The classification follows
-the same rules a tenacity policy would (RELIABILITY.md):
+the same rules a tenacity policy would (docs/reliability.md):
 
 ====================================  ========================================================
 response                              outcome

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from primeflow_lib.config import _CHANNEL_TYPES, ConfigError, Secret
+from primeflow_lib.config import CHANNEL_TYPES, ConfigError, Secret
 from primeflow_lib.models import SIGNAL_KINDS
 from primeflow_lib.redact import install_log_redaction, register_secret
 
@@ -170,9 +170,9 @@ def check_routing(cfg: Mapping[str, Any]) -> list[str]:
     problems: list[str] = []
     for name, body in channels.items():
         ctype = body.get("type") if isinstance(body, Mapping) else None
-        if ctype not in _CHANNEL_TYPES:
+        if ctype not in CHANNEL_TYPES:
             problems.append(
-                f"channel {name!r}: unknown type {ctype!r} (expected one of {', '.join(_CHANNEL_TYPES)})"
+                f"channel {name!r}: unknown type {ctype!r} (expected one of {', '.join(CHANNEL_TYPES)})"
             )
     for kind, target in routing.items():
         if kind not in SIGNAL_KINDS and kind not in ROUTING_EXTRA_KEYS:
@@ -222,7 +222,7 @@ def resolve_channels(cfg: Mapping[str, Any], environ: Mapping[str, str] | None =
             )
             continue
         ctype = body.get("type")
-        if ctype not in _CHANNEL_TYPES:
+        if ctype not in CHANNEL_TYPES:
             continue  # reported by check_routing
         mpm = body.get("max_per_minute")
         if mpm is not None and (not isinstance(mpm, int) or isinstance(mpm, bool) or mpm < 1):

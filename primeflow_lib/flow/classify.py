@@ -51,8 +51,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow import conditions as C
-from primeflow_lib.flow._util import (
+from primeflow_lib.arrays import (
     categorical,
     factorize,
     hash_strings,
@@ -61,7 +60,9 @@ from primeflow_lib.flow._util import (
     mix,
     stable_argsort,
 )
+from primeflow_lib.flow import conditions as C
 from primeflow_lib.flow.side import CONFIDENCE_LABELS, MID, SIDE_LABELS, quote_side
+from primeflow_lib.schema.flow import FLOW_EVENTS
 
 EVENT_TYPES = ("sweep", "split", "block", "single", "multileg", "stock_option")
 SENTIMENTS = ("bearish", "neutral", "bullish")  # index = sentiment + 1
@@ -71,7 +72,7 @@ SENTIMENTS = ("bearish", "neutral", "bullish")  # index = sentiment + 1
 class Classified:
     """Output of :func:`classify_prints`: event rows (without market context), the rows it
     rejected as ``(row indices of good, field, reason)`` (turn them into quarantine rows with
-    :func:`quarantine_rows`) and counts."""
+    :func:`primeflow_lib.schema.quarantine.quarantine_rows`) and counts."""
 
     events: pd.DataFrame
     quarantine_rows: list[tuple[np.ndarray, str, str]] = field(default_factory=list)
@@ -714,65 +715,10 @@ def _wall(good: pd.DataFrame) -> np.ndarray:
     return w
 
 
-def quarantine_rows(good: pd.DataFrame, rows: np.ndarray, fld: str, reason: str) -> list[dict]:
-    """Quarantine dicts (see :func:`primeflow_lib.flow.validate.quarantine_frame`) for rows of
-    the validated frame, built in one pass."""
-    sub = good.iloc[np.sort(rows)]
-    recs = sub.drop(
-        columns=[c for c in ("row_number", "contract_code", "condition_code") if c in sub.columns]
-    ).to_dict(orient="records")
-    days = pd.to_datetime(sub["trade_date"]).dt.date.to_numpy(dtype=object)
-    vals = sub[fld].to_numpy(dtype=object) if fld in sub else [None] * len(sub)
-    return [
-        {
-            "row_number": int(rn),
-            "trade_date": d,
-            "field": fld,
-            "value": None if v is None else str(v),
-            "reason": reason,
-            "row": {k: _plain(x) for k, x in rec.items()},
-        }
-        for rn, d, v, rec in zip(sub["row_number"].to_numpy(), days, vals, recs, strict=True)
-    ]
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-EVENT_COLUMNS = [
-    "trade_date",
-    "event_id",
-    "ticker",
-    "option_symbol",
-    "expiry",
-    "right",
-    "strike",
-    "event_type",
-    "side",
-    "side_confidence",
-    "sentiment",
-    "non_directional",
-    "is_late",
-    "has_iso",
-    "is_extended",
-    "has_unknown_condition",
-    "n_prints",
-    "n_exchanges",
-    "size",
-    "premium",
-    "avg_price",
-    "first_ts",
-    "last_ts",
-    "first_sip_timestamp",
-    "bid",
-    "ask",
-    "day_volume",
-    "print_ids",
-    "vendor",
-]
+#: columns of ``flow.flow_events`` the engine adds after classification (chain snapshot, spot)
+ENRICHED_COLUMNS = ("open_interest", "vol_oi", "iv", "delta", "chain_date", "spot", "otm_pct", "dte")
+#: what :func:`classify_prints` returns: the declared event columns before enrichment
+EVENT_COLUMNS = [c for c in FLOW_EVENTS.column_names if c not in ENRICHED_COLUMNS]
 
 
 def empty_events() -> pd.DataFrame:

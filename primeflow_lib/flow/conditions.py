@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import factorize
+from primeflow_lib.arrays import factorize
 
 CANCEL = frozenset({201, 203, 205, 207})
 LATE = frozenset({202, 204, 206, 208})

@@ -47,9 +47,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import categorical, factorize
+from primeflow_lib.arrays import categorical, factorize
 from primeflow_lib.flow.classify import to_ns
-from primeflow_lib.flow.gex import GEX_CONTEXT_COLUMNS, gex_context
+from primeflow_lib.flow.gex import gex_context
+from primeflow_lib.schema.flow import FLOW_CONTEXT
 
 NS_MIN = 60_000_000_000
 NS_DAY = 86_400_000_000_000
@@ -57,37 +58,8 @@ SESSION_OPEN_NS = (9 * 60 + 30) * NS_MIN  # 09:30 America/New_York
 SESSION_MINUTES = 390
 REGIMES = ("BULL", "BEAR", "NEUTRAL", "HIGH_VOL", "UNKNOWN")
 
-CONTEXT_COLUMNS = [
-    "trade_date",
-    "event_id",
-    "ticker",
-    "ts",
-    "bar_ts",
-    "spot",
-    "spot_source",
-    "vwap",
-    "vwap_dist",
-    "session_volume",
-    "rvol",
-    "rvol_ok",
-    "rvol_sessions",
-    "ret_15m",
-    "trend_15m",
-    "daily_ret",
-    "daily_trend",
-    "prev_high",
-    "prev_low",
-    "prev_close",
-    "above_pdh",
-    "below_pdl",
-    "or_high",
-    "or_low",
-    "or_break",
-    "regime",
-    "regime_ret",
-    "regime_vol",
-    *GEX_CONTEXT_COLUMNS,
-]
+#: the columns of a context row, as declared for ``flow.flow_context``
+CONTEXT_COLUMNS = FLOW_CONTEXT.column_names
 
 
 TREND_LABELS = ("DOWN", "FLAT", "UP", "UNKNOWN")

@@ -33,13 +33,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import factorize
-from primeflow_lib.flow.classify import classify_prints, empty_events, quarantine_rows, to_ns
+from primeflow_lib.arrays import factorize
+from primeflow_lib.flow.classify import classify_prints, empty_events, to_ns
 from primeflow_lib.flow.context import CONTEXT_COLUMNS, build_context
 from primeflow_lib.flow.scoring import TAGS
 from primeflow_lib.flow.strategies import Pools, empty_signals, run_strategies
-from primeflow_lib.flow.validate import empty_quarantine, quarantine_frame, validate_prints
+from primeflow_lib.flow.validate import TARGET, validate_prints
 from primeflow_lib.schema.flow import FLOW_EVENTS
+from primeflow_lib.schema.quarantine import empty_quarantine, quarantine_rows
 
 NS_DAY = 86_400_000_000_000
 #: ``flow.flow_events`` columns, in order
@@ -318,12 +319,8 @@ def score_batch(
 
     quarantine = v.quarantine
     if cl.quarantine_rows:
-        recs = [
-            r
-            for rows, fld, reason in cl.quarantine_rows
-            for r in quarantine_rows(v.good, rows, fld, reason)
-        ]
-        extra = quarantine_frame(recs, source=source, now=now)
+        extra = pd.concat([_rejected(v.good, rows, fld, reason, source, now)
+                           for rows, fld, reason in cl.quarantine_rows], ignore_index=True)
         quarantine = pd.concat([quarantine, extra], ignore_index=True) if len(quarantine) else extra
     if quarantine is None or not len(quarantine):
         quarantine = empty_quarantine()
@@ -446,6 +443,20 @@ def _score(ev, ctx, hist, daily_bars, cfg) -> tuple[pd.DataFrame, dict[str, Any]
         sess.append(pd.to_datetime(daily_bars["trade_date"]).to_numpy("datetime64[D]"))
     sessions = np.unique(np.concatenate(sess))
     return run_strategies(cand, cfg, Pools(today=pools_today, prior=prior, sessions=sessions))
+
+
+def _rejected(good: pd.DataFrame, rows: np.ndarray, fld: str, reason: str, source: str,
+              now: dt.datetime | None) -> pd.DataFrame:
+    """Quarantine rows for validated prints the classifier rejects (e.g. unmatched cancels),
+    numbered by their row in the batch as received."""
+    sub = good.iloc[np.sort(rows)]
+    return quarantine_rows(
+        TARGET, sub.drop(columns=[c for c in ("row_number", "contract_code", "condition_code") if c in sub]),
+        source=source, reason=reason, field=fld,
+        value=sub[fld].to_numpy(dtype=object) if fld in sub else None,
+        row_number=sub["row_number"].to_numpy(np.int64),
+        trade_date=list(pd.to_datetime(sub["trade_date"]).dt.date), now=now,
+    )  # fmt: skip
 
 
 def _stats(vc, cc, ev, signals, funnel, quarantine) -> dict[str, Any]:

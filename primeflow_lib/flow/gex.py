@@ -59,9 +59,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import categorical, factorize
+from primeflow_lib.arrays import categorical, factorize
 from primeflow_lib.pricing import bs_gamma, bs_gamma_profile
-from primeflow_lib.warehouse import quarantine_rows
+from primeflow_lib.schema.flow import FLOW_CONTEXT
+from primeflow_lib.schema.quarantine import quarantine_rows
 
 CONVENTIONS = ("dealer_long_calls_short_puts", "dealer_short_all")
 DEFAULT_CONVENTION = CONVENTIONS[0]
@@ -75,18 +76,8 @@ REQUIRED_COLUMNS = (
     "underlying_price", "vendor",
 )
 GEX_REGIMES = ("POSITIVE", "NEGATIVE", "UNKNOWN")
-GEX_CONTEXT_COLUMNS = [
-    "gex_date",
-    "gex_convention",
-    "gex_total",
-    "gex_regime",
-    "gex_flip",
-    "gex_call_wall",
-    "gex_put_wall",
-    "gex_flip_dist",
-    "gex_call_wall_dist",
-    "gex_put_wall_dist",
-]
+#: the dealer-gamma columns of ``flow.flow_context``, as declared there
+GEX_CONTEXT_COLUMNS = [c for c in FLOW_CONTEXT.column_names if c.startswith("gex_")]
 
 # (rule name, field, text), in the order rows are checked: a row is quarantined for the first
 _RULES = (

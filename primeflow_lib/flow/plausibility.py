@@ -17,7 +17,7 @@ price              with a usable quote (0 < bid <= ask): below bid x (1 - ``nbbo
 size               above ``max_size`` contracts
 premium            price x size x 100 above ``max_premium`` USD
 underlying         the row's underlying is not the option symbol's underlying after the root
-                   mapping of :mod:`primeflow_lib.flow.symbols` (``SPXW`` -> ``SPX``, ``AMC1`` ->
+                   mapping of :mod:`primeflow_lib.symbols` (``SPXW`` -> ``SPX``, ``AMC1`` ->
                    ``AMC``; the root itself is accepted too; ``BRK-B`` = ``BRK.B``)
                    (``check_underlying``)
 trade_date         not a trading session, or not the America/New_York date of ``sip_timestamp``
@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib import calendar
+from primeflow_lib.arrays import parse_days
 
 R_CALL = "call price above spot + margin (plausibility.price_margin_*)"
 R_PUT = "put price above strike + margin (plausibility.price_margin_*)"
@@ -56,18 +57,6 @@ def _norm_ticker(values: np.ndarray) -> np.ndarray:
     return s.str.replace(r"[-/]", ".", regex=True).to_numpy(dtype=object)
 
 
-def _dates(s: pd.Series) -> np.ndarray:
-    """datetime64[D] per row (NaT where missing or unparseable), parsing each distinct value once."""
-    from primeflow_lib.flow._util import factorize
-
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return s.to_numpy("datetime64[ns]").astype("datetime64[D]")
-    codes, uniques = factorize(s)
-    parsed = pd.to_datetime(pd.Series(uniques, dtype=object), errors="coerce", format="mixed")
-    vals = np.append(parsed.to_numpy("datetime64[ns]").astype("datetime64[D]"), np.datetime64("NaT", "D"))
-    return vals[np.where(codes < 0, len(vals) - 1, codes)]
-
-
 def plausibility_problems(
     df: pd.DataFrame,
     contracts: pd.DataFrame,
@@ -84,7 +73,7 @@ def plausibility_problems(
 
     Args:
         df: the batch (0-based positional index).
-        contracts, sym_codes: :func:`~primeflow_lib.flow.symbols.factorize_occ` of the symbols.
+        contracts, sym_codes: :func:`~primeflow_lib.symbols.factorize_occ` of the symbols.
         price, size: float64 per row (NaN where missing; those rows fail the basic rules).
         sip, sip_ok: ``sip_timestamp`` as int64 ns and where it is valid.
         rules: the ``plausibility`` config block.
@@ -98,7 +87,7 @@ def plausibility_problems(
     right = contracts["right"].to_numpy(dtype=object)[sym_codes]
     strike = contracts["strike"].to_numpy(np.float64)[sym_codes]
     und_sym = _norm_ticker(contracts["underlying"].to_numpy(dtype=object))[sym_codes]
-    days = _dates(df["trade_date"]) if "trade_date" in df else np.full(n, np.datetime64("NaT", "D"))
+    days = parse_days(df["trade_date"]) if "trade_date" in df else np.full(n, np.datetime64("NaT", "D"))
 
     is_put = right == "P"
     with np.errstate(invalid="ignore"):
@@ -133,7 +122,7 @@ def plausibility_problems(
         out.append((np.isfinite(prem) & (prem > float(rules["max_premium"])), "price", R_PREMIUM))
 
     if rules["check_underlying"] and "underlying" in df:
-        from primeflow_lib.flow._util import factorize
+        from primeflow_lib.arrays import factorize
 
         # compare each distinct (row underlying, contract) pair once
         codes, uniques = factorize(df["underlying"])

@@ -61,47 +61,12 @@ from primeflow_lib.config import get_ticker_config
 from primeflow_lib.flow.gex import GEX_CONTEXT_COLUMNS
 from primeflow_lib.flow.scoring import COMPONENTS, score_signal, tag_names, trend_checks
 from primeflow_lib.flow.side import AGGRESSIVE_SIDES
+from primeflow_lib.schema.flow import SIGNALS
 
 KINDS = {"SCALP": "scalp", "DAY_TRADE": "day_trade", "SWING": "swing"}
 
-SIGNAL_COLUMNS = [
-    "signal_id",
-    "trade_date",
-    "ts",
-    "kind",
-    "ticker",
-    "option_symbol",
-    "expiry",
-    "right",
-    "strike",
-    "direction",
-    "strength",
-    "tags",
-    "event_id",
-    "event_type",
-    "side",
-    "side_confidence",
-    "sentiment",
-    "premium",
-    "size",
-    "avg_price",
-    "n_prints",
-    "n_exchanges",
-    "spot",
-    "otm_pct",
-    "dte",
-    "day_volume",
-    "open_interest",
-    "vol_oi",
-    "iv",
-    "delta",
-    "vendor",
-    "context_json",
-    "rules_passed",
-    "rules_failed",
-    "score_json",
-    "print_ids",
-]
+#: the columns of a signal row, as declared for ``flow.signals``
+SIGNAL_COLUMNS = SIGNALS.column_names
 CONTEXT_KEYS = (
     "bar_ts",
     "spot",

@@ -40,28 +40,17 @@ full quarantine.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow._util import factorize
+from primeflow_lib.arrays import factorize
 from primeflow_lib.flow.plausibility import plausibility_problems
-from primeflow_lib.flow.symbols import factorize_occ
+from primeflow_lib.schema.quarantine import empty_quarantine, quarantine_rows
+from primeflow_lib.symbols import factorize_occ
 
 TARGET = "flow.option_prints"
-QUARANTINE_COLUMNS = [
-    "target_table",
-    "trade_date",
-    "source",
-    "row_number",
-    "field",
-    "value",
-    "reason",
-    "row_json",
-    "quarantined_at",
-]
 REQUIRED = ("option_symbol", "trade_date", "sip_timestamp", "exchange", "price", "size")
 OPTIONAL = (
     "print_id",
@@ -98,11 +87,6 @@ class ValidatedPrints:
     counts: dict = field(default_factory=dict)
 
 
-def empty_quarantine() -> pd.DataFrame:
-    """An empty frame with the ``flow.quarantine`` columns."""
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in QUARANTINE_COLUMNS})
-
-
 def _num(s: pd.Series | None, n: int, dtype=np.float64) -> np.ndarray:
     if s is None:
         return np.full(n, np.nan)
@@ -126,12 +110,6 @@ def _int_col(s: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
         out[ok] = f[ok].astype(np.int64)
         ok &= f == np.floor(f)
     return out, ok
-
-
-def _row_json(df: pd.DataFrame, rows: np.ndarray) -> list[str]:
-    sub = df.iloc[rows]
-    recs = sub.to_dict(orient="records")
-    return [json.dumps(r, default=str, allow_nan=True) for r in recs]
 
 
 def validate_prints(
@@ -270,59 +248,26 @@ def _bad_dates(s: pd.Series) -> np.ndarray:
 def _quarantine_rows(
     df: pd.DataFrame, problems: list[tuple[np.ndarray, str, str]], source: str, now: dt.datetime
 ) -> pd.DataFrame:
+    """One quarantine row per (row, broken rule): ``problems`` are (row mask, field, reason)."""
     parts = []
     for m, fld, reason in problems:
         rows = np.flatnonzero(m)
         if not len(rows):
             continue
-        if fld in df.columns:
-            vals = [None if v is None else str(v) for v in df[fld].to_numpy(dtype=object)[rows]]
-        else:
-            vals = [None] * len(rows)
-        if "trade_date" in df.columns:
-            td = pd.to_datetime(df["trade_date"].iloc[rows], errors="coerce")
-            tds = [None if pd.isna(t) else t.date() for t in td]
-        else:
-            tds = [None] * len(rows)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "target_table": TARGET,
-                    "trade_date": tds,
-                    "source": source,
-                    "row_number": rows.astype(np.int64),
-                    "field": fld,
-                    "value": vals,
-                    "reason": reason,
-                    "row_json": _row_json(df, rows),
-                    "quarantined_at": now,
-                }
-            )
-        )
+        sub = df.iloc[rows]
+        parts.append(quarantine_rows(
+            TARGET, sub, source=source, reason=reason, field=fld,
+            value=sub[fld].to_numpy(dtype=object) if fld in df.columns else None,
+            row_number=rows, trade_date=_days(sub), now=now,
+        ))  # fmt: skip
     if not parts:
         return empty_quarantine()
-    return pd.concat(parts, ignore_index=True)[QUARANTINE_COLUMNS]
+    return pd.concat(parts, ignore_index=True)
 
 
-def quarantine_frame(
-    rows: list[dict], *, source: str, now: dt.datetime | None = None
-) -> pd.DataFrame:
-    """Build quarantine rows from dicts with keys ``row_number, trade_date, field, value, reason,
-    row`` (used by the classifier for rows it rejects after validation, e.g. unmatched cancels)."""
-    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    if not rows:
-        return empty_quarantine()
-    out = pd.DataFrame(
-        {
-            "target_table": TARGET,
-            "trade_date": [r.get("trade_date") for r in rows],
-            "source": source,
-            "row_number": [int(r["row_number"]) for r in rows],
-            "field": [r.get("field") for r in rows],
-            "value": [None if r.get("value") is None else str(r.get("value")) for r in rows],
-            "reason": [r["reason"] for r in rows],
-            "row_json": [json.dumps(r.get("row", {}), default=str) for r in rows],
-            "quarantined_at": now,
-        }
-    )
-    return out[QUARANTINE_COLUMNS]
+def _days(rows: pd.DataFrame) -> list[dt.date | None]:
+    """Each row's session (None where ``trade_date`` is missing or unparseable)."""
+    if "trade_date" not in rows.columns:
+        return [None] * len(rows)
+    td = pd.to_datetime(rows["trade_date"], errors="coerce")
+    return [None if pd.isna(t) else t.date() for t in td]

@@ -88,6 +88,13 @@ _OPEN: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
 
+def forget_tables() -> None:
+    """Drop the process's cache of opened Delta tables (after the lake settings change, e.g. in
+    tests and the benchmark that switch between lakes in one process)."""
+    with _LOCK:
+        _OPEN.clear()
+
+
 def _explain(exc: Exception, s: LakeSettings, t: Table, uri: str) -> str:
     text = str(exc)
     first = " ".join(text.split())[:400]

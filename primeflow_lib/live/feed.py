@@ -21,6 +21,7 @@ import pandas as pd
 from primeflow_lib import calendar
 from primeflow_lib.live.inbox import write_batch
 from primeflow_lib.schema.flow import OPTION_PRINTS
+from primeflow_lib.sql_sandbox import run_sandboxed
 
 
 @dataclass
@@ -30,6 +31,11 @@ class FeedReport:
     files: list[Path] = field(default_factory=list)
     market_start: dt.datetime | None = None
     market_end: dt.datetime | None = None
+
+
+#: what ``primeflow feed --source`` can read: the synthetic vendor in real time, a stored day of
+#: ``flow.option_prints`` replayed, or the Massive websocket
+FEED_SOURCES = ("synthetic", "replay", "massive")
 
 
 def emit_in_real_time(
@@ -95,7 +101,7 @@ def emit_in_real_time(
 
 def synthetic_session_prints(cfg: dict, day: dt.date, tickers: list[str] | None = None) -> pd.DataFrame:
     """The synthetic vendor's prints for ``day`` on the day's universe (or ``tickers``)."""
-    from primeflow_lib.vendors.synthetic import SyntheticVendor
+    from primeflow_lib.vendors.synthetic.vendor import SyntheticVendor
 
     day = calendar.require_session(day)
     vendor = SyntheticVendor.from_config(cfg)
@@ -107,11 +113,9 @@ def synthetic_session_prints(cfg: dict, day: dt.date, tickers: list[str] | None 
 
 def stored_session_prints(day: dt.date, read_path: Path | None = None) -> pd.DataFrame:
     """A stored day of ``flow.option_prints`` from the read copy, in received order."""
-    from primeflow_lib.warehouse import query
-
     day = calendar.require_session(day)
     cols = ", ".join(f'"{c}"' for c in OPTION_PRINTS.column_names)
-    df = query(
+    df = run_sandboxed(
         f"SELECT {cols} FROM flow.option_prints WHERE trade_date = ? ORDER BY sip_ts, option_symbol, seq",
         [day], path=read_path,
     )

@@ -28,14 +28,16 @@ from primeflow_lib import warehouse as db
 from primeflow_lib.alerts import enqueue_alerts, enqueue_heartbeat
 from primeflow_lib.alerts.relay import Relay, RelayReport
 from primeflow_lib.alerts.routing import resolve_channels
+from primeflow_lib.arrays import parse_days
 from primeflow_lib.flow.engine import score_batch
 from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
 from primeflow_lib.flow.inputs import load_scoring_inputs, select_sql
-from primeflow_lib.paper import paper_trade
+from primeflow_lib.flow.paper import paper_trade
 from primeflow_lib.schema import live as ls
 from primeflow_lib.schema import market as ms
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.nearlive import LIVE_FLOW_EVENTS, LIVE_SIGNALS
+from primeflow_lib.schema.quarantine import quarantine_rows
 
 NY = ZoneInfo("America/New_York")
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
@@ -102,9 +104,7 @@ def batch_days(prints: pd.DataFrame) -> np.ndarray:
     where that is missing or unparseable, the America/New_York date of its ``sip_timestamp``, so
     the row reaches validation and is quarantined there ("trade_date is missing") instead of
     vanishing; NaT where neither gives a date."""
-    from primeflow_lib.flow.plausibility import _dates
-
-    td = _dates(prints["trade_date"])
+    td = parse_days(prints["trade_date"])
     sip = pd.to_numeric(prints["sip_timestamp"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
     ok = np.isnat(td) & np.isfinite(sip) & (sip > 0)
     if ok.any():
@@ -126,15 +126,17 @@ def _quarantine_unscorable(part: pd.DataFrame, source: str, connect: Connect, cf
                            out: BatchOutcome) -> None:
     """Rows with no session to score them in: every one goes to ``flow.quarantine`` (with the
     validation rules it breaks, else ``why``), stored under ``live:<file>:unscored``."""
-    from primeflow_lib.flow.validate import quarantine_frame, validate_prints
+    from primeflow_lib.flow.validate import TARGET, validate_prints
 
     v = validate_prints(part, source=f"live:{source}", rules=cfg.get("plausibility"))
     q = v.quarantine
     rest = np.setdiff1d(np.arange(len(part)), q["row_number"].astype(np.int64).to_numpy())
     if len(rest):
-        recs = [{"row_number": int(i), "field": "trade_date", "value": part["trade_date"].iloc[i],
-                 "reason": "no trading session to score the row in (from trade_date or sip_timestamp)", "row": part.iloc[i].to_dict()} for i in rest]
-        extra = quarantine_frame(recs, source=f"live:{source}")
+        rows = part.iloc[rest]
+        extra = quarantine_rows(
+            TARGET, rows, source=f"live:{source}", field="trade_date", value=rows["trade_date"].to_numpy(dtype=object),
+            reason="no trading session to score the row in (from trade_date or sip_timestamp)", row_number=rest,
+        )  # fmt: skip
         q = pd.concat([q, extra], ignore_index=True) if len(q) else extra
     q = _file_rows(q, part).assign(source=f"live:{source}:unscored")
     with connect() as con, db.transaction(con):

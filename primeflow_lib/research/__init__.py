@@ -5,7 +5,7 @@ Entry points (what the CLI and the Dagster assets call):
 
 * :func:`run_backtest` (``RunConfig`` + bars -> :class:`BacktestResult`)
 * :func:`compute_signals`, :func:`regime_probabilities`, :func:`blend_signals`
-* :func:`write_run`, :func:`read_run`, :func:`compare_runs`, :func:`export_run`
+* :func:`record_run` (the run, then an auto_tune run's study), :func:`write_run`, :func:`read_run`, :func:`compare_runs`, :func:`export_run`
 * :func:`load_csv`, :func:`load_warehouse_bars`, :func:`validate_bars`,
   :func:`resample_intraday`
 * rows for ``research.indicator_signals`` / ``regimes`` / ``blends``:
@@ -32,6 +32,7 @@ from primeflow_lib.research.history import (
 from primeflow_lib.research.indicators import REGISTRY, compute_signals, max_lookback
 from primeflow_lib.research.metrics import compute_metrics
 from primeflow_lib.research.presets import PRESETS, preset
+from primeflow_lib.research.record import record_run
 from primeflow_lib.research.regime import REGIMES, regime_probabilities
 from primeflow_lib.research.rows import blend_rows, indicator_signal_rows, regime_rows
 from primeflow_lib.research.runconfig import RunConfig
@@ -43,7 +44,7 @@ __all__ = [
     "BarsError", "DataSourceError", "EngineParams", "ResearchError", "RunConfig", "RunConfigError",
     "blend_rows", "blend_signals", "compare_runs", "compute_metrics", "compute_signals",
     "ensure_tables", "export_run", "indicator_signal_rows", "list_runs", "load_csv",
-    "load_warehouse_bars", "max_lookback", "periods_per_year", "preset", "read_run",
+    "load_warehouse_bars", "max_lookback", "periods_per_year", "preset", "read_run", "record_run",
     "regime_probabilities", "regime_rows", "resample_intraday", "run_backtest", "simulate",
     "validate_bars", "validate_panel", "write_run",
 ]  # fmt: skip

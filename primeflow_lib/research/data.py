@@ -20,6 +20,7 @@ a ``market.ohlcv_daily`` or ``market.ohlcv_intraday`` extract) into the bar fram
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.research.errors import BarsError, DataSourceError
+from primeflow_lib.research.timeframes import DAILY, resample_intraday, timeframe_minutes
 
 PRICE_FIELDS = ("open", "high", "low", "close")
 BAR_FIELDS = (*PRICE_FIELDS, "volume")
@@ -340,8 +342,6 @@ def bars_from_connection(
 ) -> pd.DataFrame:
     """:func:`load_warehouse_bars` on an open DuckDB connection (the pipeline passes its own,
     so it reads the live file it is writing). ``where`` names the source in errors."""
-    from primeflow_lib.research.timeframes import DAILY, resample_intraday, timeframe_minutes
-
     db = where
     symbols = [symbol] if isinstance(symbol, str) else list(symbol)
     daily = timeframe == DAILY
@@ -393,3 +393,42 @@ def bars_from_connection(
     if len(symbols) == 1:
         return validate_bars(df.drop(columns="ticker"), f"market.{table} {symbols[0]}")
     return validate_panel(df, f"market.{table}")
+
+
+def daily_bars(ohlcv_daily: pd.DataFrame, ticker: str | None = None) -> pd.DataFrame:
+    """Turn rows shaped like ``market.ohlcv_daily`` (``trade_date, ticker, open, high, low, close,
+    volume, vwap, vendor``) into the workbench's bar frame for one ticker (``ts`` = session date
+    at midnight). ``ticker`` may be omitted when the rows hold a single ticker."""
+    df = ohlcv_daily
+    if "ticker" in df.columns:
+        tickers = pd.unique(df["ticker"])
+        if ticker is None:
+            if len(tickers) != 1:
+                raise BarsError(
+                    f"daily_bars: rows hold tickers {list(tickers)[:5]}...; pass ticker="
+                )
+            ticker = str(tickers[0])
+        df = df[df["ticker"] == ticker]
+        if df.empty:
+            raise BarsError(f"daily_bars: no rows for ticker {ticker!r}")
+    df = df.sort_values("trade_date")
+    return validate_bars(
+        df.drop(columns=["ts"], errors="ignore"), f"ohlcv_daily {ticker or ''}".strip()
+    )
+
+
+def data_hash(bars: pd.DataFrame) -> str:
+    """16 hex digits of SHA-256 over the bars' timestamps and values (column order as given)."""
+    h = hashlib.sha256()
+    h.update(
+        np.ascontiguousarray(bars.index.to_numpy(dtype="datetime64[ns]")).tobytes()
+        if isinstance(bars.index, pd.DatetimeIndex)
+        else b""
+    )
+    for col in bars.columns:
+        values = bars[col].to_numpy()
+        if values.dtype.kind in "fiub":
+            h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+        else:
+            h.update("\x1f".join(map(str, values)).encode())
+    return h.hexdigest()[:16]

@@ -131,10 +131,11 @@ def run_rows(result: BacktestResult) -> dict[str, pd.DataFrame]:
 
 
 def write_run(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> str:
-    """Store ``result`` under its run_id (delete that run's rows, insert, one transaction); an
-    ``auto_tune`` run's study is stored next (``research.tuning_*``, its own transaction).
+    """Store ``result`` under its run_id (delete that run's rows, insert, one transaction).
 
-    Returns the run_id. Creates the tables first if needed (:func:`ensure_tables`).
+    Returns the run_id. Creates the tables first if needed (:func:`ensure_tables`). An
+    ``auto_tune`` run's study is not stored here: record a finished backtest with
+    :func:`primeflow_lib.research.record.record_run`, which writes the run, then its study.
     """
     ensure_tables(con)
     rows = run_rows(result)
@@ -153,10 +154,6 @@ def write_run(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> str:
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    if result.tuning is not None:  # an auto_tune run: its study links to this run_id
-        from primeflow_lib.research.tuning.store import write_study
-
-        write_study(con, result.tuning)
     return rid
 
 

@@ -90,7 +90,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "entry": {"threshold": 0.3},
     },
-    # mode options (issue #11)
+    # mode options
     "options_bull_put": {
         "mode": "options",
         "indicators": {"dual_sma": {"params": {"fast": 10, "slow": 20}}},

@@ -333,7 +333,7 @@ _SECTIONS = {
     "dataset": Dataset, "blend": BlendSpec, "entry": EntrySpec, "exits": ExitSpec,
     "execution": ExecutionSpec, "sizing": SizingSpec, "rotation": RotationSpec,
 }  # fmt: skip
-_SECTIONS["options"] = OptionsSpec  # mode: options (issue #11)
+_SECTIONS["options"] = OptionsSpec  # mode: options
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ store and :mod:`~primeflow_lib.research.export` can write to a folder.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import pandas as pd
 
 from primeflow_lib.research import blend as blend_mod
 from primeflow_lib.research import metrics as m
-from primeflow_lib.research.data import validate_bars, validate_panel
+from primeflow_lib.research.data import data_hash, validate_bars, validate_panel
 from primeflow_lib.research.engine import EngineParams, simulate
 from primeflow_lib.research.errors import ResearchError, RunConfigError
 from primeflow_lib.research.gaps import GapReport, check_gaps, find_gaps, panel_gaps
@@ -133,23 +132,6 @@ def json_safe(d: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
-
-
-def data_hash(bars: pd.DataFrame) -> str:
-    """16 hex digits of SHA-256 over the bars' timestamps and values (column order as given)."""
-    h = hashlib.sha256()
-    h.update(
-        np.ascontiguousarray(bars.index.to_numpy(dtype="datetime64[ns]")).tobytes()
-        if isinstance(bars.index, pd.DatetimeIndex)
-        else b""
-    )
-    for col in bars.columns:
-        values = bars[col].to_numpy()
-        if values.dtype.kind in "fiub":
-            h.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
-        else:
-            h.update("\x1f".join(map(str, values)).encode())
-    return h.hexdigest()[:16]
 
 
 def indicator_strategy_returns(

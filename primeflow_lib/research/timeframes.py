@@ -20,7 +20,7 @@ from primeflow_lib.research.errors import BarsError
 
 DAILY = "1d"
 TIMEFRAME_MINUTES: dict[str, int] = {"1m": 1, "5m": 5, "15m": 15, "30m": 30, "1h": 60, "4h": 240}
-TIMEFRAMES: tuple[str, ...] = (*TIMEFRAME_MINUTES, DAILY)
+TIMEFRAMES: tuple[str, ...] = (DAILY, *TIMEFRAME_MINUTES)
 TRADING_DAYS_PER_YEAR = 252
 REGULAR_SESSION_MINUTES = 390  # 09:30-16:00 ET
 SESSION_OPEN = pd.Timedelta(hours=9, minutes=30)
@@ -103,27 +103,3 @@ def resample_intraday(bars: pd.DataFrame, timeframe: str) -> pd.DataFrame:
     if ts_in_index:
         out = out.set_index("ts")
     return out
-
-
-def daily_bars(ohlcv_daily: pd.DataFrame, ticker: str | None = None) -> pd.DataFrame:
-    """Turn rows shaped like ``market.ohlcv_daily`` (``trade_date, ticker, open, high, low, close,
-    volume, vwap, vendor``) into the workbench's bar frame for one ticker (``ts`` = session date
-    at midnight). ``ticker`` may be omitted when the rows hold a single ticker."""
-    from primeflow_lib.research.data import validate_bars
-
-    df = ohlcv_daily
-    if "ticker" in df.columns:
-        tickers = pd.unique(df["ticker"])
-        if ticker is None:
-            if len(tickers) != 1:
-                raise BarsError(
-                    f"daily_bars: rows hold tickers {list(tickers)[:5]}...; pass ticker="
-                )
-            ticker = str(tickers[0])
-        df = df[df["ticker"] == ticker]
-        if df.empty:
-            raise BarsError(f"daily_bars: no rows for ticker {ticker!r}")
-    df = df.sort_values("trade_date")
-    return validate_bars(
-        df.drop(columns=["ts"], errors="ignore"), f"ohlcv_daily {ticker or ''}".strip()
-    )

@@ -2,7 +2,7 @@
 
 Every table the pipeline writes is a :class:`Table`. ``primeflow_lib.warehouse`` creates them
 from these declarations, asset checks read their keys from them, and
-``docs/data-dictionary.md`` is generated from them (``primeflow docs data-dictionary``).
+``docs/data-dictionary.md`` is generated from them (``primeflow docs``).
 """
 
 from __future__ import annotations
@@ -111,26 +111,3 @@ class Table:
 def C(name: str, type_: str, doc: str, nullable: bool = False) -> Column:  # noqa: N802
     """Short constructor used by the declaration modules."""
     return Column(name=name, type=type_, doc=doc, nullable=nullable)
-
-
-def quarantine_table(schema: str) -> Table:
-    """The quarantine table of a schema: rows that failed validation, with the rule they broke."""
-    return Table(
-        schema=schema,
-        name="quarantine",
-        columns=(
-            C("target_table", "VARCHAR", "table the row was meant for (schema.table)"),
-            C("trade_date", "DATE", "trading day of the batch the row came in", nullable=True),
-            C("source", "VARCHAR", "where the batch came from (vendor name, file name)"),
-            C("row_number", "BIGINT", "0-based row number in the batch as received"),
-            C("field", "VARCHAR", "the field that broke the rule", nullable=True),
-            C("value", "VARCHAR", "the offending value, as text", nullable=True),
-            C("reason", "VARCHAR", "the rule the row broke, in words"),
-            C("row_json", "JSON", "the whole row as received"),
-            C("quarantined_at", "TIMESTAMP", "when the row was quarantined (UTC)"),
-        ),
-        key=("target_table", "source", "row_number", "reason"),
-        partition_column="trade_date",
-        doc=f"Rows bound for `{schema}.*` that failed validation. Nothing is silently dropped: "
-        "every rejected row lands here with the field, value and rule.",
-    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from primeflow_lib.schema.base import C, Table, quarantine_table
+from primeflow_lib.schema.base import C, Table
 from primeflow_lib.schema.market import VENDOR
+from primeflow_lib.schema.quarantine import quarantine_table
 
 OPTION_PRINTS = Table(
     schema="flow",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from primeflow_lib.schema.base import C, Table, quarantine_table
+from primeflow_lib.schema.base import C, Table
+from primeflow_lib.schema.quarantine import quarantine_table
 
 VENDOR = C("vendor", "VARCHAR", "data vendor the row came from (synthetic, massive, yfinance, ...)")
 

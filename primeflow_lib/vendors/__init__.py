@@ -17,11 +17,11 @@ from primeflow_lib.vendors.base import DATA_KINDS, DataKind, Vendor, VendorError
 
 #: vendor name -> "module:Class"; classes take the loaded config in ``from_config``
 VENDOR_CLASSES: dict[str, str] = {
-    "synthetic": "primeflow_lib.vendors.synthetic:SyntheticVendor",
-    "massive": "primeflow_lib.vendors.massive:MassiveVendor",
     "yfinance": "primeflow_lib.vendors.yfinance_vendor:YFinanceVendor",
+    "massive": "primeflow_lib.vendors.massive:MassiveVendor",
     "alpha_vantage": "primeflow_lib.vendors.alpha_vantage:AlphaVantageVendor",
     "csv": "primeflow_lib.vendors.csv_vendor:CsvVendor",
+    "synthetic": "primeflow_lib.vendors.synthetic.vendor:SyntheticVendor",
 }
 
 

@@ -46,9 +46,9 @@ import pandas as pd
 import requests
 
 from primeflow_lib.config import API_KEY_ENV, load_api_keys
-from primeflow_lib.flow.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN, UNIVERSE
+from primeflow_lib.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.vendors.base import (
     DATA_KINDS,
     BarSource,

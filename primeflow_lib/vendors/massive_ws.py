@@ -38,9 +38,9 @@ from websockets.asyncio.client import connect as ws_connect
 
 from primeflow_lib.backoff import backoff
 from primeflow_lib.config import load_api_keys
-from primeflow_lib.flow.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.redact import redact, register_secret
 from primeflow_lib.schema.flow import OPTION_PRINTS
+from primeflow_lib.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.vendors.base import VendorAuthError, VendorDataError, VendorError
 from primeflow_lib.vendors.http import ET, make_frame, reveal
 from primeflow_lib.vendors.massive import KEY_ENVS, conditions_text, print_id

@@ -50,9 +50,9 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.flow.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.redact import redact
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN, UNIVERSE
+from primeflow_lib.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.vendors.base import (
     BarSource,
     ChainSource,

@@ -2,11 +2,11 @@
 run, stored runs, comparison, export and reproduction.
 
 A run goes through the same library calls as ``primeflow backtest``: ``RunConfig.from_dict``
-(+ ``check_runnable``), :func:`primeflow_lib.research.cli.load_bars` (the CSV, or the read copy
+(+ ``check_runnable``), :func:`primeflow_lib.research.dataset.load_bars` (the CSV, or the read copy
 via ``load_warehouse_bars``), :func:`~primeflow_lib.research.runner.run_backtest`. Recording
 uses a short write connection to the live warehouse (:func:`primeflow_lib.warehouse.connect`,
 which waits for the pipeline's writer instead of failing), stores the run with
-:func:`~primeflow_lib.research.history.write_run` and republishes the read copy on the same
+:func:`~primeflow_lib.research.record.record_run` and republishes the read copy on the same
 connection, as ``primeflow cache clear`` does, so History shows the run at once. Nothing is
 written when validation, loading or the run fails.
 """
@@ -26,10 +26,11 @@ from typing import Any
 
 import pandas as pd
 
-from primeflow_lib.research.cli import load_bars
+from primeflow_lib.research import record as run_record
+from primeflow_lib.research.dataset import load_bars
 from primeflow_lib.research.errors import RunConfigError
 from primeflow_lib.research.export import export_run
-from primeflow_lib.research.history import compare_runs, list_runs, read_run, write_run
+from primeflow_lib.research.history import compare_runs, list_runs, read_run
 from primeflow_lib.research.indicators import REGISTRY
 from primeflow_lib.research.options.chain import load_chain
 from primeflow_lib.research.options.spec import OptionsSpec
@@ -139,10 +140,11 @@ def run(cfg: RunConfig, read_path: PathLike = None) -> BacktestResult:
 def record_run(result: BacktestResult, *, warehouse: PathLike = None,
                read_copy: PathLike = None, publish: bool = True) -> str:
     """Store ``result`` in the run history of the live warehouse (one short write connection:
-    ``write_run`` in one transaction), then republish the read copy on that connection.
+    the run in one transaction, then an auto_tune run's study), then republish the read copy on
+    that connection.
     Returns the run_id."""
     with connect(warehouse) as con:
-        rid = write_run(con, result)
+        rid = run_record.record_run(con, result)
         if publish:
             publish_read_copy(con=con, dst=read_copy)
     return rid

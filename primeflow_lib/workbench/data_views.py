@@ -1,5 +1,5 @@
 """What the warehouse caches, for the workbench's Data page: the ``primeflow cache list`` view
-(:func:`primeflow_lib.cache.list_cache` on the read copy) with the NYSE sessions missing between
+(:func:`primeflow_lib.market.cache.list_cache` on the read copy) with the NYSE sessions missing between
 each series' first and last stored session, and clearing (``primeflow cache clear``).
 """
 
@@ -10,7 +10,7 @@ import os
 
 import pandas as pd
 
-from primeflow_lib.cache import TIMEFRAMES, clear_cache, list_cache
+from primeflow_lib.market.cache import TIMEFRAMES, clear_cache, list_cache
 from primeflow_lib.research.gaps import missing_sessions
 from primeflow_lib.warehouse import connect, publish_read_copy
 from primeflow_lib.workbench.readcopy import existing_tables, require

@@ -1,1 +1,30 @@
-"""The CLI, one module per command group."""
+"""The ``primeflow`` command line: one module per command group.
+
+Commands parse options, call ``primeflow_lib`` and print; no library logic lives here. Commands
+that only read or compute call ``primeflow_lib`` directly; ``demo`` drives real Dagster runs on
+the instance in ``DAGSTER_HOME`` (so they show up in the UI afterwards). Imports of heavy
+libraries stay inside the commands so ``primeflow --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from primeflow_pipelines.commands.backtest import backtest
+from primeflow_pipelines.commands.cache import cache
+from primeflow_pipelines.commands.demo import demo
+from primeflow_pipelines.commands.fetch import fetch
+from primeflow_pipelines.commands.live import feed, inbox
+from primeflow_pipelines.commands.scale import scale
+from primeflow_pipelines.commands.tune import tune
+from primeflow_pipelines.commands.warehouse import docs, publish, query
+
+
+@click.group()
+@click.version_option(package_name="primeflow")
+def main() -> None:
+    """PrimeFlow: options-flow intelligence and strategy research on Dagster + DuckDB."""
+
+
+for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, scale):
+    main.add_command(_command)

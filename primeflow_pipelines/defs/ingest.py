@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 import dagster as dg
 import pandas as pd
 
-from primeflow_lib import cache, quality, warehouse
+from primeflow_lib import warehouse
+from primeflow_lib.market import cache, quality
 from primeflow_lib.schema import Table
 from primeflow_lib.vendors.base import MissingDataError
 from primeflow_pipelines.defs.resources import WarehouseResource

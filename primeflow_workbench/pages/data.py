@@ -7,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from primeflow_lib.cache import TIMEFRAMES
+from primeflow_lib.market.cache import TIMEFRAMES
 from primeflow_lib.workbench import data_views as dv
 from primeflow_lib.workbench import readcopy
 from primeflow_workbench import widgets

@@ -11,8 +11,9 @@ import pytest
 from flow_builders import build_scenario, make_prints
 
 from primeflow_lib.flow.engine import score_batch
-from primeflow_lib.flow.validate import QUARANTINE_COLUMNS, validate_prints
+from primeflow_lib.flow.validate import validate_prints
 from primeflow_lib.schema import table
+from primeflow_lib.schema.quarantine import QUARANTINE_COLUMNS
 
 
 @pytest.mark.parametrize(
@@ -122,7 +123,7 @@ def test_empty_batch(cfg):
 
 
 def test_hostile_file_nothing_scored_from_bad_rows(cfg):
-    """RELIABILITY scenario 12 in miniature: a scenario batch plus every kind of bad row."""
+    """docs/reliability.md scenario 12 in miniature: a scenario batch plus every kind of bad row."""
     sc = build_scenario(cfg)
     good = sc["prints"]
     bad = make_prints(

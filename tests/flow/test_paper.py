@@ -10,8 +10,8 @@ import pytest
 from flow_builders import DAY, build_scenario
 
 from primeflow_lib.flow.engine import score_batch
+from primeflow_lib.flow.paper import open_positions, outcome_counts, paper_trade, update_positions
 from primeflow_lib.models import PaperPosition
-from primeflow_lib.paper import open_positions, outcome_counts, paper_trade, update_positions
 from primeflow_lib.schema import table
 
 EVENING = dt.datetime(2025, 6, 13, 18, 0)

@@ -68,7 +68,7 @@ def test_every_print_is_accounted_for(rows):
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.integers(-5, 5), max_size=300))
 def test_stable_argsort_matches_numpy(values):
-    from primeflow_lib.flow._util import stable_argsort
+    from primeflow_lib.arrays import stable_argsort
 
     a = np.asarray(values, dtype=np.int64)
     assert np.array_equal(stable_argsort(a), np.argsort(a, kind="stable"))

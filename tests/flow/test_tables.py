@@ -10,8 +10,8 @@ from flow_builders import DAY, build_scenario
 
 from primeflow_lib.flow.engine import score_batch
 from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
+from primeflow_lib.flow.paper import paper_trade
 from primeflow_lib.models import PaperPosition, Signal
-from primeflow_lib.paper import paper_trade
 from primeflow_lib.schema import table
 
 

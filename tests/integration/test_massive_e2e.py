@@ -1,4 +1,4 @@
-"""End to end (issue #6): one Dagster run materializes universe -> daily and 1-minute bars ->
+"""End to end : one Dagster run materializes universe -> daily and 1-minute bars ->
 option chain -> option prints -> flow events with the Massive vendor pointed at a local server.
 
 No internet: :class:`FakeMassive` is a real HTTP server on 127.0.0.1 (pytest-httpserver) that
@@ -52,7 +52,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from primeflow_lib import calendar, warehouse
-from primeflow_lib.flow.symbols import format_occ
+from primeflow_lib.symbols import format_occ
 from primeflow_pipelines.defs.flow.assets import flow_scoring
 from primeflow_pipelines.defs.flow.prints import option_prints
 from primeflow_pipelines.defs.market.assets import (
@@ -113,7 +113,7 @@ MARKET: dict[str, tuple[float, float, float]] = {
 UNIVERSE_TICKERS = ["NVDA", "TSLA", "SPY"]  # the top 3 by mean volume among CS/ETF
 BENCHMARK = "SPY"
 #: the fake vendor has daily bars far enough back for the complete-history backfill of
-#: market/ohlcv_daily (twice the regime lookback, see primeflow_lib.daily_history)
+#: market/ohlcv_daily (twice the regime lookback, see primeflow_lib.market.daily_history)
 HISTORY_SESSIONS = 300
 ALL_SESSIONS = calendar.sessions(calendar.sessions_before(START, HISTORY_SESSIONS)[0], END)
 EXCHANGES = (300, 302, 303, 307, 308, 312, 313, 316, 319, 322, 323, 325)

@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
-from primeflow_lib import calendar, daily_history, vendors, warehouse
+from primeflow_lib import calendar, vendors, warehouse
 from primeflow_lib.config import load_config
-from primeflow_lib.vendors.synthetic import SyntheticVendor
+from primeflow_lib.market import daily_history
+from primeflow_lib.vendors.synthetic.vendor import SyntheticVendor
 from primeflow_pipelines.defs.flow.assets import flow_scoring
 from primeflow_pipelines.defs.flow.prints import option_prints
 from primeflow_pipelines.defs.market.assets import (

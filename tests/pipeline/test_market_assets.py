@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from primeflow_lib import vendors, warehouse
-from primeflow_lib.vendors.synthetic import SyntheticVendor
+from primeflow_lib.vendors.synthetic.vendor import SyntheticVendor
 from primeflow_pipelines.defs.flow.prints import option_prints
 from primeflow_pipelines.defs.market.assets import (
     ohlcv_daily,

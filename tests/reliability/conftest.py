@@ -1,4 +1,4 @@
-"""The reliability suite (``make reliability``): RELIABILITY.md scenarios not covered elsewhere,
+"""The reliability suite (``make reliability``): docs/reliability.md scenarios not covered elsewhere,
 each recording its figures with ``record_property`` (collected by ``tests/reliability/run.py``
 from the JUnit XML, so every figure comes from the run, never from a constant)."""
 

@@ -1,4 +1,4 @@
-"""RELIABILITY scenario 12: hostile feed batches (every kind RELIABILITY.md lists) scored on a
+"""docs/reliability.md scenario 12: hostile feed batches (every kind docs/reliability.md lists) scored on a
 bullish scenario that produces signals. Nothing from a bad row is scored, alerted or
 paper-traded, and for every batch rows in = kept + quarantined + dropped by a named rule."""
 
@@ -14,7 +14,7 @@ from flow_builders import SWING_SYM, SYM, build_scenario, make_prints
 
 from primeflow_lib.config import default_config
 from primeflow_lib.flow.engine import score_batch
-from primeflow_lib.paper import paper_trade
+from primeflow_lib.flow.paper import paper_trade
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""RELIABILITY scenario 10, x20: SIGKILL during partition rewrites and during checkpoints. The
+"""docs/reliability.md scenario 10, x20: SIGKILL during partition rewrites and during checkpoints. The
 file reopens and the partition is the old or the new one, never empty or partial."""
 
 from __future__ import annotations

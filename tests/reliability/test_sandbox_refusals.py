@@ -24,7 +24,7 @@ def _digest(p: Path) -> str:
 
 
 def test_hostile_statements_refused_files_untouched(tmp_path, record_property):
-    from primeflow_pipelines.cli import main
+    from primeflow_pipelines.commands import main
 
     live, read = warehouse.warehouse_path(), warehouse.read_copy_path()
     with warehouse.connect(live) as con:

@@ -1,4 +1,4 @@
-"""RELIABILITY scenarios 14 and 11 with figures: webhooks at a dead port and at a 500 server
+"""docs/reliability.md scenarios 14 and 11 with figures: webhooks at a dead port and at a 500 server
 with DEBUG logging leak no secret into logs, stdout/stderr, outbox tables, reports or the live
 path's heartbeat; another process holding the DuckDB lock for 30 s is waited out by a writer and
 by the relay."""

@@ -10,8 +10,8 @@ import yaml
 from click.testing import CliRunner
 from research_fixtures import as_csv_frame, make_bars
 
-from primeflow_lib.research.cli import backtest
 from primeflow_lib.schema.market import OHLCV_DAILY
+from primeflow_pipelines.commands.backtest import backtest
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """``primeflow backtest``: gap warnings and --strict, run history recording (--no-record), the
-equity curve in results.json, --entry-on, and the small fixes of #14 (a series too short for any
+equity curve in results.json, --entry-on, and small fixes (a series too short for any
 indicator, --size-pct as typed, cache clear of an invalid symbol)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from research_fixtures import as_csv_frame, make_bars
 
 from primeflow_lib import calendar, warehouse
-from primeflow_lib.research.cli import backtest
 from primeflow_lib.research.gaps import find_gaps
-from primeflow_pipelines.cli import main
+from primeflow_pipelines.commands import main
+from primeflow_pipelines.commands.backtest import backtest
 
 
 def invoke(*args):

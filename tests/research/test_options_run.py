@@ -250,7 +250,7 @@ def test_options_run_lands_in_history_and_cli_json(tmp_path):
     csv = tmp_path / "GOOG.csv"
     pd.DataFrame({"Date": [str(d) for d in days], "Open": c, "High": c * 1.01, "Low": c * 0.99,
                   "Close": c, "Volume": 1e6}).to_csv(csv, index=False)  # fmt: skip
-    from primeflow_lib.research.cli import backtest
+    from primeflow_pipelines.commands.backtest import backtest
 
     out = tmp_path / "o.json"
     res = CliRunner().invoke(backtest, [
@@ -279,8 +279,8 @@ def test_options_run_lands_in_history_and_cli_json(tmp_path):
 
 
 def test_cli_chain_run_reads_the_warehouse_chain(tmp_path):
-    from primeflow_lib.research.cli import backtest
     from primeflow_lib.schema.market import OPTION_CHAIN
+    from primeflow_pipelines.commands.backtest import backtest
 
     days = DAYS[:100]
     rng = np.random.default_rng(5)

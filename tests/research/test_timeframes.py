@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from primeflow_lib.research.data import daily_bars
 from primeflow_lib.research.errors import BarsError
-from primeflow_lib.research.timeframes import daily_bars, resample_intraday
+from primeflow_lib.research.timeframes import resample_intraday
 
 
 def minute_bars(days=("2024-03-04", "2024-03-05"), minutes=390) -> pd.DataFrame:

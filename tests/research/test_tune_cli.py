@@ -8,7 +8,7 @@ import duckdb
 from click.testing import CliRunner
 from research_fixtures import as_csv_frame, make_bars
 
-from primeflow_pipelines.cli import main
+from primeflow_pipelines.commands import main
 
 
 def test_tune_csv_json_and_tables(tmp_path):

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from research_fixtures import make_bars
 
-from primeflow_lib.research import RunConfig, RunConfigError, read_run, run_backtest, write_run
+from primeflow_lib.research import RunConfig, RunConfigError, read_run, record_run, run_backtest
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_auto_tune_run_is_stored_with_its_study(long_bars):
     start = str(long_bars.index[1000].date())
     res = run_backtest(_cfg(start), long_bars)
     con = duckdb.connect()
-    write_run(con, res)
+    record_run(con, res)
     stored = read_run(con, res.run_id)
     assert stored["run"]["config"]["indicators"]["rsi"]["params"] == json.loads(
         json.dumps(res.tuning.chosen["rsi"])

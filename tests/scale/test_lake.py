@@ -45,9 +45,9 @@ def lake(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "lake"
     monkeypatch.setenv("PRIMEFLOW_LAKE_URI", str(root))
     monkeypatch.delenv("PRIMEFLOW_LAKE_TABLES", raising=False)
-    delta._OPEN.clear()
+    delta.forget_tables()
     yield root
-    delta._OPEN.clear()
+    delta.forget_tables()
 
 
 def _version(root: Path) -> int:
@@ -214,9 +214,9 @@ def s3(tmp_path, monkeypatch):
         for k, v in srv.env.items():
             monkeypatch.setenv(k, v)
         monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-        delta._OPEN.clear()
+        delta.forget_tables()
         yield srv
-        delta._OPEN.clear()
+        delta.forget_tables()
 
 
 @pytest.mark.slow
@@ -249,7 +249,7 @@ def test_s3_endpoint_that_does_not_answer(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
-    delta._OPEN.clear()
+    delta.forget_tables()
     t0 = time.monotonic()
     with pytest.raises(warehouse.WarehouseError) as err, warehouse.connect():
         pass
@@ -296,7 +296,7 @@ def test_sigkill_mid_commit_leaves_the_old_or_the_new_partition(lake, tmp_path):
         time.sleep(rng.uniform(0.5, 3.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        delta._OPEN.clear()
+        delta.forget_tables()
         with warehouse.connect() as con:
             rows = con.execute("SELECT count(*), count(DISTINCT close) FROM market.ohlcv_intraday").fetchall()[0]
         assert rows in {(0, 0), (n_old, 1), (n_new, 1)}, rows

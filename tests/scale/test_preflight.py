@@ -14,7 +14,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from primeflow_lib.scale import preflight  # noqa: E402
 from primeflow_lib.scale.local_services import LocalPostgres, free_port  # noqa: E402
-from primeflow_pipelines.cli import main  # noqa: E402
+from primeflow_pipelines.commands import main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from vendor_testkit import TEST_KEY, cursor_of, json_response, load_json
 
 from primeflow_lib import warehouse
-from primeflow_pipelines.cli import main
+from primeflow_pipelines.commands import main
 
 
 @pytest.fixture

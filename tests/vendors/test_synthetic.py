@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 
 from primeflow_lib.config import default_config
-from primeflow_lib.flow.symbols import parse_occ_series
 from primeflow_lib.pricing import bs_price
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN, UNIVERSE
+from primeflow_lib.symbols import parse_occ_series
 from primeflow_lib.vendors import get_vendor
-from primeflow_lib.vendors import synthetic_market as sm
 from primeflow_lib.vendors.base import UnknownTickerError, VendorError
-from primeflow_lib.vendors.synthetic import SyntheticVendor
-from primeflow_lib.vendors.synthetic_options import EXCHANGES, expiries
+from primeflow_lib.vendors.synthetic import market as sm
+from primeflow_lib.vendors.synthetic.options import EXCHANGES, expiries
+from primeflow_lib.vendors.synthetic.vendor import SyntheticVendor
 
 DAY = dt.date(2025, 6, 13)  # a Friday: weekly and monthly expiries, 0DTE
 EARLY_CLOSE = dt.date(2024, 11, 29)  # day after Thanksgiving: closes 13:00

@@ -54,6 +54,8 @@ from primeflow_lib.research.options.contracts import DEFAULT_GRID
 from primeflow_lib.research.options.structures import STRUCTURES
 
 IV_SOURCES = ("chain", "realized")
+DTE_RULES = ("nearest", "first_after")
+EXPIRY_CYCLES = ("monthly", "weekly")
 STRIKE_RULES = ("delta", "moneyness", "offset")
 SIZINGS = ("contracts", "risk")
 UNBOUNDED = ("short_straddle", "short_strangle")
@@ -186,8 +188,8 @@ class OptionsSpec:
             bearish=_structure(g["bearish"], p("bearish")),
             neutral=_structure(g["neutral"], p("neutral")),
             dte=_int(g["dte"], p("dte")),
-            dte_rule=_choice(g["dte_rule"], p("dte_rule"), ("nearest", "first_after")),
-            expiry_cycle=_choice(g["expiry_cycle"], p("expiry_cycle"), ("monthly", "weekly")),
+            dte_rule=_choice(g["dte_rule"], p("dte_rule"), DTE_RULES),
+            expiry_cycle=_choice(g["expiry_cycle"], p("expiry_cycle"), EXPIRY_CYCLES),
             calendar_gap_days=_int(g["calendar_gap_days"], p("calendar_gap_days")),
             strike_by=_choice(g["strike_by"], p("strike_by"), STRIKE_RULES),
             short_delta=_num(g["short_delta"], p("short_delta")),

@@ -33,11 +33,10 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib.research import overfit
-from primeflow_lib.research.data import validate_bars
+from primeflow_lib.research.data import data_hash, validate_bars
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.indicators import get
 from primeflow_lib.research.runconfig import ENGINE_VERSION, RunConfig
-from primeflow_lib.research.runner import data_hash
 from primeflow_lib.research.timeframes import periods_per_year
 from primeflow_lib.research.tuning.evaluate import TrialBlock, evaluate
 from primeflow_lib.research.tuning.folds import Fold, FoldSpec, make_folds

@@ -29,7 +29,7 @@ from primeflow_lib.flow.inputs import (
     read_gamma_levels,
 )
 from primeflow_lib.flow.inputs import select_sql as _select
-from primeflow_lib.paper import outcome_counts, paper_trade
+from primeflow_lib.flow.paper import outcome_counts, paper_trade
 from primeflow_lib.schema import flow as fs
 from primeflow_lib.schema import live as ls
 from primeflow_lib.schema import market as ms

@@ -8,7 +8,7 @@ blocking checks on what is stored.
 
 import dagster as dg
 
-from primeflow_lib import daily_history
+from primeflow_lib.market import daily_history
 from primeflow_lib.schema import market as m
 from primeflow_lib.vendors import vendor_for
 from primeflow_lib.vendors.base import VendorError
@@ -72,7 +72,7 @@ def ohlcv_daily(
     context: dg.AssetExecutionContext, config: IngestConfig, warehouse: WarehouseResource,
     primeflow_config: PrimeflowConfig,
 ) -> dg.MaterializeResult:
-    """Complete daily OHLCV history (:mod:`primeflow_lib.daily_history`): for every ticker in
+    """Complete daily OHLCV history (:mod:`primeflow_lib.market.daily_history`): for every ticker in
     the universe on any session of the run, the regime benchmark and ``research.symbols``, the
     bars of every session from the warm-up lookback (about a year) before the first partition
     to the last. Only pairs not stored yet for the vendor are fetched (``refresh`` fetches the

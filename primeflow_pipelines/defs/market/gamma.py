@@ -9,10 +9,10 @@ import datetime as dt
 
 import dagster as dg
 
-from primeflow_lib import quality
 from primeflow_lib import warehouse as db
 from primeflow_lib.flow.gex import GexInputError, GexResult, compute_gex
 from primeflow_lib.flow.gex_plots import gex_png
+from primeflow_lib.market import quality
 from primeflow_lib.schema import market as m
 from primeflow_pipelines.defs.ingest import preview_md
 from primeflow_pipelines.defs.market.assets import CHAIN_KEY

@@ -23,9 +23,9 @@ from primeflow_lib.research import (
     indicator_signal_rows,
     max_lookback,
     preset,
+    record_run,
     regime_rows,
     run_backtest,
-    write_run,
 )
 from primeflow_lib.research.data import bars_from_connection
 from primeflow_lib.research.errors import ResearchError
@@ -268,7 +268,7 @@ def backtest_runs(
     for line in result.warnings:
         context.log.warning(line)
     with warehouse.connect() as con:
-        write_run(con, result)
+        record_run(con, result)
     m = result.metrics
     table = pd.DataFrame({"metric": list(m), "value": [m[k] for k in m]})
     numeric = {k: dg.MetadataValue.float(float(v)) for k, v in m.items()

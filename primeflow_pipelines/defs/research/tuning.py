@@ -16,8 +16,7 @@ import pandas as pd
 import yaml
 
 from primeflow_lib.research import RunConfig
-from primeflow_lib.research.data import bars_from_connection, validate_bars
-from primeflow_lib.research.runner import data_hash
+from primeflow_lib.research.data import bars_from_connection, data_hash, validate_bars
 from primeflow_lib.research.tuning import TuneConfig, phiai_full_auto, write_study
 from primeflow_lib.research.tuning.plots import is_oos_figure, logit_figure, png_markdown
 from primeflow_lib.research.tuning.study import study_id

@@ -160,3 +160,13 @@ def hash_strings(values) -> np.ndarray:
     arrays (distinct values), then index by codes."""
     arr = np.array([str(v) for v in np.asarray(values, dtype=object)], dtype=object)
     return pd.util.hash_array(arr, categorize=False)
+
+
+def parse_days(s: pd.Series) -> np.ndarray:
+    """datetime64[D] per row (NaT where missing or unparseable), parsing each distinct value once."""
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.to_numpy("datetime64[ns]").astype("datetime64[D]")
+    codes, uniques = factorize(s)
+    parsed = pd.to_datetime(pd.Series(uniques, dtype=object), errors="coerce", format="mixed")
+    vals = np.append(parsed.to_numpy("datetime64[ns]").astype("datetime64[D]"), np.datetime64("NaT", "D"))
+    return vals[np.where(codes < 0, len(vals) - 1, codes)]

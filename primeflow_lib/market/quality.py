@@ -18,7 +18,7 @@ Rules (each has a short name used in the quarantine ``reason`` and the check nam
 ``in_session``         bar ``ts`` inside the regular session of ``trade_date``; print ``sip_ts``
                        up to 15 minutes after the close (ETF/index options trade to 16:15)
 ``size_positive``      print size finite and > 0
-``symbol_parses``      option symbols are OCC symbols (see :mod:`primeflow_lib.flow.symbols`)
+``symbol_parses``      option symbols are OCC symbols (see :mod:`primeflow_lib.symbols`)
 ``quote_not_crossed``  chain bid <= ask when both are present
 ``not_null``           declared NOT NULL columns are present
 =====================  ===================================================================
@@ -35,11 +35,11 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib import calendar
-from primeflow_lib.flow.symbols import occ_parse_errors
 from primeflow_lib.schema import Table
-from primeflow_lib.warehouse import quarantine_rows
+from primeflow_lib.schema.quarantine import quarantine_rows
+from primeflow_lib.symbols import occ_parse_errors
 
-# SQL form of the OCC pattern in primeflow_lib.flow.symbols (compact, canonical stored form).
+# SQL form of the OCC pattern in primeflow_lib.symbols (compact, canonical stored form).
 OCC_SQL_PATTERN = r"[A-Z][A-Z0-9.]{0,5}[0-9]{6}[CP][0-9]{8}"
 
 

@@ -31,10 +31,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from scipy.special import ndtri
 
-from primeflow_lib.flow.symbols import format_occ
 from primeflow_lib.pricing import bs_greeks, bs_price
-from primeflow_lib.vendors.synthetic_intraday import STEP_NS, IntradayDay, IntradayEvent
-from primeflow_lib.vendors.synthetic_market import is_expiry_day, rng_for, stable_u64
+from primeflow_lib.symbols import format_occ
+from primeflow_lib.vendors.synthetic.intraday import STEP_NS, IntradayDay, IntradayEvent
+from primeflow_lib.vendors.synthetic.market import is_expiry_day, rng_for, stable_u64
 
 NY = ZoneInfo("America/New_York")
 YEAR_NS = 365.0 * 86400e9

@@ -168,7 +168,7 @@ def occ_parse_errors(symbols: pd.Series) -> np.ndarray:
 
 def _distinct(symbols: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(codes, distinct values as an object array); code -1 = missing."""
-    from primeflow_lib.flow._util import factorize
+    from primeflow_lib.arrays import factorize
 
     codes, uniques = factorize(symbols)
     return codes, np.asarray(uniques, dtype=object)

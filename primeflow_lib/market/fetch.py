@@ -3,7 +3,7 @@
 ``fetch_symbol(cfg, "IBM", start, end, timeframe="1d", vendor="alpha_vantage")`` asks the vendor
 (through the interface in :mod:`primeflow_lib.vendors`) for the sessions ``start .. end`` that
 are not stored yet for that vendor and symbol, validates them like the ingest assets
-(:func:`primeflow_lib.quality.validate_market_frame`; bad rows go to ``market.quarantine``) and
+(:func:`primeflow_lib.market.quality.validate_market_frame`; bad rows go to ``market.quarantine``) and
 writes each session in its own short transaction into the same tables the pipeline fills:
 
 * ``1d`` -> ``market.ohlcv_daily``;
@@ -28,7 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from primeflow_lib import calendar, daily_history, quality, warehouse
+from primeflow_lib import calendar, warehouse
+from primeflow_lib.market import daily_history, quality
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY
 from primeflow_lib.vendors import get_vendor, vendor_name_for
 from primeflow_lib.vendors.base import VendorError

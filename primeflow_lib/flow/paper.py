@@ -48,6 +48,7 @@ import pandas as pd
 from primeflow_lib.config import get_ticker_config
 from primeflow_lib.pricing import bs_price as _bs_price
 from primeflow_lib.pricing import implied_vol as _implied_vol
+from primeflow_lib.schema.live import PAPER_POSITIONS
 
 NS_MIN = 60_000_000_000
 NS_DAY = 86_400_000_000_000
@@ -56,47 +57,8 @@ NAT = np.iinfo(np.int64).min
 KIND_SECTION = {"SCALP": "scalp", "DAY_TRADE": "day_trade", "SWING": "swing"}
 BUY_SIDES = ("above_ask", "ask", "to_ask")
 
-POSITION_COLUMNS = [
-    "position_id",
-    "signal_id",
-    "trade_date",
-    "kind",
-    "ticker",
-    "option_symbol",
-    "direction",
-    "position",
-    "option_side",
-    "signal_ts",
-    "strength",
-    "take_profit_pct",
-    "stop_loss_pct",
-    "timeout_minutes",
-    "timeout_days",
-    "status",
-    "entry_ts",
-    "entry_price",
-    "tp_price",
-    "sl_price",
-    "deadline_ts",
-    "sessions_held",
-    "exit_reason",
-    "exit_ts",
-    "exit_price",
-    "last_bar_ts",
-    "mark_price",
-    "return_pct",
-    "strike",
-    "expiry",
-    "right",
-    "iv",
-    "iv_source",
-    "option_entry",
-    "option_mark",
-    "option_pnl",
-    "option_return_pct",
-    "updated_at",
-    "vendor",
-]
+#: the columns of a position row, as declared for ``live.paper_positions``
+POSITION_COLUMNS = PAPER_POSITIONS.column_names
 
 
 def _ns(s: pd.Series) -> np.ndarray:

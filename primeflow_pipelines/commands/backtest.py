@@ -13,53 +13,29 @@ copy (``--symbol``; file from ``--db``, env ``PRIMEFLOW_READ_DUCKDB``, default
 ``var/primeflow_read.duckdb``; table ``market.ohlcv_daily``, or ``market.ohlcv_intraday`` for
 intraday timeframes). Flags override the config or preset they are applied to.
 
-``backtest`` is a click command; the main ``primeflow`` CLI attaches it with
-``cli.add_command(backtest)``. ``python -m primeflow_lib.research.cli`` runs it standalone.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
 
 from primeflow_lib.research.blend import BLEND_MODES
 from primeflow_lib.research.engine import ENTRY_RULES, FILLS
 from primeflow_lib.research.errors import ResearchError, RunConfigError
+from primeflow_lib.research.indicators import get
+from primeflow_lib.research.options.spec import DTE_RULES, EXPIRY_CYCLES, IV_SOURCES, STRIKE_RULES
+from primeflow_lib.research.options.structures import STRUCTURES
 from primeflow_lib.research.presets import preset, preset_names
-from primeflow_lib.research.runconfig import RunConfig
-
-PERCENT_METRICS = {
-    "total_return", "cagr", "max_drawdown", "volatility", "win_rate", "exposure",
-    "direction_accuracy",
-}  # fmt: skip
-
-
-def _format(name: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float) and math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if name in PERCENT_METRICS:
-        return f"{value * 100:.2f}%"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:,.4f}" if abs(value) < 1e5 else f"{value:,.2f}"
-
-
-def metrics_table(metrics: dict[str, Any]) -> str:
-    """The metrics as a two-column text table."""
-    width = max(len(k) for k in metrics)
-    return "\n".join(f"{k:<{width}}  {_format(k, v):>16}" for k, v in metrics.items())
+from primeflow_lib.research.report import metrics_table
+from primeflow_lib.research.runconfig import MODES, RunConfig
+from primeflow_lib.research.timeframes import TIMEFRAMES
 
 
 def _apply_param(cfg: RunConfig, name: str, value: float, flag: str) -> RunConfig:
-    from primeflow_lib.research.indicators import get
-
     hits = {k for k in cfg.indicators if name in get(k).params}
     if not hits:
         raise RunConfigError(
@@ -180,32 +156,7 @@ def build_config(opts: dict[str, Any]) -> RunConfig:
     return cfg
 
 
-def load_bars(cfg: RunConfig, db: str | None):
-    """The bars of ``cfg.dataset``: the CSV (filtered to start/end) or the warehouse read copy."""
-    from primeflow_lib.research.data import load_csv, load_warehouse_bars
-
-    ds = cfg.dataset
-    # auto_tune tunes on the bars before dataset.start: load from the first stored bar
-    start = None if any(s.auto_tune for s in cfg.indicators.values()) else ds.start
-    if ds.csv:
-        bars = load_csv(ds.csv)
-        if start:
-            bars = bars[bars.index >= pd.Timestamp(ds.start)]
-        if ds.end:  # inclusive: every bar of the end session
-            bars = bars[bars.index < pd.Timestamp(ds.end) + pd.Timedelta(days=1)]
-        if bars.empty:
-            raise ResearchError(f"{ds.csv}: no bars between {ds.start or '-'} and {ds.end or '-'}")
-        return bars
-    if cfg.strategy == "momentum_rotation":
-        if not ds.universe:
-            raise RunConfigError("momentum_rotation needs --universe A,B,C (or dataset.universe)")
-        return load_warehouse_bars(ds.universe, start, ds.end, ds.timeframe, db, ds.vendor)
-    if not ds.symbol:
-        raise RunConfigError("give --csv FILE or --symbol TICKER (or dataset.symbol / dataset.csv)")
-    return load_warehouse_bars(ds.symbol, start, ds.end, ds.timeframe, db, ds.vendor)
-
-
-# --- mode options (issue #11): flags of the RunConfig options section ----------------------
+# --- mode options: flags of the RunConfig options section ----------------------
 _BULLISH = ("long_call", "bull_call", "bull_put")
 _BEARISH = ("long_put", "bear_put", "bear_call")
 _OPTION_FLAGS = {
@@ -223,8 +174,6 @@ def _apply_options_flags(cfg: RunConfig, opts: dict[str, Any]) -> RunConfig:
     """``--mode`` and the option flags; ``--structure NAME`` opens NAME on its natural signal
     class (bullish: long_call bull_call bull_put; bearish: long_put bear_put bear_call;
     neutral: the rest) and nothing on the other two; --bullish/--bearish/--neutral set one."""
-    from primeflow_lib.research.options.structures import STRUCTURES
-
     changes: dict[str, Any] = {}
     if opts.get("mode"):
         changes["mode"] = opts["mode"]
@@ -255,21 +204,21 @@ def _options_flags(f):
     """The click options of the options section (one contiguous block)."""
     o = click.option
     for dec in reversed((
-        o("--mode", type=click.Choice(["equities", "options"]), help="equities or options."),
-        o("--structure", help="Option structure (bull_put, iron_condor, long_straddle, ...)."),
+        o("--mode", type=click.Choice(MODES), help="equities or options."),
+        o("--structure", type=click.Choice(list(STRUCTURES)), help="Option structure."),
         o("--bullish", help="Structure for a bullish signal, or 'none'."),
         o("--bearish", help="Structure for a bearish signal, or 'none'."),
         o("--neutral", help="Structure for a neutral signal (|s| < threshold), or 'none'."),
         o("--dte", type=int, help="Target calendar days to expiry."),
-        o("--dte-rule", type=click.Choice(["nearest", "first_after"])),
-        o("--expiry-cycle", type=click.Choice(["monthly", "weekly"])),
-        o("--strike-by", type=click.Choice(["delta", "moneyness", "offset"])),
+        o("--dte-rule", type=click.Choice(DTE_RULES)),
+        o("--expiry-cycle", type=click.Choice(EXPIRY_CYCLES)),
+        o("--strike-by", type=click.Choice(STRIKE_RULES)),
         o("--short-delta", type=float, help="|delta| of short anchor legs, (0, 1)."),
         o("--long-delta", type=float, help="|delta| of long anchor legs, (0, 1)."),
         o("--moneyness", type=float, help="Fraction out of the money (strike-by moneyness)."),
         o("--offset", type=float, help="USD out of the money (strike-by offset)."),
         o("--width", type=float, help="Wing width, USD."),
-        o("--iv-source", type=click.Choice(["chain", "realized"])),
+        o("--iv-source", type=click.Choice(IV_SOURCES)),
         o("--vol-window", type=int, help="Realised-vol window, bars."),
         o("--vol-premium", type=float, help="Multiplier on realised vol."),
         o("--put-skew", type=float, help="Vol points per unit log-moneyness below spot."),
@@ -314,7 +263,7 @@ def _options_payload(result: Any, trades_json: list[dict]) -> list[dict]:
 @click.option("--universe", help="Comma-separated tickers for momentum_rotation.")
 @click.option("--start", help="First session, YYYY-MM-DD (inclusive).")
 @click.option("--end", help="Last session, YYYY-MM-DD (inclusive).")
-@click.option("--timeframe", type=click.Choice(["1d", "1m", "5m", "15m", "30m", "1h", "4h"]))
+@click.option("--timeframe", type=click.Choice(TIMEFRAMES))
 @click.option("--vendor", help="Only warehouse bars of this vendor.")
 @click.option(
     "--db",
@@ -372,6 +321,7 @@ def backtest(**opts: Any) -> None:
     backtest_equity of the live warehouse, PRIMEFLOW_DUCKDB) like a launchpad run, unless
     --no-record; queries see it after the read copy is republished (--publish, `primeflow
     publish`, or the daemon's sensor after the next pipeline run)."""
+    from primeflow_lib.research.dataset import load_bars
     from primeflow_lib.research.export import export_run
     from primeflow_lib.research.runner import json_safe, run_backtest
 
@@ -420,11 +370,11 @@ def record_run(result, *, publish: bool = False) -> str:
     (:func:`primeflow_lib.warehouse.connect`), optionally republish the read copy; returns the
     line to print. A warehouse locked for more than 30 s is an error suggesting --no-record."""
     from primeflow_lib import warehouse
-    from primeflow_lib.research.history import write_run
+    from primeflow_lib.research.record import record_run
 
     try:
         with warehouse.connect(lock_timeout_s=30.0) as con:
-            write_run(con, result)
+            record_run(con, result)
             if publish:
                 warehouse.publish_read_copy(con=con)
     except warehouse.WarehouseError as exc:
@@ -435,7 +385,3 @@ def record_run(result, *, publish: bool = False) -> str:
         return f"recorded run {result.run_id} in research.backtest_runs ({where}); read copy republished"
     return (f"recorded run {result.run_id} in research.backtest_runs ({where}); queries on the read copy "
             "see it after `primeflow publish` (or pass --publish)")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    backtest()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from primeflow_lib.vendors.synthetic_market import rng_for
+from primeflow_lib.vendors.synthetic.market import rng_for
 
 SUBSTEPS = 4  # fine points per minute
 STEP_NS = 60_000_000_000 // SUBSTEPS

@@ -16,7 +16,7 @@ Guarantees:
 
 * **Deterministic**: the same seed and the same request give byte-identical frames, whatever was
   requested before or in which order (every random stream is derived from ``(seed, purpose,
-  ticker[, date])``; see :mod:`.synthetic_market`). No network access, ever.
+  ticker[, date])``; see :mod:`.market`). No network access, ever.
 * **Consistent**: daily bars exist for every NYSE session from 2010-01-04 to the end of the
   trading calendar and are computed without any intraday data; the 1-minute bars of a session
   open at the daily open, close at the daily close, reach exactly the daily high and low, and
@@ -41,7 +41,7 @@ a few ms at or through the quote; splits (209, 2-6 prints on one exchange); bloc
 prints (237, 240-245); compression (247). About 0.4 % of single prints are late reports (204)
 whose SIP timestamp is earlier than prints received before them, and about 0.4 % of prints are
 cancelled by a mirror print (201 or 203, ``correction = 1``). Exchange ids are Massive/Polygon
-options participant ids (:data:`primeflow_lib.vendors.synthetic_options.EXCHANGES`).
+options participant ids (:data:`primeflow_lib.vendors.synthetic.options.EXCHANGES`).
 
 Dtypes of the returned frames: DATE columns hold ``datetime.date`` objects, TIMESTAMP columns
 are ``datetime64[us]`` (naive America/New_York), INTEGER is ``int32``, BIGINT ``int64``, DOUBLE
@@ -72,13 +72,13 @@ from primeflow_lib.vendors.base import (
     UnknownTickerError,
     VendorError,
 )
-from primeflow_lib.vendors.synthetic_intraday import (
+from primeflow_lib.vendors.synthetic.intraday import (
     IntradayDay,
     IntradayEvent,
     build_intraday,
     event_timing,
 )
-from primeflow_lib.vendors.synthetic_market import (
+from primeflow_lib.vendors.synthetic.market import (
     EVENT_INTRADAY,
     FIRST_SESSION,
     REGIME_NAMES,
@@ -88,7 +88,7 @@ from primeflow_lib.vendors.synthetic_market import (
     open_close_ns,
     risk_free_rate,
 )
-from primeflow_lib.vendors.synthetic_options import (
+from primeflow_lib.vendors.synthetic.options import (
     ORDER_NAMES,
     ChainDay,
     Contracts,
@@ -534,7 +534,7 @@ class SyntheticVendor(UniverseSource, BarSource, ChainSource, PrintSource):
 
     def option_chain(self, underlyings: Sequence[str], trade_date: dt.date) -> pd.DataFrame:
         """End-of-day chain snapshot of each underlying on session ``trade_date``: every listed
-        contract (see :mod:`.synthetic_options`) with closing NBBO, the session's volume (net of
+        contract (see :mod:`.options`) with closing NBBO, the session's volume (net of
         cancels) and last print price (NaN if it did not trade), open interest at the start of
         the session, IV and Black-Scholes greeks at the close (``underlying_price`` = daily
         close). Sorted by (underlying, expiry, right, strike). Columns: ``market.option_chain``."""

@@ -1,0 +1,83 @@
+"""``primeflow feed`` and ``primeflow inbox``: the near-live path's micro-batches."""
+
+from __future__ import annotations
+
+import click
+
+from primeflow_lib.live.feed import FEED_SOURCES
+from primeflow_pipelines.commands.options import parse_date
+
+
+@click.command()
+@click.option("--source", type=click.Choice(FEED_SOURCES), default="synthetic", show_default=True)
+@click.option("--date", "day", default=None, help="Session to feed (synthetic, replay); default the latest completed session.")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Market seconds per wall second.")
+@click.option("--batch-seconds", type=float, default=2.0, show_default=True, help="Wall seconds per batch file.")
+@click.option("--start", "start_time", default=None, help="Market time to start from, HH:MM (default: the first print).")
+@click.option("--max-batches", type=int, default=None, help="Stop after this many batch files.")
+@click.option("--tickers", default=None, help="Comma-separated underlyings (synthetic; default the day's universe).")
+@click.option("--subscribe", default="T.*", show_default=True, help="Massive channels (massive).")
+def feed(source, day, speed, batch_seconds, start_time, max_batches, tickers, subscribe) -> None:
+    """Write micro-batches of option prints into the inbox (PRIMEFLOW_INBOX) for the live sensor."""
+    import datetime as dt
+
+    from primeflow_lib import calendar
+    from primeflow_lib.config import load_config
+    from primeflow_lib.live import feed as feeds
+    from primeflow_lib.live.inbox import inbox_path
+
+    cfg = load_config()
+    if source == "massive":
+        from primeflow_lib.live.massive_feed import run_massive_feed
+
+        run_massive_feed(cfg, subscribe=subscribe, batch_seconds=batch_seconds, max_batches=max_batches, echo=click.echo)
+        return
+    session = calendar.require_session(parse_date(day, "--date")) if day else calendar.latest_completed_session()
+    if source == "synthetic":
+        names = [t.strip().upper() for t in tickers.split(",")] if tickers else None
+        prints = feeds.synthetic_session_prints(cfg, session, names)
+    else:
+        prints = feeds.stored_session_prints(session)
+    start_at = None
+    if start_time:
+        try:
+            start_at = dt.datetime.combine(session, dt.time.fromisoformat(start_time))
+        except ValueError:
+            raise click.BadParameter(f"{start_time!r} is not HH:MM", param_hint="--start") from None
+    click.echo(f"feeding {len(prints):,} {source} prints of {session} into {inbox_path()} at {speed}x")
+    rep = feeds.emit_in_real_time(prints, speed=speed, batch_seconds=batch_seconds, prefix=f"{source}-{session}",
+                                  start_at=start_at, max_batches=max_batches, echo=click.echo)
+    click.echo(f"done: {rep.batches} batches, {rep.prints:,} prints")
+
+
+@click.group()
+def inbox() -> None:
+    """Inspect the live inbox, or put a processed batch back for scoring."""
+
+
+@inbox.command("list")
+def inbox_list() -> None:
+    """Batches waiting, processed and failed."""
+    from primeflow_lib.live.inbox import inbox_path, list_batches
+
+    root = inbox_path()
+    waiting = list_batches(root)
+    click.echo(f"{root}: {len(waiting)} waiting")
+    for sub in ("processed", "failed"):
+        files = sorted((root / sub).glob("*.parquet")) if (root / sub).is_dir() else []
+        click.echo(f"  {sub}: {len(files)}")
+        for f in files[-5:]:
+            err = root / sub / (f.name + ".error.txt")
+            click.echo(f"    {f.name}" + (f"  ({err.read_text().splitlines()[0][:100]})" if err.exists() else ""))
+
+
+@inbox.command("requeue")
+@click.argument("name")
+def inbox_requeue(name: str) -> None:
+    """Score a processed or failed batch again (it gets a new identity, so the sensor runs it)."""
+    from primeflow_lib.live.inbox import requeue
+
+    try:
+        click.echo(f"requeued as {requeue(name).name}")
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
