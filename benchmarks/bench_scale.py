@@ -4,8 +4,9 @@ over ``--sessions`` sessions) through a real ``dagster-daemon``, three ways:
 (a) ``embedded_serialized``: the embedded profile (SQLite instance, DuckDB only, writer pool
     limit 1) with the backfill split into runs of ``--sessions-per-run`` sessions, so the pool
     runs them one at a time;
-(b) ``scale``: the scale profile (PostgreSQL instance, lake on a local S3-compatible server,
-    queued coordinator with threads) with the same split: runs go two at a time;
+(b) ``scale``: the scale profile (PostgreSQL instance, the lake in a local folder or on a local
+    S3-compatible server with ``--lake s3``, queued coordinator with threads) with the same split:
+    runs go two at a time;
 (c) ``embedded_single_run``: the embedded profile as shipped (one run for the whole range).
 
 Wall time = first run's start to last run's end (as the instance records them; daemon start-up
@@ -14,7 +15,7 @@ must all be equal. Target on the 2-core machine: ``speedup = embedded_serialized
 The last line printed is one JSON object.
 
 Usage: ``.venv/bin/python benchmarks/bench_scale.py [--sessions 8] [--sessions-per-run 4]
-[--universe 20] [--skip-single-run]``. Needs the scale extra (``make install-scale``).
+[--universe 20] [--lake local|s3] [--skip-single-run]``. Needs the scale extra (``make install-scale``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def main() -> dict:
     ap.add_argument("--sessions-per-run", type=int, default=4)
     ap.add_argument("--universe", type=int, default=20, help="tickers per session (synthetic vendor)")
     ap.add_argument("--end", default="2025-06-11", help="last session of the backfill")
+    ap.add_argument("--lake", choices=("local", "s3"), default="local",
+                    help="the scale profile's lake: a local folder (one big box) or a local S3-compatible "
+                         "server (moto, a Python process: every read and write is an HTTP request to it)")
     ap.add_argument("--skip-single-run", action="store_true")
     a = ap.parse_args()
     end = calendar.require_session(a.end)
@@ -59,8 +63,10 @@ def main() -> dict:
         results = {}
         results["embedded_serialized"] = run_flow_backfill("embedded", root / "embedded", days, {**base, **split})
         with LocalPostgres(root / "pg") as pg, LocalS3(root / "s3") as s3:
-            s3.create_bucket("pf-lake")
-            env = {**base, **split, **pg.env, **s3.env, "PRIMEFLOW_LAKE_URI": "s3://pf-lake/bench"}
+            env = {**base, **split, **pg.env, "PRIMEFLOW_LAKE_URI": str(root / "lake")}
+            if a.lake == "s3":
+                s3.create_bucket("pf-lake")
+                env.update({**s3.env, "PRIMEFLOW_LAKE_URI": "s3://pf-lake/bench"})
             results["scale"] = run_flow_backfill("scale", root / "scale", days, env)
         if not a.skip_single_run:
             results["embedded_single_run"] = run_flow_backfill("embedded", root / "single", days, base)
@@ -75,7 +81,7 @@ def main() -> dict:
     out = {
         "benchmark": "scale_backfill",
         "sessions": len(days), "first_session": str(days[0]), "last_session": str(days[-1]),
-        "universe": a.universe, "sessions_per_run": a.sessions_per_run,
+        "universe": a.universe, "sessions_per_run": a.sessions_per_run, "lake": a.lake,
         "rows": results["scale"]["hashes"]["all"][0],
         "embedded_serialized_s": ser,
         "scale_s": sc,
