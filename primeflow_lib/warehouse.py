@@ -103,7 +103,7 @@ def connect(
                     f"warehouse {p} is locked by another process for more than {lock_timeout_s:.0f} s: {msg}"
                 ) from None
             time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, 0.25)  # short: runs side by side (scale profile) hand the lock over often
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open warehouse {p}: {exc}") from None
     try:
