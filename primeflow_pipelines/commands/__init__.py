@@ -22,6 +22,7 @@ from primeflow_pipelines.commands.live import feed, inbox
 from primeflow_pipelines.commands.models import model
 from primeflow_pipelines.commands.rl import rl
 from primeflow_pipelines.commands.rules import rules
+from primeflow_pipelines.commands.scale import scale
 from primeflow_pipelines.commands.tape import tape
 from primeflow_pipelines.commands.tune import tune
 from primeflow_pipelines.commands.warehouse import docs, publish, query
@@ -34,5 +35,5 @@ def main() -> None:
 
 
 for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, model, rl, import_group,
-                 gex, check_real, tape, rules, desk):
+                 gex, check_real, scale, tape, rules, desk):
     main.add_command(_command)
