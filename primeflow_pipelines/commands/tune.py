@@ -50,6 +50,8 @@ from primeflow_lib.research.tuning.samplers import SAMPLERS
 @click.option("--warehouse", "warehouse_path", type=click.Path(dir_okay=False), help="Live warehouse to record in (default $PRIMEFLOW_DUCKDB).")
 @click.option("--record/--no-record", default=True, show_default=True, help="Store the study and its OOS run.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the study, the chosen config and every trial as JSON.")
+@click.option("--memory-mb", type=click.FloatRange(min=0, min_open=True),
+              help="Refuse a study whose estimated memory (trials x bars) is above this (default limits.research_memory_mb).")
 def tune(**o: Any) -> None:
     """Run a PhiAI study: select indicators, tune them walk-forward, blend, and judge the result
     with PSR, DSR and PBO."""
@@ -79,7 +81,7 @@ def tune(**o: Any) -> None:
         bars = load_bars(cfg, o["db"])
         total = tc.trials
         with click.progressbar(length=total, label="tuning", file=sys.stderr) as bar:
-            study = phiai_full_auto(bars, tc, cfg, progress=bar.update)
+            study = phiai_full_auto(bars, tc, cfg, progress=bar.update, memory_budget_mb=o["memory_mb"])
         if o["record"]:
             from primeflow_lib import warehouse
 
