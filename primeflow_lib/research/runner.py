@@ -35,7 +35,7 @@ class BacktestResult:
     """Everything one run produced.
 
     Attributes:
-        config: the RunConfig that was run; ``run_id`` is its id.
+        config: the RunConfig that was run (``run_id`` = its id on these bars).
         equity: equity at each close, USD (index = bar ``ts``).
         position: signed shares at each close (rotation: number of tickers held).
         exposure: market value of the position / equity at each close (signed).
@@ -82,8 +82,9 @@ class BacktestResult:
 
     @property
     def run_id(self) -> str:
-        """The config's stable id (:attr:`RunConfig.run_id`)."""
-        return self.config.run_id
+        """The run's id: the config's id and the data hash of its bars
+        (:meth:`RunConfig.run_id_for`); the same config on changed bars is another run."""
+        return self.config.run_id_for(self.data_hash)
 
     @property
     def drawdown(self) -> pd.Series:
@@ -259,10 +260,13 @@ def _run_single(
     trades.insert(1, "ticker", config.dataset.symbol or source)
     with np.errstate(invalid="ignore", divide="ignore"):
         exposure = run.position * frame["close"] / run.equity
+    dhash = data_hash(frame)
+    if study is not None:
+        study.run_id = config.run_id_for(dhash)  # the tuned config on the backtest window
     return BacktestResult(
         config=config, equity=run.equity, position=run.position,
         exposure=exposure.rename("exposure"), trades=trades, metrics=metrics, signal=signal,
-        signals=signals, regimes=regimes, blend_weights=weights, data_hash=data_hash(frame),
+        signals=signals, regimes=regimes, blend_weights=weights, data_hash=dhash,
         tuning=study,
         data_gaps=gaps,
     )  # fmt: skip

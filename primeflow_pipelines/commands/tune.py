@@ -48,7 +48,9 @@ from primeflow_lib.research.tuning.samplers import SAMPLERS
 @click.option("--capital", type=float, help="Starting capital, USD.")
 @click.option("--commission", type=float, help="Commission, fraction of notional per fill.")
 @click.option("--warehouse", "warehouse_path", type=click.Path(dir_okay=False), help="Live warehouse to record in (default $PRIMEFLOW_DUCKDB).")
-@click.option("--record/--no-record", default=True, show_default=True, help="Store the study and its OOS run.")
+@click.option("--record/--no-record", default=True, show_default=True, help="Store the study and its OOS run (one transaction).")
+@click.option("--publish/--no-publish", default=True, show_default=True,
+              help="After recording, republish the read copy (default warehouse only).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the study, the chosen config and every trial as JSON.")
 @click.option("--memory-mb", type=click.FloatRange(min=0, min_open=True),
               help="Refuse a study whose estimated memory (trials x bars) is above this (default limits.research_memory_mb).")
@@ -58,6 +60,7 @@ def tune(**o: Any) -> None:
     from primeflow_lib.research.dataset import load_bars
     from primeflow_lib.research.runconfig import RunConfig
     from primeflow_lib.research.tuning import FoldSpec, TuneConfig, phiai_full_auto, write_study
+    from primeflow_lib.warehouse import WarehouseError
 
     try:
         if not o["csv_path"] and not o["symbol"]:
@@ -87,7 +90,9 @@ def tune(**o: Any) -> None:
 
             with warehouse.connect(o["warehouse_path"]) as con:
                 write_study(con, study, bars)
-    except ResearchError as exc:
+                if o["publish"] and not o["warehouse_path"]:
+                    warehouse.publish_read_copy(con=con)
+    except (ResearchError, WarehouseError) as exc:
         raise click.ClickException(str(exc)) from None
     for line in report_lines(study):
         click.echo(line)

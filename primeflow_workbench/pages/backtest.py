@@ -203,7 +203,7 @@ if go:
         with st.status("Running the backtest ...", expanded=False) as status:
             try:
                 cfg = bt.build_config(data)
-                st.write(f"config valid: run_id {cfg.run_id}")
+                st.write(f"config valid: config_id {cfg.config_id}")
                 result = bt.run(cfg)
             except widgets.USER_ERRORS:
                 if saved is not None:  # a rejected upload leaves nothing behind
@@ -216,7 +216,7 @@ if go:
                 status.update(label="Recording in run history ...")
                 bt.record_run(result)
                 st.write("recorded in research.backtest_runs; read copy republished")
-            status.update(label=f"Run {cfg.run_id} done", state="complete")
+            status.update(label=f"Run {result.run_id} done", state="complete")
         st.session_state["bt_last"] = {"result": result, "recorded": record}
 
 
