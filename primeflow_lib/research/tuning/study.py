@@ -37,6 +37,7 @@ from primeflow_lib.research.data import data_hash, validate_bars
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.indicators import get
 from primeflow_lib.research.limits import check_tune_memory
+from primeflow_lib.research.plausibility import PlausibilityRules, check_bars, check_sizing
 from primeflow_lib.research.runconfig import ENGINE_VERSION, RunConfig
 from primeflow_lib.research.timeframes import periods_per_year
 from primeflow_lib.research.tuning.evaluate import TrialBlock, evaluate
@@ -281,6 +282,9 @@ def phiai_full_auto(
     frame = validate_bars(bars.drop(columns=["ticker", "vendor"], errors="ignore"), base.dataset.symbol or "bars")
     n = len(frame)
     check_tune_memory(int(tune.trials), n, memory_budget_mb)  # before any trial: refuse, not swap
+    rules = PlausibilityRules.from_config()
+    notes: list[str] = check_bars(frame, base.dataset.timeframe, base.dataset.symbol or "bars", rules)
+    check_sizing(base, frame, rules)
     ppy = periods_per_year(base.dataset.timeframe)
     engine = base.engine_params()
     lookback = max(_max_lookback(c) for c in tune.indicators)
@@ -288,7 +292,6 @@ def phiai_full_auto(
     purge = lookback + horizon
     first = lookback + 1
     folds = make_folds(n, tune.folds, purge, first=first, min_bars=max(lookback, 2))
-    notes: list[str] = []
     tick = progress or (lambda k: None)
 
     # Every candidate is tuned (the trial set never depends on the data), then the indicators
