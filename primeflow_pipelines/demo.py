@@ -121,7 +121,8 @@ def run_live_replay(defs, instance: dg.DagsterInstance, day: dt.date, echo: Call
         lo, hi = open_ts + dt.timedelta(minutes=k * step), open_ts + dt.timedelta(minutes=(k + 1) * step)
         batch = prints[(prints["sip_ts"] >= lo) & (prints["sip_ts"] < hi)]
         if len(batch):
-            write_batch(batch, prefix=f"demo-{day}")
+            # a replay of a stored session: its alerts say so ([REPLAY]) and go to the sink
+            write_batch(batch, prefix=f"demo-{day}", meta={"feed": "replay", "replay_of": day.isoformat()})
     job = defs.resolve_job_def("live_flow_job")
     for b in list_batches():
         res = job.execute_in_process(
@@ -182,7 +183,7 @@ def summarize(read_path, days: list[dt.date]) -> str:
         tabulate(summary, headers="keys", tablefmt="github", showindex=False, intfmt=","),
         *extra,
         "",
-        *(["A live alert, as sent:", sample[0][0], ""] if sample else []),
+        *(["An alert of the near-live replay, as sent:", sample[0][0], ""] if sample else []),
         f"Window: {days[0]} .. {days[-1]} ({len(days)} NYSE sessions)",
         f"Alerts (console/file sink): {os.environ.get('PRIMEFLOW_ALERTS_FILE') or 'var/alerts.jsonl'}",
         "Open the UI:   make ui   (then http://127.0.0.1:3000)",

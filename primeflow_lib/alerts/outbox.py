@@ -31,6 +31,8 @@ import duckdb
 
 from primeflow_lib.alerts.formatting import (
     FORMAT_VERSION,
+    REPLAY_MARKER,
+    escape,
     format_alert,
     format_heartbeat,
     markup_for,
@@ -151,11 +153,25 @@ _INSERT_COLS = (
 )
 
 
+#: where alerts of a replayed batch go unless the replay asks for live channels: a channel of this
+#: name when ``alerts.channels`` declares one, else the console/file sink
+REPLAY_CHANNEL = "replay"
+
+
+def _replay_text(text: str, ctype: str, replay_of: str) -> str:
+    return f"{escape(f'{REPLAY_MARKER} of {replay_of}', markup_for(ctype))} {text}"
+
+
 def outbox_rows(
-    signals: Any, cfg: Mapping[str, Any], *, now: dt.datetime | None = None
+    signals: Any, cfg: Mapping[str, Any], *, now: dt.datetime | None = None,
+    replay_of: str | None = None, replay_to_live: bool = False,
 ) -> list[tuple]:
     """The outbox rows (tuples in ``_INSERT_COLS`` order) for ``signals`` under ``cfg``'s
-    routing; no database needed. Raises :class:`AlertConfigError` for a broken routing."""
+    routing; no database needed. Raises :class:`AlertConfigError` for a broken routing.
+
+    ``replay_of`` (the replayed session, ISO date) marks alerts of a replayed batch: the text
+    starts with ``[REPLAY] of <date>``, the payload has ``"replay_of"``, and the row goes to
+    :data:`REPLAY_CHANNEL` instead of the live route unless ``replay_to_live``."""
     problems = check_routing(cfg)
     if problems:
         raise AlertConfigError("alerts configuration: " + "; ".join(problems))
@@ -163,8 +179,14 @@ def outbox_rows(
     rows = []
     for s in _as_signals(signals):
         channel = route_channel(cfg, s.kind)
+        if replay_of and not replay_to_live:
+            channel = REPLAY_CHANNEL
         ctype = channel_type(cfg, channel)
         mode, text = format_alert(s, ctype)
+        payload = signal_payload(s)
+        if replay_of:
+            text = _replay_text(text, ctype, replay_of)
+            payload["replay_of"] = replay_of
         rows.append(
             (
                 alert_key(s.signal_id, channel),
@@ -177,7 +199,7 @@ def outbox_rows(
                 mode,
                 FORMAT_VERSION,
                 text,
-                json.dumps(signal_payload(s), allow_nan=False),
+                json.dumps(payload, allow_nan=False),
                 bool(s.is_synthetic),
                 "pending",
                 now,
@@ -224,6 +246,8 @@ def enqueue_alerts(
     cfg: Mapping[str, Any],
     *,
     now: dt.datetime | None = None,
+    replay_of: str | None = None,
+    replay_to_live: bool = False,
 ) -> int:
     """Add one pending outbox row per signal, routed and formatted per ``cfg``.
 
@@ -238,12 +262,15 @@ def enqueue_alerts(
         cfg: the loaded config (``alerts.routing`` / ``alerts.channels`` are used; no
             environment variable is read here).
         now: enqueue time (naive UTC); default now.
+        replay_of / replay_to_live: alerts of a replayed batch (:func:`outbox_rows`): marked
+            ``[REPLAY]`` and sent to :data:`REPLAY_CHANNEL` unless ``replay_to_live``.
     Returns:
         Rows inserted (0 when every alert was already enqueued).
     Raises:
         AlertConfigError: a routing problem (unknown kind, route to an undeclared channel).
     """
-    return len(_insert(con, outbox_rows(signals, cfg, now=now)))
+    return len(_insert(con, outbox_rows(signals, cfg, now=now, replay_of=replay_of,
+                                        replay_to_live=replay_to_live)))
 
 
 def enqueue_heartbeat(
@@ -252,16 +279,20 @@ def enqueue_heartbeat(
     cfg: Mapping[str, Any],
     *,
     now: dt.datetime | None = None,
+    replay_of: str | None = None,
 ) -> bool:
     """Enqueue one heartbeat (:func:`~primeflow_lib.alerts.formatting.format_heartbeat`) to
     ``alerts.heartbeat_channel``, at most once per ``alerts.heartbeat_minutes`` window.
 
     Returns True when a row was inserted; False when no heartbeat channel is configured or this
-    window already has one."""
+    window already has one. A replayed batch's heartbeat (``replay_of``) is marked and goes to
+    :data:`REPLAY_CHANNEL`: a replay says nothing about the live feed's health."""
     a = cfg.get("alerts", {})
     channel = a.get("heartbeat_channel")
     if not channel:
         return False
+    if replay_of:
+        channel = REPLAY_CHANNEL
     problems = check_routing(cfg)
     if problems:
         raise AlertConfigError("alerts configuration: " + "; ".join(problems))
@@ -272,6 +303,8 @@ def enqueue_heartbeat(
     hb_id = f"heartbeat:{bucket:%Y%m%dT%H%M}"
     ctype = channel_type(cfg, channel)
     text = format_heartbeat({"ts": now, **stats}, markup_for(ctype))
+    if replay_of:
+        text = _replay_text(text, ctype, replay_of)
     row = (
         alert_key(hb_id, channel),
         hb_id,
