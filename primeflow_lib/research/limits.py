@@ -61,9 +61,16 @@ def _mb(n: float) -> str:
     return f"{n / 2**20:,.0f} MB" if n < 10 * 2**30 else f"{n / 2**30:,.1f} GB"
 
 
+def _budget(budget_mb: float | None) -> float:
+    budget = memory_budget_mb() if budget_mb is None else float(budget_mb)
+    if not 0 < budget < 1e9:  # NaN and inf included
+        raise ResourceLimitError(f"memory budget {budget_mb!r} MB: must be a positive number below 1e9 MB")
+    return budget
+
+
 def check_budget(what: str, estimate: int, budget_mb: float | None, hint: str) -> None:
     """Raise :class:`ResourceLimitError` when ``estimate`` bytes exceed the budget."""
-    budget = memory_budget_mb() if budget_mb is None else float(budget_mb)
+    budget = _budget(budget_mb)
     if estimate > budget * 2**20:
         raise ResourceLimitError(
             f"{what}: estimated peak memory {_mb(estimate)} is above the budget of {_mb(budget * 2**20)} "
@@ -74,7 +81,7 @@ def check_tune_memory(trials: int, n_bars: int, budget_mb: float | None = None) 
     """Refuse a study whose estimate (:func:`estimate_tune_bytes`) is above the budget; returns
     the estimate in bytes. The message says how many trials would fit."""
     est = estimate_tune_bytes(trials, n_bars)
-    budget = memory_budget_mb() if budget_mb is None else float(budget_mb)
+    budget = _budget(budget_mb)
     fit = max(0, int((budget * 2**20 - FIXED_BYTES) // (n_bars * TUNE_BYTES_PER_TRIAL_BAR + TUNE_BYTES_PER_TRIAL)))
     check_budget(f"trials {int(trials):,} x {int(n_bars):,} bars", est, budget,
                  f"at most about {fit:,} trials fit on these bars: lower --trials (or use fewer bars)")

@@ -33,6 +33,7 @@ from primeflow_lib.research.presets import preset, preset_names
 from primeflow_lib.research.report import metrics_table
 from primeflow_lib.research.runconfig import MODES, RunConfig
 from primeflow_lib.research.timeframes import TIMEFRAMES
+from primeflow_pipelines.commands.options import write_output
 
 
 def _apply_param(cfg: RunConfig, name: str, value: float, flag: str) -> RunConfig:
@@ -360,10 +361,14 @@ def backtest(**opts: Any) -> None:
         }  # fmt: skip
         if cfg.mode == "options":
             payload["trades"] = _options_payload(result, payload["trades"])
-        Path(opts["json_out"]).write_text(json.dumps(payload, indent=2) + "\n")
+        write_output(opts["json_out"], json.dumps(payload, indent=2) + "\n", "--json")
         click.echo(f"wrote {opts['json_out']}")
     if opts["export_dir"]:
-        export_run(result, opts["export_dir"])
+        try:
+            export_run(result, opts["export_dir"])
+        except OSError as exc:
+            raise click.BadParameter(f"{opts['export_dir']}: cannot write: {exc.strerror or exc}",
+                                     param_hint="--export") from None
         click.echo(f"exported to {opts['export_dir']}")
 
 

@@ -10,11 +10,12 @@ from primeflow_pipelines.commands.options import parse_date
 
 @click.command()
 @click.option("--source", type=click.Choice(FEED_SOURCES), default="synthetic", show_default=True)
-@click.option("--date", "day", default=None, help="Session to feed (synthetic, replay); default the latest completed session.")
-@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
-              help="Market seconds per wall second.")
-@click.option("--batch-seconds", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="Wall seconds per batch file.")
+@click.option("--date", "day", default=None,
+              help="Session to feed; default: synthetic the latest completed session, replay the newest stored one.")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True, max=1e6), default=1.0, show_default=True,
+              help="Market seconds per wall second (at most 1,000,000).")
+@click.option("--batch-seconds", type=click.FloatRange(min=0.05, max=3600), default=2.0, show_default=True,
+              help="Wall seconds per batch file (0.05 .. 3600).")
 @click.option("--start", "start_time", default=None, help="Market time to start from, HH:MM (default: the first print).")
 @click.option("--max-batches", type=click.IntRange(min=0), default=None,
               help="Stop after this many batch files (0: write nothing).")
@@ -56,7 +57,12 @@ def feed(source, day, speed, batch_seconds, start_time, max_batches, tickers, su
                                    max_batches=max_batches, echo=click.echo)
             click.echo(f"done: {rep.batches} batches, {rep.prints:,} prints")
             return
-        session = calendar.require_session(parse_date(day, "--date")) if day else calendar.latest_completed_session()
+        if day is not None:
+            session = calendar.require_session(parse_date(day, "--date"))
+        elif source == "replay":
+            session = feeds.latest_stored_session()
+        else:
+            session = calendar.latest_completed_session()
         start_at = None
         if start_time:
             try:

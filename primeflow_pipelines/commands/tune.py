@@ -26,6 +26,7 @@ from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.timeframes import TIMEFRAMES
 from primeflow_lib.research.tuning.report import report_lines, study_payload
 from primeflow_lib.research.tuning.samplers import SAMPLERS
+from primeflow_pipelines.commands.options import write_output
 
 
 @click.command("tune")
@@ -82,6 +83,8 @@ def tune(**o: Any) -> None:
                         trials=o["trials"], sampler=o["sampler"], seed=o["seed"], folds=spec,
                         top_n=o["top_n"])
         bars = load_bars(cfg, o["db"])
+        for note in bars.attrs.get("notes") or []:
+            click.echo(f"note: {note}")
         total = tc.trials
         with click.progressbar(length=total, label="tuning", file=sys.stderr) as bar:
             study = phiai_full_auto(bars, tc, cfg, progress=bar.update, memory_budget_mb=o["memory_mb"])
@@ -97,5 +100,5 @@ def tune(**o: Any) -> None:
     for line in report_lines(study):
         click.echo(line)
     if o["json_out"]:
-        Path(o["json_out"]).write_text(json.dumps(study_payload(study), indent=2, default=str) + "\n")
+        write_output(o["json_out"], json.dumps(study_payload(study), indent=2, default=str) + "\n", "--json")
         click.echo(f"wrote {o['json_out']}")

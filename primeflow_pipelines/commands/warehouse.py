@@ -15,10 +15,10 @@ import click
 @click.option("--csv", "csv_out", default=None, type=click.Path(dir_okay=False), help="Also write the result to this CSV file (a new file; --force to replace one).")
 @click.option("--force", is_flag=True, help="With --csv: replace an existing file.")
 @click.option("--max-rows", default=50, show_default=True, type=click.IntRange(min=0), help="Rows to print.")
-@click.option("--limit", "limit", default=None, type=click.IntRange(min=1),
+@click.option("--limit", "limit", default=None, type=click.IntRange(min=1, max=10**9),
               help="Rows the result may have, applied in the query (default limits.query_max_rows, 100,000).")
-@click.option("--timeout", "timeout_s", default=None, type=click.FloatRange(min=0, min_open=True),
-              help="Seconds before the query is interrupted (default limits.query_timeout_s, 30).")
+@click.option("--timeout", "timeout_s", default=None, type=click.FloatRange(min=0, min_open=True, max=86400),
+              help="Seconds before the query is interrupted (default limits.query_timeout_s, 30; at most a day).")
 def query(sql: str, db_path: str | None, csv_out: str | None, force: bool, max_rows: int,
           limit: int | None, timeout_s: float | None) -> None:
     """Run SQL against the published read copy and print the result as a table.
@@ -79,11 +79,15 @@ def publish() -> None:
 
 
 @click.command()
-@click.option("--out", default="docs/data-dictionary.md", show_default=True)
+@click.option("--out", default="docs/data-dictionary.md", show_default=True,
+              type=click.Path(dir_okay=False, writable=True))
 def docs(out: str) -> None:
     """Regenerate the data dictionary from the table declarations."""
     from primeflow_lib.datadict import render_data_dictionary
 
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(render_data_dictionary() + "\n")
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(render_data_dictionary() + "\n")
+    except OSError as exc:
+        raise click.BadParameter(f"{out}: cannot write: {exc.strerror or exc}", param_hint="--out") from None
     click.echo(f"wrote {out}")
