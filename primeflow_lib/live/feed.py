@@ -124,6 +124,16 @@ def synthetic_session_prints(cfg: dict, day: dt.date, tickers: list[str] | None 
     return vendor.option_prints(tickers, day)
 
 
+def latest_stored_session(read_path: Path | None = None) -> dt.date:
+    """The newest ``trade_date`` of ``flow.option_prints`` in the read copy (what
+    ``primeflow feed --source replay`` replays without ``--date``)."""
+    df = run_sandboxed("SELECT max(trade_date) AS d FROM flow.option_prints", path=read_path)
+    d = df["d"].iloc[0] if len(df) else None
+    if d is None or pd.isna(d):
+        raise FeedError("no stored prints in the read copy to replay; run `make demo` or materialize flow/option_prints")
+    return pd.Timestamp(d).date()
+
+
 def stored_session_prints(day: dt.date, read_path: Path | None = None) -> pd.DataFrame:
     """A stored day of ``flow.option_prints`` from the read copy, in received order."""
     day = calendar.require_session(day)

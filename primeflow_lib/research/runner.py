@@ -216,7 +216,7 @@ def run_backtest(
     config.check_runnable()
     ppy = periods_per_year(config.dataset.timeframe)
     params = config.engine_params()
-    notes: list[str] = []
+    notes: list[str] = list(bars.attrs.get("notes") or [])  # what the loader left out, and why
     if config.mode == "options":
         result = _run_options(config, bars, params, ppy, chain, strict, notes)
     elif config.strategy == "momentum_rotation":

@@ -291,7 +291,12 @@ def phiai_full_auto(
     horizon = int(engine.max_bars or 1)
     purge = lookback + horizon
     first = lookback + 1
-    folds = make_folds(n, tune.folds, purge, first=first, min_bars=max(lookback, 2))
+    try:
+        folds = make_folds(n, tune.folds, purge, first=first, min_bars=max(lookback, 2))
+    except ResearchError as exc:
+        longest = max(tune.indicators, key=_max_lookback)
+        raise ResearchError(f"{exc} (the longest lookback is {longest}'s: {_max_lookback(longest)} bars at the "
+                            "top of its tune range)") from None
     tick = progress or (lambda k: None)
 
     # Every candidate is tuned (the trial set never depends on the data), then the indicators

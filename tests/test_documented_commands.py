@@ -1,0 +1,196 @@
+"""Every documented command works (issue 23, item 5).
+
+Each command line shown in a fenced code block of ``README.md`` or ``docs/*.md`` (lines starting
+with ``primeflow``, ``.venv/bin/primeflow``, ``.venv/bin/dagster``, ``dagster``, ``make`` or
+``export``; a trailing ``\\`` continues a line; ``# comments`` are dropped) is run against a small
+demo-like warehouse built once per session, and must succeed. Pages added later are picked up
+without editing this file.
+
+A line that cannot run in a test is listed in :data:`CANNOT_RUN` with its reason (long-running
+services, the test suite itself, the internet or a vendor key); a usage synopsis (``[--end ...]``,
+``A | B`` alternatives) is not a command. Commands that run until stopped get the arguments in
+:data:`BOUNDED` appended (``primeflow feed ... --max-batches 1``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from primeflow_lib import calendar, warehouse
+from primeflow_pipelines.commands import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: lines that cannot run in a test: (pattern, reason)
+CANNOT_RUN: list[tuple[str, str]] = [
+    (r"^make demo\b", "builds the whole demo warehouse (minutes); CI runs it in its own job"),
+    (r"^make test\b", "the test suite itself"),
+    (r"^make ui\b", "a long-running service (Dagster webserver + daemon); tests/integration/test_make_ui_signals.py starts and stops it"),
+    (r"^make workbench\b", "a long-running service (Streamlit); tests/workbench/test_browser.py starts it"),
+    (r"^export ", "sets a variable for the commands after it; the test sets its own environment"),
+    (r"──>|─►", "a diagram, not a command"),
+    (r"primeflow fetch .*--vendor (yfinance|alpha_vantage|massive)\b", "needs the internet and, for some vendors, a key"),
+]
+#: arguments appended to commands that otherwise run until stopped
+BOUNDED: list[tuple[str, list[str]]] = [
+    (r"primeflow feed\b", ["--max-batches", "1"]),
+]
+_PREFIX = re.compile(r"^(\.venv/bin/)?(primeflow|dagster)\b|^make\b|^export\b")
+
+
+@dataclass(frozen=True)
+class Documented:
+    file: str
+    line: int
+    command: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.command}"
+
+
+def documented_commands() -> list[Documented]:
+    """Every command line in the code blocks of README.md and docs/*.md, in page order."""
+    out: list[Documented] = []
+    for path in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        lines = path.read_text().splitlines()
+        in_block = False
+        i = 0
+        while i < len(lines):
+            raw = lines[i]
+            if raw.strip().startswith("```"):
+                in_block = not in_block
+                i += 1
+                continue
+            if in_block and _PREFIX.match(raw.strip()):
+                start = i
+                text = raw.strip()
+                while text.endswith("\\") and i + 1 < len(lines):
+                    i += 1
+                    text = text[:-1].rstrip() + " " + lines[i].strip()
+                out.append(Documented(path.name if path.parent == REPO else f"docs/{path.name}", start + 1, text))
+            i += 1
+    return out
+
+
+def _why_not(cmd: str) -> str | None:
+    for pattern, reason in CANNOT_RUN:
+        if re.search(pattern, cmd):
+            return reason
+    if re.search(r"\[--|\s\|\s", cmd):
+        return "a usage synopsis, not a command"
+    return None
+
+
+def _write_bars(path: Path, days: list, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.012, len(days))))
+    pd.DataFrame({"Date": [str(d) for d in days], "Open": close * (1 + rng.normal(0, 0.002, len(days))),
+                  "High": close * 1.012, "Low": close * 0.988, "Close": close,
+                  "Volume": rng.integers(100_000, 1_000_000, len(days))}).to_csv(path, index=False)
+
+
+@pytest.fixture(scope="session")
+def docs_world(tmp_path_factory):
+    """A demo-like warehouse (synthetic vendor): ~560 sessions of daily bars for the tickers the
+    docs name (IBM as if fetched), the last two sessions' option chain and prints for SPY, the
+    read copy; and the files the examples read (prices CSVs, run.yaml)."""
+    from primeflow_lib.config import load_config
+    from primeflow_lib.schema.flow import OPTION_PRINTS
+    from primeflow_lib.schema.market import OHLCV_DAILY, OPTION_CHAIN, UNIVERSE
+    from primeflow_lib.vendors.synthetic.vendor import SyntheticVendor
+
+    root = tmp_path_factory.mktemp("docs_world")
+    env = {"PRIMEFLOW_DUCKDB": str(root / "var" / "primeflow.duckdb"),
+           "PRIMEFLOW_READ_DUCKDB": str(root / "var" / "primeflow_read.duckdb"),
+           "PRIMEFLOW_INBOX": str(root / "var" / "inbox"),
+           "PRIMEFLOW_ALERTS_FILE": str(root / "var" / "alerts.jsonl"),
+           "PRIMEFLOW_VENDOR": "synthetic"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        cfg = load_config()
+        vendor = SyntheticVendor.from_config(cfg)
+        end = calendar.latest_completed_session()
+        days = calendar.sessions_before(end, 559) + [end]
+        names = ["SPY", "QQQ", "AAPL", "MSFT", "NVDA", "AMZN", "META"]
+        bars = vendor.daily_bars(names + ["IWM"], days[0], days[-1])
+        ibm = bars[bars["ticker"] == "IWM"].assign(ticker="IBM", vendor="csv")  # as if fetched
+        bars = pd.concat([bars[bars["ticker"] != "IWM"], ibm], ignore_index=True)
+        with warehouse.connect() as con:
+            warehouse.ensure_tables(con)
+            warehouse.append_rows(con, OHLCV_DAILY, bars[OHLCV_DAILY.column_names])
+            uni = vendor.top_volume_tickers(days[-1], cfg["universe"]["size"], cfg["universe"]["lookback_sessions"])
+            warehouse.append_rows(con, UNIVERSE, uni[UNIVERSE.column_names])
+            for d in days[-2:]:
+                warehouse.append_rows(con, OPTION_CHAIN, vendor.option_chain(["SPY"], d)[OPTION_CHAIN.column_names])
+                warehouse.append_rows(con, OPTION_PRINTS, vendor.option_prints(["SPY"], d)[OPTION_PRINTS.column_names])
+            warehouse.publish_read_copy(con=con)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    work = root / "work"
+    work.mkdir()
+    csv_days = calendar.sessions_before(end, 399) + [end]
+    for i, name in enumerate(["prices.csv", "my_prices.csv", "GOOG.csv"]):
+        _write_bars(work / name, csv_days, seed=11 + i)
+    (work / "run.yaml").write_text("dataset: {symbol: AAPL}\nstrategy: signals\n"
+                                   "indicators: {rsi: {}, macd: {}, phi_mft: {}}\nblend: {mode: phiai}\n"
+                                   "description: the docs' run.yaml\n")
+    return {"env": env, "work": work}
+
+
+def _run(doc: Documented, world: dict, monkeypatch) -> tuple[int, str]:
+    for k, v in world["env"].items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.chdir(world["work"])
+    argv = shlex.split(doc.command, comments=True)
+    for pattern, extra in BOUNDED:
+        if re.search(pattern, doc.command):
+            argv += extra
+    prog = Path(argv[0]).name
+    if prog == "primeflow":
+        r = CliRunner().invoke(main, argv[1:])
+        if r.exception is not None and not isinstance(r.exception, SystemExit):
+            return 1, f"{type(r.exception).__name__}: {r.exception}\n{r.output}"
+        return r.exit_code, r.output
+    if prog == "dagster":
+        cmd, cwd = [sys.executable, "-m", "dagster", *argv[1:]], REPO
+    else:  # make
+        cmd, cwd = argv, REPO
+    p = subprocess.run(cmd, cwd=cwd, env=dict(os.environ), capture_output=True, text=True, timeout=900)
+    return p.returncode, p.stdout[-3000:] + p.stderr[-3000:]
+
+
+ALL = documented_commands()
+
+
+def test_the_docs_show_commands_and_each_is_runnable_or_excused():
+    assert len(ALL) >= 20
+    runnable = [d for d in ALL if _why_not(d.command) is None]
+    assert len(runnable) >= 15
+    for d in ALL:
+        argv = shlex.split(d.command, comments=True)
+        assert argv, d
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("documented_commands")
+@pytest.mark.parametrize("doc", [d for d in ALL if _why_not(d.command) is None], ids=str)
+def test_documented_command_works(doc, docs_world, monkeypatch):
+    code, output = _run(doc, docs_world, monkeypatch)
+    assert code == 0, f"{doc}\nexit {code}:\n{output[-3000:]}"
+    assert "Traceback" not in output, f"{doc}\n{output[-3000:]}"
