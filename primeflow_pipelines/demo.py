@@ -14,6 +14,7 @@ from tabulate import tabulate
 from primeflow_lib import calendar, warehouse
 from primeflow_lib.config import load_config
 from primeflow_lib.vendors import vendor_name_for
+from primeflow_lib.workbench.explain import scorecard_table
 from primeflow_pipelines.definitions import defs as load_defs
 
 
@@ -95,6 +96,8 @@ def run_demo(sessions: int | None = None, end_date: str | None = None, echo: Cal
     return summarize(read, days)
 
 
+SCORECARD_TITLE = "Signals by strategy, with paper outcomes (marts.strategy_scorecard)"
+
 #: the demo's PhiAI study: small enough for the demo's year of history, a few seconds
 DEMO_TUNE = "{indicators: [rsi, bollinger], trials: 300, folds: {n_folds: 3}, seed: 7}"
 
@@ -140,10 +143,7 @@ def _sent(con) -> int:
 
 
 _SUMMARY_QUERIES = {
-    "Signals by strategy, with paper outcomes (marts.strategy_scorecard)":
-        "SELECT kind, signals, closed, tp, sl, timeout, open, round(win_rate, 3) AS win_rate, "
-        "round(avg_return * 100, 3) AS avg_return_pct, round(avg_strength, 3) AS avg_strength "
-        "FROM marts.strategy_scorecard ORDER BY kind",
+    SCORECARD_TITLE: "SELECT * FROM marts.strategy_scorecard ORDER BY kind",
     "Tags on signals":
         "SELECT kind, tag, count(*) AS n FROM (SELECT kind, unnest(string_split(tags, ',')) AS tag "
         "FROM flow.signals) WHERE tag <> '' GROUP BY ALL ORDER BY kind, n DESC",
@@ -172,6 +172,8 @@ def summarize(read_path, days: list[dt.date]) -> str:
                 df = con.execute(sql).df()
             except Exception:  # noqa: BLE001 - a missing mart just leaves its section out
                 continue
+            if title == SCORECARD_TITLE:  # the units the workbench shows too (one definition)
+                df = scorecard_table(df)
             extra += ["", title, tabulate(df, headers="keys", tablefmt="github", showindex=False)]
         sample = con.execute(
             "SELECT message_text FROM live.alert_outbox WHERE status = 'sent' AND kind <> 'HEARTBEAT' "
