@@ -9,7 +9,10 @@ without editing this file.
 A line that cannot run in a test is listed in :data:`CANNOT_RUN` with its reason (long-running
 services, the test suite itself, the internet or a vendor key); a usage synopsis (``[--end ...]``,
 ``A | B`` alternatives) is not a command. Commands that run until stopped get the arguments in
-:data:`BOUNDED` appended (``primeflow feed ... --max-batches 1``).
+:data:`BOUNDED` appended (``primeflow feed ... --max-batches 1``). ``A && B`` runs both, in order.
+A file a command names that the fixture does not provide is looked up by name in the real market
+samples (``PRIMEFLOW_REAL_DATA``) and copied next to the others; without them that command is
+skipped with the reason (and fails in CI, where the folder exists).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -41,6 +45,10 @@ CANNOT_RUN: list[tuple[str, str]] = [
     (r"^export ", "sets a variable for the commands after it; the test sets its own environment"),
     (r"──>|─►", "a diagram, not a command"),
     (r"primeflow fetch .*--vendor (yfinance|alpha_vantage|massive)\b", "needs the internet and, for some vendors, a key"),
+    (r"^make rl\b", "installs the optional RL extra (torch, stable-baselines3) from PyPI; CI does it in its own step"),
+    (r"primeflow rl train\b", "trains PPO agents with the optional RL extra (minutes); its tests run in CI after `make rl`"),
+    (r"--llm-url\b", "needs a local LLM server (Ollama); tests/research use a local fake of its API"),
+    (r"^make check-real\b", "reads every real sample (minutes); tests/test_cli_real.py and the real-data tests cover it"),
 ]
 #: arguments appended to commands that otherwise run until stopped
 BOUNDED: list[tuple[str, list[str]]] = [
@@ -147,20 +155,36 @@ def docs_world(tmp_path_factory):
     csv_days = calendar.sessions_before(end, 399) + [end]
     for i, name in enumerate(["prices.csv", "my_prices.csv", "GOOG.csv"]):
         _write_bars(work / name, csv_days, seed=11 + i)
+    intraday = vendor.intraday_bars(["SPY"], days[-10], days[-1])
+    intraday.rename(columns={"ts": "datetime"})[["datetime", "open", "high", "low", "close", "volume"]].to_csv(
+        work / "SPY_1min.csv", index=False)
     (work / "run.yaml").write_text("dataset: {symbol: AAPL}\nstrategy: signals\n"
                                    "indicators: {rsi: {}, macd: {}, phi_mft: {}}\nblend: {mode: phiai}\n"
                                    "description: the docs' run.yaml\n")
     return {"env": env, "work": work}
 
 
-def _run(doc: Documented, world: dict, monkeypatch) -> tuple[int, str]:
-    for k, v in world["env"].items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.chdir(world["work"])
-    argv = shlex.split(doc.command, comments=True)
-    for pattern, extra in BOUNDED:
-        if re.search(pattern, doc.command):
-            argv += extra
+def _provide_files(argv: list[str], work: Path) -> None:
+    """Copy a file the command names from the real samples when the fixture has none by that name."""
+    from primeflow_lib.real_data import real_data_dir, real_data_missing
+
+    for arg in argv:
+        if not re.search(r"\.(csv|dbn|zst|parquet|json)$", arg) or "/" in arg or (work / arg).exists():
+            continue
+        if arg.startswith(("out", "quarantine")):  # outputs the command writes
+            continue
+        missing = real_data_missing()
+        if missing:
+            if os.environ.get("PRIMEFLOW_CI"):
+                pytest.fail(f"{arg}: {missing}")
+            pytest.skip(f"{arg} comes from the real market samples: {missing}")
+        found = next(iter(sorted(real_data_dir().rglob(arg))), None)
+        if found is None:
+            pytest.fail(f"{arg}: named by the docs but neither the fixture nor {real_data_dir()} has it")
+        shutil.copy(found, work / arg)
+
+
+def _run_one(argv: list[str]) -> tuple[int, str]:
     prog = Path(argv[0]).name
     if prog == "primeflow":
         r = CliRunner().invoke(main, argv[1:])
@@ -173,6 +197,30 @@ def _run(doc: Documented, world: dict, monkeypatch) -> tuple[int, str]:
         cmd, cwd = argv, REPO
     p = subprocess.run(cmd, cwd=cwd, env=dict(os.environ), capture_output=True, text=True, timeout=900)
     return p.returncode, p.stdout[-3000:] + p.stderr[-3000:]
+
+
+def _run(doc: Documented, world: dict, monkeypatch) -> tuple[int, str]:
+    for k, v in world["env"].items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.chdir(world["work"])
+    argv = shlex.split(doc.command, comments=True)
+    _provide_files(argv, world["work"])
+    parts: list[list[str]] = [[]]
+    for tok in argv:
+        if tok == "&&":
+            parts.append([])
+        else:
+            parts[-1].append(tok)
+    out = ""
+    for part in parts:
+        for pattern, extra in BOUNDED:
+            if re.search(pattern, " ".join(part)):
+                part = [*part, *extra]
+        code, text = _run_one(part)
+        out += text
+        if code != 0:
+            return code, out
+    return 0, out
 
 
 ALL = documented_commands()
