@@ -26,6 +26,7 @@ import pandas as pd
 from primeflow_lib import calendar
 from primeflow_lib import warehouse as db
 from primeflow_lib.alerts import enqueue_alerts, enqueue_heartbeat
+from primeflow_lib.alerts.outbox import load_rules
 from primeflow_lib.alerts.relay import Relay, RelayReport
 from primeflow_lib.alerts.routing import resolve_channels
 from primeflow_lib.arrays import parse_days
@@ -91,6 +92,8 @@ def score_batch_file(path: Path, connect: Connect, cfg: dict[str, Any], *, now: 
     :class:`BatchFileError` for an unusable file and the alert routing error at once, before any
     write, when the alert configuration is wrong."""
     resolve_channels(cfg)  # a misconfigured channel fails before anything is written
+    with connect() as con:  # so does a broken alert rule (config or saved on the workbench)
+        load_rules(con, cfg)
     prints = read_batch(path)
     meta = batch_meta(path)
     out = BatchOutcome(source=path.name, prints=len(prints))
@@ -177,8 +180,8 @@ def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect
         # the stored source must be the one replaced, or scoring the file again would add rows
         db.write_quarantine(con, "flow", _file_rows(res.quarantine, prints).assign(trade_date=day,
                             source=f"live:{source}"), source=f"live:{source}", trade_date=day)
-        out.enqueued += enqueue_alerts(con, res.signals, cfg, replay_of=out.replay_of,
-                                       replay_to_live=out.replay_to_live)
+        out.enqueued += enqueue_alerts(con, res.signals, cfg, events=res.events, context=res.context,
+                                       replay_of=out.replay_of, replay_to_live=out.replay_to_live)
     # paper positions after the commit: the signals and their alerts are already safe
     with connect() as con:
         carried = con.execute(select_sql(ls.PAPER_POSITIONS, "status <> 'CLOSED' AND ticker IN (SELECT unnest(?))"),
