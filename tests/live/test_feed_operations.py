@@ -99,7 +99,8 @@ def test_scoring_a_replayed_batch_passes_the_replay_to_the_outbox(monkeypatch, t
     from primeflow_lib.config import load_config
 
     out = process.score_batch_file(f, lambda: warehouse.connect(live), load_config())
-    assert out.replay_of == str(DAY.date()) and seen == {"replay_of": str(DAY.date()), "replay_to_live": False}
+    assert out.replay_of == str(DAY.date())
+    assert (seen["replay_of"], seen["replay_to_live"]) == (str(DAY.date()), False)
 
 
 def test_publish_read_copy_on_success_runs_by_default_and_coalesces():
