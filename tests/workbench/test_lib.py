@@ -51,6 +51,16 @@ def test_gamma_views_prefer_the_mart_and_bind_the_ticker(wb):
     assert list(strikes["strike"]) == sorted(strikes["strike"]) and len(strikes) == 7
 
 
+def test_a_signal_sees_the_gamma_snapshot_before_its_session(wb):
+    # issue 23: the Gamma tab showed the snapshot taken after the signal's day (look-ahead)
+    read = wb["read"]
+    same = flow_views.gamma_levels("SPY", dt.date(2024, 12, 31), read)
+    knew = flow_views.gamma_levels("SPY", dt.date(2024, 12, 31), read, before=True)
+    assert same["trade_date"].dt.date.iloc[0] == dt.date(2024, 12, 31)
+    assert not knew.empty and (knew["trade_date"].dt.date < dt.date(2024, 12, 31)).all()
+    assert knew["trade_date"].dt.date.iloc[0] == dt.date(2024, 12, 30)
+
+
 def test_form_config_of_an_unchanged_preset_has_the_cli_run_id():
     base = bt.preset_config("dual_sma")
     data = bt.form_config(
