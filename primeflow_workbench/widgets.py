@@ -38,13 +38,17 @@ def message(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
+def user_errors(expected: tuple[type[BaseException], ...] = USER_ERRORS) -> Iterator[None]:
     """Show a library error on the page (``st.error``, the CLI's one-line message) instead of a
     traceback; anything else is shown in one line too (its type and message, never a stack
-    with server paths), as the CLI's ``internal error`` net does."""
+    with server paths), as the CLI's ``internal error`` net does.
+
+    Args:
+        expected: the error types whose message is shown as is (default :data:`USER_ERRORS`).
+    """
     try:
         yield
-    except USER_ERRORS as exc:
+    except expected as exc:
         st.error(message(exc))
     except Exception as exc:  # noqa: BLE001 - the net (st.stop/st.rerun are BaseExceptions: they pass)
         st.error(f"internal error: {type(exc).__name__}: {shorten(exc, 500)} (a bug in PrimeFlow: "

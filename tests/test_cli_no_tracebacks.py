@@ -63,12 +63,14 @@ def _bad_values(param: click.Parameter, tmp: Path) -> list[str]:
         return [str(tmp / "missing" / "x.csv"), str(tmp), str(garbage)]
     if isinstance(t, click.types.BoolParamType) or getattr(param, "is_flag", False):
         return []
-    return ["", "2024-13-45", "x" * 300, "ZZ;DROP TABLE x"]
+    return ["", "2024-13-45", "x" * 300, "ZZ;DROP TABLE x", "{a: 2024-13-45}", "x: ["]
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], click.Command]]:
     for name, cmd in sorted(group.commands.items()):
         if isinstance(cmd, click.Group):
+            if cmd.invoke_without_command:  # the group runs by itself (`primeflow tape --day ...`)
+                yield (*path, name), cmd
             yield from _commands(cmd, (*path, name))
         else:
             yield (*path, name), cmd
@@ -164,7 +166,9 @@ def _check(path: tuple[str, ...], args: list[str], result, refuse_only: bool) ->
 def test_the_walker_finds_every_command():
     names = {" ".join(p) for p, _ in _commands(main)}
     assert {"backtest", "tune", "query", "feed", "fetch", "demo", "cache list", "cache clear",
-            "inbox list", "inbox requeue", "publish", "docs"} <= names
+            "inbox list", "inbox requeue", "publish", "docs", "tape", "tape order", "tape presets",
+            "desk tide", "desk vol", "desk oi", "desk max-pain", "desk exposure", "rules save", "rules try",
+            "model fit", "model hmm", "scale check", "gex"} <= names
 
 
 @pytest.mark.slow

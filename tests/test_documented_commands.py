@@ -1,6 +1,6 @@
 """Every documented command works (issue 23, item 5).
 
-Each command line shown in a fenced code block of ``README.md`` or ``docs/*.md`` (lines starting
+Each command line shown in a fenced shell code block (no language, ``bash``, ``sh``) of ``README.md`` or ``docs/*.md`` (lines starting
 with ``primeflow``, ``.venv/bin/primeflow``, ``.venv/bin/dagster``, ``dagster``, ``make`` or
 ``export``; a trailing ``\\`` continues a line; ``# comments`` are dropped) is run against a small
 demo-like warehouse built once per session, and must succeed. Pages added later are picked up
@@ -35,6 +35,8 @@ from primeflow_lib import calendar, warehouse
 from primeflow_pipelines.commands import main
 
 REPO = Path(__file__).resolve().parents[1]
+# --import-mode=importlib leaves test folders off sys.path: the desk day's builders live there
+sys.path.insert(0, str(REPO / "tests" / "desk"))
 
 #: lines that cannot run in a test: (pattern, reason)
 CANNOT_RUN: list[tuple[str, str]] = [
@@ -50,10 +52,18 @@ CANNOT_RUN: list[tuple[str, str]] = [
     (r"--llm-url\b", "needs a local LLM server (Ollama); tests/research use a local fake of its API"),
     (r"^make check-real\b", "reads every real sample (minutes); tests/test_cli_real.py and the real-data tests cover it"),
 ]
+#: parts of a line that name something of the warehouse the page was written on, replaced by
+#: its counterpart in the test's warehouse: (pattern, replacement, reason)
+SUBSTITUTE: list[tuple[str, str, str]] = [
+    (r"(primeflow tape order )[0-9a-f]{16}\b", r"\g<1>e1",
+     "an order id is a hash of its prints: the page's id is one of the author's warehouse"),
+]
 #: arguments appended to commands that otherwise run until stopped
 BOUNDED: list[tuple[str, list[str]]] = [
     (r"primeflow feed\b", ["--max-batches", "1"]),
 ]
+#: fenced-block info strings whose lines are shell commands
+SHELL_BLOCKS = ("", "bash", "sh", "shell", "console")
 _PREFIX = re.compile(r"^(\.venv/bin/)?(primeflow|dagster)\b|^make\b|^export\b")
 
 
@@ -67,6 +77,14 @@ class Documented:
         return f"{self.file}:{self.line}: {self.command}"
 
 
+def _block_end(lines: list[str], start: int) -> int:
+    """The index of the fence closing the block opened at ``start``."""
+    for j in range(start + 1, len(lines)):
+        if lines[j].strip().startswith("```"):
+            return j
+    return len(lines)
+
+
 def documented_commands() -> list[Documented]:
     """Every command line in the code blocks of README.md and docs/*.md, in page order."""
     out: list[Documented] = []
@@ -77,7 +95,12 @@ def documented_commands() -> list[Documented]:
         while i < len(lines):
             raw = lines[i]
             if raw.strip().startswith("```"):
-                in_block = not in_block
+                if in_block:
+                    in_block = False
+                elif raw.strip()[3:].strip() in SHELL_BLOCKS:
+                    in_block = True
+                else:  # a block in another language (yaml, python, sql) shows a file, not commands
+                    i = _block_end(lines, i)
                 i += 1
                 continue
             if in_block and _PREFIX.match(raw.strip()):
@@ -112,7 +135,10 @@ def _write_bars(path: Path, days: list, seed: int) -> None:
 def docs_world(tmp_path_factory):
     """A demo-like warehouse (synthetic vendor): ~560 sessions of daily bars for the tickers the
     docs name (IBM as if fetched), the last two sessions' option chain and prints for SPY, the
-    read copy; and the files the examples read (prices CSVs, run.yaml)."""
+    trader's-desk day of tests/desk (orders, chains, marts, rule hits on 2024-12-31), the read
+    copy; and the files the examples read (prices CSVs, run.yaml, rule.yaml)."""
+    import desk_builders
+
     from primeflow_lib.config import load_config
     from primeflow_lib.schema.flow import OPTION_PRINTS
     from primeflow_lib.schema.market import OHLCV_DAILY, OPTION_CHAIN, UNIVERSE
@@ -143,6 +169,7 @@ def docs_world(tmp_path_factory):
             for d in days[-2:]:
                 warehouse.append_rows(con, OPTION_CHAIN, vendor.option_chain(["SPY"], d)[OPTION_CHAIN.column_names])
                 warehouse.append_rows(con, OPTION_PRINTS, vendor.option_prints(["SPY"], d)[OPTION_PRINTS.column_names])
+            desk_builders.write_desk(con, marts=True)  # `primeflow tape`, `desk ...`, `rules ...`
             warehouse.publish_read_copy(con=con)
     finally:
         for k, v in old.items():
@@ -161,6 +188,8 @@ def docs_world(tmp_path_factory):
     (work / "run.yaml").write_text("dataset: {symbol: AAPL}\nstrategy: signals\n"
                                    "indicators: {rsi: {}, macd: {}, phi_mft: {}}\nblend: {mode: phiai}\n"
                                    "description: the docs' run.yaml\n")
+    (work / "rule.yaml").write_text("name: spy_big_calls\napplies_to: order\nwhen: {ticker: SPY, right: C, "
+                                    "premium: {gte: 1e6}}\nchannel: console\ncooldown_minutes: 30\n")
     return {"env": env, "work": work}
 
 
@@ -203,7 +232,10 @@ def _run(doc: Documented, world: dict, monkeypatch) -> tuple[int, str]:
     for k, v in world["env"].items():
         monkeypatch.setenv(k, v)
     monkeypatch.chdir(world["work"])
-    argv = shlex.split(doc.command, comments=True)
+    command = doc.command
+    for pattern, replacement, _reason in SUBSTITUTE:
+        command = re.sub(pattern, replacement, command)
+    argv = shlex.split(command, comments=True)
     _provide_files(argv, world["work"])
     parts: list[list[str]] = [[]]
     for tok in argv:

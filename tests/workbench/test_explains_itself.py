@@ -213,11 +213,18 @@ FORMS = [
     ("pages/data.py", "clear_ask", "clear_", {}),
     ("pages/data.py", "fetch_go", "fetch_", {}),
     ("pages/tuning.py", "tune_new_go", "tune_new_", {}),
+    # the trader's desk: the tape filters (the table follows every change), saving a preset; the
+    # rule editor's preview and save
+    ("pages/tape.py", "tape_save", "tape_", {}),
+    ("pages/rules.py", "rule_preview", "rule_", {}),
+    ("pages/rules.py", "rule_save", "rule_", {}),
 ]
 ABSURD = {
     "number_input": (1e12, -1e12),
     "text_input": ("x" * 300, "../../etc/passwd"),
     "date_input": (dt.date(1900, 1, 1), dt.date(2999, 12, 31)),
+    # YAML a user could type in a filter or rule box: a bad date, a broken mapping, a list
+    "text_area": ("{vol_oi: 2024-13-45}", "x: [", "- 1\n- 2"),
 }
 
 
