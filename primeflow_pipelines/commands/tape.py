@@ -26,13 +26,14 @@ def _cfg():
 
 
 def _table(df, max_rows: int) -> str:
+    import pandas as pd
     from tabulate import tabulate
 
     view = df.head(max_rows).copy()
     if "tags" in view.columns:
         view["tags"] = [",".join(t) if not isinstance(t, str) and t is not None else (t or "") for t in view["tags"]]
     if "days_to_earnings" in view.columns:
-        view["days_to_earnings"] = [("unknown" if v is None or v != v else int(v)) for v in view["days_to_earnings"]]
+        view["days_to_earnings"] = [("unknown" if pd.isna(v) else int(v)) for v in view["days_to_earnings"]]
     return tabulate(view, headers="keys", tablefmt="github", showindex=False, floatfmt=",.4g")
 
 
