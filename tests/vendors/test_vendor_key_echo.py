@@ -59,3 +59,16 @@ def test_shorten_redacts_before_it_cuts():
     assert _leaks(shorten(text, 100, [KEY])) == []
     assert shorten(text, 100, [KEY]) == "a" * 95 + "***"
     assert shorten("short", 100) == "short"
+
+
+def test_alpha_vantage_csv_download_that_is_neither_csv_nor_json(fake_server):
+    from primeflow_lib.vendors.alpha_vantage import AlphaVantageVendor
+
+    # a broken JSON body whose first 80 characters end one character before the end of the echoed key
+    fake_server.add("/query", Response('{"Information": "' + "i" * 54 + KEY + ' is invalid"', status=200,
+                                       content_type="text/csv"))
+    vendor = AlphaVantageVendor(KEY, base_url=fake_server.base_url,
+                                settings=HttpSettings.from_config(make_cfg(http_max_retries=0)))
+    with pytest.raises(VendorDataError) as ei:
+        vendor.get_csv("EARNINGS_CALENDAR", "earnings calendar", horizon="3month")
+    assert "neither CSV nor JSON" in str(ei.value) and _leaks(str(ei.value)) == []
