@@ -12,6 +12,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYTEST_ARGS ?=
+UI_PORT ?= 3000
 
 .PHONY: install install-scale demo test test-fast ui bench lint docs clean-warehouse workbench reliability rl check-real
 
@@ -59,9 +60,10 @@ test: install-scale
 test-fast: install-scale
 	$(BIN)/pytest -q -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
+# dagster dev through a launcher that stops it on SIGTERM and SIGINT (primeflow_pipelines/ui.py)
 ui: install
 	@mkdir -p var
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	exec $(BIN)/python -m primeflow_pipelines.ui --host 127.0.0.1 --port $(UI_PORT)
 
 # the research and flow workbench (Streamlit) on the published read copy; settings and the dark
 # theme in .streamlit/config.toml

@@ -185,6 +185,15 @@ def redact(text: str, secrets: Iterable[object] = ()) -> str:
     return text
 
 
+def shorten(text: object, limit: int, secrets: Iterable[object] = ()) -> str:
+    """``text`` on one line, **redacted first**, then cut to ``limit`` characters (``...`` when
+    cut). Every place that shows a shortened piece of vendor text uses this: cutting first
+    could leave part of a key that redaction no longer recognises (a server echoing a
+    10-character key in a long message kept 9 of them)."""
+    flat = redact(" ".join(str(text).split()), secrets)
+    return flat if len(flat) <= limit else flat[:limit] + "..."
+
+
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts the formatted message of every record it sees.
 

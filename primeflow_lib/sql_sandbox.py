@@ -35,12 +35,25 @@ statements, and turns every refusal into a :class:`QueryRefusedError` whose mess
 statement kind (``ATTACH``, ``COPY``, ``INSTALL``, ``SET``, ``file-reading function read_csv``,
 ...). Results leave the sandbox only as a DataFrame; ``primeflow query --csv FILE`` writes that
 frame with pandas where the user asked.
+
+Resource limits (checked by the tests in ``tests/test_sql_sandbox.py``):
+
+* **only the read copy**: :func:`run_sandboxed` refuses the live warehouse (``PRIMEFLOW_DUCKDB``)
+  by name, so a long query can never hold the pipeline's file; ``primeflow query`` refuses any
+  file but the read copy;
+* **statement timeout**: every statement is interrupted after ``timeout_s`` seconds (default
+  ``limits.query_timeout_s``, 30 s) with :class:`QueryTimeoutError`;
+* **row limit in the query**: with ``max_rows`` the last statement is run as
+  ``SELECT * FROM (<statement>) LIMIT max_rows + 1`` (other statement kinds are fetched with
+  ``fetchmany``), so a huge result is never materialised; the returned frame then has at most
+  ``max_rows`` rows and ``frame.attrs["truncated"]`` says whether more existed.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -49,7 +62,10 @@ import duckdb
 import pandas as pd
 
 from primeflow_lib.lake import delta as lake
-from primeflow_lib.warehouse import WarehouseError, check_file, read_copy_path
+from primeflow_lib.warehouse import WarehouseError, check_file, read_copy_path, warehouse_path
+
+#: seconds a sandboxed statement may run when the config does not say (``limits.query_timeout_s``)
+DEFAULT_TIMEOUT_S = 30.0
 
 #: DuckDB settings of every sandboxed connection (see the module doc)
 SANDBOX_SETTINGS: dict[str, Any] = {
@@ -78,11 +94,38 @@ FILE_FUNCTIONS = (
     "read_ndjson", "read_json", "read_text", "read_blob", "glob", "sniff_csv", "read_duckdb",
 )
 _FILE_FN_RE = re.compile(r"\b(" + "|".join(FILE_FUNCTIONS) + r")\s*\(", re.IGNORECASE)
+_CALL_RE = re.compile(r"^\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*CALL\s+", re.IGNORECASE | re.DOTALL)
 _MISSING_TABLE_RE = re.compile(r"Table with name (\S+) does not exist")
 
 
 class QueryRefusedError(WarehouseError):
     """A user statement the sandbox does not run; the message names the statement kind."""
+
+
+class QueryTimeoutError(WarehouseError):
+    """A statement ran longer than the sandbox's timeout and was interrupted."""
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name the same file (resolved; a file that does not exist compares by
+    its resolved path)."""
+    pa, pb = Path(a), Path(b)
+    try:
+        if pa.exists() and pb.exists():
+            return os.path.samefile(pa, pb)
+    except OSError:
+        pass
+    return pa.resolve() == pb.resolve()
+
+
+def refuse_live_warehouse(path: str | os.PathLike) -> None:
+    """Raise :class:`QueryRefusedError` when ``path`` is the live warehouse (``PRIMEFLOW_DUCKDB``):
+    user SQL reads only the published read copy, so it never holds the pipeline's file lock."""
+    if same_file(path, warehouse_path()):
+        raise QueryRefusedError(
+            f"refused: {path} is the live warehouse (PRIMEFLOW_DUCKDB); queries read only the published "
+            f"read copy ({read_copy_path()}), so they never lock the pipeline's file (republish it "
+            "with `primeflow publish`)")
 
 
 def open_sandboxed_connection(path: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
@@ -95,6 +138,7 @@ def open_sandboxed_connection(path: str | os.PathLike | None = None) -> duckdb.D
     """
     p = Path(path) if path is not None else read_copy_path()
     check_file(p)
+    refuse_live_warehouse(p)
     if not p.is_file():
         raise WarehouseError(f"warehouse file {p} does not exist (run `make demo` or `primeflow publish` first)")
     # the configuration is locked after the lake tables (if any) are registered as datasets: a
@@ -200,29 +244,93 @@ def _python_variable(name: str) -> bool:
     return False
 
 
+def _query_timeout_s() -> float:
+    """``limits.query_timeout_s`` of the config (the default when the config cannot be read:
+    a broken config file is reported by the commands that need it)."""
+    from primeflow_lib.config import ConfigError, load_config
+
+    try:
+        return float(load_config(with_api_keys=False)["limits"]["query_timeout_s"])
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return DEFAULT_TIMEOUT_S
+
+
+def _limited(con: duckdb.DuckDBPyConnection, stmt: Any, params: list, max_rows: int | None) -> pd.DataFrame:
+    """Run one parsed statement; with ``max_rows`` never read more than ``max_rows + 1`` rows."""
+    text = stmt.query.strip().rstrip(";").strip()
+    if max_rows is None:
+        return con.execute(text, params).df()
+    if stmt.type.name == "CALL" and _CALL_RE.match(text):
+        # CALL f(...) is SELECT * FROM f(...); as a SELECT the limit can stop it early (DuckDB
+        # materialises a CALL's whole result before the first row can be fetched)
+        text = _CALL_RE.sub("SELECT * FROM ", text, count=1)
+        stmt = con.extract_statements(text)[0]
+    if stmt.type.name == "SELECT":
+        # the limit is part of the query: DuckDB stops producing rows at max_rows + 1
+        df = con.execute(f"SELECT * FROM (\n{text}\n) AS _pf_query LIMIT {int(max_rows) + 1}", params).df()
+    else:
+        cur = con.execute(text, params)
+        rows = cur.fetchmany(int(max_rows) + 1)
+        df = pd.DataFrame.from_records(rows, columns=[d[0] for d in cur.description or []])
+    truncated = len(df) > max_rows
+    df = df.iloc[: int(max_rows)]
+    df.attrs["truncated"] = truncated
+    return df
+
+
 def run_sandboxed(sql: str, params: Sequence[Any] | None = None, *,
-                  path: str | os.PathLike | None = None) -> pd.DataFrame:
+                  path: str | os.PathLike | None = None, timeout_s: float | None = None,
+                  max_rows: int | None = None) -> pd.DataFrame:
     """Run user SQL on a sandboxed connection and return the last statement's result.
 
     Args:
         sql: one or more statements (each must be SELECT / EXPLAIN / PRAGMA / CALL).
-        params: bound values for ``?`` placeholders.
-        path: the DuckDB file; default the read copy.
+        params: bound values for ``?`` placeholders (they bind to the last statement when there
+            are several).
+        path: the DuckDB file; default the read copy. The live warehouse is refused.
+        timeout_s: interrupt a statement after this many seconds (default the config's
+            ``limits.query_timeout_s``, 30 s).
+        max_rows: at most this many rows are produced (the limit is applied in the query);
+            ``frame.attrs["truncated"]`` is True when the result had more. None: no limit.
 
     Raises:
         QueryRefusedError: a statement kind that is not allowed, or one DuckDB refused (file
-            access, a locked setting, a write); the message names the kind.
+            access, a locked setting, a write); the live warehouse; the message names the kind.
+        QueryTimeoutError: a statement ran longer than ``timeout_s``.
         WarehouseError: any other query error (message includes the file).
     """
     p = Path(path) if path is not None else read_copy_path()
+    if max_rows is not None and (isinstance(max_rows, bool) or int(max_rows) < 1):
+        raise QueryRefusedError(f"max_rows {max_rows!r}: must be a whole number >= 1")
+    limit_s = _query_timeout_s() if timeout_s is None else float(timeout_s)
+    if not limit_s > 0:
+        raise QueryRefusedError(f"timeout {timeout_s!r}: must be > 0 seconds")
     con = open_sandboxed_connection(p)
+    fired = threading.Event()
+
+    def interrupt() -> None:
+        fired.set()
+        con.interrupt()
+
+    timer = threading.Timer(limit_s, interrupt)
+    timer.daemon = True
     try:
         check_statements(con, sql)
+        stmts = con.extract_statements(sql)
+        timer.start()
         try:
-            return con.execute(sql, list(params or [])).df()
+            for s in stmts[:-1]:
+                con.execute(s.query)
+            return _limited(con, stmts[-1], list(params or []), max_rows)
         except duckdb.Error as exc:
+            if fired.is_set() or isinstance(exc, duckdb.InterruptException):
+                raise QueryTimeoutError(
+                    f"query on {p} interrupted after {limit_s:g} s (limits.query_timeout_s; "
+                    "`primeflow query --timeout SECONDS` for one query): narrow it with WHERE / LIMIT "
+                    "or aggregate first") from None
             msg = explain_refusal(sql, exc)
             cls = QueryRefusedError if msg.startswith("refused:") else WarehouseError
             raise cls(f"query failed on {p}: {msg}" if cls is WarehouseError else msg) from None
     finally:
+        timer.cancel()
         con.close()

@@ -414,6 +414,9 @@ def publish_read_copy(
     """Copy the live warehouse to the read copy atomically (write ``dst.tmp``, then
     ``os.replace``). A reader holding the old copy open is unaffected.
 
+    The copy's modification time is set to when the copy **started** (its snapshot time), so
+    :func:`read_copy_snapshot_time` says which writes it holds: every write committed before it.
+
     Pass ``con`` to reuse an open read-write connection to the live file."""
     dst_p = Path(dst) if dst is not None else read_copy_path()
     dst_p.parent.mkdir(parents=True, exist_ok=True)
@@ -431,17 +434,29 @@ def publish_read_copy(
         finally:
             c.execute("DETACH pf_snap")
 
+    started = time.time()
     try:
         if con is not None:
             _copy(con)
         else:
             with connect(src) as c:
                 _copy(c)
+        os.utime(tmp, (started, started))
         os.replace(tmp, dst_p)
     finally:
         tmp.unlink(missing_ok=True)
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
     return dst_p
+
+
+def read_copy_snapshot_time(dst: str | os.PathLike | None = None) -> float | None:
+    """When the read copy's snapshot of the live warehouse was taken (epoch seconds; see
+    :func:`publish_read_copy`), or None when there is no read copy."""
+    p = Path(dst) if dst is not None else read_copy_path()
+    try:
+        return p.stat().st_mtime
+    except FileNotFoundError:
+        return None
 
 
 def table_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

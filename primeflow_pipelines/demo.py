@@ -15,6 +15,7 @@ from primeflow_lib import calendar, warehouse
 from primeflow_lib.config import load_config
 from primeflow_lib.vendors import vendor_name_for
 from primeflow_lib.workbench.desk_views import desk_summary
+from primeflow_lib.workbench.explain import scorecard_table
 from primeflow_pipelines.definitions import defs as load_defs
 
 
@@ -96,6 +97,8 @@ def run_demo(sessions: int | None = None, end_date: str | None = None, echo: Cal
     return summarize(read, days)
 
 
+SCORECARD_TITLE = "Signals by strategy, with paper outcomes (marts.strategy_scorecard)"
+
 #: the demo's PhiAI study: small enough for the demo's year of history, a few seconds
 DEMO_TUNE = "{indicators: [rsi, bollinger], trials: 300, folds: {n_folds: 3}, seed: 7}"
 
@@ -122,7 +125,8 @@ def run_live_replay(defs, instance: dg.DagsterInstance, day: dt.date, echo: Call
         lo, hi = open_ts + dt.timedelta(minutes=k * step), open_ts + dt.timedelta(minutes=(k + 1) * step)
         batch = prints[(prints["sip_ts"] >= lo) & (prints["sip_ts"] < hi)]
         if len(batch):
-            write_batch(batch, prefix=f"demo-{day}")
+            # a replay of a stored session: its alerts say so ([REPLAY]) and go to the sink
+            write_batch(batch, prefix=f"demo-{day}", meta={"feed": "replay", "replay_of": day.isoformat()})
     job = defs.resolve_job_def("live_flow_job")
     for b in list_batches():
         res = job.execute_in_process(
@@ -140,10 +144,7 @@ def _sent(con) -> int:
 
 
 _SUMMARY_QUERIES = {
-    "Signals by strategy, with paper outcomes (marts.strategy_scorecard)":
-        "SELECT kind, signals, closed, tp, sl, timeout, open, round(win_rate, 3) AS win_rate, "
-        "round(avg_return * 100, 3) AS avg_return_pct, round(avg_strength, 3) AS avg_strength "
-        "FROM marts.strategy_scorecard ORDER BY kind",
+    SCORECARD_TITLE: "SELECT * FROM marts.strategy_scorecard ORDER BY kind",
     "Tags on signals":
         "SELECT kind, tag, count(*) AS n FROM (SELECT kind, unnest(string_split(tags, ',')) AS tag "
         "FROM flow.signals) WHERE tag <> '' GROUP BY ALL ORDER BY kind, n DESC",
@@ -172,6 +173,8 @@ def summarize(read_path, days: list[dt.date]) -> str:
                 df = con.execute(sql).df()
             except Exception:  # noqa: BLE001 - a missing mart just leaves its section out
                 continue
+            if title == SCORECARD_TITLE:  # the units the workbench shows too (one definition)
+                df = scorecard_table(df)
             extra += ["", title, tabulate(df, headers="keys", tablefmt="github", showindex=False)]
         sample = con.execute(
             "SELECT message_text FROM live.alert_outbox WHERE status = 'sent' AND kind <> 'HEARTBEAT' "
@@ -185,7 +188,7 @@ def summarize(read_path, days: list[dt.date]) -> str:
         tabulate(summary, headers="keys", tablefmt="github", showindex=False, intfmt=","),
         *extra,
         "",
-        *(["A live alert, as sent:", sample[0][0], ""] if sample else []),
+        *(["An alert of the near-live replay, as sent:", sample[0][0], ""] if sample else []),
         f"Window: {days[0]} .. {days[-1]} ({len(days)} NYSE sessions)",
         f"Alerts (console/file sink): {os.environ.get('PRIMEFLOW_ALERTS_FILE') or 'var/alerts.jsonl'}",
         "Open the UI:   make ui   (then http://127.0.0.1:3000)",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from primeflow_lib.workbench import readcopy
+from primeflow_lib.workbench import explain, readcopy
 from primeflow_workbench import widgets
 
 HERE = Path(__file__).parent
@@ -44,12 +44,12 @@ with st.sidebar:
     st.caption("PrimeFlow workbench · reads the published read copy")
     path = readcopy.resolve()
     if path.is_file():
-        st.caption(f"`{path}`")
+        st.caption(f"`{explain.display_path(path)}`")
         with widgets.user_errors():
             vendors = widgets.cached(readcopy.warehouse_vendors)()
             if readcopy.is_synthetic(v for vs in vendors.values() for v in vs):
                 st.warning("This warehouse holds synthetic data.", icon=":material/science:")
     else:
-        st.caption(f"`{path}` (not built yet)")
+        st.caption(f"`{explain.display_path(path)}` (not built yet)")
 
 page.run()

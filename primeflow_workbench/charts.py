@@ -7,12 +7,21 @@ import altair as alt
 import pandas as pd
 
 
+def _segments(enc: dict, curves: pd.DataFrame) -> None:
+    # a "segment" column (primeflow_lib.workbench.explain.gap_segments) splits a line at every gap
+    # in the data: each stretch is drawn alone, never a straight line across missing sessions
+    if "segment" in curves.columns:
+        enc["detail"] = alt.Detail("segment:N")
+
+
 def equity_chart(curves: pd.DataFrame, *, by: str | None = None, height: int = 280) -> alt.Chart:
-    """Equity (USD) over time; one line per value of ``by`` (e.g. ``run_id``) when given.
-    Scroll or drag to zoom and pan in time, hover for values."""
+    """Equity (USD) over time; one line per value of ``by`` (e.g. ``run_id``) when given, broken
+    at gaps when ``curves`` has a ``segment`` column. Scroll or drag to zoom and pan in time,
+    hover for values."""
     enc = {"x": alt.X("ts:T", title=None), "y": alt.Y("equity:Q", title="equity (USD)",
                                                       scale=alt.Scale(zero=False)),
            "tooltip": ["ts:T", alt.Tooltip("equity:Q", format=",.0f")]}
+    _segments(enc, curves)
     if by:
         enc["color"] = alt.Color(f"{by}:N", title=by)
         enc["tooltip"].insert(0, f"{by}:N")
@@ -21,10 +30,12 @@ def equity_chart(curves: pd.DataFrame, *, by: str | None = None, height: int = 2
 
 
 def drawdown_chart(curves: pd.DataFrame, *, by: str | None = None, height: int = 160) -> alt.Chart:
-    """Drawdown (fraction below the running peak, <= 0) over time."""
+    """Drawdown (fraction below the running peak, <= 0) over time (broken at gaps like
+    :func:`equity_chart`)."""
     enc = {"x": alt.X("ts:T", title=None),
            "y": alt.Y("drawdown:Q", title="drawdown", axis=alt.Axis(format="%")),
            "tooltip": ["ts:T", alt.Tooltip("drawdown:Q", format=".2%")]}
+    _segments(enc, curves)
     if by:
         enc["color"] = alt.Color(f"{by}:N", title=by)
         mark = alt.Chart(curves).mark_line()

@@ -4,10 +4,8 @@ they read, and a session picker."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
-import streamlit as st
 import yaml
 
 from primeflow_lib.alerts.routing import AlertConfigError
@@ -25,13 +23,10 @@ DESK_ERRORS = (*widgets.USER_ERRORS, ConfigError, AlertConfigError, CriteriaErro
 SECTIONS = ("desk", "tape", "earnings", "flow", "volatility", "market_regime", "alerts", "gex")
 
 
-@contextlib.contextmanager
-def desk_errors() -> Iterator[None]:
-    """Show a library error on the page (``st.error``) instead of a traceback."""
-    try:
-        yield
-    except DESK_ERRORS as exc:
-        st.error(widgets.message(exc))
+def desk_errors() -> contextlib.AbstractContextManager[None]:
+    """Show a library error on the page (``st.error``) instead of a traceback, and anything
+    unexpected in one line (:func:`primeflow_workbench.widgets.user_errors`' net)."""
+    return widgets.user_errors(DESK_ERRORS)
 
 
 def desk_config() -> dict[str, Any]:

@@ -12,14 +12,19 @@ import pandas as pd
 import streamlit as st
 
 from primeflow_lib.calendar import NotASessionError
+from primeflow_lib.config import ConfigError
 from primeflow_lib.market.cache import CacheError
+from primeflow_lib.market.fetch import FetchError
+from primeflow_lib.redact import shorten
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.report import format_metric  # the CLI's metric formatting
+from primeflow_lib.vendors.base import VendorError
 from primeflow_lib.warehouse import WarehouseError
 from primeflow_lib.workbench import readcopy
 
 #: errors whose message is meant for the user (the CLI prints the same text)
-USER_ERRORS = (ResearchError, WarehouseError, CacheError, NotASessionError, KeyError)
+USER_ERRORS = (ResearchError, WarehouseError, CacheError, NotASessionError, KeyError, ConfigError,
+               VendorError, FetchError)
 
 T = TypeVar("T")
 _REGISTRY: dict[str, Callable[..., Any]] = {}
@@ -33,12 +38,21 @@ def message(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Show a library error on the page (``st.error``) instead of a traceback."""
+def user_errors(expected: tuple[type[BaseException], ...] = USER_ERRORS) -> Iterator[None]:
+    """Show a library error on the page (``st.error``, the CLI's one-line message) instead of a
+    traceback; anything else is shown in one line too (its type and message, never a stack
+    with server paths), as the CLI's ``internal error`` net does.
+
+    Args:
+        expected: the error types whose message is shown as is (default :data:`USER_ERRORS`).
+    """
     try:
         yield
-    except USER_ERRORS as exc:
+    except expected as exc:
         st.error(message(exc))
+    except Exception as exc:  # noqa: BLE001 - the net (st.stop/st.rerun are BaseExceptions: they pass)
+        st.error(f"internal error: {type(exc).__name__}: {shorten(exc, 500)} (a bug in PrimeFlow: "
+                 "please report it)")
 
 
 def require_read_copy() -> None:
@@ -95,3 +109,29 @@ def metrics_frame(metrics: dict[str, Any]) -> pd.DataFrame:
 def finite(value: Any) -> bool:
     """True for a real, finite number."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def job_status(job_id: int | None, key: str) -> None:
+    """The progress of a background job (:mod:`primeflow_lib.workbench.jobs`): a progress bar and
+    its last lines while it runs (the page refreshes itself every second), then its outcome
+    (the library's one-line message when it failed)."""
+    from primeflow_lib.workbench import jobs
+
+    job = jobs.get(job_id) if job_id is not None else None
+    if job is None:
+        return
+
+    @st.fragment(run_every=1.0 if job.running else None)
+    def show() -> None:
+        j = jobs.get(job.id)
+        if j is None:
+            return
+        st.progress(min(max(j.progress, 0.0), 1.0), text=f"{j.label}: {j.status}")
+        if j.lines:
+            st.code("\n".join(j.lines[-8:]), language=None)
+        if j.status == "failed":
+            st.error(j.error or "failed")
+        elif j.status == "done":
+            st.success(f"{j.label}: done in {(j.finished or j.started) - j.started:,.0f} s")
+
+    show()

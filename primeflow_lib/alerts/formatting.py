@@ -43,6 +43,8 @@ FORMAT_VERSION = 1
 MODES: tuple[str, ...] = ("short", "medium", "deep_dive")
 MARKUPS: tuple[str, ...] = ("html", "discord", "slack", "plain")
 SYNTHETIC_MARKER = "[SYNTHETIC DATA]"
+REPLAY_MARKER = "[REPLAY]"
+"""First words of every alert built from a replayed batch (``primeflow feed --source replay``)."""
 
 MODE_FOR_KIND: dict[str, str] = {"SCALP": "short", "DAY_TRADE": "medium", "SWING": "deep_dive"}
 

@@ -19,6 +19,7 @@ while rows are pending, those rows keep the text rendered for the old type.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -33,6 +34,8 @@ import pandas as pd
 
 from primeflow_lib.alerts.formatting import (
     FORMAT_VERSION,
+    REPLAY_MARKER,
+    escape,
     format_alert,
     format_heartbeat,
     markup_for,
@@ -159,6 +162,15 @@ _INSERT_COLS = (
 )
 
 
+#: where alerts of a replayed batch go unless the replay asks for live channels: a channel of this
+#: name when ``alerts.channels`` declares one, else the console/file sink
+REPLAY_CHANNEL = "replay"
+
+
+def _replay_text(text: str, ctype: str, replay_of: str) -> str:
+    return f"{escape(f'{REPLAY_MARKER} of {replay_of}', markup_for(ctype))} {text}"
+
+
 def _signal_frame(signals: list[Signal]) -> pd.DataFrame:
     """``flow.signals``-shaped rows of ``signals`` (what the rule evaluation enriches)."""
     recs = []
@@ -223,6 +235,8 @@ def evaluate_alerts(
     events: pd.DataFrame | None = None,
     context: pd.DataFrame | None = None,
     earnings: pd.DataFrame | None = None,
+    replay_of: str | None = None,
+    replay_to_live: bool = False,
 ) -> RuleAlerts:
     """Evaluate the alert rules (:mod:`primeflow_lib.alerts.rules`) on ``signals`` (and on the
     orders ``events`` + ``context`` when a rule is on orders) and format one outbox row per
@@ -232,6 +246,9 @@ def evaluate_alerts(
         rules: default the built-in and config rules (:func:`all_rules` without stored rules).
         state: cooldown / cap memory; default empty (it is updated in place).
         earnings: ``market.earnings`` rows for ``days_to_earnings`` (None: unknown).
+        replay_of: the replayed session (ISO date) when the batch is a replay: every alert's text
+            starts with ``[REPLAY] of <date>``, its payload has ``"replay_of"``, and it goes to
+            :data:`REPLAY_CHANNEL` instead of the rule's channel unless ``replay_to_live``.
     Raises:
         AlertConfigError: a broken routing or rule (unknown channel, field, operator...).
     """
@@ -254,9 +271,12 @@ def evaluate_alerts(
     hits = evaluate_rows(rows_in, rules, state, gate)
     out: list[tuple] = []
     keys: dict[str, str] = {}
-    for h in hits:
+    for i, h in enumerate(hits):
         if h.outcome != "alert":
             continue
+        if replay_of and not replay_to_live:
+            # the hit records where the alert really went
+            h = hits[i] = dataclasses.replace(h, channel=REPLAY_CHANNEL)
         if h.applies_to == "order":
             sig = order_as_signal(order_by_id[h.row_id], h.rule)
             key_id = f"order:{h.row_id}"
@@ -268,6 +288,9 @@ def evaluate_alerts(
         key = alert_key(key_id, h.channel)
         keys[h.hit_id] = key
         payload = {**signal_payload(sig), "rule": h.rule}
+        if replay_of:
+            text = _replay_text(text, ctype, replay_of)
+            payload["replay_of"] = replay_of
         out.append((key, sig.signal_id, sig.short_id, str(sig.kind), _to_date(sig.trade_date), h.channel,
                     ctype, mode, FORMAT_VERSION, text, json.dumps(payload, allow_nan=False),
                     bool(sig.is_synthetic), "pending", now, 0, now, 0, h.rule))
@@ -275,12 +298,17 @@ def evaluate_alerts(
 
 
 def outbox_rows(
-    signals: Any, cfg: Mapping[str, Any], *, now: dt.datetime | None = None
+    signals: Any, cfg: Mapping[str, Any], *, now: dt.datetime | None = None,
+    replay_of: str | None = None, replay_to_live: bool = False,
 ) -> list[tuple]:
     """The outbox rows (tuples in ``_INSERT_COLS`` order) for ``signals`` under ``cfg``'s
     built-in and config rules, from a fresh state; no database needed. Raises
-    :class:`AlertConfigError` for a broken routing or rule."""
-    return evaluate_alerts(signals, cfg, now=now).rows
+    :class:`AlertConfigError` for a broken routing or rule.
+
+    ``replay_of`` (the replayed session, ISO date) marks alerts of a replayed batch: the text
+    starts with ``[REPLAY] of <date>``, the payload has ``"replay_of"``, and the row goes to
+    :data:`REPLAY_CHANNEL` instead of the live route unless ``replay_to_live``."""
+    return evaluate_alerts(signals, cfg, now=now, replay_of=replay_of, replay_to_live=replay_to_live).rows
 
 
 def _insert(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple]) -> list[str]:
@@ -334,6 +362,8 @@ def enqueue_alerts(
     cfg: Mapping[str, Any],
     *,
     now: dt.datetime | None = None,
+    replay_of: str | None = None,
+    replay_to_live: bool = False,
     events: pd.DataFrame | None = None,
     context: pd.DataFrame | None = None,
 ) -> int:
@@ -354,6 +384,8 @@ def enqueue_alerts(
         cfg: the loaded config (``alerts.routing`` / ``alerts.channels`` / ``alerts.rules`` are
             used; no environment variable is read here).
         now: enqueue time (naive UTC); default now.
+        replay_of / replay_to_live: alerts of a replayed batch (:func:`outbox_rows`): marked
+            ``[REPLAY]`` and sent to :data:`REPLAY_CHANNEL` unless ``replay_to_live``.
         events / context: the batch's ``flow.flow_events`` / ``flow.flow_context`` rows, for
             rules on orders.
     Returns:
@@ -384,7 +416,7 @@ def enqueue_alerts(
         earnings = con.execute(f"SELECT * FROM {EARNINGS.fqn} WHERE ticker IN (SELECT unnest(?::VARCHAR[]))",
                                [tickers]).df()
     res = evaluate_alerts(sigs, cfg, now=now, rules=rules, state=state, events=events, context=context,
-                          earnings=earnings)
+                          earnings=earnings, replay_of=replay_of, replay_to_live=replay_to_live)
     inserted = _insert(con, res.rows)
     if res.hits:
         append_rows(con, LIVE_RULE_ALERTS, hits_frame(res.hits, res.alert_keys))
@@ -397,16 +429,20 @@ def enqueue_heartbeat(
     cfg: Mapping[str, Any],
     *,
     now: dt.datetime | None = None,
+    replay_of: str | None = None,
 ) -> bool:
     """Enqueue one heartbeat (:func:`~primeflow_lib.alerts.formatting.format_heartbeat`) to
     ``alerts.heartbeat_channel``, at most once per ``alerts.heartbeat_minutes`` window.
 
     Returns True when a row was inserted; False when no heartbeat channel is configured or this
-    window already has one."""
+    window already has one. A replayed batch's heartbeat (``replay_of``) is marked and goes to
+    :data:`REPLAY_CHANNEL`: a replay says nothing about the live feed's health."""
     a = cfg.get("alerts", {})
     channel = a.get("heartbeat_channel")
     if not channel:
         return False
+    if replay_of:
+        channel = REPLAY_CHANNEL
     problems = check_routing(cfg)
     if problems:
         raise AlertConfigError("alerts configuration: " + "; ".join(problems))
@@ -417,6 +453,8 @@ def enqueue_heartbeat(
     hb_id = f"heartbeat:{bucket:%Y%m%dT%H%M}"
     ctype = channel_type(cfg, channel)
     text = format_heartbeat({"ts": now, **stats}, markup_for(ctype))
+    if replay_of:
+        text = _replay_text(text, ctype, replay_of)
     row = (
         alert_key(hb_id, channel),
         hb_id,

@@ -51,7 +51,7 @@ DEFAULT_ROUTE = "telegram_main"
 
 #: undeclared channel names that fall back to the sink instead of being an error
 DEFAULTABLE_CHANNELS = frozenset(
-    {"telegram_main", "telegram_scalps", "telegram_swings", "console", "file"}
+    {"telegram_main", "telegram_scalps", "telegram_swings", "console", "file", "replay"}
 )
 #: routing keys besides the signal kinds
 ROUTING_EXTRA_KEYS = ("default", "HEARTBEAT")

@@ -39,9 +39,12 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import yaml
 
 from primeflow_lib.flow.classify import EVENT_TYPES, SENTIMENTS, STRUCTURES
 from primeflow_lib.flow.side import CONFIDENCE_LABELS, SIDE_LABELS
@@ -75,6 +78,37 @@ SCOPES = ("tape", "order", "signal")
 class CriteriaError(ValueError):
     """A filter or rule condition that cannot be used; the message names where, the value and
     what was expected."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader reading ``5e6`` and ``1.5E+6`` as numbers (YAML 1.1 wants a dot and a
+    signed exponent: ``5e6`` would be the text '5e6' and a premium condition would fail)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_text(text: str, where: str) -> Any:
+    """``text`` typed by a user (a filter, a rule) read as YAML or JSON (a JSON document is YAML);
+    numbers in exponent form (``5e6``) are numbers.
+
+    Args:
+        text: what the user typed.
+        where: the field it came from, named in the error (``--where``, ``RULE``, "More conditions").
+    Raises:
+        CriteriaError: the text does not parse; YAML's own error (a bad date such as
+            ``2024-13-45`` is a ValueError there) reduced to its first line, with the text.
+    """
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise CriteriaError(f"{where}: not YAML or JSON ({first}): {shown!r}") from None
 
 
 @dataclass(frozen=True)

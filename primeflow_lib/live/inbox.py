@@ -9,18 +9,26 @@ Protocol (see ``docs/live.md``):
 * after scoring, the file moves to ``processed/`` (or ``failed/`` with ``<name>.error.txt``
   beside it). Processing a file again is an explicit user action: ``primeflow inbox requeue``.
 
-Batch files hold the ``flow.option_prints`` columns.
+Batch files hold the ``flow.option_prints`` columns, and in the Parquet schema metadata (key
+``primeflow``) what wrote them: ``{"feed": "synthetic" | "replay" | "massive", "replay_of":
+"<session>", "replay_to_live": false}``. Alerts of a ``replay`` batch are marked ``[REPLAY]`` and
+go to the ``replay`` channel (the console/file sink unless declared) unless ``replay_to_live``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 BATCH_SUFFIX = ".parquet"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,200}\.parquet$")
@@ -43,20 +51,43 @@ class BatchFile:
         return f"{self.path.name}:{self.size}:{self.mtime_ns}"
 
 
-def write_batch(prints: pd.DataFrame, inbox: Path | None = None, *, prefix: str = "batch") -> Path:
-    """Write one micro-batch atomically (temp file + fsync + rename); returns the final path."""
+META_KEY = b"primeflow"
+
+
+def write_batch(prints: pd.DataFrame, inbox: Path | None = None, *, prefix: str = "batch",
+                meta: Mapping[str, Any] | None = None) -> Path:
+    """Write one micro-batch atomically (temp file + fsync + rename); returns the final path.
+    ``meta`` (what wrote it: ``feed``, ``replay_of``, ``replay_to_live``) goes into the Parquet
+    schema metadata (:func:`batch_meta` reads it back)."""
     folder = Path(inbox) if inbox is not None else inbox_path()
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{prefix}-{uuid.uuid4().hex[:12]}{BATCH_SUFFIX}"
     if not _NAME_RE.match(name):
         raise ValueError(f"batch prefix {prefix!r} makes an invalid file name")
     tmp = folder / f".{name}.tmp"
-    prints.to_parquet(tmp, index=False)
+    table = pa.Table.from_pandas(prints, preserve_index=False)
+    if meta:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               META_KEY: json.dumps(dict(meta), default=str).encode()})
+    pq.write_table(table, tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     final = folder / name
     os.replace(tmp, final)
     return final
+
+
+def batch_meta(path: Path) -> dict[str, Any]:
+    """What wrote a batch (see the module docstring); ``{}`` for a file without it."""
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
+    except (OSError, pa.ArrowException):
+        return {}  # an unreadable file is reported by the reader with its name
+    try:
+        out = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return out if isinstance(out, dict) else {}
 
 
 def list_batches(inbox: Path | None = None) -> list[BatchFile]:

@@ -26,12 +26,15 @@ async def stream_to_inbox(
     inbox: Path | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> FeedReport:
-    """Consume ``stream`` and write one inbox file per batch until ``max_batches`` (or forever)."""
+    """Consume ``stream`` and write one inbox file per batch until ``max_batches`` (or forever;
+    ``0`` writes nothing)."""
     rep = FeedReport()
+    if max_batches is not None and max_batches <= 0:
+        return rep
     async for frame in stream.batches(max_rows=max_rows, max_seconds=batch_seconds):
         if frame.empty:
             continue
-        path = write_batch(frame, inbox, prefix="massive")
+        path = write_batch(frame, inbox, prefix="massive", meta={"feed": "massive"})
         rep.batches += 1
         rep.prints += len(frame)
         rep.files.append(path)

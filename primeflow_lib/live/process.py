@@ -34,6 +34,7 @@ from primeflow_lib.flow.engine import score_batch
 from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
 from primeflow_lib.flow.inputs import load_scoring_inputs, select_sql
 from primeflow_lib.flow.paper import paper_trade
+from primeflow_lib.live.inbox import batch_meta
 from primeflow_lib.schema import live as ls
 from primeflow_lib.schema import market as ms
 from primeflow_lib.schema.flow import OPTION_PRINTS
@@ -64,6 +65,9 @@ class BatchOutcome:
     open_positions: int = 0
     lag_seconds: float | None = None
     synthetic: bool = False
+    replay_of: str | None = None
+    """the replayed session when the batch came from ``primeflow feed --source replay``"""
+    replay_to_live: bool = False
 
 
 def read_batch(path: Path) -> pd.DataFrame:
@@ -91,7 +95,11 @@ def score_batch_file(path: Path, connect: Connect, cfg: dict[str, Any], *, now: 
     with connect() as con:  # so does a broken alert rule (config or saved on the workbench)
         load_rules(con, cfg)
     prints = read_batch(path)
+    meta = batch_meta(path)
     out = BatchOutcome(source=path.name, prints=len(prints))
+    if meta.get("feed") == "replay":
+        out.replay_of = str(meta.get("replay_of") or "a stored session")
+        out.replay_to_live = bool(meta.get("replay_to_live"))
     if prints.empty:
         return out
     key = batch_days(prints)
@@ -172,7 +180,8 @@ def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect
         # the stored source must be the one replaced, or scoring the file again would add rows
         db.write_quarantine(con, "flow", _file_rows(res.quarantine, prints).assign(trade_date=day,
                             source=f"live:{source}"), source=f"live:{source}", trade_date=day)
-        out.enqueued += enqueue_alerts(con, res.signals, cfg, events=res.events, context=res.context)
+        out.enqueued += enqueue_alerts(con, res.signals, cfg, events=res.events, context=res.context,
+                                       replay_of=out.replay_of, replay_to_live=out.replay_to_live)
     # paper positions after the commit: the signals and their alerts are already safe
     with connect() as con:
         carried = con.execute(select_sql(ls.PAPER_POSITIONS, "status <> 'CLOSED' AND ticker IN (SELECT unnest(?))"),
@@ -189,7 +198,8 @@ def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect
         if len(pos):
             db.upsert_rows(con, ls.PAPER_POSITIONS, pos[ls.PAPER_POSITIONS.column_names])
         db.upsert_rows(con, ls.HEARTBEAT, heartbeat_frame(hb))
-        enqueue_heartbeat(con, {k: v for k, v in hb.items() if k not in ("ts", "trade_date")}, cfg)
+        enqueue_heartbeat(con, {k: v for k, v in hb.items() if k not in ("ts", "trade_date")}, cfg,
+                          replay_of=out.replay_of)
     st = res.stats
     out.events += len(res.events)
     out.signals += len(res.signals)

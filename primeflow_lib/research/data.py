@@ -39,6 +39,8 @@ TIME_ALIASES = ("ts", "date", "datetime", "timestamp", "time", "trade_date")
 READ_DUCKDB_ENV = "PRIMEFLOW_READ_DUCKDB"
 DEFAULT_READ_DUCKDB = "var/primeflow_read.duckdb"
 NEW_YORK = "America/New_York"
+#: a timestamp's trailing UTC offset (``Z``, ``+00:00``, ``-0500``)
+_OFFSET_RE = r"(?:Z|[+-]\d\d:?\d\d)$"
 
 
 class OHLCV(NamedTuple):
@@ -142,11 +144,18 @@ def validate_bars(
         ts = pd.to_datetime(raw_time)
     else:
         as_text = raw_time.astype("string").str.strip()
-        try:
-            ts = pd.to_datetime(as_text, errors="coerce", format="mixed")
-        except ValueError:
-            # offsets that change over the file (-05:00 / -04:00 across DST): read as instants
-            ts = pd.to_datetime(as_text, errors="coerce", format="mixed", utc=True)
+        zoned = as_text.str.contains(_OFFSET_RE, na=False).to_numpy(dtype=bool)
+        if zoned.any() and not zoned.all():
+            # a timestamp without an offset among ones with offsets: its time zone is unknown
+            pos, ref = int(np.argmax(zoned != zoned[0])), 0
+            raise BarsError(
+                f"{source}: {where(pos)}: field {time_name!r} value {_show(raw_time.iloc[pos])} "
+                f"{'has no' if not zoned[pos] else 'has a'} UTC offset while {where(ref)} "
+                f"({_show(raw_time.iloc[ref])}) {'has one' if zoned[ref] else 'has none'}: give every "
+                "timestamp an offset (e.g. -05:00) or none (America/New_York wall time)"
+            )
+        # offsets may differ (-05:00 / -04:00 across a DST change): parse to UTC, then New York
+        ts = pd.to_datetime(as_text, errors="coerce", format="mixed", utc=bool(zoned.any()))
     bad = ts.isna().to_numpy()
     if bad.any():
         pos = int(np.argmax(bad))

@@ -9,6 +9,7 @@ import pandas as pd
 
 from primeflow_lib.research.data import load_csv, load_warehouse_bars
 from primeflow_lib.research.errors import ResearchError, RunConfigError
+from primeflow_lib.research.gaps import after_last_hole
 from primeflow_lib.research.runconfig import RunConfig
 
 
@@ -37,4 +38,33 @@ def load_bars(cfg: RunConfig, db: str | os.PathLike | None = None) -> pd.DataFra
         return load_warehouse_bars(ds.universe, start, ds.end, ds.timeframe, db, ds.vendor)
     if not ds.symbol:
         raise RunConfigError("give --csv FILE or --symbol TICKER (or dataset.symbol / dataset.csv)")
-    return load_warehouse_bars(ds.symbol, start, ds.end, ds.timeframe, db, ds.vendor)
+    bars = load_warehouse_bars(ds.symbol, start, ds.end, ds.timeframe, db, ds.vendor)
+    if ds.start is None and not ds.csv:
+        bars = _after_backfill_hole(bars, f"market.ohlcv_daily {ds.symbol}")
+    return bars
+
+
+def history_hole_sessions() -> int:
+    """``research.history_hole_sessions`` of the config (20 when the config cannot be read)."""
+    from primeflow_lib.config import ConfigError, load_config
+
+    try:
+        return int(load_config(with_api_keys=False)["research"]["history_hole_sessions"])
+    except (ConfigError, KeyError, TypeError, ValueError):
+        return 20
+
+
+def _after_backfill_hole(bars: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Without ``dataset.start``, the stored bars after the last hole of
+    ``research.history_hole_sessions`` (20) or more missing sessions (an old range backfilled
+    apart from the history); ``bars.attrs["notes"]`` says what was left out and how to include
+    it."""
+    pos, hole = after_last_hole(bars.index, history_hole_sessions())
+    if not pos:
+        return bars
+    kept = bars.iloc[pos:].copy()
+    kept.attrs["notes"] = [
+        f"{source}: started at {kept.index[0].date()}, after {hole[0]} .. {hole[1]} with no bars (a hole of "
+        f"research.history_hole_sessions or more sessions); the {pos} bars from {bars.index[0].date()} before it "
+        f"were left out: give --start {bars.index[0].date()} to include them (the gap is then reported)"]
+    return kept

@@ -115,3 +115,30 @@ def check_gaps(report: GapReport, strict: bool) -> None:
     if strict and report.has_gaps:
         raise DataSourceError(f"{report.message()} (--strict: refusing to backtest a series with gaps; "
                               "fill the history first, e.g. `primeflow fetch`)")
+
+
+def after_last_hole(index: pd.DatetimeIndex, min_sessions: int) -> tuple[int, list[dt.date]]:
+    """Where the latest stretch of a series without a hole of ``min_sessions`` or more missing
+    NYSE sessions starts: ``(position of its first bar, [first, last] missing session of the
+    hole before it])``; ``(0, [])`` when there is no such hole.
+
+    A backfill of an old range (``--partition-range 2024-01-02...2024-01-31`` into a warehouse
+    whose history starts later) leaves such a hole; a backtest without ``dataset.start`` then
+    starts after it instead of spanning it (:func:`primeflow_lib.research.dataset.load_bars`)."""
+    if len(index) < 2 or min_sessions < 1:
+        return 0, []
+    days = np.unique(index.normalize().to_numpy(dtype="datetime64[D]"))
+    exp, miss = _expected_and_missing(days)
+    if not miss.any():
+        return 0, []
+    # runs of consecutive missing sessions, latest first
+    idx = np.flatnonzero(miss)
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.r_[idx[0], idx[breaks + 1]]
+    ends = np.r_[idx[breaks], idx[-1]]
+    for a, b in zip(starts[::-1], ends[::-1], strict=True):
+        if b - a + 1 >= min_sessions:
+            resume = exp[b] + np.timedelta64(1, "D")
+            pos = int(np.searchsorted(index.normalize().to_numpy(dtype="datetime64[D]"), resume))
+            return pos, [pd.Timestamp(exp[a]).date(), pd.Timestamp(exp[b]).date()]
+    return 0, []

@@ -3,10 +3,14 @@
 Tables: ``research.backtest_runs``, ``research.backtest_trades``, ``research.backtest_equity``,
 ``research.backtest_legs`` (option legs of ``mode: options`` runs; declared in :mod:`primeflow_lib.schema.research`) and the view ``research.run_comparison``.
 
-:func:`write_run` is idempotent and atomic: in one transaction it deletes every row of the
-run's ``run_id`` from the four tables and inserts the new ones, so rerunning a config replaces
-its history instead of duplicating it, and a failure leaves the previous rows intact. Table and
-column names come only from the declarations; values are bound parameters or registered frames.
+:func:`write_run` never overwrites: a run's ``run_id`` is its config **and** the hash of its
+bars (:meth:`~primeflow_lib.research.runconfig.RunConfig.run_id_for`), so the same id means the
+same config on the same bars and the same numbers; recording it again keeps the stored rows
+(and refuses with :class:`RunConflictError` if the numbers differ, which only a change to the
+engine without an ``ENGINE_VERSION`` bump can cause). A new run is inserted into the four
+tables in one transaction (joining the caller's :func:`primeflow_lib.warehouse.transaction`,
+so ``record_run`` stores a run and its study together). Table and column names come only from
+the declarations; values are bound parameters or registered frames.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from primeflow_lib import warehouse
+from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.runner import BacktestResult, json_safe
 from primeflow_lib.schema.research import (
     BACKTEST_EQUITY,
@@ -130,30 +136,64 @@ def run_rows(result: BacktestResult) -> dict[str, pd.DataFrame]:
     return out
 
 
-def write_run(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> str:
-    """Store ``result`` under its run_id (delete that run's rows, insert, one transaction).
+class RunConflictError(ResearchError):
+    """A run id already stored with different numbers (the engine changed without a version
+    bump); the stored run is kept."""
 
-    Returns the run_id. Creates the tables first if needed (:func:`ensure_tables`). An
-    ``auto_tune`` run's study is not stored here: record a finished backtest with
-    :func:`primeflow_lib.research.record.record_run`, which writes the run, then its study.
+
+#: columns compared when a run id is recorded again (same config + same bars = same numbers)
+_SAME_RESULT = ("n_bars", "first_bar", "last_bar", "final_equity", "n_trades", "data_hash")
+
+
+def is_stored(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Whether ``run_id`` is in ``research.backtest_runs`` (False before the table exists)."""
+    ensure_tables(con)
+    return bool(con.execute(f"SELECT count(*) FROM {BACKTEST_RUNS.fqn} WHERE run_id = ?", [run_id]).fetchone()[0])
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None or (isinstance(a, float) and np.isnan(a)) or (isinstance(b, float) and np.isnan(b)):
+        return (a is None or a != a) and (b is None or b != b)
+    if isinstance(a, (float, np.floating)) or isinstance(b, (float, np.floating)):
+        return bool(np.isclose(float(a), float(b), rtol=1e-9, atol=1e-9))
+    return pd.Timestamp(a) == pd.Timestamp(b) if "Timestamp" in type(a).__name__ + type(b).__name__ else a == b
+
+
+def write_run(con: duckdb.DuckDBPyConnection, result: BacktestResult) -> str:
+    """Store ``result`` under its run_id, one transaction; a run_id already stored is kept (see
+    the module docstring). Returns the run_id.
+
+    Creates the tables first if needed (:func:`ensure_tables`). An ``auto_tune`` run's study is
+    not stored here: record a finished backtest with
+    :func:`primeflow_lib.research.record.record_run`, which writes the run and its study in one
+    transaction.
+
+    Raises:
+        RunConflictError: the run_id is stored with other numbers (nothing is written).
     """
     ensure_tables(con)
     rows = run_rows(result)
     rid = result.run_id
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with warehouse.transaction(con):
+        stored = con.execute(f"SELECT {', '.join(_SAME_RESULT)} FROM {BACKTEST_RUNS.fqn} WHERE run_id = ?",
+                             [rid]).fetchall()
+        if stored:
+            new = rows[BACKTEST_RUNS.fqn].iloc[0]
+            diff = [c for c, old in zip(_SAME_RESULT, stored[0], strict=True) if not _same(old, new[c])]
+            if diff:
+                c = diff[0]
+                raise RunConflictError(
+                    f"run {rid} is already stored with {c} = {stored[0][_SAME_RESULT.index(c)]!r}; this run "
+                    f"has {new[c]!r} for the same config and bars. The stored run is kept; the engine's "
+                    "numbers changed without an ENGINE_VERSION bump")
+            return rid
         for fqn, df in rows.items():
-            con.execute(f"DELETE FROM {fqn} WHERE run_id = ?", [rid])
             cols = ", ".join(f'"{c}"' for c in df.columns)
             con.register("_pf_rows", df)
             try:
                 con.execute(f"INSERT INTO {fqn} ({cols}) SELECT {cols} FROM _pf_rows")
             finally:
                 con.unregister("_pf_rows")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return rid
 
 

@@ -10,6 +10,10 @@ import numpy as np
 
 from primeflow_lib.research.errors import ResearchError
 
+#: largest whole-number parameter (bars, periods): TA-Lib refuses longer periods, and no stored
+#: series is long enough to warm such an indicator up
+MAX_WHOLE = 100_000
+
 
 @dataclass(frozen=True)
 class Param:
@@ -36,7 +40,8 @@ def resolve_params(
     check: Callable[[dict], str | None] | None = None,
 ) -> dict[str, float]:
     """Defaults overlaid with ``params``, validated: unknown names, non-numbers, fractions for
-    whole-number parameters, values under the minimum and cross-parameter rules (``check``) raise
+    whole-number parameters, values under the minimum or whole numbers above :data:`MAX_WHOLE`,
+    and cross-parameter rules (``check``) raise
     :class:`ResearchError` naming ``owner``, the parameter and the value."""
     params = dict(params or {})
     unknown = sorted(set(params) - set(specs))
@@ -52,6 +57,11 @@ def resolve_params(
         if not math.isfinite(float(value)):
             raise ResearchError(f"{owner}: parameter {key!r} value {value!r} is not finite")
         if spec.integer:
+            if abs(float(value)) > MAX_WHOLE:
+                raise ResearchError(
+                    f"{owner}: parameter {key!r} value {value!r} must be <= {MAX_WHOLE:,} bars "
+                    "(a longer period could never warm up on stored data)"
+                )
             if float(value) != int(value):
                 raise ResearchError(
                     f"{owner}: parameter {key!r} value {value!r} must be a whole number"

@@ -1,4 +1,5 @@
-"""``RunConfig``: everything that defines a backtest run, and its stable ``run_id``.
+"""``RunConfig``: everything that defines a backtest run, its ``config_id``, and the run id of
+the config on given bars.
 
 A config is plain data (JSON/YAML round-trip) grouped in sections::
 
@@ -26,14 +27,19 @@ A config is plain data (JSON/YAML round-trip) grouped in sections::
 
 Run identity
 ------------
-``run_id`` = the first 16 hex digits of SHA-256 over the *canonical JSON* of the config:
+``config_id`` = the first 16 hex digits of SHA-256 over the *canonical JSON* of the config:
 every default filled in, indicator parameters resolved against the registry (``{}`` and the
 explicit defaults hash the same), numbers as floats, keys sorted, plus the engine version.
 ``description`` and ``tags`` are **excluded**: they describe a run, they do not change its
-numbers, so relabelling a run keeps its id (and rewrites the same history rows). The bars
-themselves are not in the id; the run records a ``data_hash`` of the bars it saw.
-``entry.on`` enters the hash only when it is ``"cross"``: the default ``"level"`` is the rule
-every earlier run used, so their ids do not change.
+numbers. ``entry.on`` enters the hash only when it is ``"cross"``: the default ``"level"`` is
+the rule every earlier config used, so their ids do not change.
+
+A run's ``run_id`` (:meth:`RunConfig.run_id_for`) = 16 hex digits of SHA-256 over the
+``config_id`` **and the data hash** of the bars it saw
+(:func:`primeflow_lib.research.data.data_hash`): the same config on changed bars is a different
+run, so the run history never mixes two results under one id; the same config on the same
+bars is the same run with the same numbers, and recording it again keeps the stored rows
+(:func:`primeflow_lib.research.history.write_run`).
 """
 
 from __future__ import annotations
@@ -481,10 +487,17 @@ class RunConfig:
         return _floats(d)
 
     @property
-    def run_id(self) -> str:
+    def config_id(self) -> str:
         """First 16 hex digits of SHA-256 of the canonical JSON (see the module docstring)."""
         text = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def run_id_for(self, data_hash: str) -> str:
+        """The run id of this config on bars whose :func:`~primeflow_lib.research.data.data_hash`
+        is ``data_hash``: 16 hex digits of SHA-256 over ``config_id:data_hash``."""
+        if not data_hash:
+            raise RunConfigError("run id: the bars' data hash is empty (run the config on bars first)")
+        return hashlib.sha256(f"{self.config_id}:{data_hash}".encode()).hexdigest()[:16]
 
     # --- run-time checks ---------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from primeflow_lib.research.engine import EngineParams, simulate
 from primeflow_lib.research.errors import ResearchError, RunConfigError
 from primeflow_lib.research.gaps import GapReport, check_gaps, find_gaps, panel_gaps
 from primeflow_lib.research.indicators import compute_signals, get
+from primeflow_lib.research.plausibility import PlausibilityRules, check_bars, check_sizing
 from primeflow_lib.research.regime import regime_probabilities
 from primeflow_lib.research.rotation import simulate_rotation
 from primeflow_lib.research.runconfig import ENGINE_VERSION, RunConfig
@@ -35,7 +36,7 @@ class BacktestResult:
     """Everything one run produced.
 
     Attributes:
-        config: the RunConfig that was run; ``run_id`` is its id.
+        config: the RunConfig that was run (``run_id`` = its id on these bars).
         equity: equity at each close, USD (index = bar ``ts``).
         position: signed shares at each close (rotation: number of tickers held).
         exposure: market value of the position / equity at each close (signed).
@@ -82,8 +83,9 @@ class BacktestResult:
 
     @property
     def run_id(self) -> str:
-        """The config's stable id (:attr:`RunConfig.run_id`)."""
-        return self.config.run_id
+        """The run's id: the config's id and the data hash of its bars
+        (:meth:`RunConfig.run_id_for`); the same config on changed bars is another run."""
+        return self.config.run_id_for(self.data_hash)
 
     @property
     def drawdown(self) -> pd.Series:
@@ -198,6 +200,10 @@ def run_backtest(
             (:mod:`~primeflow_lib.research.gaps`); otherwise they are reported in
             ``result.data_gaps`` and ``result.warnings``.
 
+    Implausible bars (spikes, weekend dates at ``1d``) and sizes (a first position beyond
+    ``research.plausibility.max_notional_multiple`` x capital) are refused before the run
+    (:mod:`~primeflow_lib.research.plausibility`); bars on NYSE holidays are a warning.
+
     Returns:
         :class:`BacktestResult`. Deterministic: the same config and bars give the same numbers.
 
@@ -210,12 +216,14 @@ def run_backtest(
     config.check_runnable()
     ppy = periods_per_year(config.dataset.timeframe)
     params = config.engine_params()
+    notes: list[str] = list(bars.attrs.get("notes") or [])  # what the loader left out, and why
     if config.mode == "options":
-        result = _run_options(config, bars, params, ppy, chain, strict)
+        result = _run_options(config, bars, params, ppy, chain, strict, notes)
     elif config.strategy == "momentum_rotation":
-        result = _run_rotation(config, bars, params, ppy, strict)
+        result = _run_rotation(config, bars, params, ppy, strict, notes)
     else:
-        result = _run_single(config, bars, params, ppy, strict)
+        result = _run_single(config, bars, params, ppy, strict, notes)
+    result.warnings.extend(notes)
     if result.data_gaps is not None and result.data_gaps.has_gaps:
         result.warnings.append(f"data gaps: {result.data_gaps.message()}")
     result.elapsed_s = time.perf_counter() - t0
@@ -237,11 +245,24 @@ def check_warm_up(config: RunConfig, signal: pd.Series, source: str) -> None:
         "longer series (an earlier start) or shorter indicator periods")
 
 
+def plausible(config: RunConfig, frame: pd.DataFrame, source: str, notes: list[str] | None = None,
+              rules: PlausibilityRules | None = None) -> None:
+    """Refuse implausible bars or sizing of ``config`` on a validated ``frame`` (see
+    :mod:`~primeflow_lib.research.plausibility`); add its warnings to ``notes``."""
+    rules = rules or PlausibilityRules.from_config()
+    found = check_bars(frame, config.dataset.timeframe, source, rules)
+    check_sizing(config, frame, rules)
+    if notes is not None:
+        notes.extend(found)
+
+
 def _run_single(
-    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int, strict: bool = False
+    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int, strict: bool = False,
+    notes: list[str] | None = None,
 ) -> BacktestResult:
     source = config.dataset.csv or config.dataset.symbol or "bars"
     frame = validate_bars(bars.drop(columns=["ticker", "vendor"], errors="ignore"), source)
+    plausible(config, frame, source, notes)
     study = None
     if any(s.auto_tune for s in config.indicators.values()):
         from primeflow_lib.research.tuning.auto import auto_tune
@@ -259,17 +280,21 @@ def _run_single(
     trades.insert(1, "ticker", config.dataset.symbol or source)
     with np.errstate(invalid="ignore", divide="ignore"):
         exposure = run.position * frame["close"] / run.equity
+    dhash = data_hash(frame)
+    if study is not None:
+        study.run_id = config.run_id_for(dhash)  # the tuned config on the backtest window
     return BacktestResult(
         config=config, equity=run.equity, position=run.position,
         exposure=exposure.rename("exposure"), trades=trades, metrics=metrics, signal=signal,
-        signals=signals, regimes=regimes, blend_weights=weights, data_hash=data_hash(frame),
+        signals=signals, regimes=regimes, blend_weights=weights, data_hash=dhash,
         tuning=study,
         data_gaps=gaps,
     )  # fmt: skip
 
 
 def _run_rotation(
-    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int, strict: bool = False
+    config: RunConfig, bars: pd.DataFrame, params: EngineParams, ppy: int, strict: bool = False,
+    notes: list[str] | None = None,
 ) -> BacktestResult:
     if "ticker" not in {str(c).lower() for c in bars.columns}:
         raise RunConfigError(
@@ -282,6 +307,9 @@ def _run_rotation(
         if missing:
             raise RunConfigError(f"dataset.universe: no bars for {missing}")
         panel = panel[panel["ticker"].isin(config.dataset.universe)]
+    rules = PlausibilityRules.from_config()
+    for name, part in panel.groupby("ticker", sort=False):
+        plausible(config, part.set_index("ts"), f"{config.dataset.symbol or 'panel'} ticker {name}", notes, rules)
     gaps = panel_gaps(panel, config.dataset.symbol or "panel")
     check_gaps(gaps, strict)
     r = config.rotation
@@ -304,11 +332,13 @@ def _run_options(
     ppy: int,
     chain: pd.DataFrame | None,
     strict: bool = False,
+    notes: list[str] | None = None,
 ) -> BacktestResult:
     from primeflow_lib.research.options import simulate_options
 
     source = config.dataset.csv or config.dataset.symbol or "bars"
     frame = validate_bars(bars.drop(columns=["ticker", "vendor"], errors="ignore"), source)
+    plausible(config, frame, source, notes)
     gaps = find_gaps(frame.index, source)
     check_gaps(gaps, strict)
     signal, signals, regimes, weights = blended_signal(config, frame, params, ppy)

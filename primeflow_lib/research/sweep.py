@@ -20,6 +20,7 @@ import pandas as pd
 
 from primeflow_lib.research.engine import EngineParams, backtest_kernel_into
 from primeflow_lib.research.errors import ResearchError
+from primeflow_lib.research.limits import check_sweep_memory
 from primeflow_lib.research.metrics import sharpe_kernel
 
 
@@ -86,6 +87,7 @@ def sma_sweep(
     params: EngineParams | None = None,
     periods_per_year: float = 252,
     n_workers: int | None = None,
+    memory_budget_mb: float | None = None,
 ) -> pd.DataFrame:
     """Backtest every ``fast < slow`` pair with both in ``[min_period, max_period]``.
 
@@ -94,6 +96,8 @@ def sma_sweep(
         params: engine rules (default: long-only, next-open fills, no costs).
         periods_per_year: for the Sharpe ratio.
         n_workers: parallel workers (default: numba's thread count).
+        memory_budget_mb: refuse a sweep estimated above this many MB before it starts
+            (default ``limits.research_memory_mb``; :mod:`primeflow_lib.research.limits`).
 
     Returns:
         One row per pair: ``fast, slow, sharpe, total_return, n_trades`` (n_trades includes a
@@ -104,6 +108,8 @@ def sma_sweep(
             f"sma_sweep: need 1 <= min_period < max_period, got {min_period}, {max_period}"
         )
     params = params or EngineParams()
+    workers = n_workers or nb.get_num_threads()
+    check_sweep_memory(max_period - min_period + 1, len(bars), memory_budget_mb, workers)
     periods = np.arange(min_period, max_period + 1, dtype=np.int64)
     fi, si = np.triu_indices(len(periods), k=1)
     arr = [
@@ -116,7 +122,6 @@ def sma_sweep(
     # cpct, cps, slip, fixed_cash, size_value, fractional, capital, entry_cross
     args_f = np.array([a[0], a[1], a[5], a[6], a[7], a[9], a[10], a[11], a[13], a[15]])
     args_b = np.array([a[2], a[3], a[4], a[12], a[14], a[16]])
-    workers = n_workers or nb.get_num_threads()
     sharpe, total, ntr = _sweep_kernel(
         *arr, smas, fi.astype(np.int64), si.astype(np.int64), periods[si], args_f, args_b,
         a[8], float(periods_per_year), int(workers),

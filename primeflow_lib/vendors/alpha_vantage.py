@@ -45,6 +45,7 @@ import pandas as pd
 import requests
 
 from primeflow_lib.config import load_api_keys
+from primeflow_lib.redact import shorten
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY
 from primeflow_lib.vendors.base import (
     BarSource,
@@ -180,8 +181,9 @@ class AlphaVantageVendor(BarSource):
             try:
                 body = json.loads(text)
             except ValueError:
-                raise VendorDataError(self.http.redact(f"alpha_vantage: {what}: neither CSV nor JSON: "
-                                                       f"{text[:80]!r}"), vendor=self.name) from None
+                # masked before cut (redact.shorten): a cut key would no longer be recognised
+                raise VendorDataError(f"alpha_vantage: {what}: neither CSV nor JSON: "
+                                      f"{shorten(text, 80, (self._key,))!r}", vendor=self.name) from None
             try:
                 self.check_body(body, function, what, params)
             except _BadSymbol as exc:

@@ -48,7 +48,7 @@ import pandas as pd
 import requests
 
 from primeflow_lib.backoff import backoff, cap_wait, parse_retry_after
-from primeflow_lib.redact import install_log_redaction, redact, register_secret, reveal
+from primeflow_lib.redact import install_log_redaction, redact, register_secret, reveal, shorten
 from primeflow_lib.schema.base import Table
 from primeflow_lib.vendors.base import (
     MissingDataError,
@@ -66,6 +66,8 @@ install_log_redaction()
 
 ET = ZoneInfo("America/New_York")
 USER_AGENT = "primeflow/0.1 (+https://github.com/primeflow)"
+#: characters of a vendor's error text kept in messages (after redaction)
+VENDOR_TEXT_LIMIT = 300
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
 
 
@@ -172,7 +174,8 @@ class RateLimiter:
 
 def _vendor_message(resp: requests.Response) -> str:
     """The vendor's own explanation from an error response (JSON ``error``/``message`` or the
-    start of the body), single-lined and shortened."""
+    body), single-lined and **whole**: the caller redacts, then shortens
+    (:func:`primeflow_lib.redact.shorten`), never the other way round."""
     text = resp.text or ""
     msg = ""
     try:
@@ -190,8 +193,7 @@ def _vendor_message(resp: requests.Response) -> str:
         msg = body
     if not msg:
         msg = text.strip()
-    msg = " ".join(msg.split())
-    return msg[:300] + ("..." if len(msg) > 300 else "")
+    return " ".join(msg.split())
 
 
 class HttpClient:
@@ -370,7 +372,7 @@ class HttpClient:
             )
             if 200 <= status < 300:
                 return resp, where
-            message = _vendor_message(resp)
+            message = shorten(_vendor_message(resp), VENDOR_TEXT_LIMIT, self.secrets)
             if status == 401:
                 hint = f"; check {self.key_env}" if self.key_env else ""
                 raise self._err(
@@ -431,7 +433,7 @@ class HttpClient:
                 f"{exc.msg} at position {exc.pos}" if isinstance(exc, json.JSONDecodeError) else "?"
             )
         if bad:
-            start = " ".join(text[:80].split())
+            start = shorten(text, 80, self.secrets)
             raise self._err(
                 VendorDataError,
                 f"{what}: GET {where}: response is not valid JSON ({bad}); it starts {start!r}",

@@ -46,6 +46,7 @@ import pandas as pd
 import requests
 
 from primeflow_lib.config import API_KEY_ENV, load_api_keys
+from primeflow_lib.redact import shorten
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN, UNIVERSE
 from primeflow_lib.symbols import OptionSymbolError, parse_occ
@@ -153,8 +154,7 @@ def _int(rec: Mapping[str, Any], key: str, where: str) -> int:
 
 
 def _short(rec: Any) -> str:
-    text = repr(rec)
-    return text if len(text) < 200 else text[:200] + "..."
+    return shorten(repr(rec), 200)  # redacted before it is cut (a next_url carries the key)
 
 
 def _day_bounds_ns(day: dt.date) -> tuple[int, int]:

@@ -38,7 +38,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from primeflow_lib.backoff import backoff
 from primeflow_lib.config import load_api_keys
-from primeflow_lib.redact import redact, register_secret
+from primeflow_lib.redact import redact, register_secret, shorten
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.vendors.base import VendorAuthError, VendorDataError, VendorError
@@ -205,13 +205,13 @@ class MassiveOptionsStream:
             data = json.loads(raw)
         except (TypeError, ValueError):
             raise VendorDataError(
-                f"massive stream: undecodable frame (not JSON): {str(raw)[:80]!r}", vendor=self.name
+                f"massive stream: undecodable frame (not JSON): {shorten(raw, 80, (self._key,))!r}", vendor=self.name
             ) from None
         if isinstance(data, dict):  # tolerate a single event outside an array
             data = [data]
         if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
             raise VendorDataError(
-                f"massive stream: a frame must be a JSON array of objects, got {str(raw)[:80]!r}",
+                f"massive stream: a frame must be a JSON array of objects, got {shorten(raw, 80, (self._key,))!r}",
                 vendor=self.name,
             )
         return data

@@ -50,7 +50,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.redact import redact
+from primeflow_lib.redact import redact, shorten
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN, UNIVERSE
 from primeflow_lib.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.vendors.base import (
@@ -129,7 +129,7 @@ def _failed_from_log(lines: Sequence[str]) -> dict[str, str]:
         except (ValueError, SyntaxError):
             continue
         for s in syms if isinstance(syms, list | tuple) else []:
-            out[str(s).upper()] = " ".join(m.group(2).split())[:200]
+            out[str(s).upper()] = shorten(m.group(2), 200)
     return out
 
 

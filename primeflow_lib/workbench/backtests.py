@@ -141,7 +141,7 @@ def record_run(result: BacktestResult, *, warehouse: PathLike = None,
                read_copy: PathLike = None, publish: bool = True) -> str:
     """Store ``result`` in the run history of the live warehouse (one short write connection:
     the run in one transaction, then an auto_tune run's study), then republish the read copy on
-    that connection.
+    that connection. A run already stored (same config, same bars) keeps its rows.
     Returns the run_id."""
     with connect(warehouse) as con:
         rid = run_record.record_run(con, result)
@@ -221,16 +221,18 @@ def reproduce(run_id: str, path: PathLike = None) -> tuple[BacktestResult, bool]
     """Run a stored run again from its stored config on the data available now.
 
     Returns ``(result, same_data)``: ``same_data`` is True when the bars hash like the stored
-    run's (then the numbers are the same). Nothing is written.
+    run's; then the result has the same run_id and the same numbers. On changed bars the result
+    is another run (another run_id: a run id includes the data hash). Nothing is written.
     """
     stored = stored_run(run_id, path)
     cfg = RunConfig.from_dict(stored["run"]["config"])
     result = run(cfg, path)
-    if result.run_id != run_id:  # a config stored by another engine version
+    same_data = result.data_hash == stored["run"]["data_hash"]
+    if same_data and result.run_id != run_id:  # a config stored by another engine version
         raise RunConfigError(
-            f"run {run_id}: its stored config now has run_id {result.run_id} "
+            f"run {run_id}: its stored config on the same bars now has run_id {result.run_id} "
             f"(engine version {stored['run']['engine_version']} vs the current one)")
-    return result, result.data_hash == stored["run"]["data_hash"]
+    return result, same_data
 
 
 def config_json(cfg: RunConfig) -> str:

@@ -10,10 +10,10 @@ import os
 
 import pandas as pd
 
-from primeflow_lib.market.cache import TIMEFRAMES, clear_cache, list_cache
+from primeflow_lib.market.cache import TIMEFRAMES, CacheError, clear_cache, list_cache
 from primeflow_lib.research.gaps import missing_sessions
 from primeflow_lib.warehouse import connect, publish_read_copy
-from primeflow_lib.workbench.readcopy import existing_tables, require
+from primeflow_lib.workbench.readcopy import existing_tables, read_frame, require
 
 PathLike = str | os.PathLike | None
 COLUMNS = ["timeframe", "vendor", "symbol", "sessions", "first", "last", "rows"]
@@ -78,3 +78,45 @@ def clear(*, timeframe: str, vendor: str | None = None, symbol: str | None = Non
         n = clear_cache(con, timeframe=timeframe, vendor=vendor, symbol=symbol, start=start, end=end)
         publish_read_copy(con=con, dst=read_copy)
     return n
+
+
+def clear_preview(*, timeframe: str, vendor: str | None = None, symbol: str | None = None,
+                  start: dt.date | None = None, end: dt.date | None = None,
+                  path: PathLike = None) -> dict:
+    """What clearing these filters would delete, from the read copy: ``{"table", "rows",
+    "sessions", "first", "last", "symbols", "what"}`` (``what``: one sentence for the
+    confirmation). Validates in the page's terms (the CLI's flags are not on the page).
+
+    Raises:
+        CacheError: no filter (a whole table is never cleared from the page), From after To, or
+            an unknown timeframe; the message names the page's fields.
+    """
+    if timeframe not in TIMEFRAMES:
+        raise CacheError(f"Timeframe {timeframe!r} is not one of {', '.join(TIMEFRAMES)}")
+    if not any((vendor, symbol, start, end)):
+        raise CacheError("Pick a vendor, a symbol or a date range: the Data page never clears a whole "
+                         "table (`primeflow cache clear --all` does, after asking)")
+    if start and end and start > end:
+        raise CacheError(f"From ({start}) is after To ({end})")
+    table, col = TIMEFRAMES[timeframe]
+    if table not in existing_tables(path):
+        return {"table": table, "rows": 0, "sessions": 0, "first": None, "last": None, "symbols": 0,
+                "what": f"nothing: {table} does not exist yet"}
+    clauses, params = ["TRUE"], []
+    for cond, val in ((f'"{col}" = ?', symbol), ("vendor = ?", vendor), ("trade_date >= ?", start),
+                      ("trade_date <= ?", end)):
+        if val is not None:
+            clauses.append(cond)
+            params.append(val)
+    row = read_frame(f"SELECT count(*) AS n, count(DISTINCT trade_date) AS s, min(trade_date) AS a, "
+                     f'max(trade_date) AS b, count(DISTINCT "{col}") AS k FROM {table} '
+                     f"WHERE {' AND '.join(clauses)}", params, path).iloc[0]
+    n, sess = int(row["n"]), int(row["s"])
+    first = None if pd.isna(row["a"]) else pd.Timestamp(row["a"]).date()
+    last = None if pd.isna(row["b"]) else pd.Timestamp(row["b"]).date()
+    who = symbol or f"{int(row['k'])} symbol{'s' if int(row['k']) != 1 else ''}"
+    what = (f"{n:,} rows of {table} ({who}{', vendor ' + vendor if vendor else ''}) on {sess:,} "
+            f"session{'s' if sess != 1 else ''}, {first} .. {last}" if n else
+            f"no rows of {table} match")
+    return {"table": table, "rows": n, "sessions": sess, "first": first, "last": last,
+            "symbols": int(row["k"]), "what": what}

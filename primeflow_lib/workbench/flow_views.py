@@ -64,7 +64,9 @@ def session_signals(
     path: Path = None,
 ) -> pd.DataFrame:
     """Signals of ``session`` from ``sources`` (``daily``: flow.signals, ``live``: live.signals),
-    strongest first, with a ``source`` column.
+    **one row per signal**, strongest first, with a ``sources`` column (``daily``, ``live`` or
+    ``daily, live``: the near-live path and the daily partition score the same order into the
+    same ``signal_id``) and ``source`` (where the row's values come from: daily when both).
 
     Args:
         kinds / tickers: keep only these (empty = all).
@@ -74,7 +76,7 @@ def session_signals(
     tables = _present([s for s in sources if s in SIGNAL_TABLES], path)
     cols = ", ".join(f'"{c}"' for c in LIST_COLUMNS)
     if not tables:
-        return pd.DataFrame(columns=["source", *LIST_COLUMNS])
+        return pd.DataFrame(columns=["sources", "source", *LIST_COLUMNS])
     where, params = ["trade_date = ?", "strength >= ?"], [session, float(min_strength)]
     if kinds:
         where.append("kind IN (SELECT unnest(?))")
@@ -89,7 +91,12 @@ def session_signals(
     for source, t in tables.items():
         parts.append(f"SELECT '{source}' AS source, {cols} FROM {t} WHERE {' AND '.join(where)}")
         all_params += params
-    return read_frame(" UNION ALL ".join(parts) + " ORDER BY strength DESC, ts", all_params, path)
+    union = " UNION ALL ".join(parts)
+    # one row per signal_id: the daily row when both have it (source order: daily < live)
+    sql = (f"SELECT string_agg(source, ', ' ORDER BY source) OVER (PARTITION BY signal_id) AS sources, * "
+           f"FROM ({union}) QUALIFY row_number() OVER (PARTITION BY signal_id ORDER BY source) = 1 "
+           "ORDER BY strength DESC, ts, signal_id")
+    return read_frame(sql, all_params, path)
 
 
 def session_choices(session: dt.date, path: Path = None) -> dict[str, list[str]]:
@@ -191,22 +198,24 @@ def gamma_source(path: Path = None) -> str | None:
 
 
 def gamma_levels(ticker: str, session: dt.date | None = None, path: Path = None,
-                 sessions: int = 5) -> pd.DataFrame | None:
+                 sessions: int = 5, *, before: bool = False) -> pd.DataFrame | None:
     """Dealer gamma levels of ``ticker`` (``underlying``) for its last ``sessions`` chain
     snapshots up to ``session`` (all when None), newest first, from :func:`gamma_source`.
 
     A row dated D comes from the chain snapshot after D's close, so it applies to the session
-    after D (flow context uses the previous session's row). Every row names its sign
-    ``convention`` (``dealer_long_calls_short_puts`` or ``dealer_short_all``: an assumption,
-    dealer books are not public). GEX is USD of dealer delta per 1 % move of the underlying
-    (``total_gex_musd`` in the mart: USD millions). None when no gamma table exists.
+    after D. With ``before`` only snapshots dated *before* ``session`` are read: what a signal
+    of ``session`` knew (the flow context uses the same row), never the snapshot taken after its
+    day (look-ahead). Every row names its sign ``convention`` (``dealer_long_calls_short_puts``
+    or ``dealer_short_all``: an assumption, dealer books are not public). GEX is USD of dealer
+    delta per 1 % move of the underlying (``total_gex_musd`` in the mart: USD millions). None
+    when no gamma table exists.
     """
     src = gamma_source(path)
     if src is None:
         return None
     sql, params = f"SELECT * FROM {src} WHERE underlying = ?", [ticker]
     if session is not None:
-        sql += " AND trade_date <= ?"
+        sql += " AND trade_date < ?" if before else " AND trade_date <= ?"
         params.append(session)
     sql += " ORDER BY trade_date DESC LIMIT ?"
     return read_frame(sql, [*params, int(sessions)], path)

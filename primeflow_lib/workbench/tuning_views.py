@@ -67,3 +67,19 @@ def oos_run_stored(run_id: str | None, path: PathLike = None) -> bool:
         return False
     return not read_frame("SELECT 1 FROM research.backtest_runs WHERE run_id = ?", [run_id],
                           path).empty
+
+
+def tunable_indicators() -> list[str]:
+    """Indicators the tuner can search (those with tune ranges), registry order."""
+    from primeflow_lib.research.errors import ResearchError
+    from primeflow_lib.research.indicators import REGISTRY
+    from primeflow_lib.research.tuning.spaces import space_for
+
+    out = []
+    for name in REGISTRY:
+        try:
+            space_for(name)
+        except ResearchError:
+            continue
+        out.append(name)
+    return out

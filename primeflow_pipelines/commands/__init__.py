@@ -28,7 +28,35 @@ from primeflow_pipelines.commands.tune import tune
 from primeflow_pipelines.commands.warehouse import docs, publish, query
 
 
-@click.group()
+class PrimeflowGroup(click.Group):
+    """The ``primeflow`` group: an error no command expected still ends in one line naming its
+    type and message (redacted), never a traceback; ``PRIMEFLOW_DEBUG=1`` shows the traceback.
+    Commands turn the errors they know into the library's typed messages themselves; this is
+    the net under them (``tests/test_cli_no_tracebacks.py`` fails on any error that reaches it)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the net: one line instead of a traceback
+            import os
+
+            from primeflow_lib.redact import shorten
+
+            if os.environ.get("PRIMEFLOW_DEBUG"):
+                raise
+            raise click.ClickException(
+                f"{INTERNAL_ERROR}: {type(exc).__name__}: {shorten(exc, 500)} (a bug in PrimeFlow: "
+                "please report it; PRIMEFLOW_DEBUG=1 shows the traceback)") from None
+
+
+#: the words that start the message of an error no command expected
+INTERNAL_ERROR = "internal error"
+
+
+@click.group(cls=PrimeflowGroup)
 @click.version_option(package_name="primeflow")
 def main() -> None:
     """PrimeFlow: options-flow intelligence and strategy research on Dagster + DuckDB."""

@@ -33,6 +33,7 @@ from primeflow_lib.research.presets import preset, preset_names
 from primeflow_lib.research.report import metrics_table
 from primeflow_lib.research.runconfig import MODES, RunConfig
 from primeflow_lib.research.timeframes import TIMEFRAMES
+from primeflow_pipelines.commands.options import write_output
 
 
 def _apply_param(cfg: RunConfig, name: str, value: float, flag: str) -> RunConfig:
@@ -313,14 +314,16 @@ def _options_payload(result: Any, trades_json: list[dict]) -> list[dict]:
 @click.option("--strict", is_flag=True, help="Refuse bars with NYSE sessions missing inside their range.")
 @click.option("--no-record", is_flag=True,
               help="Do not record the run in research.backtest_runs of the live warehouse.")
-@click.option("--publish", is_flag=True, help="After recording, republish the read copy now.")
+@click.option("--publish/--no-publish", default=True, show_default=True,
+              help="After recording, republish the read copy (so `primeflow query` and the workbench see the run).")
 def backtest(**opts: Any) -> None:
     """Run a backtest and print its metrics.
 
     The run is recorded in the run history (research.backtest_runs / backtest_trades /
     backtest_equity of the live warehouse, PRIMEFLOW_DUCKDB) like a launchpad run, unless
-    --no-record; queries see it after the read copy is republished (--publish, `primeflow
-    publish`, or the daemon's sensor after the next pipeline run)."""
+    --no-record, and the read copy is republished so queries and the workbench see it
+    (--no-publish to skip; then `primeflow publish` later). A run's id is its config and the
+    hash of its bars: the same config on the same bars is the same run, kept as stored."""
     from primeflow_lib.research.dataset import load_bars
     from primeflow_lib.research.export import export_run
     from primeflow_lib.research.runner import json_safe, run_backtest
@@ -358,30 +361,39 @@ def backtest(**opts: Any) -> None:
         }  # fmt: skip
         if cfg.mode == "options":
             payload["trades"] = _options_payload(result, payload["trades"])
-        Path(opts["json_out"]).write_text(json.dumps(payload, indent=2) + "\n")
+        write_output(opts["json_out"], json.dumps(payload, indent=2) + "\n", "--json")
         click.echo(f"wrote {opts['json_out']}")
     if opts["export_dir"]:
-        export_run(result, opts["export_dir"])
+        try:
+            export_run(result, opts["export_dir"])
+        except OSError as exc:
+            raise click.BadParameter(f"{opts['export_dir']}: cannot write: {exc.strerror or exc}",
+                                     param_hint="--export") from None
         click.echo(f"exported to {opts['export_dir']}")
 
 
-def record_run(result, *, publish: bool = False) -> str:
+def record_run(result, *, publish: bool = True) -> str:
     """Store ``result`` in the live warehouse's run history on one short write connection
     (:func:`primeflow_lib.warehouse.connect`), optionally republish the read copy; returns the
     line to print. A warehouse locked for more than 30 s is an error suggesting --no-record."""
     from primeflow_lib import warehouse
+    from primeflow_lib.research.errors import ResearchError
+    from primeflow_lib.research.history import is_stored
     from primeflow_lib.research.record import record_run
 
     try:
         with warehouse.connect(lock_timeout_s=30.0) as con:
+            known = is_stored(con, result.run_id)
             record_run(con, result)
             if publish:
                 warehouse.publish_read_copy(con=con)
-    except warehouse.WarehouseError as exc:
+    except (warehouse.WarehouseError, ResearchError) as exc:
         raise click.ClickException(f"recording the run failed: {exc} (run again with --no-record "
                                    "to skip recording)") from None
     where = warehouse.warehouse_path()
+    what = (f"run {result.run_id} was already in research.backtest_runs ({where}): same config, same bars, "
+            "same numbers; the stored run is kept" if known
+            else f"recorded run {result.run_id} in research.backtest_runs ({where})")
     if publish:
-        return f"recorded run {result.run_id} in research.backtest_runs ({where}); read copy republished"
-    return (f"recorded run {result.run_id} in research.backtest_runs ({where}); queries on the read copy "
-            "see it after `primeflow publish` (or pass --publish)")
+        return f"{what}; read copy republished"
+    return f"{what}; queries on the read copy see it after `primeflow publish`"

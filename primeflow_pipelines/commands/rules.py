@@ -21,7 +21,7 @@ def _cfg():
 
 
 def _spec(text_or_file: str) -> dict:
-    import yaml
+    from primeflow_lib.flow.criteria import CriteriaError, parse_text
 
     try:
         is_file = not text_or_file.lstrip().startswith("{") and Path(text_or_file).is_file()
@@ -29,9 +29,9 @@ def _spec(text_or_file: str) -> dict:
         is_file = False
     text = Path(text_or_file).read_text() if is_file else text_or_file
     try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise click.BadParameter(f"not YAML or JSON: {exc}", param_hint="RULE") from None
+        spec = parse_text(text, "rule text")
+    except CriteriaError as exc:
+        raise click.BadParameter(str(exc), param_hint="RULE") from None
     if not isinstance(spec, dict):
         raise click.BadParameter("a rule is a mapping with name, when and channel", param_hint="RULE")
     return spec

@@ -7,7 +7,7 @@ import json
 import click
 
 from primeflow_lib.flow.classify import EVENT_TYPES, SENTIMENTS, STRUCTURES
-from primeflow_lib.flow.criteria import OPEN_CLOSE, ORDER_TAG_NAMES
+from primeflow_lib.flow.criteria import OPEN_CLOSE, ORDER_TAG_NAMES, CriteriaError, parse_text
 from primeflow_lib.flow.side import SIDE_LABELS
 from primeflow_lib.flow.tape import EVENT_TABLES, TAPE_COLUMNS, TOGGLES
 from primeflow_pipelines.commands.options import parse_date
@@ -26,13 +26,14 @@ def _cfg():
 
 
 def _table(df, max_rows: int) -> str:
+    import pandas as pd
     from tabulate import tabulate
 
     view = df.head(max_rows).copy()
     if "tags" in view.columns:
         view["tags"] = [",".join(t) if not isinstance(t, str) and t is not None else (t or "") for t in view["tags"]]
     if "days_to_earnings" in view.columns:
-        view["days_to_earnings"] = [("unknown" if v is None or v != v else int(v)) for v in view["days_to_earnings"]]
+        view["days_to_earnings"] = [("unknown" if pd.isna(v) else int(v)) for v in view["days_to_earnings"]]
     return tabulate(view, headers="keys", tablefmt="github", showindex=False, floatfmt=",.4g")
 
 
@@ -85,8 +86,6 @@ def tape(ctx, day, start, end, tickers, types, structures, sides, rights, sentim
     """
     if ctx.invoked_subcommand is not None:
         return
-    import yaml
-
     from primeflow_lib.flow.tape import TapeError, TapeQuery, simple_where
     from primeflow_lib.warehouse import WarehouseError
     from primeflow_lib.workbench import desk_views as dv
@@ -102,7 +101,7 @@ def tape(ctx, day, start, end, tickers, types, structures, sides, rights, sentim
             zero_dte=zero_dte, min_otm_pct=min_otm, max_otm_pct=max_otm, min_vol_oi=min_vol_oi,
             open_close=open_close, etf=etf, tags=[t.upper() for t in tags],
             exclude_tags=[t.upper() for t in without_tags])
-        extra = yaml.safe_load(where_text) if where_text else {}
+        extra = parse_text(where_text, "--where") if where_text else {}
         if extra is not None and not isinstance(extra, dict):
             raise click.BadParameter("must be a mapping of field -> condition", param_hint="--where")
         for f, cond in [*opts.items(), *(extra or {}).items()]:
@@ -117,7 +116,7 @@ def tape(ctx, day, start, end, tickers, types, structures, sides, rights, sentim
             dv.save_preset(save_preset, q, description)
             click.echo(f"saved preset {save_preset!r}: {json.dumps(q.to_dict(with_dates=False))}")
         res = dv.tape(q, cfg)
-    except (TapeError, WarehouseError, yaml.YAMLError) as exc:
+    except (TapeError, WarehouseError, CriteriaError) as exc:
         raise click.ClickException(str(exc)) from None
     for note in res.notes:
         click.echo(f"note: {note}", err=True)

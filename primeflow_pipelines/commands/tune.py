@@ -26,6 +26,7 @@ from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.timeframes import TIMEFRAMES
 from primeflow_lib.research.tuning.report import report_lines, study_payload
 from primeflow_lib.research.tuning.samplers import SAMPLERS
+from primeflow_pipelines.commands.options import write_output
 
 
 @click.command("tune")
@@ -48,14 +49,19 @@ from primeflow_lib.research.tuning.samplers import SAMPLERS
 @click.option("--capital", type=float, help="Starting capital, USD.")
 @click.option("--commission", type=float, help="Commission, fraction of notional per fill.")
 @click.option("--warehouse", "warehouse_path", type=click.Path(dir_okay=False), help="Live warehouse to record in (default $PRIMEFLOW_DUCKDB).")
-@click.option("--record/--no-record", default=True, show_default=True, help="Store the study and its OOS run.")
+@click.option("--record/--no-record", default=True, show_default=True, help="Store the study and its OOS run (one transaction).")
+@click.option("--publish/--no-publish", default=True, show_default=True,
+              help="After recording, republish the read copy (default warehouse only).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Write the study, the chosen config and every trial as JSON.")
+@click.option("--memory-mb", type=click.FloatRange(min=0, min_open=True),
+              help="Refuse a study whose estimated memory (trials x bars) is above this (default limits.research_memory_mb).")
 def tune(**o: Any) -> None:
     """Run a PhiAI study: select indicators, tune them walk-forward, blend, and judge the result
     with PSR, DSR and PBO."""
     from primeflow_lib.research.dataset import load_bars
     from primeflow_lib.research.runconfig import RunConfig
     from primeflow_lib.research.tuning import FoldSpec, TuneConfig, phiai_full_auto, write_study
+    from primeflow_lib.warehouse import WarehouseError
 
     try:
         if not o["csv_path"] and not o["symbol"]:
@@ -77,18 +83,22 @@ def tune(**o: Any) -> None:
                         trials=o["trials"], sampler=o["sampler"], seed=o["seed"], folds=spec,
                         top_n=o["top_n"])
         bars = load_bars(cfg, o["db"])
+        for note in bars.attrs.get("notes") or []:
+            click.echo(f"note: {note}")
         total = tc.trials
         with click.progressbar(length=total, label="tuning", file=sys.stderr) as bar:
-            study = phiai_full_auto(bars, tc, cfg, progress=bar.update)
+            study = phiai_full_auto(bars, tc, cfg, progress=bar.update, memory_budget_mb=o["memory_mb"])
         if o["record"]:
             from primeflow_lib import warehouse
 
             with warehouse.connect(o["warehouse_path"]) as con:
                 write_study(con, study, bars)
-    except ResearchError as exc:
+                if o["publish"] and not o["warehouse_path"]:
+                    warehouse.publish_read_copy(con=con)
+    except (ResearchError, WarehouseError) as exc:
         raise click.ClickException(str(exc)) from None
     for line in report_lines(study):
         click.echo(line)
     if o["json_out"]:
-        Path(o["json_out"]).write_text(json.dumps(study_payload(study), indent=2, default=str) + "\n")
+        write_output(o["json_out"], json.dumps(study_payload(study), indent=2, default=str) + "\n", "--json")
         click.echo(f"wrote {o['json_out']}")

@@ -52,12 +52,21 @@ def daily_after_close(context: dg.ScheduleEvaluationContext):
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
     minimum_interval_seconds=5,
-    description="Republish var/primeflow_read.duckdb after every successful run, so queries never "
-    "touch the live file.",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Republish var/primeflow_read.duckdb after every successful run, so queries and the "
+    "workbench see it without touching the live file (on by default).",
 )
 def publish_read_copy_on_success(context: dg.RunStatusSensorContext):
+    run_id = context.dagster_run.run_id
+    record = context.instance.get_run_record_by_id(run_id)
+    ended = record.end_time if record is not None else None
+    snapshot = warehouse.read_copy_snapshot_time()
+    if ended is not None and snapshot is not None and snapshot >= ended:
+        # several runs finishing together: the copy taken after this one ended already holds it
+        context.log.info(f"read copy (snapshot after run {run_id} ended) already holds its writes")
+        return
     path = warehouse.publish_read_copy()
-    context.log.info(f"read copy published to {path} after run {context.dagster_run.run_id}")
+    context.log.info(f"read copy published to {path} after run {run_id}")
 
 
 @dg.definitions

@@ -19,7 +19,7 @@ from primeflow_lib.research.regime import REGIMES
 from primeflow_lib.research.runconfig import STRATEGIES
 from primeflow_lib.research.timeframes import TIMEFRAMES
 from primeflow_lib.workbench import backtests as bt
-from primeflow_lib.workbench import readcopy
+from primeflow_lib.workbench import explain, readcopy
 from primeflow_workbench import charts, options_form, widgets
 
 HEADLINE = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "win_rate", "n_trades")
@@ -203,10 +203,10 @@ if go:
         with st.status("Running the backtest ...", expanded=False) as status:
             try:
                 cfg = bt.build_config(data)
-                st.write(f"config valid: run_id {cfg.run_id}")
+                st.write(f"config valid: config_id {cfg.config_id}")
                 result = bt.run(cfg)
-            except widgets.USER_ERRORS:
-                if saved is not None:  # a rejected upload leaves nothing behind
+            except Exception:
+                if saved is not None:  # a rejected upload leaves nothing behind, whatever failed
                     bt.discard_upload(saved)
                 status.update(label="The backtest did not run", state="error")
                 raise
@@ -216,7 +216,7 @@ if go:
                 status.update(label="Recording in run history ...")
                 bt.record_run(result)
                 st.write("recorded in research.backtest_runs; read copy republished")
-            status.update(label=f"Run {cfg.run_id} done", state="complete")
+            status.update(label=f"Run {result.run_id} done", state="complete")
         st.session_state["bt_last"] = {"result": result, "recorded": record}
 
 
@@ -231,15 +231,18 @@ if last:
                f"{s['last_bar']} ({s['n_bars']} bars) · data hash {result.data_hash}"
                + (" · recorded in history" if last["recorded"] else " · not recorded"))
     if cfg.dataset.csv:
-        st.caption(f"Bars from the uploaded file {cfg.dataset.csv}")
+        st.caption(f"Bars from the uploaded file {explain.display_path(cfg.dataset.csv)}")
     else:
         vend = symbols.set_index("ticker")["vendor"].get(cfg.dataset.symbol, "")
         widgets.synthetic_notice(str(vend).split(",") if vend else [], "The bars of this run")
     if cfg.mode == "options":
         options_form.iv_note(result)
+    for line in result.warnings:  # data gaps, holidays, bars left out: every result says so
+        st.warning(line, icon=":material/warning:")
     widgets.metric_tiles(result.metrics, HEADLINE)
     curve = pd.DataFrame({"ts": result.equity.index, "equity": result.equity.to_numpy(),
                           "drawdown": result.drawdown.to_numpy()})
+    curve["segment"], _ = explain.gap_segments(curve["ts"])
     tabs = st.tabs(["Equity & drawdown", "Trades", "All metrics", "Config", "Legs"])
     with tabs[0]:
         st.altair_chart(charts.equity_chart(curve), width="stretch")

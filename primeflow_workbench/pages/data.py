@@ -1,5 +1,6 @@
 """Data: what is cached per vendor, symbol and timeframe (the ``primeflow cache list`` view),
-sessions missing inside each series' span, and clearing with a confirmation."""
+sessions missing inside each series' span, clearing with a confirmation that names the rows and
+dates, and fetching a symbol in the background."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import datetime as dt
 import streamlit as st
 
 from primeflow_lib.market.cache import TIMEFRAMES
+from primeflow_lib.market.fetch import FETCH_TIMEFRAMES, FetchError
+from primeflow_lib.vendors import VENDOR_CLASSES
 from primeflow_lib.workbench import data_views as dv
-from primeflow_lib.workbench import readcopy
+from primeflow_lib.workbench import jobs, readcopy
 from primeflow_workbench import widgets
 
 st.title("Data")
@@ -39,8 +42,9 @@ with widgets.user_errors():
                  column_config={"rows": st.column_config.NumberColumn(format="%d")})
 
     st.subheader("Clear cached rows")
-    st.caption("Deletes stored rows (the next materialization fetches them again), then "
-               "republishes the read copy: the same as `primeflow cache clear`.")
+    st.caption("Deletes stored rows from the live warehouse (the pipeline's file; the next "
+               "materialization fetches them again), then republishes the read copy: the same "
+               "as `primeflow cache clear`. You see exactly what will go before anything is deleted.")
     c = st.columns(5)
     tf = c[0].selectbox("Timeframe", list(TIMEFRAMES), key="clear_tf")
     vendor = c[1].selectbox("Vendor", [None, *sorted(inv["vendor"].unique())], key="clear_vendor")
@@ -48,23 +52,47 @@ with widgets.user_errors():
     symbol = c[2].selectbox("Symbol", [None, *syms], key="clear_symbol")
     start = c[3].date_input("From", value=None, min_value=dt.date(1900, 1, 1), key="clear_start")
     end = c[4].date_input("To", value=None, min_value=dt.date(1900, 1, 1), key="clear_end")
-    target = inv[(inv["timeframe"] == tf) & ((inv["vendor"] == vendor) if vendor else True)
-                 & ((inv["symbol"] == symbol) if symbol else True)]
     if st.button("Clear ...", key="clear_ask"):
-        st.session_state["clear_pending"] = dict(timeframe=tf, vendor=vendor, symbol=symbol,
-                                                 start=start, end=end)
+        request = dict(timeframe=tf, vendor=vendor, symbol=symbol, start=start, end=end)
+        preview = dv.clear_preview(**request)  # page-term errors (no filter, From after To) show here
+        st.session_state["clear_pending"] = {"request": request, "preview": preview}
     pending = st.session_state.get("clear_pending")
     if pending:
-        st.warning(f"Delete {pending['timeframe']} rows (vendor={pending['vendor']}, "
-                   f"symbol={pending['symbol']}, {pending['start']} .. {pending['end']}) from "
-                   f"the live warehouse? Up to {int(target['rows'].sum()):,} rows in "
-                   f"{len(target)} series match before the date filter.")
-        c = st.columns(6)
-        if c[0].button("Yes, delete", type="primary", key="clear_yes"):
+        pv = pending["preview"]
+        if not pv["rows"]:
+            st.info(f"Nothing to delete: {pv['what']}.")
             st.session_state.pop("clear_pending")
-            with st.spinner("Deleting and republishing the read copy ..."):
-                n = dv.clear(**pending)
-            st.success(f"deleted {n:,} rows")
-        if c[1].button("Cancel", key="clear_no"):
-            st.session_state.pop("clear_pending")
-            st.rerun()
+        else:
+            st.warning(f"Delete {pv['what']} from the live warehouse? (Counted in the read copy; "
+                       "the pipeline may have added rows since.)")
+            c = st.columns(6)
+            if c[0].button("Yes, delete", type="primary", key="clear_yes"):
+                st.session_state.pop("clear_pending")
+                with st.spinner("Deleting and republishing the read copy ..."):
+                    n = dv.clear(**pending["request"])
+                st.success(f"deleted {n:,} rows of {pv['table']}")
+            if c[1].button("Cancel", key="clear_no"):
+                st.session_state.pop("clear_pending")
+                st.rerun()
+
+st.subheader("Fetch a symbol")
+st.caption("Stores a symbol's bars from a vendor, like `primeflow fetch` (sessions already stored "
+           "are not fetched again), then republishes the read copy. It runs in the background: "
+           "you can leave the page and come back.")
+with widgets.user_errors():
+    c = st.columns(5)
+    f_symbol = c[0].text_input("Symbol", key="fetch_symbol", placeholder="e.g. IBM")
+    f_start = c[1].date_input("From", value=None, min_value=dt.date(1990, 1, 1), key="fetch_start")
+    f_end = c[2].date_input("To (default: the latest session)", value=None, min_value=dt.date(1990, 1, 1),
+                            key="fetch_end")
+    f_tf = c[3].selectbox("Timeframe", list(FETCH_TIMEFRAMES), key="fetch_tf")
+    f_vendor = c[4].selectbox("Vendor", [None, *VENDOR_CLASSES], key="fetch_vendor",
+                              format_func=lambda v: "configured (vendors.bars)" if v is None else v)
+    if st.button("Fetch in the background", key="fetch_go"):
+        if not f_symbol.strip():
+            raise FetchError("Symbol: type a ticker first (e.g. IBM or BRK.B)")
+        if f_start is None:
+            raise FetchError("From: pick the first session to fetch")
+        job = jobs.start_fetch(f_symbol.strip(), f_start, f_end, timeframe=f_tf, vendor=f_vendor)
+        st.session_state["fetch_job"] = job.id
+    widgets.job_status(st.session_state.get("fetch_job"), "fetch_job")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from primeflow_lib.warehouse import warehouse_path
 from primeflow_lib.workbench import backtests as bt
+from primeflow_lib.workbench import explain
 from primeflow_workbench import charts, widgets
 
 COLUMNS = ["run_id", "created_at", "strategy", "symbol", "timeframe", "first_bar", "last_bar",
@@ -45,6 +46,15 @@ with widgets.user_errors():
         label = runs.set_index("run_id")
         curves["run"] = [f"{r} {label.loc[r, 'strategy']} {label.loc[r, 'symbol']}"
                          for r in curves["run_id"]]
+        curves["segment"] = ""
+        for rid, part in curves.groupby("run_id", sort=False):
+            seg, gaps = explain.gap_segments(part["ts"])
+            curves.loc[part.index, "segment"] = [f"{rid}-{k}" for k in seg]
+            if gaps:  # gaps are drawn as breaks in the lines, and said in words
+                worst = max(gaps, key=lambda g: g[2])
+                st.warning(f"Run {rid}: {sum(g[2] for g in gaps)} NYSE sessions missing in its bars "
+                           f"({len(gaps)} gap{'s' if len(gaps) > 1 else ''}; largest {worst[2]} sessions "
+                           f"between {worst[0]} and {worst[1]}).", icon=":material/warning:")
         st.altair_chart(charts.equity_chart(curves, by="run"), width="stretch")
         st.altair_chart(charts.drawdown_chart(curves, by="run"), width="stretch")
 
@@ -55,7 +65,7 @@ with widgets.user_errors():
             with st.spinner("Exporting ..."):
                 folder = warehouse_path().parent / "exports" / one
                 files = bt.export_stored(one, folder)
-            st.success(f"Exported to {folder}")
+            st.success(f"Exported to {explain.display_path(folder)}")
             st.download_button("Download the export (.zip)", bt.zip_folder(files),
                                file_name=f"run-{one}.zip", mime="application/zip",
                                key="hist_zip")

@@ -12,6 +12,7 @@ import yaml
 from primeflow_lib.alerts.formatting import MODES
 from primeflow_lib.alerts.routing import DEFAULTABLE_CHANNELS
 from primeflow_lib.alerts.rules import APPLIES_TO, OUTCOMES
+from primeflow_lib.flow.criteria import parse_text
 from primeflow_lib.workbench import desk_views as dv
 from primeflow_workbench import widgets
 from primeflow_workbench.desk_widgets import desk_config, desk_errors
@@ -44,7 +45,7 @@ def _edit() -> None:
 
 def _spec() -> dict:
     s = st.session_state
-    when = yaml.safe_load(s.rule_when) if s.rule_when.strip() else {}
+    when = parse_text(s.rule_when, "When") if s.rule_when.strip() else {}
     spec = {"name": s.rule_name.strip(), "applies_to": s.rule_on, "when": when, "channel": s.rule_channel,
             "cooldown_minutes": float(s.rule_cooldown), "daily_cap": int(s.rule_cap) or None,
             "enabled": bool(s.rule_enabled)}

@@ -11,7 +11,7 @@ import streamlit as st
 import yaml
 
 from primeflow_lib.flow.classify import EVENT_TYPES, STRUCTURES
-from primeflow_lib.flow.criteria import OPEN_CLOSE, ORDER_TAG_NAMES
+from primeflow_lib.flow.criteria import OPEN_CLOSE, ORDER_TAG_NAMES, parse_text
 from primeflow_lib.flow.side import SIDE_LABELS
 from primeflow_lib.flow.tape import TAPE_COLUMNS, TOGGLES, TapeQuery, simple_where, split_where
 from primeflow_lib.workbench import desk_views as dv
@@ -121,7 +121,7 @@ with desk_errors():
         zero_dte=s.tape_zero_dte, min_otm_pct=pct(s.tape_min_otm), max_otm_pct=pct(s.tape_max_otm),
         min_vol_oi=s.tape_min_vol_oi or None, open_close=s.tape_open_close, etf=s.tape_etf, tags=s.tape_tags,
         exclude_tags=s.tape_without_tags)
-    extra = yaml.safe_load(s.tape_extra) if (s.get("tape_extra") or "").strip() else {}
+    extra = parse_text(s.tape_extra, "More conditions") if (s.get("tape_extra") or "").strip() else {}
     if not isinstance(extra, dict):
         st.error("More conditions: must be a mapping of field -> condition, e.g. vol_oi: {gte: 2}")
         st.stop()

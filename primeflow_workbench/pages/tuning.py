@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from primeflow_lib.research.errors import RunConfigError
 from primeflow_lib.workbench import backtests as bt
+from primeflow_lib.workbench import jobs
 from primeflow_lib.workbench import tuning_views as tv
 from primeflow_workbench import charts, widgets
 
@@ -14,6 +16,29 @@ EMPTY = ("No tuning study yet: run `primeflow tune --symbol SPY --indicators rsi
 
 st.title("Tuning studies")
 widgets.require_read_copy()
+
+with st.expander("Start a study", expanded=not st.session_state.get("tune_job")):
+    st.caption("A PhiAI study on stored daily bars, like `primeflow tune --symbol ...`: the memory "
+               "estimate (trials x bars) is checked before it starts; the study and its out-of-sample "
+               "run are stored in one transaction, then the read copy is republished. It runs in the "
+               "background.")
+    with widgets.user_errors():
+        symbols = widgets.cached(bt.warehouse_symbols)()
+        c = st.columns([1, 3, 1, 1, 1])
+        t_symbol = c[0].selectbox("Symbol", list(symbols["ticker"]), key="tune_new_symbol")
+        t_inds = c[1].multiselect("Candidate indicators", tv.tunable_indicators(),
+                                  default=["rsi", "macd", "bollinger"], key="tune_new_inds")
+        t_trials = c[2].number_input("Trials", min_value=1, value=2000, step=100, key="tune_new_trials")
+        t_folds = c[3].number_input("Folds", min_value=1, value=3, step=1, key="tune_new_folds")
+        t_seed = c[4].number_input("Seed", min_value=0, value=7, step=1, key="tune_new_seed")
+        if st.button("Start the study", key="tune_new_go"):
+            if not t_symbol:
+                raise RunConfigError("Symbol: no daily bars in the read copy yet (fetch a symbol on "
+                                        "the Data page)")
+            job = jobs.start_tuning(t_symbol, tuple(t_inds), trials=int(t_trials), folds=int(t_folds),
+                                    seed=int(t_seed))
+            st.session_state["tune_job"] = job.id
+        widgets.job_status(st.session_state.get("tune_job"), "tune_job")
 
 
 def _fmt(value) -> str:

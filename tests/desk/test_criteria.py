@@ -114,3 +114,19 @@ def test_python_and_sql_agree(db, case):
     got_sql = db.execute(f'SELECT {where} FROM (SELECT ?::{sql_type} AS "{field}")', [*params, value]).fetchone()[0]
     got_py = matches(conds, {field: value})
     assert got_sql == got_py, (conds, value)
+
+
+def test_typed_filter_text_is_yaml_with_exponent_numbers_and_typed_errors():
+    from primeflow_lib.flow.criteria import parse_text
+
+    assert parse_text("{premium: {gte: 5e6}, vol_oi: {gte: 2}}", "--where") == {
+        "premium": {"gte": 5_000_000.0}, "vol_oi": {"gte": 2}}
+    assert parse_text("{t: x5e6}", "w") == {"t": "x5e6"}
+    for bad, says in (("{vol_oi: 2024-13-45}", "month must be in 1..12"), ("x: [", "while parsing"),
+                      ("!!python/object/apply:os.system [echo]", "could not determine a constructor")):
+        with pytest.raises(CriteriaError) as e:
+            parse_text(bad, "--where")
+        assert str(e.value).startswith("--where: not YAML or JSON (") and says in str(e.value)
+    import yaml
+
+    assert yaml.safe_load("5e6") == "5e6"  # the resolver is the subclass's only

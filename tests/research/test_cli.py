@@ -20,7 +20,8 @@ def csv_frame():
 
 
 def invoke(*args):
-    return CliRunner().invoke(backtest, [str(a) for a in args])
+    # these tests read hand-made read copies: a recorded run must not republish over them
+    return CliRunner().invoke(backtest, ["--no-publish", *[str(a) for a in args]])
 
 
 def test_good_csv_prints_metrics_and_writes_json(tmp_path, csv_frame):

@@ -69,7 +69,7 @@ def test_gappy_series_warns_in_output_summary_and_strict_refuses(tmp_path):
 
 def test_cli_runs_are_recorded_unless_no_record_and_export_has_the_equity_curve(tmp_path):
     path = write_csv(tmp_path, session_bars(120))
-    r = invoke("--csv", path, "--strategy", "dual_sma", "--export", tmp_path / "exp")
+    r = invoke("--csv", path, "--strategy", "dual_sma", "--export", tmp_path / "exp", "--no-publish")
     assert r.exit_code == 0, r.output
     assert "recorded run" in r.output and "primeflow publish" in r.output
     run_id = r.output.split()[1]
@@ -81,10 +81,14 @@ def test_cli_runs_are_recorded_unless_no_record_and_export_has_the_equity_curve(
     curve = res["equity_curve"]
     assert len(curve) == 120 and set(curve[0]) == {"ts", "equity", "drawdown", "position"}
     assert curve[-1]["equity"] == pytest.approx(res["metrics"]["final_equity"])
-    # --no-record leaves the history alone; --publish makes the run visible in the read copy
+    # the same config on the same bars is the same run: kept, never rewritten
+    r = invoke("--csv", path, "--strategy", "dual_sma", "--no-publish")
+    assert r.exit_code == 0 and f"run {run_id} was already in research.backtest_runs" in r.output
+    # --no-record leaves the history alone; recording publishes by default (the run is visible in
+    # the read copy)
     r = invoke("--csv", path, "--strategy", "rsi", "--no-record")
     assert r.exit_code == 0 and "recorded" not in r.output
-    r = invoke("--csv", path, "--strategy", "macd", "--publish")
+    r = invoke("--csv", path, "--strategy", "macd")
     assert r.exit_code == 0 and "read copy republished" in r.output
     with duckdb.connect(str(warehouse.read_copy_path()), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM research.backtest_runs").fetchone()[0] == 2

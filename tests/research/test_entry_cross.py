@@ -87,10 +87,10 @@ def test_unknown_entry_rule_is_refused():
 
 def test_run_id_changes_only_for_cross():
     cfg = preset("dual_sma", "AAPL")
-    assert cfg.replace(entry={"on": "level"}).run_id == cfg.run_id
+    assert cfg.replace(entry={"on": "level"}).config_id == cfg.config_id
     assert "on" not in cfg.canonical()["entry"]
     cross = cfg.replace(entry={"on": "cross"})
-    assert cross.run_id != cfg.run_id
+    assert cross.config_id != cfg.config_id
     assert RunConfig.from_json(cross.to_json()) == cross
 
 

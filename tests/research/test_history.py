@@ -40,11 +40,11 @@ def test_write_run_is_idempotent_and_round_trips(results):
     history.write_run(con, b)
     first = counts(con, a.run_id)
     assert first == [1, len(a.trades), len(a.equity)]
-    history.write_run(con, a)  # rerun: replaced, not duplicated
+    history.write_run(con, a)  # rerun: the stored run is kept, not duplicated
     assert counts(con, a.run_id) == first
     stored = history.read_run(con, a.run_id)
     assert stored["run"]["sharpe"] == pytest.approx(a.metrics["sharpe"])
-    assert RunConfig.from_dict(stored["run"]["config"]).run_id == a.run_id
+    assert RunConfig.from_dict(stored["run"]["config"]).run_id_for(stored["run"]["data_hash"]) == a.run_id
     assert stored["run"]["data_hash"] == a.data_hash
     np.testing.assert_allclose(stored["equity"]["equity"], a.equity.to_numpy())
     assert stored["trades"]["exit_reason"].tolist() == a.trades["exit_reason"].tolist()
@@ -57,8 +57,8 @@ def test_write_run_is_idempotent_and_round_trips(results):
     assert nulls == 19
 
 
-def test_failed_write_leaves_the_previous_run_intact(results, monkeypatch):
-    a, _ = results
+def test_failed_write_leaves_nothing_and_the_other_runs_intact(results, monkeypatch):
+    a, b = results
     con = duckdb.connect()
     history.write_run(con, a)
     before = counts(con, a.run_id)
@@ -71,8 +71,9 @@ def test_failed_write_leaves_the_previous_run_intact(results, monkeypatch):
 
     monkeypatch.setattr(history, "run_rows", broken)
     with pytest.raises(duckdb.Error):
-        history.write_run(con, a)
+        history.write_run(con, b)
     assert counts(con, a.run_id) == before
+    assert counts(con, b.run_id) == [0, 0, 0]  # the runs row was rolled back with the equity
 
 
 def test_compare_runs_side_by_side_and_the_view(results):
@@ -128,7 +129,7 @@ def test_rows_match_the_table_declarations(bars):
 def test_export_writes_a_small_readable_folder(results, tmp_path):
     a, _ = results
     paths = export_run(a, tmp_path / "run")
-    assert RunConfig.load(paths["config.json"]).run_id == a.run_id
+    assert RunConfig.load(paths["config.json"]).run_id_for(a.data_hash) == a.run_id
     res = json.loads(paths["results.json"].read_text())
     assert res["run_id"] == a.run_id and res["metrics"]["sharpe"] == pytest.approx(
         a.metrics["sharpe"]

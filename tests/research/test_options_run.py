@@ -234,11 +234,11 @@ def test_runconfig_run_id_includes_options_and_equity_ids_are_unchanged():
     base = {"mode": "options", "indicators": {"rsi": {}}}
     a = RunConfig.from_dict({**base, "options": {"dte": 30}})
     b = RunConfig.from_dict({**base, "options": {"dte": 31}})
-    assert a.run_id != b.run_id
+    assert a.config_id != b.config_id
     assert RunConfig.from_json(a.to_json()) == a
     eq1 = RunConfig.from_dict({"indicators": {"rsi": {}}})
     eq2 = RunConfig.from_dict({"indicators": {"rsi": {}}, "options": {"dte": 31}})
-    assert eq1.run_id == eq2.run_id  # the options section does not move equity runs
+    assert eq1.config_id == eq2.config_id  # the options section does not move equity runs
     with pytest.raises(RunConfigError, match="dataset.timeframe"):
         RunConfig.from_dict({**base, "dataset": {"timeframe": "1h"}}).check_runnable()
 

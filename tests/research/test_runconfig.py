@@ -38,19 +38,19 @@ def test_json_and_yaml_round_trip(tmp_path):
     assert RunConfig.load(path) == cfg
     path = tmp_path / "run.json"
     path.write_text(cfg.to_json())
-    assert RunConfig.load(path).run_id == cfg.run_id
+    assert RunConfig.load(path).config_id == cfg.config_id
 
 
 def test_run_id_is_stable_and_ignores_labels():
     cfg = preset("dual_sma", "AAPL")
-    assert cfg.run_id == PINNED_DUAL_SMA_AAPL
-    assert cfg.replace(description="x", tags=["y"]).run_id == cfg.run_id
+    assert cfg.config_id == PINNED_DUAL_SMA_AAPL
+    assert cfg.replace(description="x", tags=["y"]).config_id == cfg.config_id
     explicit = cfg.replace(indicators={"dual_sma": {"fast": 10.0, "slow": 20}})
-    assert explicit.run_id == cfg.run_id  # 10 == 10.0, and defaults spelled out hash alike
-    assert cfg.replace(indicators={"dual_sma": {"fast": 11, "slow": 20}}).run_id != cfg.run_id
-    assert cfg.replace(exits={"stop_loss": 0.05}).run_id != cfg.run_id
-    assert cfg.replace(dataset={"symbol": "MSFT"}).run_id != cfg.run_id
-    assert len(cfg.run_id) == 16 and int(cfg.run_id, 16) >= 0
+    assert explicit.config_id == cfg.config_id  # 10 == 10.0, and defaults spelled out hash alike
+    assert cfg.replace(indicators={"dual_sma": {"fast": 11, "slow": 20}}).config_id != cfg.config_id
+    assert cfg.replace(exits={"stop_loss": 0.05}).config_id != cfg.config_id
+    assert cfg.replace(dataset={"symbol": "MSFT"}).config_id != cfg.config_id
+    assert len(cfg.config_id) == 16 and int(cfg.config_id, 16) >= 0
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,6 @@ def test_backtest_cli_auto_tune_uses_history_before_start(tmp_path):
     # the run is the tuned config (its id includes the tuned parameters), not the config file's
     from primeflow_lib.research import RunConfig
 
-    assert doc["run_id"] != RunConfig.load(cfg).run_id
+    assert doc["run_id"] != RunConfig.load(cfg).run_id_for(doc["summary"]["data_hash"])
     assert any(t.startswith("tuning_study:") for t in doc["config"]["tags"])
     assert doc["config"]["indicators"]["rsi"]["auto_tune"] is True

@@ -51,6 +51,16 @@ def test_gamma_views_prefer_the_mart_and_bind_the_ticker(wb):
     assert list(strikes["strike"]) == sorted(strikes["strike"]) and len(strikes) == 7
 
 
+def test_a_signal_sees_the_gamma_snapshot_before_its_session(wb):
+    # issue 23: the Gamma tab showed the snapshot taken after the signal's day (look-ahead)
+    read = wb["read"]
+    same = flow_views.gamma_levels("SPY", dt.date(2024, 12, 31), read)
+    knew = flow_views.gamma_levels("SPY", dt.date(2024, 12, 31), read, before=True)
+    assert same["trade_date"].dt.date.iloc[0] == dt.date(2024, 12, 31)
+    assert not knew.empty and (knew["trade_date"].dt.date < dt.date(2024, 12, 31)).all()
+    assert knew["trade_date"].dt.date.iloc[0] == dt.date(2024, 12, 30)
+
+
 def test_form_config_of_an_unchanged_preset_has_the_cli_run_id():
     base = bt.preset_config("dual_sma")
     data = bt.form_config(
@@ -58,7 +68,7 @@ def test_form_config_of_an_unchanged_preset_has_the_cli_run_id():
         indicators={"dual_sma": {"params": {"fast": 10, "slow": 20}}},
         blend={"mode": "weighted_sum", "weights": {"dual_sma": 1.0}}, entry={}, exits={},
         execution={}, sizing={}, capital=100_000.0, tags=("workbench",))
-    assert bt.build_config(data).run_id == preset("dual_sma", "SPY").run_id
+    assert bt.build_config(data).config_id == preset("dual_sma", "SPY").config_id
 
 
 def test_form_config_keeps_regime_weights_of_chosen_indicators_only():
@@ -74,15 +84,17 @@ def test_form_config_keeps_regime_weights_of_chosen_indicators_only():
 def test_record_export_and_reproduce_a_run(wb, tmp_path):
     cfg = preset("rsi", "QQQ")
     result = bt.run(cfg)
-    assert bt.record_run(result) == cfg.run_id
-    assert cfg.run_id in set(bt.runs()["run_id"])  # republished: the read copy has it
-    files = bt.export_stored(cfg.run_id, tmp_path / "out")
-    assert RunConfig.load(files["config.json"]).run_id == cfg.run_id
-    again, same = bt.reproduce(cfg.run_id)
-    assert same and again.metrics["sharpe"] == pytest.approx(result.metrics["sharpe"])
+    rid = result.run_id
+    assert bt.record_run(result) == rid
+    assert rid in set(bt.runs()["run_id"])  # republished: the read copy has it
+    files = bt.export_stored(rid, tmp_path / "out")
+    assert RunConfig.load(files["config.json"]).run_id_for(result.data_hash) == rid
+    again, same = bt.reproduce(rid)
+    assert same and again.run_id == rid
+    assert again.metrics["sharpe"] == pytest.approx(result.metrics["sharpe"])
     con = duckdb.connect(str(wb["live"]), read_only=True)
     assert con.execute("SELECT count(*) FROM research.backtest_runs WHERE run_id = ?",
-                       [cfg.run_id]).fetchone()[0] == 1
+                       [rid]).fetchone()[0] == 1
     con.close()
 
 

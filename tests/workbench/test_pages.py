@@ -11,6 +11,7 @@ import duckdb
 import pytest
 import wb_fixtures
 
+from primeflow_lib import calendar
 from primeflow_lib.flow.gex import compute_gex
 from primeflow_lib.research import RunConfig, RunConfigError, load_csv, preset, run_backtest
 from primeflow_lib.research.errors import BarsError
@@ -75,7 +76,7 @@ def test_flow_today_lists_signals_filters_and_opens_one_to_its_rows(app, wb):
     assert prints and list(prints[0]["print_id"]) == ["p0", "p1"]
     assert any("SYNTHETIC DATA" in c.value for c in at.code)
     assert metrics["regime"] == "POSITIVE"  # the fixture's gamma snapshot of the session
-    scorecards = [d.value for d in at.dataframe if "win_rate" in d.value.columns]
+    scorecards = [d.value for d in at.dataframe if "win rate" in d.value.columns]
     assert scorecards and set(scorecards[0]["kind"]) == {"SCALP", "SWING", "DAY_TRADE"}
 
 
@@ -87,18 +88,21 @@ def _open_first_signal(app):
 
 
 def test_flow_today_shows_the_gamma_levels_compute_gex_stored(app, wb):
-    expected = compute_gex(wb_fixtures.chain(wb_fixtures.SESSION, 590.0)).levels.iloc[0]
+    before = calendar.sessions_before(wb_fixtures.SESSION, 1)[0]
+    # the signal's tab: the snapshot taken before its session (what its context used), never the
+    # one after its day; the page's section: the latest snapshot
+    knew = compute_gex(wb_fixtures.chain(before, 585.0)).levels.iloc[0]
+    latest = compute_gex(wb_fixtures.chain(wb_fixtures.SESSION, 590.0)).levels.iloc[0]
     at = _open_first_signal(app)
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["call wall"] == f"{expected['call_wall']:,.2f}"
-    assert metrics["put wall"] == f"{expected['put_wall']:,.2f}"
-    assert metrics["zero-gamma flip"] == f"{expected['zero_gamma']:,.2f}"
-    assert metrics["total GEX"] == f"${expected['total_gex'] / 1e6:,.1f}M"
+    walls = [m.value for m in at.metric if m.label == "call wall"]
+    totals = [m.value for m in at.metric if m.label == "total GEX"]
+    assert walls == [f"{knew['call_wall']:,.2f}", f"{latest['call_wall']:,.2f}"]
+    assert totals == [f"${knew['total_gex'] / 1e6:,.1f}M", f"${latest['total_gex'] / 1e6:,.1f}M"]
     assert any("sign convention **dealer_long_calls_short_puts**" in c and
-               "marts.gamma_levels" in c for c in texts(at, "caption"))
-    levels = next(d.value for d in at.dataframe if "gex_regime" in d.value.columns)
-    assert list(levels["trade_date"].dt.date) == [wb_fixtures.SESSION,
-                                                  dt.date(2024, 12, 30)]  # newest first
+               "marts.gamma_levels" in c and "before the signal's session" in c for c in texts(at, "caption"))
+    levels = [d.value for d in at.dataframe if "gex_regime" in d.value.columns]
+    assert list(levels[0]["trade_date"].dt.date) == [before]  # nothing dated on or after the session
+    assert list(levels[1]["trade_date"].dt.date) == [wb_fixtures.SESSION, before]  # newest first
     assert charts(at) == 2  # net GEX by strike: the signal's tab and the page's section
 
 
@@ -120,7 +124,7 @@ def test_flow_today_gamma_falls_back_to_the_table_and_says_when_empty(app, wb):
     assert {m.label: m.value for m in at.metric}["regime"] == "POSITIVE"
     wb_fixtures.empty_tables(wb["read"], "market.gamma_exposure", "market.gamma_by_strike")
     at = _open_first_signal(app)
-    assert any("No gamma levels for SPY up to 2024-12-31" in i for i in texts(at, "info"))
+    assert any("No gamma levels for SPY before 2024-12-31" in i for i in texts(at, "info"))
     con = duckdb.connect(str(wb["read"]))
     con.execute("DROP TABLE market.gamma_exposure")
     con.close()
@@ -139,6 +143,13 @@ def test_flow_today_empty_session_state(app, wb):
     assert any("No signals yet" in i for i in texts(at, "info"))
 
 
+def _cli_run_id(cfg, wb) -> str:
+    """The run_id ``primeflow backtest`` gives ``cfg`` on the read copy's bars (config + data)."""
+    from primeflow_lib.workbench import backtests as bt
+
+    return bt.run(cfg, wb["read"]).run_id
+
+
 def _backtest(app):
     at = app.run()
     return at.switch_page("pages/backtest.py").run()
@@ -155,8 +166,8 @@ def test_backtest_runs_records_and_shows_metrics_and_charts(app, wb):
     metrics = {m.label: m.value for m in at.metric}
     assert {"sharpe", "total return", "max drawdown", "n trades"} <= set(metrics)
     assert charts(at) == 2  # equity and drawdown
-    cfg = preset("dual_sma", "QQQ")  # the CLI's run_id for the same preset and symbol
-    assert any(cfg.run_id in h.value for h in at.header)
+    cfg = preset("dual_sma", "QQQ")  # the CLI's run_id for the same preset, symbol and bars
+    assert any(_cli_run_id(cfg, wb) in h.value for h in at.header)
     assert runs_in(wb["live"]) == before + 1  # the new run (the fixture has other configs)
     assert runs_in(wb["read"]) == before + 1  # republished
     assert any(w.startswith("Synthetic data") for w in texts(at, "warning"))
@@ -173,7 +184,7 @@ def test_backtest_form_parameters_change_the_run(app, wb):
     no_traceback(at)
     expected = preset("dual_sma", "SPY").replace(
         indicators={"dual_sma": {"fast": 5, "slow": 30}}, exits={"stop_loss": 0.05})
-    assert any(expected.run_id in h.value for h in at.header)
+    assert any(_cli_run_id(expected, wb) in h.value for h in at.header)
     assert runs_in(wb["live"]) == wb_fixtures.N_RUNS  # not recorded
 
 
@@ -217,7 +228,7 @@ def test_backtest_options_run_through_the_form_shows_legs_and_the_iv_source(app,
     expected = preset("dual_sma", "SPY").replace(mode="options", options={
         "bearish": "iron_condor", "dte": 30, "short_delta": 0.25, "width": 10.0,
         "profit_take": 0.5, "stop": 2.0})
-    assert any(expected.run_id in h.value for h in at.header)  # the CLI's config and run_id
+    assert any(_cli_run_id(expected, wb) in h.value for h in at.header)  # the CLI's config and run_id
     result = run_backtest(expected, wb_fixtures.spy_bars(wb["read"]))
     assert any(w.startswith("Realised-vol proxy used") and result.iv_note in w
                for w in texts(at, "warning"))
@@ -318,7 +329,10 @@ def test_history_compares_exports_and_reproduces(app, wb):
     folder = wb["live"].parent / "exports" / at.selectbox(key="hist_one").value
     assert {p.name for p in folder.iterdir()} == {"config.json", "results.json", "trades.csv",
                                                   "equity.png"}
-    assert RunConfig.load(folder / "config.json").run_id == folder.name
+    from primeflow_lib.workbench import backtests as bt
+
+    stored_hash = bt.stored_run(folder.name, wb["read"])["run"]["data_hash"]
+    assert RunConfig.load(folder / "config.json").run_id_for(stored_hash) == folder.name
     at.button(key="hist_repro").click().run()
     no_traceback(at)
     assert any("same data hash" in s for s in texts(at, "success"))
@@ -391,7 +405,10 @@ def test_data_page_lists_cache_with_gaps_and_clears_after_confirmation(app, wb):
     at.selectbox(key="clear_tf").set_value("1d").run()
     at.selectbox(key="clear_symbol").set_value("QQQ")
     at.button(key="clear_ask").click().run()
-    assert any("Delete 1d rows" in w for w in texts(at, "warning"))
+    # the confirmation names what goes, in rows and dates, counted in the read copy before anything
+    # is deleted (this read copy lacks the row deleted above; the live file still has all 300)
+    assert any("Delete 299 rows of market.ohlcv_daily (QQQ) on 299 sessions" in w and "from the live warehouse" in w
+               and "Counted in the read copy" in w for w in texts(at, "warning")), texts(at, "warning")
     at.button(key="clear_no").click().run()
     con = duckdb.connect(str(wb["live"]), read_only=True)
     assert con.execute("SELECT count(*) FROM market.ohlcv_daily WHERE ticker = 'QQQ'").fetchone()[0] == 300
@@ -399,7 +416,7 @@ def test_data_page_lists_cache_with_gaps_and_clears_after_confirmation(app, wb):
     at.button(key="clear_ask").click().run()
     at.button(key="clear_yes").click().run()
     no_traceback(at)
-    assert "deleted 300 rows" in texts(at, "success")
+    assert "deleted 300 rows of market.ohlcv_daily" in texts(at, "success")
     for p in (wb["live"], wb["read"]):
         con = duckdb.connect(str(p), read_only=True)
         assert con.execute("SELECT count(*) FROM market.ohlcv_daily WHERE ticker = 'QQQ'").fetchone()[0] == 0
@@ -410,7 +427,8 @@ def test_data_page_refuses_to_clear_a_whole_table(app, wb):
     at = app.run().switch_page("pages/data.py").run()
     at.selectbox(key="clear_tf").set_value("1d")
     at.button(key="clear_ask").click().run()
-    at.button(key="clear_yes").click().run()
     no_traceback(at)
-    assert any("give at least one of --vendor, --symbol, --start, --end" in e
-               for e in texts(at, "error"))
+    # the page's own terms, not the CLI's flags; no confirmation is offered
+    assert any("Pick a vendor, a symbol or a date range" in e for e in texts(at, "error"))
+    assert not any("--vendor" in e for e in texts(at, "error"))
+    assert not [b for b in at.button if b.key == "clear_yes"]

@@ -58,6 +58,8 @@ DTE_RULES = ("nearest", "first_after")
 EXPIRY_CYCLES = ("monthly", "weekly")
 STRIKE_RULES = ("delta", "moneyness", "offset")
 SIZINGS = ("contracts", "risk")
+#: longest days to expiry a structure may target (LEAPS are listed up to about three years out)
+MAX_DTE = 1100
 UNBOUNDED = ("short_straddle", "short_strangle")
 
 
@@ -229,6 +231,8 @@ class OptionsSpec:
 
         if self.dte < 1:
             raise bad("dte", "is shorter than one session (must be >= 1 calendar day)")
+        if self.dte > MAX_DTE:
+            raise bad("dte", f"is longer than any listed option (at most {MAX_DTE} calendar days)")
         for key in ("short_delta", "long_delta"):
             if not 0.0 < getattr(self, key) < 1.0:
                 raise bad(key, "must be inside (0, 1)")
@@ -260,8 +264,8 @@ class OptionsSpec:
             v = getattr(self, key)
             if v is not None and not v > 0:
                 raise bad(key, "must be > 0 (or null for off)")
-        if self.dte_exit is not None and self.dte_exit < 0:
-            raise bad("dte_exit", "must be >= 0 days (or null for off)")
+        if self.dte_exit is not None and not 0 <= self.dte_exit <= MAX_DTE:
+            raise bad("dte_exit", f"must be 0 .. {MAX_DTE} days (or null for off)")
         if self.bullish is None and self.bearish is None and self.neutral is None:
             raise RunConfigError(
                 f"{path}: bullish, bearish and neutral are all null: the run would never trade"

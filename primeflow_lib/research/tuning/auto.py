@@ -3,7 +3,7 @@
 
 The study uses :data:`AUTO_TUNE` (budget, folds, sampler, seed) with every flagged indicator kept
 (no selection); only flagged indicators change, the config's blend and every other setting stay.
-The tuned values are written into the run's config (so they are part of its ``run_id`` and of
+The tuned values are written into the run's config (so they are part of its ``config_id`` and of
 ``research.backtest_runs.config``), the run gets the tag ``tuning_study:<study_id>``, and the
 study (stored with the run by ``write_run``) records the run's ``run_id`` in
 ``research.tuned_parameters``. The backtest window never takes part in the tuning, so the run is
@@ -66,6 +66,5 @@ def auto_tune(config: RunConfig, frame: pd.DataFrame) -> tuple[RunConfig, pd.Dat
     for k, s in config.indicators.items():
         specs[k] = type(s)(params=inds[k], auto_tune=s.auto_tune)
     tuned = config.replace(indicators=specs, tags=[*config.tags, f"tuning_study:{study.study_id}"])
-    study.tuned = tuned
-    study.run_id = tuned.run_id
+    study.tuned = tuned  # its run_id is set by the run, from the tuned config and the window's bars
     return tuned, window, study

@@ -62,9 +62,14 @@ def make_folds(n_bars: int, spec: FoldSpec, purge: int, first: int = 0, min_bars
     usable = n_bars - first
     test = spec.test_bars if spec.test_bars is not None else (usable - gap) // (k + 1)
     if int(test) != test or test < min_bars:
+        fit = (usable - gap) // max(int(min_bars), 1) - 1 if spec.test_bars is None else 0
+        need = first + gap + (k + 1) * int(min_bars)
+        how = (f"at most {fit} fold{'s' if fit > 1 else ''} fit these bars (--folds {fit})" if fit >= 1
+               else f"no fold fits: {k} folds need about {need:,} bars")
         raise ResearchError(
             f"folds.test_bars: {test!r} bars per test fold is shorter than the longest lookback "
-            f"({min_bars} bars); use fewer folds or more bars ({n_bars} bars, {k} folds)"
+            f"({min_bars} bars) with {n_bars:,} bars and {k} folds; {how}, or give more bars (an earlier "
+            "--start, `primeflow fetch --start ...`), or tune indicators with shorter lookbacks"
         )
     test = int(test)
     start0 = n_bars - k * test

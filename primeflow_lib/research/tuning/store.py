@@ -105,25 +105,38 @@ def study_rows(study: Study) -> dict[str, pd.DataFrame]:
     return {TUNING_STUDIES.fqn: studies, TUNING_TRIALS.fqn: trials, TUNED_PARAMETERS.fqn: tuned}
 
 
-def write_study(con: duckdb.DuckDBPyConnection, study: Study, bars: pd.DataFrame | None = None) -> str:
-    """Store ``study`` (replacing the rows of its study id in the three tables, one transaction).
+def write_study_rows(con: duckdb.DuckDBPyConnection, study: Study) -> str:
+    """Replace the rows of ``study``'s id in the three tuning tables (one transaction, or the
+    caller's :func:`primeflow_lib.warehouse.transaction`). Returns the study id."""
+    ensure_tables(con)
+    rows = study_rows(study)
+    with warehouse.transaction(con):
+        for tb in (TUNING_STUDIES, TUNING_TRIALS, TUNED_PARAMETERS):
+            warehouse.replace_where(con, tb, rows[tb.fqn], {"study_id": study.study_id})
+    return study.study_id
 
-    With ``bars`` (the study's bars) the chosen configuration's OOS backtest is run and stored
-    first with :func:`~primeflow_lib.research.history.write_run`, and its run id recorded.
+
+def write_study(con: duckdb.DuckDBPyConnection, study: Study, bars: pd.DataFrame | None = None) -> str:
+    """Store ``study`` (replacing the rows of its study id in the three tables).
+
+    With ``bars`` (the study's bars) the chosen configuration's OOS backtest is run first, then
+    the run (:func:`~primeflow_lib.research.history.write_run`) and the study rows, linked by
+    its run id, are written in **one transaction**: a process killed meanwhile leaves neither.
     Returns the study id.
     """
     ensure_tables(con)
+    result = None
     if bars is not None:
-        result = oos_run(study, bars)
-        study.run_id = write_run(con, result)
+        result = oos_run(study, bars)  # computed before the transaction: no lock held meanwhile
+        study.run_id = result.run_id
         study.run_result = result
         if result.blend_weights is not None and len(result.blend_weights):
             last = result.blend_weights.iloc[-1]
             study.last_weights = {k: float(v) for k, v in last.items()}
         elif len(study.chosen) == 1:
             study.last_weights = {next(iter(study.chosen)): 1.0}
-    rows = study_rows(study)
     with warehouse.transaction(con):
-        for tb in (TUNING_STUDIES, TUNING_TRIALS, TUNED_PARAMETERS):
-            warehouse.replace_where(con, tb, rows[tb.fqn], {"study_id": study.study_id})
+        if result is not None:
+            write_run(con, result)
+        write_study_rows(con, study)
     return study.study_id

@@ -36,6 +36,8 @@ from primeflow_lib.research import overfit
 from primeflow_lib.research.data import data_hash, validate_bars
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.indicators import get
+from primeflow_lib.research.limits import check_tune_memory
+from primeflow_lib.research.plausibility import PlausibilityRules, check_bars, check_sizing
 from primeflow_lib.research.runconfig import ENGINE_VERSION, RunConfig
 from primeflow_lib.research.timeframes import periods_per_year
 from primeflow_lib.research.tuning.evaluate import TrialBlock, evaluate
@@ -84,6 +86,8 @@ class TuneConfig:
             raise ResearchError(f"sampler: {self.sampler!r} is not one of {list(SAMPLERS)}")
         if self.metric != "sharpe":
             raise ResearchError(f"metric: {self.metric!r}; the tuner scores folds by 'sharpe' only")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed < 2**63:
+            raise ResearchError(f"seed: {self.seed!r} must be a whole number >= 0")
         if int(self.top_n) != self.top_n or self.top_n < 1:
             raise ResearchError(f"top_n: {self.top_n!r} must be a whole number >= 1")
         for name in self.indicators:
@@ -257,7 +261,7 @@ def _split_budget(total: int, k: int) -> list[int]:
 
 def phiai_full_auto(
     bars: pd.DataFrame, tune: TuneConfig, base: RunConfig | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, memory_budget_mb: float | None = None,
 ) -> Study:  # fmt: skip
     """Select, tune each selected indicator, blend, and compute the overfitting statistics.
 
@@ -267,6 +271,8 @@ def phiai_full_auto(
         base: engine, sizing, cost and dataset settings of the tuned RunConfig (default: the
             defaults, daily bars).
         progress: called with the number of trials just finished (for progress bars).
+        memory_budget_mb: refuse a study estimated above this many MB before any trial runs
+            (default ``limits.research_memory_mb``; :mod:`primeflow_lib.research.limits`).
 
     Returns:
         :class:`Study` (not yet stored: see :func:`primeflow_lib.research.tuning.store.write_study`).
@@ -275,14 +281,22 @@ def phiai_full_auto(
     base = base or RunConfig()
     frame = validate_bars(bars.drop(columns=["ticker", "vendor"], errors="ignore"), base.dataset.symbol or "bars")
     n = len(frame)
+    check_tune_memory(int(tune.trials), n, memory_budget_mb)  # before any trial: refuse, not swap
+    rules = PlausibilityRules.from_config()
+    notes: list[str] = check_bars(frame, base.dataset.timeframe, base.dataset.symbol or "bars", rules)
+    check_sizing(base, frame, rules)
     ppy = periods_per_year(base.dataset.timeframe)
     engine = base.engine_params()
     lookback = max(_max_lookback(c) for c in tune.indicators)
     horizon = int(engine.max_bars or 1)
     purge = lookback + horizon
     first = lookback + 1
-    folds = make_folds(n, tune.folds, purge, first=first, min_bars=max(lookback, 2))
-    notes: list[str] = []
+    try:
+        folds = make_folds(n, tune.folds, purge, first=first, min_bars=max(lookback, 2))
+    except ResearchError as exc:
+        longest = max(tune.indicators, key=_max_lookback)
+        raise ResearchError(f"{exc} (the longest lookback is {longest}'s: {_max_lookback(longest)} bars at the "
+                            "top of its tune range)") from None
     tick = progress or (lambda k: None)
 
     # Every candidate is tuned (the trial set never depends on the data), then the indicators

@@ -44,7 +44,7 @@ import pandas as pd
 
 from primeflow_lib.backoff import cap_wait, parse_retry_after
 from primeflow_lib.config import load_api_keys
-from primeflow_lib.redact import install_log_redaction, redact, register_secret, reveal
+from primeflow_lib.redact import install_log_redaction, redact, register_secret, reveal, shorten
 from primeflow_lib.vendors.base import (
     BarSource,
     ChainSource,
@@ -173,7 +173,7 @@ class DatabentoVendor(PrintSource, ChainSource, BarSource):
                     return path.read_bytes()
                 except (BentoClientError, BentoServerError) as exc:
                     status = int(exc.http_status or 0)
-                    detail = redact(str(exc.message or exc.http_body or ""), (self._key,))[:300]
+                    detail = shorten(exc.message or exc.http_body or "", 300, (self._key,))
                     if status == 401:
                         raise self._err(VendorAuthError, f"{what}: HTTP 401: the API key was rejected "
                                         f"({detail}); check {KEY_ENV}", status) from None

@@ -253,7 +253,7 @@ def backtest_runs(
         start = None if any(s.auto_tune for s in rc.indicators.values()) else ds.start
         bars = bars_from_connection(con, symbols if len(symbols) > 1 else symbols[0], start, ds.end,
                                     ds.timeframe, ds.vendor, where="the warehouse")
-    context.log.info(f"backtest {rc.run_id}: {len(bars):,} bars of {', '.join(symbols[:5])}"
+    context.log.info(f"backtest config {rc.config_id}: {len(bars):,} bars of {', '.join(symbols[:5])}"
                      + (" ..." if len(symbols) > 5 else ""))
     chain = None
     if rc.mode == "options" and rc.options.iv_source == "chain":
