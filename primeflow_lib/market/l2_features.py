@@ -34,7 +34,8 @@ Per minute (columns of ``market.l2_features``):
   (:func:`primeflow_lib.flow.l2book.ofi_event`) of each book event against the previous state,
   summed over the minute, in shares (positive = buying pressure). The first event of a New York
   day and the first event after the book lost sync have no previous state and add nothing;
-  ``ofi`` is null for a minute in which the book lost sync (part of its flow is unknown).
+  ``ofi`` is null for a minute in which the book was out of sync at any time (part of its
+  flow is unknown; a resynchronised book's first event has no previous state either).
 * ``bid``, ``ask``, ``bid_size``, ``ask_size``, ``spread``, ``mid``: the best quote at the end
   of the minute; ``bid_depth`` / ``ask_depth``: shares on the top ``depth_levels`` levels per
   side; ``depth_imbalance = (bid_depth - ask_depth) / (bid_depth + ask_depth)`` (null when both
@@ -110,11 +111,14 @@ class _Instrument:
     events: int = 0
     ofi: float = 0.0
     issues: int = 0
+    lost: bool = False  # the book is out of sync now
+    gap: bool = False  # the book was out of sync at some time in the open minute
 
     def reset_minute(self, minute: int) -> None:
         self.minute = minute
         self.messages = self.events = self.issues = 0
         self.ofi = 0.0
+        self.gap = self.lost
 
 
 @dataclass
@@ -256,8 +260,10 @@ class L2MinuteBuilder:
                 inst.issues += new
                 self.stats["book_issues"] += new
                 inst.state = inst.prev_top = None
-            if not inst.book.synced:
+            inst.lost = not inst.book.synced
+            if inst.lost:
                 inst.state = inst.prev_top = None
+                inst.gap = True
             if not ready:
                 return
             levels = inst.book.levels(inst.depth)
@@ -274,7 +280,9 @@ class L2MinuteBuilder:
                 inst.issues += 1
                 self.stats["book_issues"] += 1
                 inst.state = inst.prev_top = None
+                inst.lost = inst.gap = True
                 return
+            inst.lost = False
         top = top_of_book(levels)
         if inst.prev_top is not None:
             inst.ofi += ofi_event(inst.prev_top, top)
@@ -322,7 +330,7 @@ class L2MinuteBuilder:
         tot = sb + sa
         return {
             "minute": inst.minute, "ticker": inst.ticker,
-            "ofi": float(inst.ofi) if inst.issues == 0 else None,
+            "ofi": None if inst.issues or inst.gap else float(inst.ofi),
             "book_events": inst.events, "messages": inst.messages,
             "bid": bp if has_b else None, "ask": ap if has_a else None,
             "bid_size": int(bq) if has_b else None, "ask_size": int(aq) if has_a else None,

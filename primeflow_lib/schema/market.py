@@ -187,7 +187,8 @@ L2_FEATURES = Table(
           "received (Databento ts_recv) in [ts, ts + 1 minute)"),
         C("ticker", "VARCHAR", "underlying symbol"),
         C("ofi", "DOUBLE", "order-flow imbalance (Cont, Kukanov and Stoikov 2014) summed over the book events of "
-          "the minute, shares (positive = buying pressure); null when the book lost sync in the minute",
+          "the minute, shares (positive = buying pressure); null when the book was out of sync at any time in the "
+          "minute",
           nullable=True),
         C("book_events", "INTEGER", "complete book events (records flagged F_LAST) applied in sync in the minute"),
         C("messages", "INTEGER", "records of the instrument received in the minute (0: a quiet minute between "
