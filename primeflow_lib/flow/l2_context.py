@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.arrays import factorize
+from primeflow_lib.arrays import codes_in
 from primeflow_lib.flow.classify import to_ns
 from primeflow_lib.schema.flow import FLOW_CONTEXT
 
@@ -75,12 +75,7 @@ def l2_context(ticker: pd.Series, event_ts: np.ndarray, event_date: np.ndarray, 
     span = 10**12  # minutes since the epoch stay far below this
     r_key = r_tk.astype(np.int64) * span + r_ts // NS_MIN
 
-    e_codes, e_u = factorize(ticker)
-    e_u = np.asarray(e_u, dtype=object).astype(str)
-    pos = np.searchsorted(r_u, e_u)
-    known = (pos < len(r_u)) & (r_u[np.minimum(pos, len(r_u) - 1)] == e_u)
-    per = np.where(known, pos, -1)
-    e_tk = np.where(e_codes >= 0, per[np.maximum(e_codes, 0)] if len(per) else -1, -1)
+    e_tk = codes_in(ticker, r_u)
     ev_ts = np.asarray(event_ts).astype("datetime64[ns]").astype(np.int64)
     ev_day = np.asarray(event_date).astype("datetime64[ns]").astype(np.int64) // (1440 * NS_MIN)
     # the last minute whose start is <= t - 1 minute, i.e. closed at or before t
