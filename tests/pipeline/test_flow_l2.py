@@ -14,7 +14,12 @@ from primeflow_lib.schema.market import L2_FEATURES
 from primeflow_pipelines.definitions import defs as load_defs
 from primeflow_pipelines.defs.flow.assets import flow_scoring
 from primeflow_pipelines.defs.flow.prints import option_prints
-from primeflow_pipelines.defs.market.assets import ohlcv_daily, ohlcv_intraday, option_chain, universe
+from primeflow_pipelines.defs.market.assets import (
+    ohlcv_daily,
+    ohlcv_intraday,
+    option_chain,
+    universe,
+)
 
 DAY = "2024-05-24"
 SOURCE = "test mbo XNAS.ITCH"
