@@ -47,6 +47,7 @@ Features (:func:`book_features`)
 from __future__ import annotations
 
 import heapq
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -320,8 +321,8 @@ class MBOBook:
     def levels(self, depth: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top ``depth`` ``(price, size)`` levels: bids best first, asks best first."""
         # partial selection: a deep book has hundreds of levels, a feature needs a few
-        b = heapq.nlargest(depth, self.bids.items(), key=lambda kv: kv[0])
-        a = heapq.nsmallest(depth, self.asks.items(), key=lambda kv: kv[0])
+        b = [(p, self.bids[p]) for p in heapq.nlargest(depth, self.bids)]
+        a = [(p, self.asks[p]) for p in heapq.nsmallest(depth, self.asks)]
         return b, a
 
     def snapshot(self) -> dict:
@@ -382,9 +383,9 @@ def ofi_event(prev, cur) -> float:
     pb0, qb0, pa0, qa0 = prev
     pb1, qb1, pa1, qa1 = cur
     e = 0.0
-    if np.isfinite(pb0) and np.isfinite(pb1):
+    if math.isfinite(pb0) and math.isfinite(pb1):
         e += (qb1 if pb1 >= pb0 else 0.0) - (qb0 if pb1 <= pb0 else 0.0)
-    if np.isfinite(pa0) and np.isfinite(pa1):
+    if math.isfinite(pa0) and math.isfinite(pa1):
         e += -(qa1 if pa1 <= pa0 else 0.0) + (qa0 if pa1 >= pa0 else 0.0)
     return e
 
