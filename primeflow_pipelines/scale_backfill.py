@@ -86,6 +86,7 @@ class BackfillOutcome:
     wall_s: float
     runs: list[dict]
     peak_overlap: int
+    busy_s: float
 
 
 def add_asset_backfill(instance: dg.DagsterInstance, keys: Sequence[Sequence[str]], days: Sequence[dt.date],
@@ -121,6 +122,18 @@ def peak_overlap(intervals: Sequence[tuple[float, float]]) -> int:
     return peak
 
 
+def busy_seconds(intervals: Sequence[tuple[float, float]]) -> float:
+    """Seconds during which at least one interval ``(start, end)`` is open (the union's length):
+    the wall time minus the gaps in which no run executes, e.g. while the daemon's backfill loop
+    (a fixed 30 s interval in Dagster 1.13) has not yet launched the next wave of runs."""
+    total, end = 0.0, float("-inf")
+    for s, e in sorted(intervals):
+        if e > end:
+            total += e - max(s, end)
+            end = e
+    return total
+
+
 def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, daemon: Daemon, timeout_s: float) -> BackfillOutcome:
     """Poll until the backfill and all its runs have finished (or fail with the daemon's log)."""
     from dagster._core.execution.backfill import BulkActionStatus
@@ -150,7 +163,8 @@ def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, daemon: Da
                      "assets": sorted("/".join(k.path) for k in (r.dagster_run.asset_selection or []))})
     intervals = [(r["start"], r["end"]) for r in runs if r["start"] and r["end"]]
     wall = (max(e for _, e in intervals) - min(s for s, _ in intervals)) if intervals else 0.0
-    return BackfillOutcome(backfill_id, bf.status.value, wall, runs, peak_overlap(intervals))
+    return BackfillOutcome(backfill_id, bf.status.value, wall, runs, peak_overlap(intervals),
+                           busy_seconds(intervals))
 
 
 def build_prerequisites(days: Sequence[dt.date]) -> None:
@@ -225,4 +239,4 @@ def run_flow_backfill(profile: str, folder: Path, days: Sequence[dt.date], env: 
         delta.forget_tables()
     return {"profile": profile, "status": out.status, "wall_s": round(out.wall_s, 2),
             "submitted_to_done_s": round(submitted_to_done, 2), "runs": out.runs,
-            "peak_overlapping_runs": out.peak_overlap, "hashes": hashes, "daemon_log": str(daemon.log)}
+            "peak_overlapping_runs": out.peak_overlap, "busy_s": round(out.busy_s, 2), "hashes": hashes, "daemon_log": str(daemon.log)}
