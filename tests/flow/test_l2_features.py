@@ -155,3 +155,15 @@ def test_real_mbo_and_mbp10_give_the_same_minutes(real_data):
     # another session of the same files: no rows, and a note saying so
     other = l2_from_files([xnas], "NVDA", dt.date(2020, 12, 29), schema="mbo")
     assert other.rows.empty and any("no mbo records on 2020-12-29" in n for n in other.notes)
+
+
+def test_l2_files_in_the_config_file(tmp_path):
+    from primeflow_lib.config import ConfigError, load_config
+
+    p = tmp_path / "c.yaml"
+    p.write_text("l2:\n  source: dbn\n  files:\n    nvda: /data/a.dbn.zst\n    spy: [/data/b, /data/c]\n")
+    cfg = load_config(p, with_api_keys=False)
+    assert L2Settings.from_config(cfg).files == {"NVDA": ("/data/a.dbn.zst",), "SPY": ("/data/b", "/data/c")}
+    p.write_text("l2:\n  files:\n    nvda: 3\n")
+    with pytest.raises(ConfigError, match=r"key 'l2.files.nvda' must be a path or a list of paths .*got 3"):
+        load_config(p, with_api_keys=False)
