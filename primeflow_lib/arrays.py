@@ -42,6 +42,19 @@ def factorize(values: pd.Series | np.ndarray | None, n: int = 0) -> tuple[np.nda
     return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
+def codes_in(values: pd.Series | np.ndarray, universe: np.ndarray) -> np.ndarray:
+    """Index of each value in ``universe`` (a sorted str ndarray, e.g. from ``np.unique``),
+    -1 when it is absent or missing (int64). Values are compared as str."""
+    codes, uniq = factorize(values)
+    uniq = np.asarray(uniq, dtype=object).astype(str)
+    if not len(universe) or not len(uniq):
+        return np.full(len(codes), -1, np.int64)
+    pos = np.searchsorted(universe, uniq)
+    hit = (pos < len(universe)) & (universe[np.minimum(pos, len(universe) - 1)] == uniq)
+    per = np.where(hit, pos, -1)
+    return np.where(codes >= 0, per[np.maximum(codes, 0)], -1).astype(np.int64)
+
+
 def categorical(codes: np.ndarray, labels, *, sort: bool = False) -> pd.Categorical:
     """A categorical column from codes into ``labels`` (-1 = missing).
 

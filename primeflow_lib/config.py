@@ -25,7 +25,7 @@ STRATEGY_MODES = ("scalp", "day_trade", "swing")
 # Maps whose keys are the user's to choose (ticker names, channel names, signal kinds);
 # their values are validated by the rules below instead of against defaults.
 _OPEN_MAPS = {"tickers.overrides", "alerts.channels", "alerts.routing", "conditions.maps",
-              "conditions.vendor_maps", "sessions.products", "desk.sectors"}
+              "conditions.vendor_maps", "sessions.products", "desk.sectors", "l2.files"}
 CHANNEL_TYPES = ("telegram", "discord", "slack", "webhook", "console", "file")
 _CHANNEL_KEYS = {"type": str, "env": str, "chat_id_env": str, "path": str, "max_per_minute": int}
 
@@ -194,6 +194,12 @@ def _validate_open_map(key: str, value: Any, source: str) -> dict:
             if not isinstance(body, list) or not all(isinstance(t, str) and t.strip() for t in body):
                 raise ConfigError(f"{source}: key {sub!r} must be a list of tickers, got {body!r}")
             out[str(name)] = [t.strip().upper() for t in body]
+        elif key == "l2.files":
+            paths = [body] if isinstance(body, str) else body
+            if not isinstance(paths, list) or not paths or not all(isinstance(x, str) and x.strip() for x in paths):
+                raise ConfigError(f"{source}: key {sub!r} must be a path or a list of paths (DBN files or "
+                                  f"folders), got {body!r}")
+            out[str(name).strip().upper()] = [x.strip() for x in paths]
         elif key == "conditions.maps":
             # a user map adds to (or replaces codes of) the packaged map of the same name
             if not isinstance(body, Mapping):

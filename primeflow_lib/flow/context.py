@@ -35,9 +35,13 @@ time) is computed only from data available at ``t``:
 * ``gex_*``: dealer gamma levels of the ticker from the latest ``market.gamma_exposure`` row dated
   **before** the event's session (total GEX, flip, walls, the regime: spot above / below the
   flip, and distances ``level / spot - 1``); see :func:`primeflow_lib.flow.gex.gex_context`.
+* ``l2_*``: level-2 book features of the ticker from the ``market.l2_features`` minute of the
+  same session that closed last at or before the event (never the minute holding it), when L2
+  data is stored; null otherwise; see :func:`primeflow_lib.flow.l2_context.l2_context`.
 
-Passing bars that end after ``t`` (a full day in a replay), or gamma levels of the event's own
-session or later, never changes the context at ``t``: this is tested.
+Passing bars that end after ``t`` (a full day in a replay), gamma levels of the event's own
+session or later, or L2 minutes closing after ``t``, never changes the context at ``t``: this is
+tested.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import pandas as pd
 from primeflow_lib.arrays import categorical, factorize
 from primeflow_lib.flow.classify import to_ns
 from primeflow_lib.flow.gex import gex_context
+from primeflow_lib.flow.l2_context import l2_context
 from primeflow_lib.schema.flow import FLOW_CONTEXT
 
 NS_MIN = 60_000_000_000
@@ -234,6 +239,7 @@ def build_context(
     daily_bars: pd.DataFrame,
     cfg: dict[str, Any],
     gamma: pd.DataFrame | None = None,
+    l2: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Context rows (``flow.flow_context`` columns) aligned with ``events`` (same order).
 
@@ -247,6 +253,9 @@ def build_context(
         cfg: the full config (sections ``flow`` and ``market_regime``).
         gamma: ``market.gamma_exposure`` rows of the tickers (only rows dated before an
             event's session are used for it); None leaves the ``gex_*`` fields unknown.
+        l2: ``market.l2_features`` rows of the tickers for the events' sessions (only minutes
+            closed at or before an event are used for it, at most ``l2.max_age_minutes`` old);
+            None or empty leaves the ``l2_*`` fields null.
     """
     flow_cfg, reg_cfg = cfg["flow"], cfg["market_regime"]
     ne = len(events)
@@ -390,6 +399,8 @@ def build_context(
             "regime_ret": r_ret,
             "regime_vol": r_vol,
             **gex,
+            **l2_context(events["ticker"] if ne else pd.Series([], dtype=object), ev_ts, ev_date, l2,
+                         int(cfg["l2"]["max_age_minutes"]) if l2 is not None and len(l2) else 0),
         },
         copy=False,
     )

@@ -247,6 +247,7 @@ def score_batch(
     source: str = "batch",
     now: dt.datetime | None = None,
     gamma: pd.DataFrame | None = None,
+    l2: pd.DataFrame | None = None,
 ) -> FlowResult:
     """Validate, classify, contextualise and score a batch of option prints.
 
@@ -266,6 +267,9 @@ def score_batch(
         gamma: ``market.gamma_exposure`` rows (the previous session's, from
             :func:`primeflow_lib.flow.inputs.read_gamma_levels`) for the ``gex_*`` context
             fields; only rows dated before an event's session are used. None: fields unknown.
+        l2: ``market.l2_features`` rows of the session (from
+            :func:`primeflow_lib.flow.inputs.read_l2_features`) for the ``l2_*`` context fields;
+            only minutes closed at or before each event are used. None: fields null.
 
     Returns:
         :class:`FlowResult`. Deterministic: the same inputs give identical frames and ids.
@@ -288,7 +292,7 @@ def score_batch(
     ne = len(ev)
     if ne:
         oi, iv, de, cd = _chain_lookup(ev, chain)
-        ctx = build_context(ev, bars_1m, daily_bars, cfg, gamma)
+        ctx = build_context(ev, bars_1m, daily_bars, cfg, gamma, l2)
         spot = ctx["spot"].to_numpy(np.float64)
         strike = ev["strike"].to_numpy(np.float64)
         is_call = ev["right"].to_numpy(dtype=object) == "C"
@@ -589,6 +593,7 @@ def score_chunks(
     source: str = "batch",
     now: dt.datetime | None = None,
     gamma: pd.DataFrame | None = None,
+    l2: pd.DataFrame | None = None,
 ) -> Iterator[tuple[list[str], FlowResult]]:
     """:func:`score_batch` chunk by chunk (see :func:`plan_chunks`): yields ``(underlyings,
     result)`` per chunk, so a caller writes each result and lets it go.
@@ -606,6 +611,7 @@ def score_chunks(
     ch = _ByTicker(chain, "underlying")
     hist = _ByTicker(history, "ticker")
     gam = _ByTicker(gamma, "underlying")
+    book = _ByTicker(l2, "ticker")
     for tickers in chunks:
         prints = load_chunk(list(tickers))
         res = score_batch(
@@ -618,6 +624,7 @@ def score_chunks(
             source=source,
             now=now,
             gamma=gam.take(tickers),
+            l2=book.take(tickers),
         )
         yield list(tickers), res
 
@@ -634,7 +641,8 @@ def _worker_score(tickers: list[str]) -> Any:
     w = _WORKER
     inp = w["load_inputs"](tickers)
     res = score_batch(inp["prints"], inp.get("bars_1m"), inp.get("daily_bars"), inp.get("chain"), w["cfg"],
-                      inp.get("history"), source=w["source"], now=w["now"], gamma=inp.get("gamma"))
+                      inp.get("history"), source=w["source"], now=w["now"], gamma=inp.get("gamma"),
+                      l2=inp.get("l2"))
     return w["sink"](tickers, res)
 
 
@@ -650,7 +658,7 @@ def score_chunks_parallel(
 ) -> list[Any]:
     """Score chunks of underlyings in ``workers`` processes (spawned), each chunk end to end in
     one worker: ``load_inputs(tickers)`` returns that chunk's ``prints`` and its ``bars_1m``,
-    ``daily_bars`` (with the regime benchmark's), ``chain``, ``history``, ``gamma``;
+    ``daily_bars`` (with the regime benchmark's), ``chain``, ``history``, ``gamma``, ``l2``;
     ``sink(tickers, result)`` runs in the worker (write the rows there) and its small return
     value comes back. Returns those values in chunk order. ``load_inputs`` and ``sink`` must be
     picklable (module-level functions or ``functools.partial`` of them). Memory held is about one

@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.arrays import categorical, factorize
+from primeflow_lib.arrays import categorical, codes_in, factorize
 from primeflow_lib.pricing import bs_gamma, bs_gamma_profile
 from primeflow_lib.schema.flow import FLOW_CONTEXT
 from primeflow_lib.schema.quarantine import quarantine_rows
@@ -638,12 +638,7 @@ def gex_context(
                               return_inverse=True)
         o = np.lexsort((l_day, l_tk))
         l_key = l_tk[o] * 1_000_000 + l_day[o]
-        e_codes, e_u = factorize(ticker)
-        e_u = np.asarray(e_u, dtype=object).astype(str)
-        pos = np.searchsorted(l_u, e_u)
-        hit = (pos < len(l_u)) & (l_u[np.minimum(pos, len(l_u) - 1)] == e_u)
-        per_u = np.where(hit, pos, -1)
-        etk = np.where(e_codes >= 0, per_u[np.maximum(e_codes, 0)] if len(per_u) else -1, -1)
+        etk = codes_in(ticker, l_u)
         e_day = np.asarray(event_date).astype("datetime64[ns]").astype("datetime64[D]").astype(np.int64)
         j = np.searchsorted(l_key, etk * 1_000_000 + e_day - 1, side="right") - 1
         jj = o[np.maximum(j, 0)]

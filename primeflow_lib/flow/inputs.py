@@ -7,6 +7,8 @@ One reader for the daily partitions and the near-live job:
 * daily bars of the ``market_regime.trend_lookback_days`` (+5) sessions *before* the session;
 * the previous session's chain snapshot (open interest as of the open, IV, delta);
 * the previous session's dealer gamma levels (``market.gamma_exposure``);
+* the session's level-2 book minutes (``market.l2_features``; near-live: only minutes that
+  closed by ``until``), empty when no L2 source writes them;
 * earlier flow events for swing memory (``swing.repeat_lookback_days`` sessions), plus, for
   near-live, the session's earlier batches from ``live.flow_events``.
 """
@@ -42,7 +44,7 @@ def load_scoring_inputs(
     bars_1m: pd.DataFrame | None = None,
     history: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """``{"bars_1m", "daily_bars", "chain", "gamma", "history"}`` for scoring ``day``'s prints of
+    """``{"bars_1m", "daily_bars", "chain", "gamma", "l2", "history"}`` for scoring ``day``'s prints of
     ``tickers`` (plus the regime benchmark). See the module doc for what is read.
 
     A caller scoring a range of sessions may pass ``bars_1m`` (already sliced with
@@ -66,7 +68,8 @@ def load_scoring_inputs(
         today = con.execute(f"SELECT {cols} FROM live.flow_events WHERE trade_date = ?", [day]).df()
         history = pd.concat([history, today], ignore_index=True) if len(today) else history
     gamma = read_gamma_levels(con, day, tickers)
-    return {"bars_1m": bars, "daily_bars": daily, "chain": chain, "gamma": gamma, "history": history}
+    l2 = read_l2_features(con, day, tickers, until=until)
+    return {"bars_1m": bars, "daily_bars": daily, "chain": chain, "gamma": gamma, "l2": l2, "history": history}
 
 
 def read_daily_and_chain(
@@ -121,3 +124,15 @@ def read_gamma_levels(con: duckdb.DuckDBPyConnection, day: dt.date, tickers: lis
     return con.execute(
         select_sql(ms.GAMMA_EXPOSURE, "underlying IN (SELECT unnest(?)) AND trade_date = ?"),
         [sorted(set(tickers)), prev]).df()
+
+
+def read_l2_features(con: duckdb.DuckDBPyConnection, day: dt.date, tickers: list[str], *,
+                     until: dt.datetime | None = None) -> pd.DataFrame:
+    """``market.l2_features`` rows of ``tickers`` for ``day`` (with ``until``: only minutes that
+    closed by then), sorted by ticker and minute. Empty when no L2 source writes them."""
+    where = "ticker IN (SELECT unnest(?)) AND trade_date = ?"
+    params: list = [sorted(set(tickers)), day]
+    if until is not None:
+        where += " AND ts + INTERVAL 1 MINUTE <= ?"
+        params.append(until)
+    return con.execute(select_sql(ms.L2_FEATURES, where) + " ORDER BY ticker, ts", params).df()

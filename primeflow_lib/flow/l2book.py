@@ -46,6 +46,8 @@ Features (:func:`book_features`)
 
 from __future__ import annotations
 
+import heapq
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -71,20 +73,91 @@ def _code(x) -> str:
 
 def read_dbn(path: str | os.PathLike) -> tuple[object, list]:
     """``(metadata, records)`` of a DBN file (zstd-compressed when its name ends in ``.zst``)."""
-    import databento_dbn as dbn
+    meta, records = open_dbn(path)
+    return meta, list(records)
 
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"DBN file not found: {p}")
-    comp = dbn.Compression.ZSTD if p.suffix == ".zst" else dbn.Compression.NONE
-    dec = dbn.DBNDecoder(compression=comp)
-    dec.write(p.read_bytes())
-    try:
-        recs = dec.decode()
-    except Exception as exc:  # databento_dbn raises its own error types
-        raise ValueError(f"{p}: not a readable DBN file: {exc}") from None
-    meta = recs[0] if recs and type(recs[0]).__name__ == "Metadata" else None
-    return meta, [r for r in recs if r is not meta]
+
+#: bytes read and decoded at a time by :func:`open_dbn`
+DBN_CHUNK_BYTES = 1 << 22
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def open_dbn(source: str | os.PathLike | bytes, *, name: str | None = None,
+             chunk_bytes: int = DBN_CHUNK_BYTES) -> tuple[object, Iterator]:
+    """``(metadata, records)`` of a DBN stream read ``chunk_bytes`` at a time: a ``.dbn`` /
+    ``.dbn.zst`` file or the bytes of one (an HTTP response body). zstd is recognised by its
+    magic number. ``records`` is a generator, so a day of MBO messages is never held in memory at
+    once; a stream that ends inside a record or inside its zstd frame is an error naming
+    ``name`` (default: the file name) when the generator reaches it.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a DBN stream (raised here, from the header) or truncated (raised by
+            the generator).
+    """
+    import databento_dbn as dbn
+    import zstandard
+
+    if isinstance(source, bytes | bytearray | memoryview):
+        data, label = bytes(source), name or "DBN stream"
+        head = data[:4]
+        chunks: Iterator[bytes] = (data[i:i + chunk_bytes] for i in range(0, len(data), chunk_bytes))
+    else:
+        p = Path(source)
+        if not p.is_file():
+            raise FileNotFoundError(f"DBN file not found: {p}")
+        label = name or str(p)
+        with p.open("rb") as fh:
+            head = fh.read(4)
+
+        def file_chunks() -> Iterator[bytes]:
+            with p.open("rb") as f:
+                while block := f.read(chunk_bytes):
+                    yield block
+
+        chunks = file_chunks()
+    zd = zstandard.ZstdDecompressor().decompressobj() if head == _ZSTD_MAGIC else None
+    dec = dbn.DBNDecoder()
+
+    def plain() -> Iterator[bytes]:
+        for block in chunks:
+            if zd is None:
+                yield block
+                continue
+            try:
+                yield zd.decompress(block)
+            except zstandard.ZstdError as exc:
+                raise ValueError(f"{label}: corrupt zstd stream ({exc})") from None
+        if zd is not None and not zd.eof:
+            raise ValueError(f"{label}: truncated zstd stream (the data ends inside its frame)")
+
+    blocks = plain()
+
+    def decoded() -> Iterator[list]:
+        for block in blocks:
+            dec.write(block)
+            try:
+                recs = dec.decode()
+            except Exception as exc:  # databento_dbn raises its own error types
+                raise ValueError(f"{label}: not a readable DBN file: {exc}") from None
+            if recs:
+                yield recs
+        left = len(dec.buffer())
+        if left:
+            raise ValueError(f"{label}: truncated DBN stream: {left} bytes after the last whole record")
+
+    batches = decoded()
+    first = next(batches, [])
+    meta = first[0] if first and type(first[0]).__name__ == "Metadata" else None
+    if meta is None:
+        raise ValueError(f"{label}: not a readable DBN file: no metadata header")
+
+    def records() -> Iterator:
+        yield from first[1:]
+        for recs in batches:
+            yield from recs
+
+    return meta, records()
 
 
 @dataclass
@@ -247,8 +320,9 @@ class MBOBook:
 
     def levels(self, depth: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top ``depth`` ``(price, size)`` levels: bids best first, asks best first."""
-        b = sorted(self.bids.items(), key=lambda kv: -kv[0])[:depth]
-        a = sorted(self.asks.items(), key=lambda kv: kv[0])[:depth]
+        # partial selection: a deep book has hundreds of levels, a feature needs a few
+        b = [(p, self.bids[p]) for p in heapq.nlargest(depth, self.bids)]
+        a = [(p, self.asks[p]) for p in heapq.nsmallest(depth, self.asks)]
         return b, a
 
     def snapshot(self) -> dict:
@@ -288,11 +362,19 @@ def replay(records: Iterable, book: MBOBook | None = None, depth: int = 10) -> I
             yield rec, book.levels(depth)
 
 
-def _top(levels) -> tuple[float, float, float, float]:
+def top_of_book(levels) -> tuple[float, float, float, float]:
+    """``(bid price, bid size, ask price, ask size)`` of ``(bids, asks)`` levels, prices in USD
+    (NaN price and size 0 for an empty side)."""
     bids, asks = levels
     bp, bq = (bids[0][0] / PRICE_SCALE, float(bids[0][1])) if bids else (np.nan, 0.0)
     ap, aq = (asks[0][0] / PRICE_SCALE, float(asks[0][1])) if asks else (np.nan, 0.0)
     return bp, bq, ap, aq
+
+
+def depth_sums(levels, k: int) -> tuple[float, float]:
+    """Shares on the top ``k`` bid and ask levels of ``(bids, asks)`` levels."""
+    bids, asks = levels
+    return float(sum(s for _, s in bids[:k])), float(sum(s for _, s in asks[:k]))
 
 
 def ofi_event(prev, cur) -> float:
@@ -301,9 +383,9 @@ def ofi_event(prev, cur) -> float:
     pb0, qb0, pa0, qa0 = prev
     pb1, qb1, pa1, qa1 = cur
     e = 0.0
-    if np.isfinite(pb0) and np.isfinite(pb1):
+    if math.isfinite(pb0) and math.isfinite(pb1):
         e += (qb1 if pb1 >= pb0 else 0.0) - (qb0 if pb1 <= pb0 else 0.0)
-    if np.isfinite(pa0) and np.isfinite(pa1):
+    if math.isfinite(pa0) and math.isfinite(pa1):
         e += -(qa1 if pa1 <= pa0 else 0.0) + (qa0 if pa1 >= pa0 else 0.0)
     return e
 
@@ -313,11 +395,9 @@ def book_features(snapshots: Iterable[tuple[int, tuple]], k: int = 5) -> pd.Data
     depth_imbalance_k, ofi`` (see the module docstring)."""
     rows, prev = [], None
     for ts, levels in snapshots:
-        top = _top(levels)
+        top = top_of_book(levels)
         bp, bq, ap, aq = top
-        bids, asks = levels
-        sb = float(sum(s for _, s in bids[:k]))
-        sa = float(sum(s for _, s in asks[:k]))
+        sb, sa = depth_sums(levels, k)
         micro = (bp * aq + ap * bq) / (bq + aq) if bq + aq > 0 and np.isfinite(bp) and np.isfinite(ap) else np.nan
         rows.append({
             "ts": pd.Timestamp(int(ts), unit="ns", tz="UTC"), "bid": bp, "ask": ap, "spread": ap - bp,

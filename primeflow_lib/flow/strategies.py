@@ -59,6 +59,7 @@ import pandas as pd
 
 from primeflow_lib.config import get_ticker_config
 from primeflow_lib.flow.gex import GEX_CONTEXT_COLUMNS
+from primeflow_lib.flow.l2_context import L2_CONTEXT_COLUMNS, NO_L2
 from primeflow_lib.flow.scoring import COMPONENTS, score_signal, tag_names, trend_checks
 from primeflow_lib.flow.side import AGGRESSIVE_SIDES
 from primeflow_lib.schema.flow import SIGNALS
@@ -90,6 +91,7 @@ CONTEXT_KEYS = (
     "regime_ret",
     "regime_vol",
     *GEX_CONTEXT_COLUMNS,
+    *L2_CONTEXT_COLUMNS,
 )
 
 
@@ -477,6 +479,10 @@ def _build_rows(kind, c, sel, gates, strength, tags, comps, extra) -> pd.DataFra
     ctx_json = []
     for i, r in enumerate(ctx_recs):
         d = {k: _json_val(v) for k, v in r.items()}
+        if d.get("l2_source", NO_L2) == NO_L2:
+            # no L2 minute: the signal's context reads exactly as it did before L2 existed
+            for k in L2_CONTEXT_COLUMNS:
+                d.pop(k, None)
         for k, arr in extra.items():
             d[k] = int(arr[i])
         ctx_json.append(json.dumps(d, sort_keys=True))

@@ -170,7 +170,7 @@ def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect
     with connect() as con:
         inputs = load_scoring_inputs(con, day, tickers, cfg, until=until, live_history=True)
     res = score_batch(prints, inputs["bars_1m"], inputs["daily_bars"], inputs["chain"], cfg,
-                      inputs["history"], source=source, gamma=inputs["gamma"])
+                      inputs["history"], source=source, gamma=inputs["gamma"], l2=inputs["l2"])
     now_ny = now or dt.datetime.now(NY).replace(tzinfo=None)
     hb = heartbeat_row(res, source=source, now=now_ny)
     with connect() as con, db.transaction(con):

@@ -285,11 +285,24 @@ FLOW_CONTEXT = Table(
         C("gex_flip_dist", "DOUBLE", "gex_flip / spot - 1 (negative: flip below spot)", nullable=True),
         C("gex_call_wall_dist", "DOUBLE", "gex_call_wall / spot - 1", nullable=True),
         C("gex_put_wall_dist", "DOUBLE", "gex_put_wall / spot - 1", nullable=True),
+        # level-2 book (primeflow_lib.flow.l2_context), from market.l2_features of the same session
+        C("l2_asof", "TIMESTAMP", "close (start + 1 minute) of the market.l2_features minute used: the last "
+          "minute of the ticker's session that closed at or before ts (never the minute holding ts). Null, like "
+          "every other l2_* field (l2_source is then 'none'), when no L2 source is configured, the ticker has no L2 rows that session, or the "
+          "last one closed more than l2.max_age_minutes before ts", nullable=True),
+        C("l2_ofi_1m", "DOUBLE", "order-flow imbalance over that minute, shares (positive = buying pressure); "
+          "null also when the book lost sync in it", nullable=True),
+        C("l2_depth_imbalance", "DOUBLE", "depth imbalance over the top l2.depth_levels levels at that minute's "
+          "end, in [-1, 1] (positive = more shares bid)", nullable=True),
+        C("l2_spread", "DOUBLE", "bid-ask spread of the underlying at that minute's end, USD", nullable=True),
+        C("l2_source", "VARCHAR", "where that minute came from: vendor, schema and dataset, e.g. "
+          "'dbn mbo XNAS.ITCH'; 'none' when no L2 minute was usable (the other l2_* fields are then null)"),
     ),
     key=("event_id",),
     doc="Market context of each flow event, computed only from data available at the event's "
-    "time: spot, VWAP, time-of-day RVOL, 15-minute and daily trend, level breaks, regime and the "
-    "previous snapshot's dealer gamma levels.",
+    "time: spot, VWAP, time-of-day RVOL, 15-minute and daily trend, level breaks, regime, the "
+    "previous snapshot's dealer gamma levels and, when L2 data is stored, the last complete minute's order-flow "
+    "and depth imbalance.",
 )
 
 SIGNALS = Table(

@@ -176,3 +176,49 @@ GAMMA_BY_EXPIRY = Table(
 )
 
 TABLES = (*TABLES, GAMMA_EXPOSURE, GAMMA_BY_STRIKE, GAMMA_BY_EXPIRY)
+
+# Level-2 order-book features per minute (primeflow_lib.market.l2_features; docs/models.md "L2 book").
+L2_FEATURES = Table(
+    schema="market",
+    name="l2_features",
+    columns=(
+        C("trade_date", "DATE", "session date (America/New_York) of the minute"),
+        C("ts", "TIMESTAMP", "minute start, America/New_York wall time (naive); the minute holds the records "
+          "received (Databento ts_recv) in [ts, ts + 1 minute)"),
+        C("ticker", "VARCHAR", "underlying symbol"),
+        C("ofi", "DOUBLE", "order-flow imbalance (Cont, Kukanov and Stoikov 2014) summed over the book events of "
+          "the minute, shares (positive = buying pressure); null when the book was out of sync at any time in the "
+          "minute",
+          nullable=True),
+        C("book_events", "INTEGER", "complete book events (records flagged F_LAST) applied in sync in the minute"),
+        C("messages", "INTEGER", "records of the instrument received in the minute (0: a quiet minute between "
+          "two records; its book state is carried over)"),
+        C("bid", "DOUBLE", "best bid at the end of the minute, USD (null: no bid, or the book out of sync)",
+          nullable=True),
+        C("ask", "DOUBLE", "best ask at the end of the minute, USD", nullable=True),
+        C("bid_size", "BIGINT", "shares at the best bid at the end of the minute", nullable=True),
+        C("ask_size", "BIGINT", "shares at the best ask at the end of the minute", nullable=True),
+        C("spread", "DOUBLE", "ask - bid at the end of the minute, USD", nullable=True),
+        C("mid", "DOUBLE", "(bid + ask) / 2 at the end of the minute, USD", nullable=True),
+        C("bid_depth", "BIGINT", "shares on the top depth_levels bid levels at the end of the minute", nullable=True),
+        C("ask_depth", "BIGINT", "shares on the top depth_levels ask levels at the end of the minute", nullable=True),
+        C("depth_imbalance", "DOUBLE", "(bid_depth - ask_depth) / (bid_depth + ask_depth) at the end of the "
+          "minute, in [-1, 1]; null with no shares on either side", nullable=True),
+        C("depth_levels", "INTEGER", "levels per side summed into the depths (config l2.depth_levels)"),
+        C("synced", "BOOLEAN", "the book was in sync at the end of the minute (false: the state columns are null "
+          "until a resynchronisation)"),
+        C("book_issues", "INTEGER", "integrity problems in the minute (sequence gap or reversal, crossed book, "
+          "unknown order id): each cleared the book"),
+        C("schema", "VARCHAR", "Databento schema of the records: mbo (book rebuilt order by order) | mbp-10"),
+        C("dataset", "VARCHAR", "Databento dataset, e.g. XNAS.ITCH"),
+        VENDOR,
+        C("source", "VARCHAR", "where the records came from: the DBN file(s), or the historical API request"),
+    ),
+    key=("ticker", "ts"),
+    doc="Level-2 order-book features per ticker and minute from Databento MBO or MBP-10 records: order-flow "
+    "imbalance over the minute, and spread, mid and depth imbalance over the top levels at its end. Written only "
+    "when an L2 source is configured (config l2); the flow context reads the last complete minute before each "
+    "event (l2_* fields of flow.flow_context).",
+)
+
+TABLES = (*TABLES, L2_FEATURES)

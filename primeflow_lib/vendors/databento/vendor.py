@@ -249,6 +249,19 @@ class DatabentoVendor(PrintSource, ChainSource, BarSource):
         data = dbn.decode(body, f"{self.equities_dataset} {schema}", schema=schema, dataset=self.equities_dataset)
         return dbn.bars(data, dbn.symbol_map(body))
 
+    def book_records(self, tickers: Sequence[str], day: dt.date, *, schema: str, dataset: str | None = None) -> bytes:
+        """The raw (zstd) DBN body of one session's order-book records (``mbo`` or ``mbp-10``)
+        of ``tickers`` (``raw_symbol``) on an equities ``dataset`` (default
+        ``equities_dataset``), 00:00-24:00 New York: decode it with
+        :func:`primeflow_lib.flow.l2book.open_dbn`; its metadata maps instrument ids to tickers.
+        Level-2 features: :mod:`primeflow_lib.market.l2_sources`."""
+        if schema not in ("mbo", "mbp-10"):
+            raise VendorError(f"databento: book schema {schema!r} must be mbo or mbp-10", vendor=self.name)
+        ds = dataset or self.equities_dataset
+        start, end = _day_utc(day)
+        return self.get_range(ds, schema, [t.upper() for t in tickers], "raw_symbol", start, end,
+                              what=f"{schema} book of {', '.join(tickers)} {day}")
+
     def daily_bars(self, tickers: Sequence[str], start: dt.date, end: dt.date) -> pd.DataFrame:
         return self._bars("ohlcv-1d", tickers, start, end)
 

@@ -7,7 +7,8 @@ position per signal and carries open positions from session to session.
 
 Inputs are read so that nothing after the session is visible: the previous sessions' chain
 snapshot (open interest as of the open) and its dealer gamma levels, daily bars before the session, 1-minute bars of the
-session and the RVOL lookback, and earlier sessions' events for swing memory.
+session and the RVOL lookback, the session's level-2 book minutes when stored (an event uses only minutes closed
+before it), and earlier sessions' events for swing memory.
 """
 
 import datetime as dt
@@ -27,6 +28,7 @@ from primeflow_lib.flow.inputs import (
     read_bars,
     read_daily_and_chain,
     read_gamma_levels,
+    read_l2_features,
 )
 from primeflow_lib.flow.inputs import select_sql as _select
 from primeflow_lib.flow.paper import outcome_counts, paper_trade
@@ -37,6 +39,7 @@ from primeflow_pipelines.defs.flow.prints import PRINTS_KEY
 from primeflow_pipelines.defs.ingest import preview_md
 from primeflow_pipelines.defs.market.assets import CHAIN_KEY, DAILY_KEY, INTRADAY_KEY
 from primeflow_pipelines.defs.market.gamma import GAMMA_KEY
+from primeflow_pipelines.defs.market.l2 import L2_KEY
 from primeflow_pipelines.defs.partitions import (
     BACKFILL_ENV,
     backfill_policy,
@@ -72,7 +75,7 @@ def _before(key: dg.AssetKey, sessions: int) -> dg.AssetDep | dg.AssetKey:
     specs=[
         dg.AssetSpec(EVENTS_KEY, deps=[_before(PRINTS_KEY, MEMORY_SESSIONS), _before(CHAIN_KEY, 1)],
                      description=fs.FLOW_EVENTS.doc, group_name="flow", kinds={"duckdb", "python"}),
-        dg.AssetSpec(CONTEXT_KEY, deps=[_before(INTRADAY_KEY, RVOL_SESSIONS), DAILY_KEY, _before(GAMMA_KEY, 1)],
+        dg.AssetSpec(CONTEXT_KEY, deps=[_before(INTRADAY_KEY, RVOL_SESSIONS), DAILY_KEY, _before(GAMMA_KEY, 1), L2_KEY],
                      description=fs.FLOW_CONTEXT.doc, group_name="flow", kinds={"duckdb", "python"}),
         dg.AssetSpec(SIGNALS_KEY, deps=[EVENTS_KEY, CONTEXT_KEY], description=fs.SIGNALS.doc,
                      group_name="flow", kinds={"duckdb", "python"}),
@@ -109,11 +112,11 @@ def flow_scoring(
                 inputs = _read_session_inputs(con, chunk, cfg)
             scored: list[tuple[dt.date, FlowResult]] = []
             try:
-                for day, prints, daily, chain, gamma in inputs:
+                for day, prints, daily, chain, gamma, l2 in inputs:
                     history = (pd.concat(memory[-keep:], ignore_index=True) if memory
                                else pd.DataFrame(columns=list(HISTORY_COLUMNS)))
                     res = score_batch(prints, bars_for_day(all_bars, day, cfg), daily, chain, cfg, history,
-                                      source=f"daily:{day}", gamma=gamma)
+                                      source=f"daily:{day}", gamma=gamma, l2=l2)
                     scored.append((day, res))
                     memory = [*memory, history_rows(res.events)][-keep:] if keep else []
                     tally.add(res)
@@ -188,8 +191,8 @@ def _swing_memory_seed(warehouse: WarehouseResource, first: dt.date, keep: int, 
 
 def _read_session_inputs(
     con, days: list[dt.date], cfg: dict
-) -> list[tuple[dt.date, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
-    """``(day, prints, daily_bars, chain, gamma levels)`` per session, stopping before the first session with
+) -> list[tuple[dt.date, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """``(day, prints, daily_bars, chain, gamma levels, L2 minutes)`` per session, stopping before the first session with
     no stored prints (the caller fails there after writing the sessions before it)."""
     out = []
     for day in days:
@@ -198,7 +201,7 @@ def _read_session_inputs(
             break
         names = sorted(prints["underlying"].unique())
         daily, chain = read_daily_and_chain(con, day, names, cfg)
-        out.append((day, prints, daily, chain, read_gamma_levels(con, day, names)))
+        out.append((day, prints, daily, chain, read_gamma_levels(con, day, names), read_l2_features(con, day, names)))
     return out
 
 
