@@ -13,7 +13,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast ui bench lint docs clean-warehouse workbench reliability
+.PHONY: install demo test test-fast ui bench lint docs clean-warehouse workbench reliability check-real
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -60,6 +60,11 @@ bench: install
 # line one JSON object (see tests/reliability/run.py)
 reliability: install
 	$(BIN)/python tests/reliability/run.py
+
+# the flow engine, GEX and the CSV backtest path on the real samples (PRIMEFLOW_REAL_DATA,
+# default ../shared/real-data): one table; exits 0 with a message when the folder is absent
+check-real: install
+	$(BIN)/primeflow check-real
 
 lint: install
 	$(BIN)/ruff check .

@@ -24,7 +24,8 @@ STRATEGY_MODES = ("scalp", "day_trade", "swing")
 
 # Maps whose keys are the user's to choose (ticker names, channel names, signal kinds);
 # their values are validated by the rules below instead of against defaults.
-_OPEN_MAPS = {"tickers.overrides", "alerts.channels", "alerts.routing"}
+_OPEN_MAPS = {"tickers.overrides", "alerts.channels", "alerts.routing", "conditions.maps",
+              "conditions.vendor_maps", "sessions.products"}
 CHANNEL_TYPES = ("telegram", "discord", "slack", "webhook", "console", "file")
 _CHANNEL_KEYS = {"type": str, "env": str, "chat_id_env": str, "path": str, "max_per_minute": int}
 
@@ -32,6 +33,7 @@ _CHANNEL_KEYS = {"type": str, "env": str, "chat_id_env": str, "path": str, "max_
 API_KEY_ENV = {
     "massive": ("POLYGON_MASSIVE_KEY", "POLYGON_API_KEY", "MASSIVE_API_KEY"),
     "alpha_vantage": ("ALPHAVANTAGE_API_KEY",),
+    "databento": ("DATABENTO_API_KEY",),
 }
 
 
@@ -131,7 +133,9 @@ def _merge(defaults: dict, user: Mapping, source: str, prefix: str = "") -> dict
         if not isinstance(k, str):
             raise ConfigError(f"{source}: key {key!r} must be a string")
         if key in _OPEN_MAPS:
-            out[k] = _validate_open_map(key, v, source)
+            validated = _validate_open_map(key, v, source)
+            keep = key in ("conditions.maps", "conditions.vendor_maps", "sessions.products")
+            out[k] = {**defaults[k], **validated} if keep else validated
             continue
         if k not in defaults:
             allowed = ", ".join(sorted(defaults))
@@ -186,7 +190,25 @@ def _validate_open_map(key: str, value: Any, source: str) -> dict:
                     "that holds its URL or token (secrets never go in config files)"
                 )
             out[str(name)] = dict(body)
-        else:  # alerts.routing
+        elif key == "conditions.maps":
+            # a user map adds to (or replaces codes of) the packaged map of the same name
+            if not isinstance(body, Mapping):
+                raise ConfigError(f"{source}: key {sub!r} must be a mapping of code -> [meanings]")
+            merged_map = dict(defaults["conditions"]["maps"].get(str(name), {}))
+            for code, meanings in body.items():
+                if isinstance(meanings, str):
+                    meanings = [meanings]
+                if not isinstance(meanings, list) or not all(isinstance(m, str) for m in meanings):
+                    raise ConfigError(f"{source}: key '{sub}.{code}' must be a list of meanings")
+                merged_map[str(code)] = meanings
+            out[str(name)] = merged_map
+        elif key == "sessions.products":
+            if not isinstance(body, Mapping) or set(body) - {"open", "close"} or not all(
+                isinstance(v, str) for v in body.values()
+            ):
+                raise ConfigError(f"{source}: key {sub!r} must be a mapping {{open: 'HH:MM', close: 'HH:MM'}}")
+            out[str(name).upper()] = {**defaults["sessions"]["default"], **body}
+        else:  # alerts.routing, conditions.vendor_maps
             if not isinstance(body, str):
                 raise ConfigError(f"{source}: key {sub!r} must be a channel name (string), got {body!r}")
             out[str(name)] = body

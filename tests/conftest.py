@@ -10,6 +10,7 @@ _SECRET_VARS = (
     "POLYGON_API_KEY",
     "MASSIVE_API_KEY",
     "ALPHAVANTAGE_API_KEY",
+    "DATABENTO_API_KEY",
     "PRIMEFLOW_VENDOR",
     "PRIMEFLOW_CONFIG",
 )
@@ -26,3 +27,19 @@ def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     yield
+
+
+@pytest.fixture
+def real_data():
+    """The real market samples folder (``PRIMEFLOW_REAL_DATA``); skipped with the reason when
+    it is absent, but failing in CI, where the folder always exists."""
+    import os
+
+    from primeflow_lib.real_data import real_data_dir, real_data_missing
+
+    why = real_data_missing()
+    if why:
+        if os.environ.get("CI") or os.environ.get("PRIMEFLOW_CI"):
+            pytest.fail(f"{why}; CI always has it")
+        pytest.skip(why)
+    return real_data_dir()

@@ -1,53 +1,85 @@
 """Prints -> orders: turn validated option prints into ``flow.flow_events`` rows.
 
-The rules, in the order they are applied (per contract and session):
+The rules, in the order they are applied (per contract and session unless said otherwise);
+each is one function below (``rule_*``), the compiled loops are in
+:mod:`primeflow_lib.flow.classify_kernels`:
 
-1. **Received order and late prints.** Prints are put in received order (``seq``, then row
-   order). A print is **late** when it carries 202/204/206/208 *or* its ``sip_timestamp`` is
+1. **Received order and late prints** (:func:`rule_received_order`). Prints are put in received
+   order (``seq``, then row order). A print is **late** when its condition means late (per the
+   vendor's condition map, :mod:`primeflow_lib.flow.conditions`) *or* its ``sip_timestamp`` is
    earlier than a print of the same contract received before it (out of sequence). Late prints
    count toward volume but are always their own event with ``is_late = true`` and never trigger a
    signal.
 2. **Time order.** Within a contract, prints are then ordered by ``sip_timestamp`` (ties keep the
    received order). Everything below works in this order.
-3. **Compression** prints (247) are dropped and counted (``compression_dropped``).
-4. **Cancels.** A print with a cancel condition (201/203/205/207) or a non-zero ``correction``
-   is a cancel message. It removes the **nearest earlier** (in time order; at an equal timestamp
-   the one received earlier) not-yet-cancelled regular print of the same contract with the same
-   price and size; both are dropped and counted (``cancels``, ``cancelled_prints``). A cancel with
-   no such print is dropped and goes to quarantine with reason "cancel with no matching earlier
-   print" (``cancels_unmatched``): nothing vanishes silently.
-5. **Side** per print from its NBBO (:mod:`primeflow_lib.flow.side`), tick rule when the quote is
-   missing or crossed/locked (confidence ``low``).
-6. **Orders.** Consecutive kept prints of the same contract form one order while every print is
-   within ``flow.sweep_window_ms`` of the order's **first** print, has the same direction class
-   (buy: above_ask/ask/to_ask, neutral: mid, sell: to_bid/bid/below_bid) and the same print class
-   (regular, multi-leg, stock-option). Late prints and negotiated prints (227, 229, 231) are always
-   orders of their own.
-7. **Event type.**
-   ``multileg`` (any of 232-236, 238, 239, 246) and ``stock_option`` (237, 240-245) are
-   non-directional; otherwise 2+ prints on 2+ exchanges = ``sweep`` (219 is recorded as
-   ``has_iso``), 2+ prints on one exchange = ``split``, one print >= ``flow.block_min_size``
-   contracts or >= ``flow.block_min_premium`` USD or with 227-231 = ``block``, else ``single``.
-8. **Event side** = the label of the size-weighted mean of its prints' side codes (rounded; all
-   prints of an order share a direction class), confidence = the lowest of its prints.
-   **Sentiment**: calls bought (buy side) or puts sold (sell side) = ``bullish``; puts bought or
-   calls sold = ``bearish``; mid or non-directional = ``neutral``.
-9. **Day volume so far** = contracts of the contract traded this session up to and including the
-   order, counted in *received* order (so a late print counts from the moment it arrived, never
-   before), plus ``prior_volume`` from earlier micro-batches of the session.
+3. **Duplicates** (:func:`rule_duplicates`): a print is a duplicate only when it is *the same
+   record delivered twice*: the same contract, the same identity (the vendor's sequence number,
+   ``vendor_sequence``, where the vendor has one; else ``seq``, the print's position in the
+   vendor's delivery of that contract and day) and the same timestamp, exchange, price, size and
+   conditions. The first received copy is kept, later copies are quarantined. Distinct fills
+   that happen to be identical in every field (same millisecond, price and size) have distinct
+   identities and are kept and counted as separate volume. Two records with one vendor sequence
+   number but different content are both kept and counted (``vendor_sequence_conflicts``).
+4. **Compression** prints are dropped and counted (``compression_dropped``).
+5. **Cancels** (:func:`rule_cancels`). A print with a cancel condition or a non-zero
+   ``correction`` is a cancel message. It removes the **nearest earlier** (in time order; at an
+   equal timestamp the one received earlier) not-yet-cancelled regular print of the same
+   contract with the same price and size; both are dropped and counted (``cancels``,
+   ``cancelled_prints``). A cancel with no such print is dropped and goes to quarantine with
+   reason "cancel with no matching earlier print" (``cancels_unmatched``).
+6. **Product session** (:func:`rule_session`): a print outside its product's regular session
+   (config ``sessions``: index and VIX options to 16:15 ET) is flagged ``is_extended`` and
+   counted (``out_of_session_prints``).
+7. **Multi-leg structures across contracts** (:func:`rule_structures`, per underlying). A
+   *bucket* is a run of kept, non-late prints of one underlying within
+   ``flow.structure_window_ms`` (1 ms) of its first print. The first of these that covers 2 to
+   ``flow.structure_max_legs`` contracts whose summed sizes are in a ratio of small integers
+   (each size / their gcd <= ``flow.structure_max_ratio``) is one structure: the whole bucket;
+   its prints that carry a multi-leg condition; the runs of vendor sequence numbers at most
+   ``flow.structure_max_seq_gap`` apart (where every print has one). Then, with
+   ``flow.structure_waive_ratio_for_flagged``, the multi-leg-flagged prints still left form one
+   structure whatever their ratio (the vendor marks them as legs; delta-weighted ratios such as
+   9:25 are common; two simultaneous complex orders may merge into one ``complex``). Each
+   structure gets a label (:data:`STRUCTURES`, :func:`label_code`), an id, its net premium and
+   (in the engine) its net delta. Its legs are non-directional (event type ``multileg``): a
+   spread is one order, never a directional bet per leg.
+8. **Side** per print from its NBBO (:mod:`primeflow_lib.flow.side`), tick rule when the quote
+   is missing or crossed/locked (confidence ``low``). When the quote is the trading venue's own
+   best quote rather than the consolidated one (``quote_source`` = ``venue_bbo``, e.g.
+   Databento ``tbbo``), the confidence is one level lower (high -> medium -> low), counted in
+   ``venue_quote_prints``.
+9. **Orders** (:func:`rule_orders`). Consecutive kept prints of the same contract form one order
+   while every print is within ``flow.sweep_window_ms`` of the order's **first** print, has the
+   same direction class (buy: above_ask/ask/to_ask, neutral: mid, sell: to_bid/bid/below_bid),
+   the same print class (regular, multi-leg, stock-option) and the same structure. Late prints
+   and negotiated prints are always orders of their own.
+10. **Event type** (:func:`rule_event_types`). ``multileg`` (a multi-leg condition or a leg of a
+    structure) and ``stock_option`` are non-directional; otherwise 2+ prints on 2+ exchanges =
+    ``sweep`` (ISO is recorded as ``has_iso``), 2+ prints on one exchange = ``split``, one print
+    >= ``flow.block_min_size`` contracts or >= ``flow.block_min_premium`` USD or an auction /
+    cross / floor print = ``block``, else ``single``.
+11. **Event side** = the label of the size-weighted mean of its prints' side codes (rounded; all
+    prints of an order share a direction class), confidence = the lowest of its prints.
+    **Sentiment**: calls bought (buy side) or puts sold (sell side) = ``bullish``; puts bought
+    or calls sold = ``bearish``; mid or non-directional = ``neutral``.
+12. **Day volume so far** (:func:`rule_day_volume`) = contracts of the contract traded this
+    session up to and including the order, counted in *received* order (so a late print counts
+    from the moment it arrived, never before), plus ``prior_volume`` from earlier micro-batches.
 
-``event_id`` = 16 hex digits of a hash of (session, contract, first print_id, last print_id,
-number of prints): stable across re-runs of the same batch.
+``event_id`` = 16 hex digits of a hash of (session, contract, first print's timestamp, exchange,
+price and size, last print's timestamp, number of prints): stable across re-runs of the same
+batch. ``structure_id`` = 16 hex digits of a hash of (session, underlying, the structure's first
+timestamp, its prints and contracts).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 import pandas as pd
 
@@ -58,14 +90,37 @@ from primeflow_lib.arrays import (
     hex_strings,
     join_segments,
     mix,
-    stable_argsort,
 )
+from primeflow_lib.flow import classify_kernels as K
 from primeflow_lib.flow import conditions as C
 from primeflow_lib.flow.side import CONFIDENCE_LABELS, MID, SIDE_LABELS, quote_side
 from primeflow_lib.schema.flow import FLOW_EVENTS
 
 EVENT_TYPES = ("sweep", "split", "block", "single", "multileg", "stock_option")
 SENTIMENTS = ("bearish", "neutral", "bullish")  # index = sentiment + 1
+#: structure labels (index = label code of :func:`label_code`)
+STRUCTURES = (
+    "vertical",
+    "straddle",
+    "strangle",
+    "calendar",
+    "diagonal",
+    "ratio",
+    "butterfly",
+    "condor",
+    "roll",
+    "complex",
+)
+NS_DAY = 86_400_000_000_000
+#: the ``flow`` keys of the structure rule and their defaults (older configs lack them)
+STRUCTURE_DEFAULTS = {
+    "structure_window_ms": 1.0,
+    "structure_max_ratio": 3,
+    "structure_max_legs": 6,
+    "structure_max_seq_gap": 64,
+    "structure_waive_ratio_for_flagged": True,
+    "roll_max_dte": 7,
+}
 
 
 @dataclass
@@ -79,133 +134,28 @@ class Classified:
     counts: dict[str, Any] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------------------- kernels
-@numba.njit(cache=True)
-def _late_and_time_order(ckey, ts):  # pragma: no cover - compiled
-    """Input in received order. Returns (late_by_ts, perm) where perm sorts each contract's block
-    by ts (stable), leaving blocks in place."""
-    n = ckey.shape[0]
-    late = np.zeros(n, np.bool_)
-    perm = np.arange(n)
-    i = 0
-    while i < n:
-        j = i
-        run_max = ts[i]
-        sorted_ok = True
-        j = i + 1
-        while j < n and ckey[j] == ckey[i]:
-            if ts[j] < run_max:
-                late[j] = True
-                sorted_ok = False
-            else:
-                run_max = ts[j]
-            j += 1
-        if not sorted_ok:
-            local = stable_argsort(ts[i:j])
-            for k in range(j - i):
-                perm[i + k] = i + local[k]
-        i = j
-    return late, perm
+@dataclass
+class _Tape:
+    """The batch's prints as arrays in time order (rule 2), then only the kept ones."""
 
+    rows: np.ndarray  # row index in ``good``
+    pos: np.ndarray  # received position (index into the received order)
+    ck: np.ndarray  # contract-session key
+    t: np.ndarray  # sip_timestamp, ns
+    price: np.ndarray
+    size: np.ndarray
+    exch: np.ndarray
+    cond: np.ndarray  # (vendor, condition) pair code
+    flags: np.ndarray  # uint16 condition flags
+    bid: np.ndarray
+    ask: np.ndarray
+    late: np.ndarray
+    ident: np.ndarray  # identity of the record at its source (vendor sequence, else seq)
+    has_vseq: np.ndarray
+    vseq: np.ndarray
 
-@numba.njit(cache=True)
-def _duplicates(ck, t, exch, price, size, cond):  # pragma: no cover - compiled
-    """Time order. Marks prints equal to an earlier print of the same run of equal (contract,
-    timestamp) on exchange, price, size and condition code."""
-    n = ck.shape[0]
-    dup = np.zeros(n, np.bool_)
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and ck[j] == ck[i] and t[j] == t[i]:
-            j += 1
-        if j - i > 1:
-            for a in range(i + 1, j):
-                for b in range(i, a):
-                    if (
-                        not dup[b]
-                        and exch[a] == exch[b]
-                        and price[a] == price[b]
-                        and size[a] == size[b]
-                        and cond[a] == cond[b]
-                    ):
-                        dup[a] = True
-                        break
-        i = j
-    return dup
-
-
-@numba.njit(cache=True)
-def _match_cancels(key_run, is_cancel):  # pragma: no cover - compiled
-    """Candidates sorted by (exact key, time). Per key run, a stack of live regular prints; a
-    cancel pops the nearest earlier one. Returns (removed, unmatched)."""
-    n = key_run.shape[0]
-    removed = np.zeros(n, np.bool_)
-    unmatched = np.zeros(n, np.bool_)
-    stack = np.empty(n, np.int64)
-    top = 0
-    for i in range(n):
-        if i == 0 or key_run[i] != key_run[i - 1]:
-            top = 0
-        if is_cancel[i]:
-            removed[i] = True
-            if top > 0:
-                top -= 1
-                removed[stack[top]] = True
-            else:
-                unmatched[i] = True
-        else:
-            stack[top] = i
-            top += 1
-    return removed, unmatched
-
-
-@numba.njit(cache=True)
-def _tick_and_group(ckey, ts, price, code, late, pclass, negotiated, window_ns):  # pragma: no cover
-    """Kept prints in time order. Fills tick-rule codes where code < 0 and assigns event starts."""
-    n = ckey.shape[0]
-    out = code.copy()
-    start = np.zeros(n, np.bool_)
-    last_dir = 0
-    first_ts = ts[0] if n else 0
-    prev_dir = 0
-    for i in range(n):
-        new_contract = i == 0 or ckey[i] != ckey[i - 1]
-        if new_contract:
-            last_dir = 0
-        if out[i] < 0:
-            if new_contract:
-                d = 0
-            elif price[i] > price[i - 1]:
-                d = 1
-            elif price[i] < price[i - 1]:
-                d = -1
-            else:
-                d = last_dir
-            out[i] = 2 if d > 0 else (4 if d < 0 else 3)
-            last_dir = d
-        else:
-            if not new_contract:
-                if price[i] > price[i - 1]:
-                    last_dir = 1
-                elif price[i] < price[i - 1]:
-                    last_dir = -1
-        c = out[i]
-        dr = 1 if c < 3 else (-1 if c > 3 else 0)
-        if (
-            new_contract
-            or late[i]
-            or late[i - 1]
-            or negotiated[i]
-            or negotiated[i - 1]
-            or pclass[i] != pclass[i - 1]
-            or dr != prev_dir
-            or ts[i] - first_ts > window_ns
-        ):
-            start[i] = True
-            first_ts = ts[i]
-        prev_dir = dr
-    return out, start
+    def take(self, idx: np.ndarray) -> _Tape:
+        return _Tape(**{k: v[idx] for k, v in self.__dict__.items()})
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -259,203 +209,229 @@ def _dates(s: pd.Series) -> tuple[np.ndarray, list[dt.date]]:
     return codes.astype(np.int64), vals
 
 
-# ------------------------------------------------------------------------------------ main entry
-def classify_prints(
-    good: pd.DataFrame,
-    contracts: pd.DataFrame,
-    flow_cfg: dict[str, Any],
-    *,
-    conditions: np.ndarray | None = None,
-    prior_volume: pd.DataFrame | None = None,
-) -> Classified:
-    """Group validated prints into orders (see module doc for every rule).
+def _num_col(good: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in good:
+        return np.full(len(good), np.nan)
+    return pd.to_numeric(good[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
 
-    Args:
-        good: ``ValidatedPrints.good`` (``flow.option_prints`` columns + ``row_number`` +
-            ``contract_code``).
-        contracts: ``ValidatedPrints.contracts``.
-        conditions: ``ValidatedPrints.conditions`` (with ``good.condition_code``); when omitted
-            the ``conditions`` column is parsed here.
-        flow_cfg: the ``flow`` config section (``sweep_window_ms``, ``block_min_size``,
-            ``block_min_premium``, ``mid_band``).
-        prior_volume: optional frame ``trade_date, option_symbol, volume`` of contracts already
-            traded this session in earlier micro-batches (added to ``day_volume``).
 
-    Returns:
-        :class:`Classified` with one row per order (no market context yet).
-    """
-    n = len(good)
-    counts: dict[str, Any] = {
-        "prints_in": n,
-        "duplicates": 0,
-        "compression_dropped": 0,
-        "cancels": 0,
-        "cancelled_prints": 0,
-        "cancels_unmatched": 0,
-        "late_prints": 0,
-        "late_by_timestamp": 0,
-        "no_quote_prints": 0,
-        "crossed_quote_prints": 0,
-        "unknown_condition_prints": 0,
-        "extended_hours_prints": 0,
-    }
-    if n == 0:
-        return Classified(events=empty_events(), counts=counts)
-
-    _t0 = [time.perf_counter()]
-    timings: dict[str, float] = {}
-
-    def _tick(name: str) -> None:
-        now = time.perf_counter()
-        timings[name] = round(now - _t0[0], 4)
-        _t0[0] = now
-
-    date_code, dates = _dates(good["trade_date"])
-    ccode = good["contract_code"].to_numpy(np.int64)
-    ncon = int(ccode.max()) + 1
-    ckey = date_code * ncon + ccode
+def _wall(good: pd.DataFrame) -> np.ndarray:
+    """sip_ts as naive NY wall-time ns per row; rebuilt from sip_timestamp where missing."""
     ts = good["sip_timestamp"].to_numpy(np.int64)
-    rown = good["row_number"].to_numpy(np.int64)
-    if "seq" in good:
-        seq = pd.to_numeric(good["seq"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
-        seq = np.where(np.isfinite(seq), seq, rown).astype(np.int64)
-    else:
-        seq = rown
+    if "sip_ts" not in good:
+        return sip_wall_ns(ts)
+    w = to_ns(good["sip_ts"])
+    bad = w == np.iinfo(np.int64).min
+    if bad.any():
+        w = w.copy()
+        w[bad] = sip_wall_ns(ts[bad])
+    return w
 
-    _tick("setup")
-    # 1. received order (ckey, seq, row)
-    order = _received_order(ckey, seq, rown)
-    ck_r = ckey[order]
-    late_ts, perm = _late_and_time_order(ck_r, ts[order])
-    late_ts_by_row = np.empty(n, np.bool_)
-    late_ts_by_row[order] = late_ts
-    tord = order[perm]  # row indices in time order
 
-    _tick("late_perm")
-    # gather in time order
-    ck = ckey[tord]
-    t = ts[tord]
-    price = good["price"].to_numpy(np.float64)[tord]
-    size = good["size"].to_numpy(np.float64).astype(np.int64)[tord]
-    exch = pd.to_numeric(good["exchange"]).to_numpy(np.int64)[tord]
-    if conditions is not None and "condition_code" in good:
-        ccond = good["condition_code"].to_numpy(np.int64)
-        ftab = np.fromiter((C.flags_of(x) for x in conditions), np.uint16, len(conditions))
-        cond_text = np.asarray(conditions, dtype=object)
-    else:
-        ccond, cond_text = factorize(good.get("conditions"), n)
-        cond_text = np.append(cond_text, "")
-        ccond = np.where(ccond < 0, len(cond_text) - 1, ccond)
-        ftab = np.fromiter((C.flags_of(x) for x in cond_text), np.uint16, len(cond_text))
-    ccond = ccond[tord]
-    flags = ftab[ccond]
-    if "correction" in good:
-        corr = pd.to_numeric(good["correction"], errors="coerce").to_numpy(np.float64, na_value=0)
-        flags = np.where(np.nan_to_num(corr[tord]) != 0, flags | C.F_CANCEL, flags).astype(
-            np.uint16
-        )
+def _hhmm_ns(text: str, key: str) -> int:
+    try:
+        h, m = (int(x) for x in str(text).split(":"))
+    except ValueError:
+        raise ValueError(f"config {key}: {text!r} is not a HH:MM time") from None
+    if not (0 <= h < 24 and 0 <= m < 60):
+        raise ValueError(f"config {key}: {text!r} is not a HH:MM time")
+    return (h * 60 + m) * 60_000_000_000
 
-    def col(name: str) -> np.ndarray:
-        if name not in good:
-            return np.full(n, np.nan)
-        return pd.to_numeric(good[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)[
-            tord
-        ]
 
-    bid, ask = col("bid"), col("ask")
-    is_cancel = (flags & C.F_CANCEL) != 0
-    is_comp = ((flags & C.F_COMPRESSION) != 0) & ~is_cancel
-    late = ((flags & C.F_LATE) != 0) | late_ts_by_row[tord]
+def session_bounds(underlyings: np.ndarray, sessions: Mapping[str, Any] | None) -> np.ndarray:
+    """``(n, 2)`` regular-session (open, close) per underlying as ns after midnight New York,
+    from config ``sessions`` (``products.<UNDERLYING>`` else ``default``)."""
+    if sessions is None:
+        from primeflow_lib.config import default_config
 
-    _tick("gather")
-    # duplicates (cross-row rule): the first received copy is kept
-    qrows: list[tuple[np.ndarray, str, str]] = []  # (row indices of good, field, reason)
-    dup = _duplicates(ck, t, exch, price, size, ccond)
-    counts["duplicates"] = int(dup.sum())
-    if dup.any():
-        qrows.append(
-            (
-                tord[np.flatnonzero(dup)],
-                "print_id",
-                "duplicate print: same contract, sip_timestamp, exchange, price, size and "
-                "conditions as an earlier row (the first is kept)",
+        sessions = default_config()["sessions"]
+    d = sessions["default"]
+    dflt = (_hhmm_ns(d["open"], "sessions.default.open"), _hhmm_ns(d["close"], "sessions.default.close"))
+    prods = sessions.get("products") or {}
+    out = np.empty((len(underlyings), 2), np.int64)
+    for i, u in enumerate(np.asarray(underlyings, dtype=object)):
+        p = prods.get(str(u).upper())
+        if p is None:
+            out[i] = dflt
+        else:
+            out[i] = (
+                _hhmm_ns(p.get("open", d["open"]), f"sessions.products.{u}.open"),
+                _hhmm_ns(p.get("close", d["close"]), f"sessions.products.{u}.close"),
             )
-        )
+    return out
 
-    # 4. cancels: candidates share (contract, price, size) with some cancel
-    is_comp &= ~dup  # a duplicate is quarantined, not counted again
-    alive = ~is_comp & ~dup
-    is_cancel &= ~dup
-    if is_cancel.any():
-        has_cancel = np.zeros(int(ck.max()) + 1, np.bool_)
-        has_cancel[ck[is_cancel]] = True
-        in_c = np.flatnonzero(has_cancel[ck] & alive)
-        pkey = np.round(price[in_c] * 10000).astype(np.int64)
-        kh = mix(ck[in_c].view(np.uint64), pkey.view(np.uint64), size[in_c].view(np.uint64))
-        sel = pd.Series(kh).isin(pd.unique(kh[is_cancel[in_c]])).to_numpy()
-        cand = in_c[sel]
-        pk_c = pkey[sel]
-        sub = np.lexsort((np.arange(len(cand)), t[cand], size[cand], pk_c, ck[cand]))
-        ci = cand[sub]
-        pk_ci = pk_c[sub]
-        krun = np.zeros(len(ci), np.int64)
-        if len(ci) > 1:
-            chg = (np.diff(ck[ci]) != 0) | (np.diff(pk_ci) != 0) | (np.diff(size[ci]) != 0)
-            krun[1:] = np.cumsum(chg)
-        removed, unmatched = _match_cancels(krun, is_cancel[ci])
-        alive[ci[removed]] = False
-        counts["cancels"] = int(is_cancel.sum())
-        counts["cancels_unmatched"] = int(unmatched.sum())
-        counts["cancelled_prints"] = int(removed.sum()) - int(is_cancel[ci].sum())
-        if unmatched.any():
-            qrows.append(
-                (
-                    tord[ci[unmatched]],
-                    "conditions",
-                    "cancel with no matching earlier print (same contract, price, size)",
-                )
-            )
-    counts["compression_dropped"] = int(is_comp.sum())
 
-    keep = np.flatnonzero(alive)
-    ck, t, price, size, exch, flags, bid, ask, late = (
-        a[keep] for a in (ck, t, price, size, exch, flags, bid, ask, late)
+# ------------------------------------------------------------------------------------- the rules
+def rule_received_order(
+    ckey: np.ndarray, seq: np.ndarray, ts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rules 1-2: received order (``seq``, then row), late-by-timestamp, then time order.
+
+    Returns ``(tord, late_by_row, perm)``: row indices in time order, the late-by-timestamp flag
+    per row, and the permutation from received position to time position."""
+    n = len(ckey)
+    order = K.group_sort(ckey, seq, int(ckey.max()) + 1 if n else 0)
+    late_ts, perm = K.late_and_time_order(ckey[order], ts[order])
+    late_by_row = np.empty(n, np.bool_)
+    late_by_row[order] = late_ts
+    return order[perm], late_by_row, perm
+
+
+def rule_duplicates(tp: _Tape) -> tuple[np.ndarray, int]:
+    """Rule 3: the same record delivered twice (see the module doc). Returns the duplicate mask
+    (time order) and the number of vendor-sequence conflicts (same number, other content)."""
+    dup = K.duplicates(tp.ck, tp.t, tp.ident, tp.exch, tp.price, tp.size, tp.cond)
+    conflicts = 0
+    has = tp.has_vseq & ~dup
+    if has.any():
+        idx = np.flatnonzero(has)
+        o = idx[np.lexsort((tp.vseq[idx], tp.ck[idx]))]
+        same = (tp.ck[o][1:] == tp.ck[o][:-1]) & (tp.vseq[o][1:] == tp.vseq[o][:-1])
+        conflicts = int(same.sum())
+    return dup, conflicts
+
+
+def rule_cancels(tp: _Tape, alive: np.ndarray, is_cancel: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Rule 5: each cancel removes the nearest earlier live print with its contract, price and
+    size. Updates ``alive`` in place; returns (indices of unmatched cancels, counts)."""
+    counts = {"cancels": 0, "cancels_unmatched": 0, "cancelled_prints": 0}
+    if not is_cancel.any():
+        return np.zeros(0, np.int64), counts
+    ck, price, size, t = tp.ck, tp.price, tp.size, tp.t
+    has_cancel = np.zeros(int(ck.max()) + 1, np.bool_)
+    has_cancel[ck[is_cancel]] = True
+    in_c = np.flatnonzero(has_cancel[ck] & alive)
+    pkey = np.round(price[in_c] * 10000).astype(np.int64)
+    kh = mix(ck[in_c].view(np.uint64), pkey.view(np.uint64), size[in_c].view(np.uint64))
+    sel = pd.Series(kh).isin(pd.unique(kh[is_cancel[in_c]])).to_numpy()
+    cand = in_c[sel]
+    pk_c = pkey[sel]
+    sub = np.lexsort((np.arange(len(cand)), t[cand], size[cand], pk_c, ck[cand]))
+    ci = cand[sub]
+    pk_ci = pk_c[sub]
+    krun = np.zeros(len(ci), np.int64)
+    if len(ci) > 1:
+        chg = (np.diff(ck[ci]) != 0) | (np.diff(pk_ci) != 0) | (np.diff(size[ci]) != 0)
+        krun[1:] = np.cumsum(chg)
+    removed, unmatched = K.match_cancels(krun, is_cancel[ci])
+    alive[ci[removed]] = False
+    counts["cancels"] = int(is_cancel.sum())
+    counts["cancels_unmatched"] = int(unmatched.sum())
+    counts["cancelled_prints"] = int(removed.sum()) - int(is_cancel[ci].sum())
+    return ci[unmatched], counts
+
+
+def rule_session(tod: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Rule 6: True where a print's wall time of day (ns after midnight New York) is before its
+    product's open or after its close (``bounds`` per print: open, close)."""
+    return (tod < bounds[:, 0]) | (tod > bounds[:, 1])
+
+
+def rule_structures(
+    ukey: np.ndarray,
+    tp: _Tape,
+    eligible: np.ndarray,
+    flow_cfg: Mapping[str, Any],
+) -> np.ndarray:
+    """Rule 7: the structure number of each kept print (-1: not in a structure).
+
+    ``ukey`` is the (session, underlying) key per print; only ``eligible`` prints (kept, not
+    late) are considered."""
+    p = {**STRUCTURE_DEFAULTS, **{k: flow_cfg[k] for k in STRUCTURE_DEFAULTS if k in flow_cfg}}
+    n = len(tp.t)
+    gid = np.full(n, -1, np.int64)
+    idx = np.flatnonzero(eligible)
+    if len(idx) < 2:
+        return gid
+    # (underlying-session, time) order; ties keep the contract order of the tape
+    o = idx[np.lexsort((tp.t[idx], ukey[idx]))]
+    g = K.find_structures(
+        ukey[o],
+        tp.t[o],
+        tp.ck[o],
+        tp.size[o],
+        (tp.flags[o] & C.F_MULTILEG) != 0,
+        tp.vseq[o],
+        tp.has_vseq[o],
+        np.int64(round(float(p["structure_window_ms"]) * 1e6)),
+        int(p["structure_max_ratio"]),
+        int(p["structure_max_legs"]),
+        int(p["structure_max_seq_gap"]),
+        bool(p["structure_waive_ratio_for_flagged"]),
     )
-    rows_k = tord[keep]
-    m = len(keep)
-    counts["late_prints"] = int(late.sum())
-    counts["late_by_timestamp"] = int(late_ts_by_row[rows_k].sum())
-    counts["unknown_condition_prints"] = int(((flags & C.F_UNKNOWN) != 0).sum())
-    counts["extended_hours_prints"] = int(((flags & C.F_EXTENDED) != 0).sum())
-    if m == 0:
-        return Classified(events=empty_events(), quarantine_rows=qrows, counts=counts)
+    gid[o] = g
+    return gid
 
-    _tick("cancels")
-    # 5. side
-    mid_band = float(flow_cfg["mid_band"])
-    code, conf = quote_side(price, bid, ask, mid_band)
-    no_quote = ~(np.isfinite(bid) & np.isfinite(ask))
-    counts["no_quote_prints"] = int(no_quote.sum())
-    counts["crossed_quote_prints"] = int(((code < 0) & ~no_quote).sum())
-    pclass = np.where((flags & C.F_MULTILEG) != 0, 1, np.where((flags & C.F_STOCKOPT) != 0, 2, 0))
-    pclass = pclass.astype(np.int8)
-    negotiated = (flags & C.F_NEGOTIATED) != 0
-    window_ns = np.int64(round(float(flow_cfg["sweep_window_ms"]) * 1e6))
-    code, start = _tick_and_group(ck, t, price, code, late, pclass, negotiated, window_ns)
 
-    _tick("side_group")
-    # 6. aggregates per order
-    starts = np.flatnonzero(start)
-    ne = len(starts)
-    ends = np.append(starts[1:], m) - 1
-    rp = perm[keep]  # received position of each kept print
-    (e_size, e_prem, e_np, e_flags, e_late, e_conf, e_side, e_nx, e_last) = _aggregate(
-        starts, size, price, flags, late, conf, code, exch, rp
+def label_code(
+    gid: np.ndarray,
+    ccode: np.ndarray,
+    size: np.ndarray,
+    is_call: np.ndarray,
+    strike: np.ndarray,
+    expiry_day: np.ndarray,
+    dte: np.ndarray,
+    roll_max_dte: int,
+    max_ratio: int = 3,
+) -> np.ndarray:
+    """Label code (index into :data:`STRUCTURES`) per structure number ``0..gid.max()``.
+
+    The legs are the structure's contracts with their summed sizes (``ratio`` = sizes / gcd):
+
+    * 2 legs, same expiry and right: ``vertical`` (1:1) or ``ratio`` (e.g. 1:2, each part at
+      most ``flow.structure_max_ratio``);
+    * 2 legs, same expiry, call + put, 1:1: ``straddle`` (same strike) or ``strangle``;
+    * 2 legs, same right, different expiries, 1:1: ``roll`` when the nearer leg has at most
+      ``flow.roll_max_dte`` days left (positions are rolled shortly before expiry), else
+      ``calendar`` (same strike) or ``diagonal``;
+    * 3 legs, same expiry and right, equidistant strikes, 1:2:1: ``butterfly``;
+    * 4 legs, same expiry, 1:1:1:1: ``condor`` (one right, equal wings; or puts below calls:
+      iron condor) or ``butterfly`` (iron butterfly: the put and call bodies share a strike);
+    * anything else: ``complex``.
+    """
+    ng = int(gid.max()) + 1 if len(gid) else 0
+    if ng == 0:
+        return np.zeros(0, np.int8)
+    key = gid * (int(ccode.max()) + 1) + ccode
+    uk, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    leg_size = np.bincount(inv.reshape(-1), weights=size, minlength=len(uk)).astype(np.int64)
+    lg = gid[first]
+    lr = is_call[first].astype(np.int64)
+    lk = strike[first]
+    le = expiry_day[first]
+    ld = dte[first]
+    o = np.lexsort((lk, lr, le, lg))
+    lg, lr, lk, le, ld, ls = lg[o], lr[o], lk[o], le[o], ld[o], leg_size[o]
+    gstart = np.flatnonzero(np.r_[True, lg[1:] != lg[:-1]])
+    return K.label_structures(gstart, lr, lk, le, ls, ld, int(roll_max_dte), int(max_ratio))
+
+
+def rule_orders(
+    tp: _Tape,
+    code: np.ndarray,
+    pclass: np.ndarray,
+    sgroup: np.ndarray,
+    window_ms: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rules 8-9: tick-rule sides where the quote was unusable, and where each order starts."""
+    negotiated = (tp.flags & C.F_NEGOTIATED) != 0
+    window_ns = np.int64(round(float(window_ms) * 1e6))
+    return K.tick_and_group(
+        tp.ck, tp.t, tp.price, code, tp.late, pclass, negotiated, sgroup, window_ns
     )
 
-    e_class = pclass[starts]
-    nondir = e_class != 0
-    etype = np.where(
+
+def rule_event_types(
+    e_class: np.ndarray,
+    e_np: np.ndarray,
+    e_nx: np.ndarray,
+    e_size: np.ndarray,
+    e_prem: np.ndarray,
+    e_flags: np.ndarray,
+    flow_cfg: Mapping[str, Any],
+) -> np.ndarray:
+    """Rule 10: event type code per order (index into :data:`EVENT_TYPES`)."""
+    return np.where(
         e_class == 1,
         4,
         np.where(
@@ -475,19 +451,21 @@ def classify_prints(
         ),
     )
 
-    _tick("aggregates")
-    # contract attributes (contract_code indexes the validated contracts table)
-    first_rows = rows_k[starts]
-    last_rows = rows_k[ends]
-    ccode_all = good["contract_code"].to_numpy(np.int64)
-    e_ccode = ccode_all[first_rows]
-    right = contracts["right"].to_numpy(dtype=object)
-    is_call = (right == "C")[e_ccode]
-    dirn = np.where(e_side < MID, 1, np.where(e_side > MID, -1, 0))
-    senti = np.where(nondir, 0, dirn * np.where(is_call, 1, -1)).astype(np.int8)
 
-    _tick("contract")
-    # 9. day volume so far, in received order (perm maps time order -> received position)
+def rule_sentiment(e_side: np.ndarray, is_call: np.ndarray, nondir: np.ndarray) -> np.ndarray:
+    """Rule 11: +1 bullish, -1 bearish, 0 neutral per order."""
+    dirn = np.where(e_side < MID, 1, np.where(e_side > MID, -1, 0))
+    return np.where(nondir, 0, dirn * np.where(is_call, 1, -1)).astype(np.int8)
+
+
+def rule_day_volume(
+    n: int, perm: np.ndarray, alive: np.ndarray, ck: np.ndarray, size: np.ndarray,
+    e_last: np.ndarray,
+) -> np.ndarray:
+    """Rule 12: cumulative contract volume at each order's latest-received print, counted in
+    received order (``perm`` maps received position -> time position; ``ck``/``size`` are the
+    kept prints in time order)."""
+    m = len(ck)
     time_of_rcv = np.empty(n, np.int64)
     time_of_rcv[perm] = np.arange(n)
     kept_idx = np.cumsum(alive) - 1  # time index -> index among kept prints
@@ -500,47 +478,284 @@ def classify_prints(
     base = np.maximum.accumulate(np.where(grp_start, cs - sz_r, 0))
     cum = np.empty(m, np.int64)
     cum[ordr] = cs - base
-    # the order's volume is the cumulative volume at its latest-received print
-    e_vol = cum[e_last]
+    return cum[e_last]
 
+
+# ------------------------------------------------------------------------------------ main entry
+def classify_prints(
+    good: pd.DataFrame,
+    contracts: pd.DataFrame,
+    flow_cfg: dict[str, Any],
+    *,
+    conditions: np.ndarray | None = None,
+    prior_volume: pd.DataFrame | None = None,
+    condition_maps: C.ConditionMaps | None = None,
+    sessions: Mapping[str, Any] | None = None,
+) -> Classified:
+    """Group validated prints into orders (see module doc for every rule).
+
+    Args:
+        good: ``ValidatedPrints.good`` (``flow.option_prints`` columns + ``row_number`` +
+            ``contract_code``).
+        contracts: ``ValidatedPrints.contracts``.
+        conditions: ``ValidatedPrints.conditions`` (with ``good.condition_code``); when omitted
+            the ``conditions`` column is parsed here.
+        flow_cfg: the ``flow`` config section (``sweep_window_ms``, ``block_min_size``,
+            ``block_min_premium``, ``mid_band``, the ``structure_*`` keys, ``roll_max_dte``).
+        prior_volume: optional frame ``trade_date, option_symbol, volume`` of contracts already
+            traded this session in earlier micro-batches (added to ``day_volume``).
+        condition_maps: the parsed ``conditions`` config (default: the packaged maps).
+        sessions: the ``sessions`` config section (default: the packaged one).
+
+    Returns:
+        :class:`Classified` with one row per order (no market context yet).
+    """
+    n = len(good)
+    counts: dict[str, Any] = {
+        "prints_in": n,
+        "duplicates": 0,
+        "vendor_sequence_conflicts": 0,
+        "compression_dropped": 0,
+        "cancels": 0,
+        "cancelled_prints": 0,
+        "cancels_unmatched": 0,
+        "late_prints": 0,
+        "late_by_timestamp": 0,
+        "no_quote_prints": 0,
+        "crossed_quote_prints": 0,
+        "unknown_condition_prints": 0,
+        "unknown_condition_codes": {},
+        "extended_hours_prints": 0,
+        "out_of_session_prints": 0,
+        "structures": 0,
+        "structure_prints": 0,
+        "structures_by_label": {},
+        "multileg_prints": 0,
+        "multileg_prints_in_structures": 0,
+        "venue_quote_prints": 0,
+    }
+    if n == 0:
+        return Classified(events=empty_events(), counts=counts)
+    maps = condition_maps or C.load_condition_maps()
+
+    _t0 = [time.perf_counter()]
+    timings: dict[str, float] = {}
+
+    def _tick(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = round(now - _t0[0], 4)
+        _t0[0] = now
+
+    date_code, dates = _dates(good["trade_date"])
+    ccode = good["contract_code"].to_numpy(np.int64)
+    ncon = int(ccode.max()) + 1
+    ckey = date_code * ncon + ccode
+    ts = good["sip_timestamp"].to_numpy(np.int64)
+    rown = good["row_number"].to_numpy(np.int64)
+    seq = _num_col(good, "seq")
+    seq = np.where(np.isfinite(seq), seq, rown).astype(np.int64)
+    vseq_f = _num_col(good, "vendor_sequence")
+    has_vseq = np.isfinite(vseq_f)
+    vseq = np.where(has_vseq, vseq_f, -1).astype(np.int64)
+    if "vendor_sequence" in good and pd.api.types.is_integer_dtype(good["vendor_sequence"].dtype):
+        vseq = np.where(has_vseq, good["vendor_sequence"].to_numpy(np.int64, na_value=-1), -1)
+    _tick("setup")
+
+    # 1-2. received order, late by timestamp, time order
+    tord, late_by_row, perm = rule_received_order(ckey, seq, ts)
+    _tick("late_perm")
+
+    # conditions -> flags under each row's vendor map
+    if conditions is not None and "condition_code" in good:
+        ccond = good["condition_code"].to_numpy(np.int64)
+        cond_text = np.asarray(conditions, dtype=object)
+    else:
+        ccond, cond_text = factorize(good.get("conditions"), n)
+        cond_text = np.append(cond_text, "")
+        ccond = np.where(ccond < 0, len(cond_text) - 1, ccond)
+    vcodes, vvals = factorize(good.get("vendor"), n)
+    flags_all, unknown = C.flag_table(ccond, cond_text, vcodes, np.asarray(vvals, dtype=object), maps)
+    pair = ccond * (len(vvals) + 1) + (vcodes + 1)
+    if "correction" in good:
+        corr = _num_col(good, "correction")
+        flags_all = np.where(np.nan_to_num(corr) != 0, flags_all | C.F_CANCEL, flags_all)
+        flags_all = flags_all.astype(np.uint16)
+    wall_all = _wall(good)
+    tp = _Tape(
+        rows=tord,
+        pos=perm,
+        ck=ckey[tord],
+        t=ts[tord],
+        price=good["price"].to_numpy(np.float64)[tord],
+        size=good["size"].to_numpy(np.float64).astype(np.int64)[tord],
+        exch=pd.to_numeric(good["exchange"]).to_numpy(np.int64)[tord],
+        cond=pair[tord],
+        flags=flags_all[tord],
+        bid=_num_col(good, "bid")[tord],
+        ask=_num_col(good, "ask")[tord],
+        late=np.zeros(n, np.bool_),
+        ident=np.where(has_vseq, vseq, seq)[tord],
+        has_vseq=has_vseq[tord],
+        vseq=vseq[tord],
+    )
+    tp.late = ((tp.flags & C.F_LATE) != 0) | late_by_row[tord]
+    _tick("gather")
+
+    # 3. duplicates: the first received copy is kept
+    qrows: list[tuple[np.ndarray, str, str]] = []  # (row indices of good, field, reason)
+    dup, conflicts = rule_duplicates(tp)
+    counts["duplicates"] = int(dup.sum())
+    counts["vendor_sequence_conflicts"] = conflicts
+    if dup.any():
+        qrows.append(
+            (
+                tp.rows[np.flatnonzero(dup)],
+                "print_id",
+                "duplicate print: the same record delivered twice (same contract, vendor "
+                "sequence or position at the source, sip_timestamp, exchange, price, size and "
+                "conditions as an earlier row; the first is kept)",
+            )
+        )
+
+    # 4-5. compression and cancels
+    is_cancel = ((tp.flags & C.F_CANCEL) != 0) & ~dup
+    is_comp = ((tp.flags & C.F_COMPRESSION) != 0) & ~is_cancel & ~dup
+    alive = ~is_comp & ~dup
+    unmatched, cc = rule_cancels(tp, alive, is_cancel)
+    counts.update(cc)
+    if len(unmatched):
+        qrows.append(
+            (
+                tp.rows[unmatched],
+                "conditions",
+                "cancel with no matching earlier print (same contract, price, size)",
+            )
+        )
+    counts["compression_dropped"] = int(is_comp.sum())
+
+    keep = np.flatnonzero(alive)
+    tp = tp.take(keep)
+    m = len(keep)
+    counts["late_prints"] = int(tp.late.sum())
+    counts["late_by_timestamp"] = int(late_by_row[tp.rows].sum())
+    counts["unknown_condition_prints"] = int(((tp.flags & C.F_UNKNOWN) != 0).sum())
+    counts["unknown_condition_codes"] = dict(sorted(unknown.items()))
+    if m == 0:
+        return Classified(events=empty_events(), quarantine_rows=qrows, counts=counts)
+    _tick("cancels")
+
+    # 6. product sessions
+    und_names = contracts["underlying"].to_numpy(dtype=object)
+    u_codes, u_vals = factorize(pd.Series(und_names, dtype=object))
+    bounds_u = session_bounds(np.asarray(u_vals, dtype=object), sessions)
+    c_of_row = ccode[tp.rows]
+    u_of_print = u_codes[c_of_row]
+    wall_k = wall_all[tp.rows]
+    tod = wall_k - (wall_k // NS_DAY) * NS_DAY
+    oos = rule_session(tod, bounds_u[np.maximum(u_of_print, 0)]) & (u_of_print >= 0)
+    tp.flags = np.where(oos, tp.flags | C.F_EXTENDED, tp.flags).astype(np.uint16)
+    counts["out_of_session_prints"] = int(oos.sum())
+    counts["extended_hours_prints"] = int(((tp.flags & C.F_EXTENDED) != 0).sum())
+
+    # 7. multi-leg structures across contracts
+    ukey = date_code[tp.rows] * (len(u_vals) + 1) + u_of_print
+    sgroup = rule_structures(ukey, tp, ~tp.late, flow_cfg)
+    in_struct = sgroup >= 0
+    is_ml = (tp.flags & C.F_MULTILEG) != 0
+    counts["multileg_prints"] = int(is_ml.sum())
+    counts["multileg_prints_in_structures"] = int((is_ml & in_struct).sum())
+    counts["structure_prints"] = int(in_struct.sum())
+    _tick("structures")
+
+    # 8. side from the quote; a venue's own quote (not the NBBO) lowers the confidence a level
+    code, conf = quote_side(tp.price, tp.bid, tp.ask, float(flow_cfg["mid_band"]))
+    if "quote_source" in good:
+        venue_q = (good["quote_source"].astype("str") == "venue_bbo").to_numpy(dtype=bool, na_value=False)[tp.rows]
+        conf = np.where(venue_q & (code >= 0), np.maximum(conf - 1, 0), conf).astype(np.int8)
+        counts["venue_quote_prints"] = int(venue_q.sum())
+    no_quote = ~(np.isfinite(tp.bid) & np.isfinite(tp.ask))
+    counts["no_quote_prints"] = int(no_quote.sum())
+    counts["crossed_quote_prints"] = int(((code < 0) & ~no_quote).sum())
+    pclass = np.where(
+        ((tp.flags & C.F_MULTILEG) != 0) | in_struct,
+        1,
+        np.where((tp.flags & C.F_STOCKOPT) != 0, 2, 0),
+    ).astype(np.int8)
+    # 9. orders (tick rule where the quote was unusable)
+    code, start = rule_orders(tp, code, pclass, sgroup, float(flow_cfg["sweep_window_ms"]))
+    _tick("side_group")
+
+    # aggregates per order
+    starts = np.flatnonzero(start)
+    ne = len(starts)
+    ends = np.append(starts[1:], m) - 1
+    (e_size, e_prem, e_np, e_flags, e_late, e_conf, e_side, e_nx, e_last) = K.aggregate(
+        starts, tp.size, tp.price, tp.flags, tp.late, conf, code, tp.exch, tp.pos
+    )
+    # 10. event type
+    e_class = pclass[starts]
+    nondir = e_class != 0
+    etype = rule_event_types(e_class, e_np, e_nx, e_size, e_prem, e_flags, flow_cfg)
+    _tick("aggregates")
+
+    # contract attributes (contract_code indexes the validated contracts table)
+    first_rows = tp.rows[starts]
+    last_rows = tp.rows[ends]
+    e_ccode = ccode[first_rows]
+    right = contracts["right"].to_numpy(dtype=object)
+    is_call = (right == "C")[e_ccode]
+    # 11. sentiment
+    senti = rule_sentiment(e_side, is_call, nondir)
+    _tick("contract")
+
+    # 12. day volume so far, in received order
+    e_vol = rule_day_volume(n, perm, alive, tp.ck, tp.size, e_last)
     _tick("volume")
+
     # per-contract attributes taken from the contract's first print (underlying, vendor)
     first_all = np.full(len(contracts), -1, np.int64)
-    first_all[ccode_all[::-1]] = np.arange(n - 1, -1, -1)
+    first_all[ccode[::-1]] = np.arange(n - 1, -1, -1)
     uniq_c = np.flatnonzero(first_all >= 0)
     first_of_c = first_all[uniq_c]
     und_given = _values_at(good.get("underlying"), first_of_c)
-    und_sym = contracts["underlying"].to_numpy(dtype=object)[uniq_c]
+    und_sym = und_names[uniq_c]
     und = np.where(pd.isna(und_given) | (und_given == ""), und_sym, und_given)
     ven = _values_at(good.get("vendor"), first_of_c)
     ven = np.where(pd.isna(ven), "unknown", ven)
     pos_c = np.searchsorted(uniq_c, e_ccode)
-
     _tick("attrs")
+
     # ids: event_id from the numeric identity of the order (no per-row string work)
     sym_hash = hash_strings(contracts["option_symbol"].astype(str).to_numpy(dtype=object))
     date_hash = hash_strings(np.asarray([str(d) for d in dates], dtype=object))
-    price_bits = np.ascontiguousarray(price).view(np.uint64)
+    price_bits = np.ascontiguousarray(tp.price).view(np.uint64)
     h = mix(
         date_hash[date_code[first_rows]],
         sym_hash[e_ccode],
-        t[starts].view(np.uint64),
-        exch[starts].astype(np.uint64),
+        tp.t[starts].view(np.uint64),
+        tp.exch[starts].astype(np.uint64),
         price_bits[starts],
-        size[starts].astype(np.uint64),
-        t[ends].view(np.uint64),
+        tp.size[starts].astype(np.uint64),
+        tp.t[ends].view(np.uint64),
         e_np.astype(np.uint64),
     )
     if "print_id" in good and not good["print_id"].isna().any():
-        print_ids = join_segments(good["print_id"], rows_k, starts)
+        print_ids = join_segments(good["print_id"], tp.rows, starts)
     else:
-        pid = hash_ids(good, ccode_all, seq)
-        print_ids = join_segments(pid, rows_k, starts)
+        pid = hash_ids(good, ccode, seq)
+        print_ids = join_segments(pid, tp.rows, starts)
 
     dts = np.asarray(dates, dtype="datetime64[D]")[date_code[first_rows]]
     expiry = pd.to_datetime(contracts["expiry"]).to_numpy("datetime64[D]")[e_ccode]
-    wall = _wall(good)
     sym_lab = contracts["option_symbol"].to_numpy(dtype=object)
+    strike = contracts["strike"].to_numpy(np.float64)[e_ccode]
+    e_hash = mix(date_hash[date_code[first_rows]], sym_hash[e_ccode])
+    st = _structure_columns(
+        sgroup[starts], e_ccode, e_size, e_prem, e_side, is_call, strike, expiry, dts,
+        e_hash, tp.t[starts], e_np, flow_cfg,
+    )
+    counts["structures"] = st.pop("_n")
+    counts["structures_by_label"] = st.pop("_by_label")
     _tick("ids")
     ev = pd.DataFrame(
         {
@@ -552,7 +767,7 @@ def classify_prints(
             ),
             "expiry": expiry.astype("datetime64[s]"),
             "right": categorical(np.where(is_call, 0, 1), ["C", "P"]),
-            "strike": contracts["strike"].to_numpy(np.float64)[e_ccode],
+            "strike": strike,
             "event_type": categorical(etype, EVENT_TYPES),
             "side": categorical(e_side, SIDE_LABELS),
             "side_confidence": categorical(e_conf, CONFIDENCE_LABELS),
@@ -567,14 +782,15 @@ def classify_prints(
             "size": e_size,
             "premium": e_prem,
             "avg_price": e_prem / (e_size * 100.0),
-            "first_ts": wall[first_rows].astype("datetime64[ns]"),
-            "last_ts": wall[last_rows].astype("datetime64[ns]"),
-            "first_sip_timestamp": t[starts],
-            "bid": bid[starts],
-            "ask": ask[starts],
+            "first_ts": wall_all[first_rows].astype("datetime64[ns]"),
+            "last_ts": wall_all[last_rows].astype("datetime64[ns]"),
+            "first_sip_timestamp": tp.t[starts],
+            "bid": tp.bid[starts],
+            "ask": tp.ask[starts],
             "day_volume": e_vol,
             "print_ids": print_ids,
             "vendor": categorical(pos_c, ven.astype(str), sort=True),
+            **st,
         },
         copy=False,  # one block per column: no consolidation copy of millions of rows
     )
@@ -608,115 +824,80 @@ def classify_prints(
     return Classified(events=ev, quarantine_rows=qrows, counts=counts)
 
 
-def _received_order(ckey: np.ndarray, seq: np.ndarray, rown: np.ndarray) -> np.ndarray:
-    """Row indices sorted by (contract-session, seq, row number).
-
-    A counting sort by contract (stable, O(n)) followed by a per-contract check that ``seq``
-    already ascends (it does when rows arrive in received order); only contracts where it does
-    not are sorted locally."""
-    del rown  # ties in seq keep row order: the counting sort and local sorts are stable
-    return _group_sort(ckey, seq, int(ckey.max()) + 1 if len(ckey) else 0)
-
-
-@numba.njit(cache=True)
-def _group_sort(ckey, seq, nkeys):  # pragma: no cover - compiled
-    n = ckey.shape[0]
-    counts = np.zeros(nkeys + 1, np.int64)
-    for i in range(n):
-        counts[ckey[i] + 1] += 1
-    for k in range(nkeys):
-        counts[k + 1] += counts[k]
-    pos = counts[:nkeys].copy()
-    order = np.empty(n, np.int64)
-    for i in range(n):
-        k = ckey[i]
-        order[pos[k]] = i
-        pos[k] += 1
-    for k in range(nkeys):
-        a, b = counts[k], counts[k + 1]
-        ok = True
-        for j in range(a + 1, b):
-            if seq[order[j]] < seq[order[j - 1]]:
-                ok = False
-                break
-        if not ok:
-            block = order[a:b].copy()
-            local = stable_argsort(seq[block])
-            for j in range(b - a):
-                order[a + j] = block[local[j]]
-    return order
-
-
-@numba.njit(cache=True)
-def _aggregate(starts, size, price, flags, late, conf, code, exch, rp):  # pragma: no cover
-    """One pass over orders (contiguous segments): totals, OR of flags, lowest confidence,
-    size-weighted side code, distinct exchanges, latest received position."""
-    ne = starts.shape[0]
-    m = size.shape[0]
-    e_size = np.zeros(ne, np.int64)
-    e_prem = np.zeros(ne, np.float64)
-    e_np = np.zeros(ne, np.int32)
-    e_flags = np.zeros(ne, np.uint16)
-    e_late = np.zeros(ne, np.bool_)
-    e_conf = np.zeros(ne, np.int8)
-    e_side = np.zeros(ne, np.int8)
-    e_nx = np.zeros(ne, np.int32)
-    e_last = np.zeros(ne, np.int64)  # index (in kept order) of the latest-received print
-    for e in range(ne):
-        a = starts[e]
-        b = starts[e + 1] if e + 1 < ne else m
-        sz = 0
-        prem = 0.0
-        fl = np.uint16(0)
-        lt = False
-        cf = np.int8(127)
-        wcode = 0.0
-        best = a
-        nx = 0
-        for i in range(a, b):
-            sz += size[i]
-            prem += price[i] * size[i] * 100.0
-            fl |= flags[i]
-            lt = lt or late[i]
-            if conf[i] < cf:
-                cf = conf[i]
-            wcode += code[i] * size[i]
-            if rp[i] > rp[best]:
-                best = i
-            seen = False
-            for j in range(a, i):
-                if exch[j] == exch[i]:
-                    seen = True
-                    break
-            if not seen:
-                nx += 1
-        e_size[e] = sz
-        e_prem[e] = prem
-        e_np[e] = b - a
-        e_flags[e] = fl
-        e_late[e] = lt
-        e_conf[e] = cf
-        e_side[e] = np.int8(np.rint(wcode / sz)) if sz > 0 else np.int8(3)
-        e_nx[e] = nx
-        e_last[e] = best
-    return e_size, e_prem, e_np, e_flags, e_late, e_conf, e_side, e_nx, e_last
-
-
-def _wall(good: pd.DataFrame) -> np.ndarray:
-    """sip_ts as naive NY wall-time ns per row; rebuilt from sip_timestamp where missing."""
-    ts = good["sip_timestamp"].to_numpy(np.int64)
-    if "sip_ts" not in good:
-        return sip_wall_ns(ts)
-    w = to_ns(good["sip_ts"])
-    bad = w == np.iinfo(np.int64).min
-    if bad.any():
-        w = w.copy()
-        w[bad] = sip_wall_ns(ts[bad])
-    return w
+def _structure_columns(
+    e_gid: np.ndarray,
+    e_ccode: np.ndarray,
+    e_size: np.ndarray,
+    e_prem: np.ndarray,
+    e_side: np.ndarray,
+    is_call: np.ndarray,
+    strike: np.ndarray,
+    expiry: np.ndarray,
+    dts: np.ndarray,
+    e_hash: np.ndarray,
+    e_t: np.ndarray,
+    e_np: np.ndarray,
+    flow_cfg: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The ``structure*`` event columns: label, id, number of legs (contracts) and net premium
+    (USD: premium of the legs bought minus premium of the legs sold, by each leg's aggressor
+    side; a leg at mid counts 0); null outside structures. ``structure_net_delta`` is filled by
+    the engine once deltas are known. ``e_hash`` is a per-event hash of (session, underlying,
+    contract) used for the structure id."""
+    ne = len(e_gid)
+    inside = e_gid >= 0
+    codes = np.full(ne, -1, np.int64)
+    sid = np.full(ne, None, dtype=object)
+    legs_e = np.zeros(ne, np.int64)
+    netp = np.full(ne, np.nan)
+    ng = 0
+    by_label: dict[str, int] = {}
+    if inside.any():
+        sel = np.flatnonzero(inside)
+        ug, g = np.unique(e_gid[sel], return_inverse=True)
+        g = g.reshape(-1)
+        ng = len(ug)
+        dte = (expiry[sel] - dts[sel]).astype(np.int64)
+        p = {**STRUCTURE_DEFAULTS, **{k: flow_cfg[k] for k in STRUCTURE_DEFAULTS if k in flow_cfg}}
+        lab = label_code(
+            g, e_ccode[sel], e_size[sel], is_call[sel], strike[sel],
+            expiry[sel].astype(np.int64), dte, int(p["roll_max_dte"]), int(p["structure_max_ratio"]),
+        )
+        dirn = np.where(e_side[sel] < MID, 1.0, np.where(e_side[sel] > MID, -1.0, 0.0))
+        net = np.bincount(g, weights=dirn * e_prem[sel], minlength=ng)
+        pair = np.unique(g * (int(e_ccode.max()) + 1) + e_ccode[sel])
+        legs = np.bincount(pair // (int(e_ccode.max()) + 1), minlength=ng)
+        # id from the structure's first time, its prints and its contracts (order-free sum)
+        o = np.argsort(g, kind="stable")
+        gs = np.flatnonzero(np.r_[True, g[o][1:] != g[o][:-1]])
+        first_t = np.minimum.reduceat(e_t[sel][o], gs)
+        nprint = np.add.reduceat(e_np[sel][o].astype(np.uint64), gs)
+        hsum = np.add.reduceat(e_hash[sel][o].astype(np.uint64), gs)
+        ids = hex_strings(mix(first_t.astype(np.int64).view(np.uint64), nprint, hsum)).to_numpy(dtype=object)
+        codes[sel] = lab[g]
+        sid[sel] = ids[g]
+        legs_e[sel] = legs[g]
+        netp[sel] = net[g]
+        by_label = {
+            STRUCTURES[k]: int(v)
+            for k, v in enumerate(np.bincount(lab, minlength=len(STRUCTURES)))
+            if v
+        }
+    legs_col = pd.array(legs_e, dtype="Int64")
+    legs_col[~inside] = pd.NA
+    return {
+        "structure": pd.Categorical.from_codes(codes, categories=list(STRUCTURES)),
+        "structure_id": pd.Series(sid, dtype="str"),
+        "structure_legs": legs_col,
+        "structure_net_premium": netp,
+        "_n": ng,
+        "_by_label": by_label,
+    }
 
 
 #: columns of ``flow.flow_events`` the engine adds after classification (chain snapshot, spot)
-ENRICHED_COLUMNS = ("open_interest", "vol_oi", "iv", "delta", "chain_date", "spot", "otm_pct", "dte")
+ENRICHED_COLUMNS = ("open_interest", "vol_oi", "iv", "delta", "chain_date", "spot", "otm_pct", "dte",
+                    "structure_net_delta")
 #: what :func:`classify_prints` returns: the declared event columns before enrichment
 EVENT_COLUMNS = [c for c in FLOW_EVENTS.column_names if c not in ENRICHED_COLUMNS]
 

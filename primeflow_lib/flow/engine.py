@@ -35,8 +35,10 @@ import pandas as pd
 
 from primeflow_lib.arrays import factorize
 from primeflow_lib.flow.classify import classify_prints, empty_events, to_ns
+from primeflow_lib.flow.conditions import load_condition_maps
 from primeflow_lib.flow.context import CONTEXT_COLUMNS, build_context
 from primeflow_lib.flow.scoring import TAGS
+from primeflow_lib.flow.side import MID
 from primeflow_lib.flow.strategies import Pools, empty_signals, run_strategies
 from primeflow_lib.flow.validate import TARGET, validate_prints
 from primeflow_lib.schema.flow import FLOW_EVENTS
@@ -276,7 +278,14 @@ def score_batch(
     tm["validate"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    cl = classify_prints(v.good, v.contracts, flow_cfg, conditions=v.conditions)
+    cl = classify_prints(
+        v.good,
+        v.contracts,
+        flow_cfg,
+        conditions=v.conditions,
+        condition_maps=load_condition_maps(cfg.get("conditions")),
+        sessions=cfg.get("sessions"),
+    )
     ev = cl.events
     tm["classify"] = time.perf_counter() - t1
 
@@ -299,6 +308,7 @@ def score_batch(
         ev["vol_oi"] = voi
         ev["iv"] = iv
         ev["delta"] = de
+        ev["structure_net_delta"] = structure_net_delta(ev)
         ev["chain_date"] = np.where(
             cd == np.iinfo(np.int64).min, np.datetime64("NaT"), cd.astype("datetime64[ns]")
         ).astype("datetime64[ns]")
@@ -336,6 +346,25 @@ def score_batch(
         quarantine=quarantine.reset_index(drop=True),
         stats=stats,
     )
+
+
+def structure_net_delta(ev: pd.DataFrame) -> np.ndarray:
+    """Per event: its structure's net delta in shares of the underlying (sum over the legs of
+    side x delta x size x 100, side +1 bought, -1 sold, 0 at mid); NaN outside structures or when
+    a leg's delta is unknown."""
+    out = np.full(len(ev), np.nan)
+    sid = ev["structure_id"]
+    inside = sid.notna().to_numpy()
+    if not inside.any():
+        return out
+    side = ev["side_code"].to_numpy()[inside]
+    dirn = np.where(side < MID, 1.0, np.where(side > MID, -1.0, 0.0))
+    leg = dirn * ev["delta"].to_numpy(np.float64)[inside] * ev["size"].to_numpy(np.float64)[inside] * 100.0
+    codes, _ = pd.factorize(sid[inside])
+    total = np.bincount(codes, weights=np.nan_to_num(leg))
+    unknown = np.bincount(codes, weights=np.isnan(leg).astype(float)) > 0
+    out[np.flatnonzero(inside)] = np.where(unknown[codes], np.nan, total[codes])
+    return out
 
 
 def _add_prior_volume(ev: pd.DataFrame, hist: pd.DataFrame) -> None:
@@ -453,7 +482,7 @@ def _stats(vc, cc, ev, signals, funnel, quarantine) -> dict[str, Any]:
         "quarantined_by_reason": {str(k): int(v) for k, v in by_reason.items()},
         "events": int(len(ev)),
         "events_by_type": dict(cc.get("by_event_type", {})),
-        "events_by_side": {str(k): int(v) for k, v in ev["side"].value_counts().items()}
+        "events_by_side": {str(k): int(v) for k, v in ev["side"].value_counts().items() if v}
         if len(ev)
         else {},
         "events_late": int(ev["is_late"].astype(bool).sum()) if len(ev) else 0,

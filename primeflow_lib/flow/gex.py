@@ -9,10 +9,13 @@ snapshot (:func:`compute_gex`):
       gex = sign x gamma x open_interest x 100 x spot^2 x 0.01
 
   ``gamma`` is the Black-Scholes gamma (:func:`primeflow_lib.pricing.bs_gamma`, per share per
-  USD) at the snapshot's spot with the contract's own IV and time to expiry (calendar days from
-  the snapshot session to the expiry / 365: both at the 16:00 close), ``100`` the contract
-  multiplier. It is the dollar delta dealers gain (gex > 0) or lose for a +1 % move, i.e. what
-  they sell (buy) to re-hedge.
+  USD) at the snapshot's spot with the contract's own IV and **time to expiry** ``T`` =
+  calendar time from the snapshot's as-of time to 16:00 America/New_York on the expiry date, in
+  years of 365 days (ACT/365 on the New York wall clock: a DST change adds or removes no hour). The as-of time is the
+  snapshot session's 16:00 close, or the export's own time stamp when it was taken during that
+  session (``asof``). ``100`` is the contract multiplier. GEX is the dollar delta dealers gain
+  (gex > 0) or lose for a +1 % move, i.e. what they sell (buy) to re-hedge. (AM-settled
+  contracts such as the monthly SPX really expire at the open; they are treated as 16:00.)
 * **Sign convention** (``convention``, named in every output row), an *assumption* about who
   holds the options, because dealers' books are not public:
 
@@ -40,12 +43,23 @@ snapshot (:func:`compute_gex`):
   0. ``flip_crossings`` counts the sign changes (2 or more: the profile crosses back; the flip
   is still the lowest one).
 
-Rows that cannot be used are never dropped silently (:class:`GexResult`): rows with no open
-interest (NULL; an open interest of 0 is a real value: the contract is used and adds 0), no (or a non-positive) IV, a bad strike / right / expiry, or no spot for their
-underlying are returned as ``market.quarantine`` rows with the field, value and rule;
-contracts that expire at or before the snapshot's close carry no gamma into the next session
-and are counted in ``contracts_expired``. A snapshot (session) with no usable row at all raises
-:class:`GexInputError`.
+* **Regime at the snapshot's spot** (``regime``): ``POSITIVE`` / ``NEGATIVE`` by the sign of
+  the profile at spot (``total_gex``), but ``NEAR_FLIP`` when spot is within ``near_flip_band``
+  expected moves of the flip: there the sign of the total is not meaningful (a small change of
+  spot, IV or open interest flips it, and reasonable methods disagree). The **expected move** is
+  the day's one-standard-deviation move, ``spot x atm_iv x sqrt(1 / 365)`` USD, with ``atm_iv``
+  the mean IV of the used contracts of the nearest expiry at the strike closest to spot.
+
+Expiry is checked **before** anything about open interest or IV: a contract whose expiry
+(16:00 on its expiry date) is at or before the as-of time carries no gamma, whatever IV it shows
+(exports list expired series with IV 0), and is counted in ``contracts_expired``. Rows that
+cannot be used otherwise are never dropped silently (:class:`GexResult`): rows with no open
+interest (NULL; an open interest of 0 is a real value: the contract is used and adds 0), no (or
+a non-positive) IV, a bad strike / right / expiry, or no spot for their underlying are returned
+as ``market.quarantine`` rows with the field, value and rule. A snapshot (session) with no
+usable row at all raises :class:`GexInputError`.
+
+Every output names its units: ``units`` on each levels row (:data:`GEX_UNITS`).
 
 :func:`gex_context` turns stored levels into the flow-context fields (``gex_*``), strictly from
 snapshots dated before each event's session.
@@ -53,6 +67,8 @@ snapshots dated before each event's session.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,11 +91,18 @@ REQUIRED_COLUMNS = (
     "trade_date", "underlying", "expiry", "right", "strike", "open_interest", "iv",
     "underlying_price", "vendor",
 )
-GEX_REGIMES = ("POSITIVE", "NEGATIVE", "UNKNOWN")
+GEX_REGIMES = ("POSITIVE", "NEGATIVE", "NEAR_FLIP", "UNKNOWN")
+#: the unit of every GEX figure
+GEX_UNITS = "USD of dealer delta per 1% move of the underlying"
+NS_YEAR = 365 * 86_400_000_000_000
+CLOSE_HOUR = 16
 #: the dealer-gamma columns of ``flow.flow_context``, as declared there
 GEX_CONTEXT_COLUMNS = [c for c in FLOW_CONTEXT.column_names if c.startswith("gex_")]
 
-# (rule name, field, text), in the order rows are checked: a row is quarantined for the first
+# (rule name, field, text), in the order rows are checked: a row is quarantined for the first.
+# The first _N_STRUCTURAL rules come before the expiry check (an expired row is counted
+# expired, whatever its open interest or IV), the rest after it.
+_N_STRUCTURAL = 5
 _RULES = (
     ("not_null", "underlying", "underlying is missing"),
     ("not_null", "trade_date", "trade_date is missing"),
@@ -198,6 +221,8 @@ def compute_gex(
     rate: float = 0.0,
     div_yield: float = 0.0,
     source: str = "market.option_chain",
+    asof: dt.datetime | Mapping[dt.date, dt.datetime] | None = None,
+    near_flip_band: float = 0.5,
 ) -> GexResult:
     """Gamma exposure per underlying and snapshot from ``market.option_chain`` rows.
 
@@ -211,6 +236,11 @@ def compute_gex(
         rate: continuously compounded risk-free rate, annual fraction.
         div_yield: continuous dividend yield, annual fraction.
         source: the ``source`` stored with quarantine rows.
+        asof: when the snapshot was taken (naive America/New_York wall time), one for all
+            sessions or per session; it counts only when it falls inside the session (before
+            its 16:00 close). Default: each session's 16:00 close.
+        near_flip_band: half-width of the ``NEAR_FLIP`` regime around the flip, in expected
+            moves (see the module doc); 0 turns it off.
 
     Returns:
         :class:`GexResult` (see the module doc for every definition). Deterministic; rows are
@@ -282,12 +312,15 @@ def compute_gex(
             ~(np.isfinite(iv) & (iv > 0)),
             ~(np.isfinite(row_spot) & (row_spot > 0)),
         ]
+    structural = np.zeros(n, bool)
+    for f in fails[:_N_STRUCTURAL]:
+        structural |= f
+    t_years = _years_to_expiry(day, expiry, asof, structural)
+    expired = ~structural & (t_years <= 0)
     rule = np.full(n, -1, np.int64)
     for i in range(len(fails) - 1, -1, -1):
-        rule[fails[i]] = i
+        rule[fails[i] & (~expired if i >= _N_STRUCTURAL else True)] = i
     bad = rule >= 0
-    days_left = np.where(bad, 0, (expiry - day).astype(np.int64))
-    expired = ~bad & (days_left <= 0)
     used = ~bad & ~expired
 
     stats: dict[str, Any] = {
@@ -317,7 +350,7 @@ def compute_gex(
     idx = np.flatnonzero(used)
     order = idx[np.lexsort((strike[idx], gid[idx]))]
     g = gid[order]
-    K, T, V = strike[order], days_left[order] / 365.0, iv[order]
+    K, T, V = strike[order], t_years[order], iv[order]
     S = spot[g]
     call = is_call[order]
     w = np.where(call, call_sign, put_sign) * oi[order] * MULTIPLIER * MOVE
@@ -340,6 +373,9 @@ def compute_gex(
     prof = bs_gamma_profile(spots, offsets, K, T, V, w, rate, div_yield) * spots * spots
     flip, crossings = zero_gamma(spots, prof)
 
+    atm_iv = _atm_iv(g, K, T, V, spot, ng)[gs]
+    em = spot[gs] * atm_iv * np.sqrt(1.0 / 365.0)
+    regime = regime_codes(call_gex[gs] + put_gex[gs], flip, spot[gs], em, near_flip_band)
     levels = pd.DataFrame({
         "trade_date": g_day[gs],
         "underlying": g_und[gs],
@@ -359,6 +395,12 @@ def compute_gex(
         "contracts_expired": exp_g[gs],
         "contracts_quarantined": bad_g[gs],
         "vendor": vendors[gs],
+        "asof": _asof_wall(g_day[gs], asof),
+        "atm_iv": atm_iv,
+        "expected_move": em,
+        "near_flip_band": float(near_flip_band),
+        "regime": np.asarray(GEX_REGIMES, dtype=object)[regime] if len(gs) else np.zeros(0, dtype=object),
+        "units": GEX_UNITS,
     })
     profile = pd.DataFrame({
         "trade_date": np.repeat(g_day[gs], grid_points),
@@ -369,6 +411,69 @@ def compute_gex(
     })
     return GexResult(levels=levels, by_strike=by_strike, by_expiry=by_expiry, profile=profile,
                      quarantine=q, stats=stats)
+
+
+def _asof_wall(days: np.ndarray, asof: dt.datetime | Mapping[dt.date, dt.datetime] | None) -> np.ndarray:
+    """Per session: the as-of time (naive New York wall time, ns): the session's 16:00 close,
+    or an earlier ``asof`` on that date."""
+    d = np.asarray(days, dtype="datetime64[D]")
+    close = d.astype("datetime64[ns]") + np.timedelta64(CLOSE_HOUR, "h")
+    if asof is None:
+        return close
+    out = close.copy()
+    for i, day in enumerate(d):
+        if np.isnat(day):
+            continue
+        a = asof if isinstance(asof, dt.datetime) else asof.get(day.astype(object))
+        if a is not None:
+            a64 = np.datetime64(pd.Timestamp(a).tz_localize(None).as_unit("ns"))
+            if a64.astype("datetime64[D]") == day and a64 < close[i]:
+                out[i] = a64
+    return out
+
+
+def _years_to_expiry(day: np.ndarray, expiry: np.ndarray, asof, skip: np.ndarray) -> np.ndarray:
+    """ACT/365 years from each row's as-of time to 16:00 on its expiry date, both New York wall
+    times (0 where ``skip``)."""
+    n = len(day)
+    out = np.zeros(n)
+    ok = ~skip
+    if not ok.any():
+        return out
+    udays, dinv = np.unique(day[ok], return_inverse=True)
+    start = _asof_wall(udays, asof)[dinv.reshape(-1)].astype(np.int64)
+    end = (expiry[ok].astype("datetime64[ns]") + np.timedelta64(CLOSE_HOUR, "h")).astype(np.int64)
+    out[ok] = (end - start) / NS_YEAR
+    return out
+
+
+def _atm_iv(g: np.ndarray, K: np.ndarray, T: np.ndarray, V: np.ndarray, spot: np.ndarray,
+            ng: int) -> np.ndarray:
+    """Per group: mean IV of the used contracts of the nearest expiry at the strike closest to
+    spot (NaN without used contracts)."""
+    out = np.full(ng, np.nan)
+    if not len(g):
+        return out
+    df = pd.DataFrame({"g": g, "K": K, "T": T, "V": V})
+    near = df.groupby("g")["T"].transform("min")
+    d = df[df["T"] == near].copy()
+    d["dist"] = (d["K"] - spot[d["g"].to_numpy()]).abs()
+    best = d.groupby("g")["dist"].transform("min")
+    atm = d[d["dist"] == best].groupby("g")["V"].mean()
+    out[atm.index.to_numpy()] = atm.to_numpy()
+    return out
+
+
+def regime_codes(total: np.ndarray, flip: np.ndarray, spot: np.ndarray, expected_move: np.ndarray,
+                 band: float | np.ndarray) -> np.ndarray:
+    """Index into :data:`GEX_REGIMES` per row: NEAR_FLIP when spot is within ``band`` expected
+    moves of the flip, else POSITIVE / NEGATIVE by the sign of ``total`` (the profile at spot),
+    UNKNOWN when that is 0 or NaN."""
+    with np.errstate(invalid="ignore"):
+        code = np.where(total > 0, 0, np.where(total < 0, 1, 3))
+        near = (np.isfinite(flip) & np.isfinite(spot) & np.isfinite(expected_move)
+                & (np.abs(spot - flip) <= np.asarray(band) * expected_move) & (np.asarray(band) > 0))
+    return np.where(near, 2, code).astype(np.int64)
 
 
 def _quarantine(df: pd.DataFrame, rule: np.ndarray, bad: np.ndarray, day: np.ndarray, source: str) -> pd.DataFrame:
@@ -492,7 +597,9 @@ def gex_context(
       shape (negative below the flip, positive above) that is "spot above the flip = positive
       gamma"; when the profile is inverted (positive below its lowest crossing) it still gives
       the profile's sign. Without a flip (one sign over the whole grid): the sign of
-      ``gex_total``. ``UNKNOWN`` without levels, with a zero total, or with a flip but no spot.
+      ``gex_total``. ``NEAR_FLIP`` when the event's spot is within the row's ``near_flip_band``
+      expected moves (``expected_move``) of the flip: there the sign is not meaningful.
+      ``UNKNOWN`` without levels, with a zero total, or with a flip but no spot.
       A second crossing between the snapshot's spot and the event's is not seen (the profile
       is not stored per event; spot rarely moves that far in a session);
     * ``gex_flip_dist``, ``gex_call_wall_dist``, ``gex_put_wall_dist``: ``level / spot - 1``
@@ -556,8 +663,11 @@ def gex_context(
         out["gex_call_wall"] = take("call_wall")
         out["gex_put_wall"] = take("put_wall")
         out["_snap_spot"] = take("spot")
+        out["_em"] = take("expected_move") if "expected_move" in lv else nan.copy()
+        out["_band"] = take("near_flip_band") if "near_flip_band" in lv else nan.copy()
     sp = np.asarray(spot, dtype=np.float64)
     flip, total, snap = out["gex_flip"], out["gex_total"], out.pop("_snap_spot", nan)
+    em, band = out.pop("_em", nan), out.pop("_band", nan)
     has_flip = np.isfinite(flip)
     with np.errstate(invalid="ignore", divide="ignore"):
         # the profile's sign at the event's spot: total_gex is its value at the snapshot's spot;
@@ -566,7 +676,10 @@ def gex_context(
         across = has_flip & ((sp >= flip) != (snap >= flip))
         sgn = np.where(across, -sgn, sgn)
         known = ok & (sgn != 0) & (~has_flip | (np.isfinite(sp) & np.isfinite(snap)))
-        code = np.where(known, np.where(sgn > 0, 0, 1), 2)
+        code = np.where(known, np.where(sgn > 0, 0, 1), 3)
+        near = ok & has_flip & np.isfinite(sp) & np.isfinite(em) & (np.nan_to_num(band) > 0) & (
+            np.abs(sp - flip) <= band * em)
+        code = np.where(near, 2, code)
         for name, col in (("gex_flip_dist", "gex_flip"), ("gex_call_wall_dist", "gex_call_wall"),
                           ("gex_put_wall_dist", "gex_put_wall")):
             out[name] = out[col] / sp - 1.0

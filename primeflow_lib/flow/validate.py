@@ -62,6 +62,8 @@ OPTIONAL = (
     "ask",
     "seq",
     "vendor",
+    "vendor_sequence",
+    "quote_source",
 )
 
 

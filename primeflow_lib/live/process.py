@@ -71,9 +71,14 @@ def read_batch(path: Path) -> pd.DataFrame:
         df = pd.read_parquet(path)
     except Exception as exc:  # noqa: BLE001 - any decode failure is the same user-facing error
         raise BatchFileError(f"{path.name}: not a readable Parquet batch ({type(exc).__name__}: {exc})") from None
-    missing = [c for c in OPTION_PRINTS.column_names if c not in df.columns]
+    # columns added to flow.option_prints later may be absent: null
+    later = {"vendor_sequence": "Int64", "quote_source": "str"}
+    missing = [c for c in OPTION_PRINTS.column_names if c not in df.columns and c not in later]
     if missing:
         raise BatchFileError(f"{path.name}: missing columns {missing} (a batch holds flow.option_prints columns)")
+    for c, kind in later.items():
+        if c not in df.columns:
+            df[c] = pd.array([None] * len(df), dtype=kind)
     return df[OPTION_PRINTS.column_names]
 
 

@@ -142,7 +142,11 @@ def validate_bars(
         ts = pd.to_datetime(raw_time)
     else:
         as_text = raw_time.astype("string").str.strip()
-        ts = pd.to_datetime(as_text, errors="coerce", format="mixed")
+        try:
+            ts = pd.to_datetime(as_text, errors="coerce", format="mixed")
+        except ValueError:
+            # offsets that change over the file (-05:00 / -04:00 across DST): read as instants
+            ts = pd.to_datetime(as_text, errors="coerce", format="mixed", utc=True)
     bad = ts.isna().to_numpy()
     if bad.any():
         pos = int(np.argmax(bad))

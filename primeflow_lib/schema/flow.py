@@ -25,6 +25,20 @@ OPTION_PRINTS = Table(
         C("ask", "DOUBLE", "NBBO ask in force at the print, USD", nullable=True),
         C("seq", "BIGINT", "0-based order of the print within its contract and day as received"),
         VENDOR,
+        C(
+            "vendor_sequence",
+            "BIGINT",
+            "the vendor's own sequence number of the print (Cboe sequence_number, Databento "
+            "sequence); null when the vendor has none (Massive, synthetic)",
+            nullable=True,
+        ),
+        C(
+            "quote_source",
+            "VARCHAR",
+            "what bid/ask are: nbbo (the consolidated quote at the trade) | venue_bbo (the trading "
+            "venue's own best quote: side confidence one level lower); null = nbbo or no quote",
+            nullable=True,
+        ),
     ),
     key=("print_id",),
     doc="Raw option trades as the vendor delivered them (cancels, late and multi-leg prints "
@@ -139,6 +153,36 @@ FLOW_EVENTS = Table(
             "comma-joined flow.option_prints.print_id of the order's prints, in time order",
         ),
         VENDOR,
+        C(
+            "structure",
+            "VARCHAR",
+            "multi-leg structure the order is a leg of: vertical | straddle | strangle | calendar "
+            "| diagonal | ratio | butterfly | condor | roll | complex; null for orders that are "
+            "not multi-leg (rules: docs/flow.md 3.7)",
+            nullable=True,
+        ),
+        C(
+            "structure_id",
+            "VARCHAR",
+            "id shared by the legs of one structure (16 hex digits); null outside structures",
+            nullable=True,
+        ),
+        C("structure_legs", "INTEGER", "contracts in the structure", nullable=True),
+        C(
+            "structure_net_premium",
+            "DOUBLE",
+            "structure's net premium, USD: legs bought minus legs sold (by each leg's aggressor "
+            "side; a leg at mid counts 0); positive = a net debit paid",
+            nullable=True,
+        ),
+        C(
+            "structure_net_delta",
+            "DOUBLE",
+            "structure's net delta in shares of the underlying: sum of side x delta x size x 100 "
+            "over its legs (side +1 bought, -1 sold, 0 at mid; delta from the previous chain "
+            "snapshot); null when a leg's delta is unknown",
+            nullable=True,
+        ),
     ),
     key=("event_id",),
     doc="Option prints grouped into orders per contract in time order, after dropping cancels "
@@ -232,7 +276,8 @@ FLOW_CONTEXT = Table(
             "gex_regime",
             "VARCHAR",
             "POSITIVE | NEGATIVE: sign of the GEX profile at spot (usually: spot above / below the "
-            "flip; without a flip the sign of gex_total) | UNKNOWN",
+            "flip; without a flip the sign of gex_total) | NEAR_FLIP (spot within "
+            "gex.near_flip_band expected moves of the flip: the sign is not meaningful) | UNKNOWN",
         ),
         C("gex_flip", "DOUBLE", "zero-gamma flip, USD (null: no sign change on the grid)", nullable=True),
         C("gex_call_wall", "DOUBLE", "call wall strike, USD", nullable=True),

@@ -118,6 +118,16 @@ GAMMA_EXPOSURE = Table(
         C("contracts_expired", "BIGINT", "chain rows expiring at or before the snapshot close (no gamma left)"),
         C("contracts_quarantined", "BIGINT", "chain rows unusable (no OI, no IV, ...): in market.quarantine"),
         VENDOR,
+        C("asof", "TIMESTAMP", "time to expiry is measured from here (America/New_York wall time): the "
+          "session's 16:00 close, or the snapshot's own time when taken during the session"),
+        C("atm_iv", "DOUBLE", "IV of the nearest expiry at the strike closest to spot, annualised fraction",
+          nullable=True),
+        C("expected_move", "DOUBLE", "the day's one-standard-deviation move, spot x atm_iv x sqrt(1/365), USD",
+          nullable=True),
+        C("near_flip_band", "DOUBLE", "NEAR_FLIP half-width around the flip, in expected moves (gex.near_flip_band)"),
+        C("regime", "VARCHAR", "at the snapshot's spot: POSITIVE | NEGATIVE (sign of total_gex) | NEAR_FLIP "
+          "(spot within near_flip_band expected moves of the flip: the sign is not meaningful) | UNKNOWN"),
+        C("units", "VARCHAR", "unit of the GEX figures: USD of dealer delta per 1% move of the underlying"),
     ),
     key=("trade_date", "underlying"),
     doc="Dealer gamma exposure per underlying and chain snapshot: totals, call and put walls and the "

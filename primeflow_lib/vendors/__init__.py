@@ -22,6 +22,9 @@ VENDOR_CLASSES: dict[str, str] = {
     "alpha_vantage": "primeflow_lib.vendors.alpha_vantage:AlphaVantageVendor",
     "csv": "primeflow_lib.vendors.csv_vendor:CsvVendor",
     "synthetic": "primeflow_lib.vendors.synthetic.vendor:SyntheticVendor",
+    "databento": "primeflow_lib.vendors.databento.vendor:DatabentoVendor",
+    "dbn": "primeflow_lib.vendors.databento.files:DbnFileVendor",
+    "cboe": "primeflow_lib.vendors.cboe.vendor:CboeFileVendor",
 }
 
 

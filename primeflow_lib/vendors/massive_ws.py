@@ -183,6 +183,8 @@ class MassiveOptionsStream:
             "ask": ask,
             "seq": seq,
             "vendor": self.name,
+            "vendor_sequence": None,  # Massive option trades carry no sequence number
+            "quote_source": None,
         }
 
     def _quote(self, ev: Mapping[str, Any]) -> None:

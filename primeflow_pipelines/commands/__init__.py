@@ -12,8 +12,11 @@ import click
 
 from primeflow_pipelines.commands.backtest import backtest
 from primeflow_pipelines.commands.cache import cache
+from primeflow_pipelines.commands.checks import check_real
 from primeflow_pipelines.commands.demo import demo
 from primeflow_pipelines.commands.fetch import fetch
+from primeflow_pipelines.commands.gex import gex
+from primeflow_pipelines.commands.imports import import_group
 from primeflow_pipelines.commands.live import feed, inbox
 from primeflow_pipelines.commands.tune import tune
 from primeflow_pipelines.commands.warehouse import docs, publish, query
@@ -25,5 +28,6 @@ def main() -> None:
     """PrimeFlow: options-flow intelligence and strategy research on Dagster + DuckDB."""
 
 
-for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch):
+for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, import_group, gex,
+                 check_real):
     main.add_command(_command)

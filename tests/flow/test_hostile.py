@@ -53,10 +53,10 @@ def test_bad_values_are_quarantined_with_field_value_row(field, value, reason_pa
 
 
 def test_duplicates_keep_the_first(cfg):
+    # the same record re-fed (same position at the source: seq), under another print id
     p = make_prints([{"t": "10:00:00", "size": 3}, {"t": "10:00:01"}])
     dup = p.iloc[[0]].copy()
     dup["print_id"] = "other-id"
-    dup["seq"] = 9
     dup["conditions"] = " 209 "
     p.loc[0, "conditions"] = "209"
     p = pd.concat([p, dup], ignore_index=True)
@@ -65,6 +65,30 @@ def test_duplicates_keep_the_first(cfg):
     assert int(res.quarantine.row_number.iloc[0]) == 2
     assert res.stats["prints"]["duplicates"] == 1
     assert int(res.events["size"].sum()) == 13
+
+
+def test_identical_fills_with_distinct_positions_are_kept(cfg):
+    # two genuine fills in the same millisecond, same price, size and exchange (the Cboe case)
+    p = make_prints([{"t": "10:00:00.125", "size": 500}, {"t": "10:00:00.125", "size": 500}])
+    res = score_batch(p, None, None, None, cfg)
+    assert res.stats["prints"]["duplicates"] == 0 and len(res.quarantine) == 0
+    assert int(res.events["size"].sum()) == 1000
+
+
+def test_vendor_sequence_is_the_identity(cfg):
+    rows = [{"t": "10:00:00.125", "size": 500, "vendor_sequence": s} for s in (11, 12, 11)]
+    p = make_prints(rows)
+    p["seq"] = [0, 1, 2]  # positions differ; the vendor's sequence says rows 0 and 2 are one record
+    res = score_batch(p, None, None, None, cfg)
+    assert res.stats["prints"]["duplicates"] == 1
+    assert list(res.quarantine.row_number) == [2]
+    assert int(res.events["size"].sum()) == 1000
+    # one sequence number on two different records: both kept, counted
+    p.loc[2, "size"] = 7
+    res = score_batch(p, None, None, None, cfg)
+    assert res.stats["prints"]["duplicates"] == 0
+    assert res.stats["prints"]["vendor_sequence_conflicts"] == 1
+    assert int(res.events["size"].sum()) == 1007
 
 
 def test_same_key_different_conditions_is_not_a_duplicate(cfg):

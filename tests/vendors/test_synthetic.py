@@ -69,7 +69,7 @@ def assert_declared(table, df: pd.DataFrame) -> None:
         elif c.type == "INTEGER":
             assert s.dtype == np.int32, c.name
         elif c.type == "BIGINT":
-            assert s.dtype == np.int64, c.name
+            assert s.dtype == np.int64 or (c.nullable and s.dtype == "Int64"), c.name
         elif c.type == "DOUBLE":
             assert s.dtype == np.float64, c.name
         elif c.type == "VARCHAR":

@@ -159,7 +159,12 @@ _INT64 = {"BIGINT"}
 def _frame(table: Any, cols: Mapping[str, Any]) -> pd.DataFrame:
     """A frame with exactly ``table``'s columns, in order, with the documented dtypes."""
     data = {}
+    n = len(next(iter(cols.values()))) if cols else 0
     for col in table.columns:
+        if col.name not in cols and col.nullable:  # e.g. vendor_sequence: the vendor has none
+            kind = "Int64" if col.type in _INT32 | _INT64 else "str" if col.type == "VARCHAR" else "float64"
+            data[col.name] = pd.array([None] * n, dtype=kind)
+            continue
         v = cols[col.name]
         if col.type in _INT32:
             data[col.name] = np.asarray(v, dtype=np.int32)

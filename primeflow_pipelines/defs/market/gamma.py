@@ -10,7 +10,7 @@ import datetime as dt
 import dagster as dg
 
 from primeflow_lib import warehouse as db
-from primeflow_lib.flow.gex import GexInputError, GexResult, compute_gex
+from primeflow_lib.flow.gex import GEX_UNITS, GexInputError, GexResult, compute_gex
 from primeflow_lib.flow.gex_plots import gex_png
 from primeflow_lib.market import quality
 from primeflow_lib.schema import market as m
@@ -63,7 +63,7 @@ def gamma_exposure(
         try:
             res = compute_gex(chain, convention=cfg["convention"], grid_pct=cfg["grid_pct"],
                               grid_points=cfg["grid_points"], rate=cfg["risk_free_rate"],
-                              source=f"gex:{day}")
+                              source=f"gex:{day}", near_flip_band=cfg["near_flip_band"])
         except GexInputError as exc:
             raise dg.Failure(description=str(exc)) from None
         _write(warehouse, day, res)
@@ -85,6 +85,7 @@ def gamma_exposure(
         metadata={
             "rows": dg.MetadataValue.int(len(lv)),
             "convention": dg.MetadataValue.text(cfg["convention"]),
+            "units": dg.MetadataValue.text(GEX_UNITS),
             "underlyings": dg.MetadataValue.int(totals["underlyings"]),
             "contracts_used": dg.MetadataValue.int(totals["contracts_used"]),
             "contracts_expired": dg.MetadataValue.int(totals["contracts_expired"]),
@@ -93,7 +94,7 @@ def gamma_exposure(
             "underlyings_without_usable_rows": dg.MetadataValue.text(", ".join(without) or "none"),
             "with_flip_last_session": dg.MetadataValue.int(int(lv["zero_gamma"].notna().sum())),
             "levels_last_session": preview_md(top[["underlying", "spot", "total_gex", "call_wall", "put_wall",
-                                                   "zero_gamma", "flip_crossings", "contracts_used"]], 10),
+                                                   "zero_gamma", "flip_crossings", "regime", "contracts_used"]], 10),
             "gex_by_strike_and_profile": dg.MetadataValue.md(
                 f"![GEX by strike and profile](data:image/png;base64,{png})" if png else "_no names_"),
         },
