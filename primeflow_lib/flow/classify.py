@@ -112,6 +112,13 @@ STRUCTURES = (
     "complex",
 )
 NS_DAY = 86_400_000_000_000
+#: quarantine reasons of rules 3 and 5
+REASON_DUPLICATE = (
+    "duplicate print: the same record delivered twice (same contract, vendor sequence or position "
+    "at the source, sip_timestamp, exchange, price, size and conditions as an earlier row; the "
+    "first is kept)"
+)
+REASON_UNMATCHED_CANCEL = "cancel with no matching earlier print (same contract, price, size)"
 #: the ``flow`` keys of the structure rule and their defaults (older configs lack them)
 STRUCTURE_DEFAULTS = {
     "structure_window_ms": 1.0,
@@ -215,7 +222,7 @@ def _num_col(good: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(good[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
 
 
-def _wall(good: pd.DataFrame) -> np.ndarray:
+def wall_ns(good: pd.DataFrame) -> np.ndarray:
     """sip_ts as naive NY wall-time ns per row; rebuilt from sip_timestamp where missing."""
     ts = good["sip_timestamp"].to_numpy(np.int64)
     if "sip_ts" not in good:
@@ -566,7 +573,7 @@ def classify_prints(
     _tick("late_perm")
 
     flags_all, pair, unknown = condition_flags(good, maps, conditions)
-    wall_all = _wall(good)
+    wall_all = wall_ns(good)
     tp = _Tape(
         rows=tord,
         pos=perm,
@@ -597,9 +604,7 @@ def classify_prints(
             (
                 tp.rows[np.flatnonzero(dup)],
                 "print_id",
-                "duplicate print: the same record delivered twice (same contract, vendor "
-                "sequence or position at the source, sip_timestamp, exchange, price, size and "
-                "conditions as an earlier row; the first is kept)",
+                REASON_DUPLICATE,
             )
         )
 
@@ -614,7 +619,7 @@ def classify_prints(
             (
                 tp.rows[unmatched],
                 "conditions",
-                "cancel with no matching earlier print (same contract, price, size)",
+                REASON_UNMATCHED_CANCEL,
             )
         )
     counts["compression_dropped"] = int(is_comp.sum())
