@@ -45,7 +45,9 @@ from primeflow_lib.models import Signal
 from primeflow_lib.redact import redact
 from primeflow_lib.schema.alerts import ALERT_DELIVERIES, ALERT_OUTBOX
 
-STATUSES = ("pending", "sending", "sent", "failed_permanent")
+#: ``stream``: delivered by the streaming path's own relay (its outbox in the stream database);
+#: the sensor path records it so it never sends the alert again
+STATUSES = ("pending", "sending", "sent", "failed_permanent", "stream")
 OUTBOX = ALERT_OUTBOX.fqn
 DELIVERIES = ALERT_DELIVERIES.fqn
 
@@ -152,10 +154,11 @@ _INSERT_COLS = (
 
 
 def outbox_rows(
-    signals: Any, cfg: Mapping[str, Any], *, now: dt.datetime | None = None
+    signals: Any, cfg: Mapping[str, Any], *, now: dt.datetime | None = None, status: str = "pending"
 ) -> list[tuple]:
     """The outbox rows (tuples in ``_INSERT_COLS`` order) for ``signals`` under ``cfg``'s
-    routing; no database needed. Raises :class:`AlertConfigError` for a broken routing."""
+    routing, in ``status``; no database needed. Raises :class:`AlertConfigError` for a broken
+    routing."""
     problems = check_routing(cfg)
     if problems:
         raise AlertConfigError("alerts configuration: " + "; ".join(problems))
@@ -179,7 +182,7 @@ def outbox_rows(
                 text,
                 json.dumps(signal_payload(s), allow_nan=False),
                 bool(s.is_synthetic),
-                "pending",
+                status,
                 now,
                 0,
                 now,
@@ -224,8 +227,11 @@ def enqueue_alerts(
     cfg: Mapping[str, Any],
     *,
     now: dt.datetime | None = None,
+    status: str = "pending",
 ) -> int:
-    """Add one pending outbox row per signal, routed and formatted per ``cfg``.
+    """Add one outbox row per signal, routed and formatted per ``cfg``, ``pending`` (the relay
+    sends it) or ``stream`` (the streaming path sends it from its own outbox: recorded, never
+    sent from this one).
 
     Runs inside the caller's transaction and never commits: write the signals and call this
     between the caller's ``BEGIN`` and ``COMMIT``. The tables must exist
@@ -243,7 +249,9 @@ def enqueue_alerts(
     Raises:
         AlertConfigError: a routing problem (unknown kind, route to an undeclared channel).
     """
-    return len(_insert(con, outbox_rows(signals, cfg, now=now)))
+    if status not in ("pending", "stream"):
+        raise ValueError(f"enqueue_alerts: status must be 'pending' or 'stream', got {status!r}")
+    return len(_insert(con, outbox_rows(signals, cfg, now=now, status=status)))
 
 
 def enqueue_heartbeat(

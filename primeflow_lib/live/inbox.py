@@ -43,11 +43,14 @@ class BatchFile:
         return f"{self.path.name}:{self.size}:{self.mtime_ns}"
 
 
-def write_batch(prints: pd.DataFrame, inbox: Path | None = None, *, prefix: str = "batch") -> Path:
-    """Write one micro-batch atomically (temp file + fsync + rename); returns the final path."""
+def write_batch(prints: pd.DataFrame, inbox: Path | None = None, *, prefix: str = "batch",
+                name: str | None = None) -> Path:
+    """Write one micro-batch atomically (temp file + fsync + rename); returns the final path.
+    The name is ``<prefix>-<random>.parquet`` unless ``name`` is given (the stream names its
+    batches so a side file can be written before the batch appears)."""
     folder = Path(inbox) if inbox is not None else inbox_path()
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{prefix}-{uuid.uuid4().hex[:12]}{BATCH_SUFFIX}"
+    name = name or f"{prefix}-{uuid.uuid4().hex[:12]}{BATCH_SUFFIX}"
     if not _NAME_RE.match(name):
         raise ValueError(f"batch prefix {prefix!r} makes an invalid file name")
     tmp = folder / f".{name}.tmp"

@@ -13,7 +13,7 @@ disagreed.
 from __future__ import annotations
 
 from primeflow_lib.schema.base import C, Table
-from primeflow_lib.schema.flow import FLOW_EVENTS, SIGNALS
+from primeflow_lib.schema.flow import SIGNALS
 
 STREAM_ID = C("stream_id", "VARCHAR", "the stream service instance that found it (its partition of the underlyings, e.g. 'main' or 'p1of2')")
 
@@ -26,22 +26,10 @@ STREAM_SIGNALS = Table(
         C("emitted_at", "TIMESTAMP", "when the stream committed the signal and its outbox rows (UTC)"),
     ),
     key=("signal_id",),
+    enforce_key=True,
     doc="Signals the streaming path scored incrementally (columns as flow.signals, plus the "
     "instance and the commit time). Their alerts are delivered by the stream's own relay; the "
     "warehouse copy is written by the sensor path when it reconciles the batch holding their prints.",
-)
-
-STREAM_EVENTS = Table(
-    schema="stream",
-    name="flow_events",
-    columns=(
-        *FLOW_EVENTS.columns,
-        STREAM_ID,
-        C("inbox_file", "VARCHAR", "inbox batch the order's prints were written to (NULL: not yet)", nullable=True),
-    ),
-    key=("event_id",),
-    doc="Orders the streaming path committed (columns as flow.flow_events), each once its sweep "
-    "window and structure bucket could take no further print. Kept in the stream's own database.",
 )
 
 STREAM_DIVERGENCES = Table(
@@ -136,7 +124,6 @@ STREAM_RECONCILIATION = Table(
 
 TABLES = (
     STREAM_SIGNALS,
-    STREAM_EVENTS,
     STREAM_DIVERGENCES,
     STREAM_INBOX_PRINTS,
     STREAM_HEARTBEAT,

@@ -52,6 +52,8 @@ DELAYED_URL = "wss://delayed.massive.com/options"
 WS_URL_ENV = "PRIMEFLOW_MASSIVE_WS_URL"
 #: statuses after which reconnecting cannot help
 FATAL_STATUSES = {"max_connections"}
+#: why :meth:`MassiveOptionsStream.frames` sets a trade aside (its ``q`` was seen already)
+REPEATED = "trade sent again: its sequence number q is not above the last one received for the contract"
 
 
 class _Reconnect(Exception):
@@ -116,6 +118,7 @@ class MassiveOptionsStream:
         self._connect = connect
         self._seq: dict[tuple[str, dt.date], int] = {}
         self._nbbo: dict[str, tuple[float, float]] = {}
+        self._last_q: dict[str, int] = {}
         #: connections opened so far (1 + reconnects), for monitoring
         self.connections = 0
 
@@ -187,6 +190,20 @@ class MassiveOptionsStream:
             "quote_source": None,
         }
 
+    def _repeated(self, ev: Mapping[str, Any]) -> bool:
+        """True for a trade whose sequence number ``q`` is not above the last one received for
+        its contract (Massive's ``q`` increases per symbol): a message sent again after a
+        reconnect. Trades without ``q`` are never judged repeated."""
+        q = ev.get("q")
+        if isinstance(q, bool) or not isinstance(q, int):
+            return False
+        sym = str(ev.get("sym"))
+        last = self._last_q.get(sym)
+        if last is not None and q <= last:
+            return True
+        self._last_q[sym] = q
+        return False
+
     def _quote(self, ev: Mapping[str, Any]) -> None:
         try:
             sym = parse_occ(ev.get("sym", "")).symbol
@@ -252,6 +269,19 @@ class MassiveOptionsStream:
             VendorError: ``max_connections``, or ``max_reconnects`` consecutive failures.
             VendorDataError: an undecodable frame or a malformed trade event.
         """
+        async for rows, rejected in self.frames(strict=True):
+            for _raw, why in rejected:  # only trades sent again after a reconnect
+                log.warning("massive stream: %s", why)
+            for row in rows:
+                yield row
+
+    async def frames(
+        self, *, strict: bool = False
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], list[tuple[str, str]]]]:
+        """Per websocket frame: ``(rows, rejected)``, the trades as ``flow.option_prints`` rows
+        and, unless ``strict``, what could not be read as ``(raw text, reason)`` (an undecodable
+        frame, a malformed trade) instead of raising, so a streaming consumer can count and
+        quarantine it and carry on. Reconnects like :meth:`rows`; ``connections`` counts them."""
         failures = 0
         while True:
             reason = ""
@@ -263,15 +293,34 @@ class MassiveOptionsStream:
                     await self._handshake(ws)
                     failures = 0  # a connection that authenticates counts as healthy
                     while True:
-                        for ev in await self._recv_events(ws, None):
+                        try:
+                            events = await self._recv_events(ws, None)
+                        except VendorDataError as exc:
+                            if strict:
+                                raise
+                            yield [], [(str(exc)[:500], "undecodable websocket frame")]
+                            continue
+                        rows: list[dict[str, Any]] = []
+                        rejected: list[tuple[str, str]] = []
+                        for ev in events:
                             kind = ev.get("ev")
                             if kind == "T":
-                                yield self._trade_row(ev)
+                                if self._repeated(ev):
+                                    rejected.append((json.dumps(ev, default=str)[:1000], REPEATED))
+                                    continue
+                                try:
+                                    rows.append(self._trade_row(ev))
+                                except VendorDataError as exc:
+                                    if strict:
+                                        raise
+                                    rejected.append((json.dumps(ev, default=str)[:1000], str(exc)))
                             elif kind == "Q":
                                 self._quote(ev)
                             elif kind == "status":
                                 self._status(ev)
                             # other event types (A, AM, ...) are not ours: ignored
+                        if rows or rejected:
+                            yield rows, rejected
             except (
                 websockets.ConnectionClosed,
                 OSError,

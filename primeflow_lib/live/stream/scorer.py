@@ -97,14 +97,16 @@ class StepResult:
     """What one :meth:`StreamScorer.advance` produced.
 
     Attributes:
-        events: scored orders (``flow.flow_events`` columns, enriched), in commit order.
-        context: their ``flow.flow_context`` rows (same order).
+        events: scored orders in commit order: their classification columns, and every enriched
+            ``flow.flow_events`` column when the scorer keeps events.
+        context: their ``flow.flow_context`` rows (same order) when the scorer keeps events.
         signals: ``flow.signals`` rows of those orders.
         quarantine: ``flow.quarantine`` rows of prints rejected since the last step (row_number =
             the print's receipt number ``rx``).
         divergences: see :class:`Divergence`.
         done_rx: receipt numbers of every print whose processing is finished (in a scored order,
             quarantined, dropped by a counted rule): what may now go to the sensor path's inbox.
+        event_rx: per row of ``events``, the receipt numbers of its prints.
     """
 
     events: pd.DataFrame
@@ -113,6 +115,7 @@ class StepResult:
     quarantine: pd.DataFrame
     divergences: list[Divergence]
     done_rx: np.ndarray
+    event_rx: list[np.ndarray] = field(default_factory=list)
 
 
 class SessionMarket:
@@ -139,6 +142,7 @@ class SessionMarket:
         self.tables: ContextTables = context_tables(None, None, cfg, None)
         self.snapshot = chain_snapshot(None, 0)
         self.session_highs: pd.DataFrame | None = None
+        self._chain_names: set[str] | None = None
         self.day_ns = int(pd.Timestamp(day).value)
         self.loads = 0
         self.load_seconds = 0.0
@@ -169,9 +173,16 @@ class SessionMarket:
         self.tables = context_tables(self.bars, self.daily, self.cfg, self.gamma)
         self.session_highs = _session_highs(self.bars, self.day)
         self.snapshot = chain_snapshot(self.chain, self.day_ns)
+        self._chain_names = None
         self.loads += 1
         self.load_seconds += time.perf_counter() - t0
         return True
+
+    def has_chain(self, option_symbol: str) -> bool:
+        """Whether the previous chain snapshot lists the contract (its open interest is known)."""
+        if self._chain_names is None:
+            self._chain_names = set(self.snapshot["option_symbol"].astype(str)) if len(self.snapshot) else set()
+        return option_symbol in self._chain_names
 
     def refresh_bars(self, bars_1m: pd.DataFrame) -> None:
         """Replace the session's 1-minute bars (a live feed: bars that closed since the start)."""
@@ -267,14 +278,19 @@ class StreamScorer:
             ``plausibility``, and ``stream`` for ``lateness_ms`` and ``history_minutes``).
         market: the session's :class:`SessionMarket`.
         source: stored in quarantine rows (``stream:<source>``).
+        keep_events: enrich every order (``StepResult.events`` then has every
+            ``flow.flow_events`` column and ``context`` every row); by default only the orders a
+            strategy could take get context, the rest keep their classification columns.
 
     Use: :meth:`add` each chunk of received prints (in received order, with their receipt
     numbers ``rx``), then :meth:`advance` to commit and score what became final; :meth:`flush`
     at the end of the session (or of a replay) scores everything left.
     """
 
-    def __init__(self, day: dt.date, cfg: dict[str, Any], market: SessionMarket, *, source: str = "stream") -> None:
+    def __init__(self, day: dt.date, cfg: dict[str, Any], market: SessionMarket, *, source: str = "stream",
+                 keep_events: bool = False) -> None:
         self.day = day
+        self.keep_events = keep_events
         self.cfg = cfg
         self.flow_cfg = cfg["flow"]
         self.market = market
@@ -318,6 +334,9 @@ class StreamScorer:
             "prints": 0, "quarantined": 0, "duplicates": 0, "compression_dropped": 0, "cancels": 0,
             "cancelled_prints": 0, "cancels_unmatched": 0, "late_prints": 0, "events": 0, "signals": 0,
             "divergences": {r: 0 for r in DIVERGENCE_REASONS}, "funnel": {},
+            # contracts missing from the previous chain snapshot (scored with open interest
+            # unknown, as the daily batch does); underlyings with no 1-minute bars (no spot)
+            "contracts_without_chain": 0, "underlyings_without_bars": 0,
         }
         #: seconds spent per step kind (add, structures, commit, score), for the heartbeat
         self.timings: dict[str, float] = {}
@@ -378,6 +397,27 @@ class StreamScorer:
         tick_names = prints["underlying"].dropna().astype(str).unique().tolist() if "underlying" in prints else []
         if self.market.ensure(tick_names) or self.prior_pool is None:
             self._memory()
+        # a clock that jumps ahead: a print stamped later than the wall clock allows is not
+        # scored (it would move the frontier past every open order)
+        ahead_ns = int(float((self.cfg.get("stream") or {}).get("max_future_seconds", 60.0)) * 1e9)
+        sip = pd.to_numeric(prints["sip_timestamp"], errors="coerce").to_numpy(np.float64) \
+            if "sip_timestamp" in prints else np.full(n, np.nan)
+        future = np.isfinite(sip) & (sip > time.time_ns() + ahead_ns)
+        if future.any():
+            bad = prints.iloc[np.flatnonzero(future)]
+            self.quarantine.append(quarantine_rows(
+                TARGET, bad, source=f"stream:{self.source}", field="sip_timestamp",
+                value=bad["sip_timestamp"].to_numpy(dtype=object), row_number=rx[future],
+                reason=f"sip_timestamp more than stream.max_future_seconds ({ahead_ns / 1e9:g} s) ahead "
+                "of the wall clock: a clock that jumped",
+                trade_date=[self.day] * len(bad), now=now))  # fmt: skip
+            self.counts["quarantined"] += int(future.sum())
+            self.done.append(rx[future])
+            keep_rows = np.flatnonzero(~future)
+            prints, rx = prints.iloc[keep_rows], rx[keep_rows]
+            n = len(prints)
+            if not n:
+                return
         v = validate_prints(prints, source=f"stream:{self.source}", now=now,
                             rules=self.cfg.get("plausibility"), bars_1m=self.market.session_highs)
         if len(v.quarantine):
@@ -415,6 +455,8 @@ class StreamScorer:
                                ("given", str(und)), ("vendor", "unknown" if ven is None or pd.isna(ven) else ven)):
                     cc.cols[k].append(val)
                 cc.cols["u"].append(self._underlying(str(und), row["underlying"]))
+                if not self.market.has_chain(sym):
+                    self.counts["contracts_without_chain"] += 1
             gcode[i] = code
         cc.grow(len(cc))
         c = gcode[lc]
@@ -538,6 +580,8 @@ class StreamScorer:
             self.und_names.append(name)
             b = CL.session_bounds(np.asarray([root], dtype=object), self.cfg.get("sessions"))
             self.und_bounds = np.vstack([self.und_bounds, b])
+            if self.market.last_bar_close_ns(name) == INT64_MIN:
+                self.counts["underlyings_without_bars"] += 1
             self.sfront = np.append(self.sfront, INT64_MIN)
         return code
 
@@ -606,6 +650,12 @@ class StreamScorer:
             rx=int(tp.rx[i]), reason=reason, detail=detail, print_id=None if tp.pid[i] is None else str(tp.pid[i]),
             option_symbol=sym, print_ts=pd.Timestamp(int(tp.wall[i])).to_pydatetime(), event_ids=event_ids or []))
         self.counts["divergences"][reason] += 1
+
+    def observe_clock(self, clock_ns: int | None) -> None:
+        """The source promises no later print older than ``clock_ns`` (SIP time, UTC ns): the
+        frontier may move there even when no print of this session's underlyings arrives."""
+        if clock_ns is not None and clock_ns > self.watermark:
+            self.watermark = int(clock_ns)
 
     # ------------------------------------------------------------------ commit and score
 
@@ -873,7 +923,12 @@ class StreamScorer:
     def _result(self, committed: list[pd.DataFrame], _unused: list, *, frontier: int = INT64_MIN) -> StepResult:
         if committed:
             self.pending_events.extend(committed)
-        ready_cut = frontier - self.window_ns - self.struct_ns if frontier != INT64_MAX else INT64_MAX
+        if frontier == INT64_MAX:
+            ready_cut = INT64_MAX
+        elif frontier == INT64_MIN:
+            ready_cut = INT64_MIN
+        else:
+            ready_cut = frontier - int(self.window_ns) - int(self.struct_ns)
         ready, wait = [], []
         for ev in self.pending_events:
             m = ev["_t_last"].to_numpy(np.int64) < ready_cut
@@ -893,14 +948,26 @@ class StreamScorer:
             self.done = []
             return StepResult(_empty_events(), _empty_context(), empty_signals(), q, div, done)
         ev = pd.concat(ready, ignore_index=True)
-        ctx = context_rows(ev, self.market.tables)
-        enrich_events(ev, ctx, snapshot_lookup(self.market.snapshot, ev["option_symbol"]))
-        div.extend(self._bar_check(ev, ctx))
-        signals = self._signals(ev, ctx)
-        done = np.concatenate([*self.done, *ev["_rx"].tolist()]) if len(ev) else np.zeros(0, np.int64)
+        done = np.concatenate([*self.done, *ev["_rx"].tolist()])
         self.done = []
-        events = ev.drop(columns=["_t_last", "_rx"])
-        return StepResult(events, ctx, signals, q, div, done)
+        # context and strategies only for orders a strategy could take (cheap superset first;
+        # ``keep_events`` enriches every order, for equivalence checks and diagnostics)
+        lim = self.limits
+        maybe = (
+            (ev["premium"].to_numpy(np.float64) >= lim.floor)
+            & (ev["sentiment_sign"].to_numpy() != 0)
+            & (ev["dte"].to_numpy(np.int64) <= lim.max_dte)
+        )
+        sel = np.arange(len(ev)) if self.keep_events else np.flatnonzero(maybe)
+        part = ev.iloc[sel].reset_index(drop=True)
+        ctx = context_rows(part, self.market.tables)
+        enrich_events(part, ctx, snapshot_lookup(self.market.snapshot, part["option_symbol"]))
+        cmask = maybe[sel]
+        div.extend(self._bar_check(part[cmask].reset_index(drop=True), ctx[cmask].reset_index(drop=True)))
+        signals = self._signals(part[cmask].reset_index(drop=True), ctx[cmask].reset_index(drop=True))
+        events = (part if self.keep_events else ev).drop(columns=["_t_last", "_rx"])
+        return StepResult(events, ctx if self.keep_events else _empty_context(), signals, q, div, done,
+                          list(ev["_rx"]))
 
     def _bar_check(self, ev: pd.DataFrame, ctx: pd.DataFrame) -> list[Divergence]:
         """An order scored before the bars loaded reached its time (a live feed whose bars lag):
