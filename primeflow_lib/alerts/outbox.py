@@ -31,6 +31,7 @@ import duckdb
 
 from primeflow_lib.alerts.formatting import (
     FORMAT_VERSION,
+    escape,
     format_alert,
     format_heartbeat,
     markup_for,
@@ -280,12 +281,45 @@ def enqueue_heartbeat(
     hb_id = f"heartbeat:{bucket:%Y%m%dT%H%M}"
     ctype = channel_type(cfg, channel)
     text = format_heartbeat({"ts": now, **stats}, markup_for(ctype))
-    row = (
-        alert_key(hb_id, channel),
-        hb_id,
-        f"hb{bucket:%H%M}",
+    return bool(_insert(con, [_operator_row(hb_id, f"hb{bucket:%H%M}", bucket.date(), channel, ctype, text,
+                                            stats, now)]))
+
+
+def enqueue_operator_alert(
+    con: duckdb.DuckDBPyConnection,
+    alert_id: str,
+    text: str,
+    cfg: Mapping[str, Any],
+    *,
+    details: Mapping[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Enqueue one operator message (e.g. "the stream stalled") to ``alerts.heartbeat_channel``,
+    once per ``alert_id`` (kind ``HEARTBEAT``; ``text`` is escaped for the channel's markup).
+
+    Returns True when a row was inserted; False when no heartbeat channel is configured or this
+    id was enqueued before."""
+    channel = cfg.get("alerts", {}).get("heartbeat_channel")
+    if not channel:
+        return False
+    problems = check_routing(cfg)
+    if problems:
+        raise AlertConfigError("alerts configuration: " + "; ".join(problems))
+    now = now or utcnow()
+    ctype = channel_type(cfg, channel)
+    short = "op" + hashlib.sha256(alert_id.encode()).hexdigest()[:6]
+    body = escape(redact(text), markup_for(ctype))
+    return bool(_insert(con, [_operator_row(alert_id, short, now.date(), channel, ctype, body, dict(details or {}), now)]))
+
+
+def _operator_row(aid: str, short: str, day: dt.date, channel: str, ctype: str, text: str,
+                  stats: Mapping[str, Any], now: dt.datetime) -> tuple:
+    return (
+        alert_key(aid, channel),
+        aid,
+        short,
         "HEARTBEAT",
-        bucket.date(),
+        day,
         channel,
         ctype,
         "heartbeat",
@@ -299,7 +333,6 @@ def enqueue_heartbeat(
         now,
         0,
     )
-    return bool(_insert(con, [row]))
 
 
 def requeue_failed(

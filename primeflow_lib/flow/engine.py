@@ -181,6 +181,7 @@ def pool_rows(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) 
                 "premium": pd.Series([], dtype=np.float64),
                 "dte": pd.Series([], dtype=np.int64),
                 "ts_ns": pd.Series([], dtype=np.int64),
+                "event_id": pd.Series([], dtype=object),
             }
         )
     if "sentiment_sign" in df:
@@ -205,6 +206,9 @@ def pool_rows(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) 
             "premium": pd.to_numeric(d["premium"]).to_numpy(np.float64),
             "dte": pd.to_numeric(d["dte"]).to_numpy(np.int64),
             "ts_ns": to_ns(d["last_ts"]),
+            # which order each row is (the strategies ignore it; the stream replaces a row when a
+            # cancel changes an order it had already committed)
+            "event_id": d["event_id"].astype(str).to_numpy(dtype=object),
         }
     )
 

@@ -23,6 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 BATCH_SUFFIX = ".parquet"
+#: a batch written by the stream service has ``<batch>.stream.json`` beside it (the stream's
+#: signals for its prints); it travels with the batch to ``processed/`` / ``failed/``
+SIDE_SUFFIX = ".stream.json"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,200}\.parquet$")
 
 
@@ -92,6 +95,9 @@ def move_done(path: Path, *, failed: bool = False, error: str | None = None) -> 
     dest_dir.mkdir(exist_ok=True)
     dest = dest_dir / path.name
     os.replace(path, dest)
+    side = path.with_name(path.name + SIDE_SUFFIX)
+    if side.exists():
+        os.replace(side, dest_dir / side.name)
     if failed and error is not None:
         (dest_dir / (path.name + ".error.txt")).write_text(error)
     return dest
@@ -109,6 +115,9 @@ def requeue(name: str, inbox: Path | None = None) -> Path:
             stem = name[: -len(BATCH_SUFFIX)]
             dest = folder / f"{stem}-requeued-{uuid.uuid4().hex[:6]}{BATCH_SUFFIX}"
             os.replace(src, dest)
+            side = folder / sub / (name + SIDE_SUFFIX)
+            if side.exists():
+                os.replace(side, dest.with_name(dest.name + SIDE_SUFFIX))
             (folder / sub / (name + ".error.txt")).unlink(missing_ok=True)
             return dest
     raise FileNotFoundError(f"no processed or failed batch named {name!r} in {folder}")

@@ -18,6 +18,7 @@ from primeflow_pipelines.commands.fetch import fetch
 from primeflow_pipelines.commands.gex import gex
 from primeflow_pipelines.commands.imports import import_group
 from primeflow_pipelines.commands.live import feed, inbox
+from primeflow_pipelines.commands.stream import stream
 from primeflow_pipelines.commands.tune import tune
 from primeflow_pipelines.commands.warehouse import docs, publish, query
 
@@ -29,5 +30,5 @@ def main() -> None:
 
 
 for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, import_group, gex,
-                 check_real):
+                 check_real, stream):
     main.add_command(_command)

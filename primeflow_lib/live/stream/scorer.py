@@ -184,8 +184,17 @@ class SessionMarket:
             self._chain_names = set(self.snapshot["option_symbol"].astype(str)) if len(self.snapshot) else set()
         return option_symbol in self._chain_names
 
-    def refresh_bars(self, bars_1m: pd.DataFrame) -> None:
-        """Replace the session's 1-minute bars (a live feed: bars that closed since the start)."""
+    def fresh_bars(self) -> pd.DataFrame | None:
+        """Read the loaded tickers' 1-minute bars again (a live session: bars that closed since
+        the start); pass the result to :meth:`refresh_bars`. Safe to call from another thread."""
+        if not self.tickers:
+            return None
+        return self.loader(self.day, sorted(self.tickers)).get("bars_1m")
+
+    def refresh_bars(self, bars_1m: pd.DataFrame | None) -> None:
+        """Replace the session's 1-minute bars (see :meth:`fresh_bars`)."""
+        if bars_1m is None or not len(bars_1m):
+            return
         self.bars = bars_1m
         self.tables = context_tables(self.bars, self.daily, self.cfg, self.gamma)
         self.session_highs = _session_highs(self.bars, self.day)
@@ -314,6 +323,10 @@ class StreamScorer:
         self.hist_tick = np.zeros(0, np.bool_)
         self.hist_dir = np.zeros(0, np.int8)
         self.hist_event = np.zeros(0, dtype=object)
+        # scored orders (id, underlying, last print's SIP time), kept ``history_minutes``
+        self.log_event = np.zeros(0, dtype=object)
+        self.log_u = np.zeros(0, np.int64)
+        self.log_t = np.zeros(0, np.int64)
         self.isolated = _Tape()  # late prints older than their contract's committed orders
         self.watermark = INT64_MIN
         self.sfront = np.zeros(0, np.int64)  # per underlying: prints before it have final buckets
@@ -624,17 +637,64 @@ class StreamScorer:
             tp.keep(np.arange(len(tp)) != j)
             self.done.append(np.asarray([trx]))
         else:
-            ev = self.hist_event[j]
+            ev = str(self.hist_event[j])
+            mine = self.hist_event == ev
+            t_last = int(self.hist.t[mine].max())
             later = (self.hist.c == c) & (self.hist.rx > trx)
-            events = sorted({ev, *self.hist_event[later].tolist()} - {""})
+            # scored orders of the ticker that counted this order in their memory (DayTrend's
+            # cluster, REPEAT) or this print in their volume
+            u = int(self.contracts.cols["u"][c])
+            seen = (self.log_u == u) & (self.log_t >= t_last)
+            events = sorted({ev, *self.hist_event[later].tolist(), *self.log_event[seen].tolist()} - {""})
             self.hist_event[j] = ""  # cancelled: no other cancel can take it
+            self._replace_pool_row(ev, j)
             self._diverge(new, i, "cancel_of_committed_print",
                           f"cancels print rx {trx} of an order already committed and alerted; the daily "
-                          "batch drops both and counts less volume for the contract's later orders",
+                          "batch drops both, counts less volume for the contract's later orders and "
+                          "remembers the order without it (the stream's memory is corrected from now on)",
                           event_ids=events)
         self._uncount(new, c, trx, size)
         self.contracts.cum[c] -= size
         return True
+
+    def _replace_pool_row(self, event_id: str, removed: int) -> None:
+        """The order ``event_id`` lost its committed print at history row ``removed`` (a cancel):
+        rebuild it from the prints left, as the daily batch sees it, and put that in the
+        strategies' memory in place of the old order."""
+        rows = np.flatnonzero(self.hist_event == event_id)
+        rows = rows[rows != removed]
+        for k, p in enumerate(self.pools):
+            if len(p) and (p["event_id"].to_numpy(dtype=object) == event_id).any():
+                self.pools[k] = p[p["event_id"].to_numpy(dtype=object) != event_id].reset_index(drop=True)
+                self._pool_cache = None
+        if not len(rows):
+            return
+        part = self.hist.take(rows[np.lexsort((self.hist.rx[rows], self.hist.t[rows]))])
+        ev = self._regrouped(part, pools=True)
+        self.counts["events"] -= len(ev)  # not new orders: the memory's version of an old one
+        self.counts["events_rebuilt"] = self.counts.get("events_rebuilt", 0) + len(ev)
+
+    def _regrouped(self, tp: _Tape, *, pools: bool) -> pd.DataFrame:
+        """Orders of ``tp`` (one contract's prints, time order) grouped again from the committed
+        print just before them (its price and tick direction), as the daily batch would."""
+        c, t, rx = int(tp.c[0]), int(tp.t[0]), int(tp.rx[0])
+        hs = self.hist
+        mine = np.flatnonzero((hs.c == c) & (self.hist_event != ""))
+        before = mine[(hs.t[mine] < t) | ((hs.t[mine] == t) & (hs.rx[mine] < rx))]
+        cc = self.contracts
+        saved = (cc.last_t[c], cc.last_price[c], cc.last_dir[c])
+        if len(before):
+            b = before[np.lexsort((hs.rx[before], hs.t[before]))[-1]]
+            cc.last_t[c], cc.last_price[c], cc.last_dir[c] = hs.t[b], hs.price[b], self.hist_dir[b]
+        else:
+            cc.last_t[c] = INT64_MIN
+        try:
+            full, is_ghost, code, start, pclass, _dirs = self._order_pass(tp)
+        finally:
+            cc.last_t[c], cc.last_price[c], cc.last_dir[c] = saved
+        k = np.flatnonzero(~is_ghost)
+        r = full.take(k)
+        return self._events(r, np.flatnonzero(start[k]), code[k], r.conf, pclass[k], r.sgroup, pools=pools)
 
     def _uncount(self, new: _Tape, c: int, trx: int, size: int) -> None:
         """A cancelled print never counted toward volume: take it out of the running volume of
@@ -862,13 +922,7 @@ class StreamScorer:
             one = iso.take(np.asarray([i]))
             c, t, rx = int(one.c[0]), int(one.t[0]), int(one.rx[0])
             mine = np.flatnonzero((hs.c == c) & (self.hist_event != ""))
-            before = mine[(hs.t[mine] < t) | ((hs.t[mine] == t) & (hs.rx[mine] < rx))]
             after = mine[(hs.t[mine] > t) | ((hs.t[mine] == t) & (hs.rx[mine] > rx))]
-            if len(before):
-                b = before[np.lexsort((hs.rx[before], hs.t[before]))[-1]]
-                ghost_t, ghost_p, ghost_d = int(hs.t[b]), float(hs.price[b]), int(self.hist_dir[b])
-            else:
-                ghost_t = INT64_MIN
             if len(after):
                 a = after[np.lexsort((hs.rx[after], hs.t[after]))[0]]
                 if not self.hist_start[a]:
@@ -880,21 +934,11 @@ class StreamScorer:
                                   "the next committed print took its side from the tick rule against an "
                                   "earlier price; the daily batch compares it with this print",
                                   event_ids=[str(self.hist_event[a])])
-            cc = self.contracts
-            saved = (cc.last_t[c], cc.last_price[c], cc.last_dir[c])
-            if ghost_t != INT64_MIN:
-                cc.last_t[c], cc.last_price[c], cc.last_dir[c] = ghost_t, ghost_p, ghost_d
-            else:
-                cc.last_t[c] = INT64_MIN
-            full, is_ghost, code, start, pclass, _dirs = self._order_pass(one)
-            cc.last_t[c], cc.last_price[c], cc.last_dir[c] = saved
-            k = np.flatnonzero(~is_ghost)
-            r = full.take(k)
-            evs.append(self._events(r, np.asarray([0]), code[k], r.conf, pclass[k], r.sgroup))
+            evs.append(self._regrouped(one, pools=True))
         return pd.concat(evs, ignore_index=True)
 
     def _events(self, ct: _Tape, starts: np.ndarray, code: np.ndarray, conf: np.ndarray,
-                pclass: np.ndarray, sgroup: np.ndarray) -> pd.DataFrame:
+                pclass: np.ndarray, sgroup: np.ndarray, *, pools: bool = True) -> pd.DataFrame:
         """``flow.flow_events`` rows (before enrichment) of the committed orders in ``ct`` with
         the classifier's own :func:`~primeflow_lib.flow.classify.build_events`."""
         codes, inv = np.unique(ct.c, return_inverse=True)
@@ -914,9 +958,9 @@ class StreamScorer:
         ev["dte"] = (ev["expiry"].to_numpy("datetime64[D]") - ev["trade_date"].to_numpy("datetime64[D]")).astype(np.int64)
         ev["_t_last"] = ct.t[np.append(starts[1:], len(ct)) - 1]
         ev["_rx"] = [ct.rx[a:b] for a, b in zip(starts, np.append(starts[1:], len(ct)), strict=True)]
-        pool = pool_rows(ev, self.limits.pool_floor, self._vocab())
-        self.pools.append(pool)
-        self._pool_cache = None
+        if pools:
+            self.pools.append(pool_rows(ev, self.limits.pool_floor, self._vocab()))
+            self._pool_cache = None
         self.counts["events"] += len(ev)
         return ev
 
@@ -948,6 +992,7 @@ class StreamScorer:
             self.done = []
             return StepResult(_empty_events(), _empty_context(), empty_signals(), q, div, done)
         ev = pd.concat(ready, ignore_index=True)
+        self._log(ev)
         done = np.concatenate([*self.done, *ev["_rx"].tolist()])
         self.done = []
         # context and strategies only for orders a strategy could take (cheap superset first;
@@ -968,6 +1013,16 @@ class StreamScorer:
         events = (part if self.keep_events else ev).drop(columns=["_t_last", "_rx"])
         return StepResult(events, ctx if self.keep_events else _empty_context(), signals, q, div, done,
                           list(ev["_rx"]))
+
+    def _log(self, ev: pd.DataFrame) -> None:
+        und = np.asarray([self.und_code.get(str(t), -1) for t in ev["ticker"].astype(str)], np.int64)
+        self.log_event = np.concatenate([self.log_event, ev["event_id"].astype(str).to_numpy(dtype=object)])
+        self.log_u = np.concatenate([self.log_u, und])
+        self.log_t = np.concatenate([self.log_t, ev["_t_last"].to_numpy(np.int64)])
+        cut = self.watermark - self.history_ns
+        if len(self.log_t) > 8192 and (self.log_t < cut).mean() > 0.5:
+            k = self.log_t >= cut
+            self.log_event, self.log_u, self.log_t = self.log_event[k], self.log_u[k], self.log_t[k]
 
     def _bar_check(self, ev: pd.DataFrame, ctx: pd.DataFrame) -> list[Divergence]:
         """An order scored before the bars loaded reached its time (a live feed whose bars lag):

@@ -41,7 +41,7 @@ import pandas as pd
 
 from primeflow_lib.alerts.relay import Relay
 from primeflow_lib.alerts.routing import resolve_channels
-from primeflow_lib.live.inbox import inbox_path, write_batch
+from primeflow_lib.live.inbox import SIDE_SUFFIX, inbox_path, write_batch
 from primeflow_lib.live.stream.journal import Journal
 from primeflow_lib.live.stream.scorer import (
     INT64_MIN,
@@ -65,7 +65,6 @@ from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.quarantine import quarantine_rows
 
 log = logging.getLogger(__name__)
-SIDE_SUFFIX = ".stream.json"
 
 
 @dataclass
@@ -198,8 +197,21 @@ class StreamService:
         it = self.source.chunks(after=self.journal.last_position).__aiter__()
         nxt: asyncio.Task | None = None
         stopper = asyncio.create_task(stop.wait())
+        refresh = float(self.scfg.get("bars_refresh_seconds", 60.0))
+        bars_task: asyncio.Task | None = None
+        last_refresh = time.monotonic()
         try:
             while True:
+                # a live session's bars keep closing: read them again now and then, off the loop
+                if refresh > 0 and bars_task is None and time.monotonic() - last_refresh >= refresh:
+                    bars_task = asyncio.ensure_future(asyncio.to_thread(self.market.fresh_bars))
+                if bars_task is not None and bars_task.done():
+                    last_refresh = time.monotonic()
+                    try:
+                        self.market.refresh_bars(bars_task.result())
+                    except Exception as exc:  # noqa: BLE001 - stale bars are counted, not fatal
+                        self.report.last_error = redact(f"bars refresh: {type(exc).__name__}: {exc}")
+                    bars_task = None
                 if nxt is None:
                     nxt = asyncio.ensure_future(it.__anext__())
                 done, _ = await asyncio.wait({nxt, stopper}, timeout=tick, return_when=asyncio.FIRST_COMPLETED)
@@ -227,6 +239,8 @@ class StreamService:
             stopper.cancel()
             if nxt is not None and not nxt.done():
                 nxt.cancel()
+            if bars_task is not None:
+                bars_task.cancel()
 
     def _since_step(self) -> float:
         return time.monotonic() - self._last_step

@@ -49,6 +49,7 @@ class Chunk:
         rejected: raw input that is not a print, as ``(raw text, reason)``.
         received_at: when it arrived (UTC).
         sent_ns: per print, when the sender sent it (UTC ns), where the source knows (benchmarks).
+        ack_token: what the source needs to acknowledge the chunk once journaled (a broker message).
     """
 
     prints: pd.DataFrame
@@ -57,6 +58,7 @@ class Chunk:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     received_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
     sent_ns: np.ndarray | None = None
+    ack_token: Any = None
 
 
 class PrintSource(abc.ABC):
