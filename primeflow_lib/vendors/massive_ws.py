@@ -197,12 +197,14 @@ class MassiveOptionsStream:
         q = ev.get("q")
         if isinstance(q, bool) or not isinstance(q, int):
             return False
-        sym = str(ev.get("sym"))
-        last = self._last_q.get(sym)
-        if last is not None and q <= last:
-            return True
-        self._last_q[sym] = q
-        return False
+        last = self._last_q.get(str(ev.get("sym")))
+        return last is not None and q <= last
+
+    def _seen(self, ev: Mapping[str, Any]) -> None:
+        """Remember the sequence number of a trade that became a row."""
+        q = ev.get("q")
+        if isinstance(q, int) and not isinstance(q, bool):
+            self._last_q[str(ev.get("sym"))] = q
 
     def _quote(self, ev: Mapping[str, Any]) -> None:
         try:
@@ -310,6 +312,7 @@ class MassiveOptionsStream:
                                     continue
                                 try:
                                     rows.append(self._trade_row(ev))
+                                    self._seen(ev)
                                 except VendorDataError as exc:
                                     if strict:
                                         raise

@@ -77,7 +77,8 @@ def stream_run(source, day, origin, speed, tickers, subscribe, databento_dataset
         if part is None:
             raise click.BadParameter("the broker source needs --partition K/N", param_hint="--partition")
         src = BrokerSource(broker_url or nats_url(), session, part[0], part[1])
-    svc = StreamService(cfg, src, session, R.warehouse_loader(cfg), stream_id=sid)
+    preload = R.universe_tickers(session) if source != "replay" else None
+    svc = StreamService(cfg, src, session, R.warehouse_loader(cfg), stream_id=sid, preload=preload)
     click.echo(f"streaming {session} from {source} as {sid} (database {svc.db_path}, inbox {svc.inbox})")
     rep = R.run_service(svc)
     click.echo(json.dumps({k: v for k, v in rep.__dict__.items()}, default=str))

@@ -13,7 +13,15 @@ import json
 import duckdb
 import pandas as pd
 import pytest
-from stream_fixtures import WEBHOOK_ENV, batch, loader, session, stream_cfg, without_cancels, write_read_copy
+from stream_fixtures import (
+    WEBHOOK_ENV,
+    batch,
+    loader,
+    session,
+    stream_cfg,
+    without_cancels,
+    write_read_copy,
+)
 
 from primeflow_lib import warehouse as db
 from primeflow_lib.live.inbox import list_batches, move_done

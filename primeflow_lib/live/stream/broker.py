@@ -5,9 +5,11 @@ by underlying into ``N`` partitions (``crc32(underlying) % N``: the same name al
 same partition, whatever process computes it). Each partition is a subject
 ``primeflow.prints.<session>.p<K>of<N>`` of the stream ``PRIMEFLOW_PRINTS`` (file storage). Each
 *consumer* (``primeflow stream run --source broker --partition K/N``) is a stream service with a
-durable pull consumer ``pf-<session>-p<K>of<N>`` on its subject: it journals a message, then
-acknowledges it; after a crash the broker redelivers what was not acknowledged, and the consumer
-skips any message at or below the last stream sequence it journaled (no print twice).
+named pull consumer ``pf-<session>-p<K>of<N>`` on its subject: it journals a message, then
+acknowledges it. The consumer's journal is the record of where it is: when the process starts
+(after a crash or a stop) it recreates the broker consumer to start at the stream sequence after
+the last one it journaled, so JetStream replays, in order, exactly what the process had not
+kept; any message at or below that sequence is skipped (no print twice, none lost).
 
 A message carries one partition's part of a chunk as an Arrow IPC stream (the journal's schema)
 and headers: ``Pf-Clock`` (the newest SIP time the ingest had seen when publishing: every print
@@ -27,6 +29,7 @@ p99 measured on this machine kind) but lets the scoring spread over processes an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import io
 import json
@@ -184,21 +187,28 @@ class BrokerSource(PrintSource):
     async def chunks(self, after: str | None = None) -> AsyncIterator[Chunk]:
         import nats
         from nats.errors import TimeoutError as NatsTimeout
-        from nats.js.api import AckPolicy, ConsumerConfig
+        from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+        from nats.js.errors import NotFoundError
 
         self._nc = await nats.connect(self.url, max_reconnect_attempts=-1)
         self.connections += 1
         js = self._nc.jetstream()
         await ensure_stream(js)
-        sub = await js.pull_subscribe(
-            self.subject, durable=self.durable, stream=STREAM_NAME,
-            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=5.0, max_ack_pending=20_000),
-        )
+        # the journal says where this partition is: the consumer starts right after it, so the
+        # broker replays in order exactly what the last process had not journaled
+        with contextlib.suppress(NotFoundError):
+            await js.delete_consumer(STREAM_NAME, self.durable)
+        start = {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": int(after) + 1} \
+            if after is not None else {"deliver_policy": DeliverPolicy.ALL}
+        await js.add_consumer(STREAM_NAME, ConsumerConfig(
+            durable_name=self.durable, filter_subject=self.subject, ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=30.0, max_ack_pending=100_000, **start))
+        sub = await js.pull_subscribe_bind(self.durable, stream=STREAM_NAME)
         last = int(after) if after is not None else 0
         while True:
             try:
                 msgs = await sub.fetch(self.batch, timeout=0.05)
-            except NatsTimeout:
+            except (NatsTimeout, TimeoutError):  # nothing new yet (nats-py raises either)
                 continue
             for m in msgs:
                 seq = int(m.metadata.sequence.stream)

@@ -44,6 +44,25 @@ def warehouse_loader(cfg: dict[str, Any], path: Path | None = None) -> Loader:
     return load
 
 
+def universe_tickers(day: dt.date, path: Path | None = None) -> list[str]:
+    """The session's universe (``market.universe``) from the read copy, else the tickers with
+    1-minute bars that day; empty without a read copy."""
+    read = Path(path) if path is not None else db.read_copy_path()
+    if not read.exists():
+        return []
+    con = duckdb.connect(str(read), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT DISTINCT ticker FROM market.universe WHERE trade_date = ?", [day]).fetchall()]
+        if not names:
+            names = [r[0] for r in con.execute(
+                "SELECT DISTINCT ticker FROM market.ohlcv_intraday WHERE trade_date = ?", [day]).fetchall()]
+        return sorted(names)
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
+
+
 def replay_prints(cfg: dict[str, Any], day: dt.date, *, origin: str = "synthetic",
                   tickers: list[str] | None = None, read_path: Path | None = None) -> pd.DataFrame:
     """A session's prints in received order, from the synthetic vendor or the read copy."""

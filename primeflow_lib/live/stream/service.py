@@ -103,11 +103,14 @@ class StreamService:
             ``stream.inbox_seconds: 0`` writes none.
         environ: environment for the channels' secrets (default ``os.environ``).
         relay: run the relay thread (tests that only score may switch it off).
+        preload: tickers whose market context is loaded before the first print (a live source:
+            the session's universe), so the first prints do not wait for a read.
     """
 
     def __init__(self, cfg: dict[str, Any], source: PrintSource, day: dt.date, loader: Loader, *,
                  stream_id: str = "main", root: Path | None = None, db_path: Path | None = None,
-                 inbox: Path | None = None, environ: dict[str, str] | None = None, relay: bool = True) -> None:
+                 inbox: Path | None = None, environ: dict[str, str] | None = None, relay: bool = True,
+                 preload: list[str] | None = None) -> None:
         self.cfg = cfg
         self.scfg = {**(cfg.get("stream") or {})}
         self.source = source
@@ -119,6 +122,7 @@ class StreamService:
         self.inbox = Path(inbox) if inbox is not None else inbox_path()
         self.channels = resolve_channels(cfg, environ)  # a broken channel fails before anything runs
         self.use_relay = relay
+        self.preload = list(preload or [])
         self.market = SessionMarket(day, cfg, loader)
         self.scorer = StreamScorer(day, cfg, self.market, source=f"{source.name}:{stream_id}")
         self.report = ServiceReport(stream_id=stream_id, trade_date=day)
@@ -148,6 +152,8 @@ class StreamService:
         self.store = StreamStore(self.db_path, self.stream_id)
         self.journal = Journal(self.root, self.stream_id, self.day, fsync=bool(self.scfg.get("fsync", False)))
         try:
+            if self.preload:
+                self.market.ensure(self.preload)
             self._recover()
             if self.use_relay:
                 self._relay_thread = threading.Thread(target=self._relay_loop, name=f"relay-{self.stream_id}", daemon=True)
@@ -189,6 +195,7 @@ class StreamService:
                 self._add(ch.prints, np.arange(ch.rx0, ch.rx0 + len(ch.prints)), ch.received_at)
             self.scorer.observe_clock(ch.clock_ns)
         self.report.recovered_prints = self.journal.rows
+        self._dirty = self.journal.rows > 0  # what came after the last step is committed at the first tick
         self.journal.open()
 
     async def _stream(self, stop: asyncio.Event) -> bool:
@@ -369,12 +376,16 @@ class StreamService:
         which = keys[np.searchsorted(keys, rx, side="right") - 1]
         batch = pd.concat([self._frames[int(k)].iloc[rx[which == k] - k] for k in np.unique(which)],
                           ignore_index=True)
+        before = self._written.copy()
         self._written[rx] = True
         sigs = pd.concat(self._sig_buf, ignore_index=True) if self._sig_buf else None
         if sigs is not None:
-            mine = np.asarray([bool(self._written[self._event_rx.get(str(e), rx[:0])].all())
-                               for e in sigs["event_id"]], bool)
-            rest = sigs[~mine]
+            # a signal goes with the batch holding its order's prints; one whose prints went out
+            # before a restart was listed then (scored again while recovering: not again)
+            erx = [self._event_rx.get(str(e), rx[:0]) for e in sigs["event_id"]]
+            mine = np.asarray([len(r) > 0 and bool(np.isin(r, rx).all()) for r in erx], bool)
+            old = np.asarray([len(r) > 0 and bool(before[r].all()) for r in erx], bool)
+            rest = sigs[~mine & ~old]
             sigs = sigs[mine]
             self._sig_buf = [rest] if len(rest) else []
         name = f"stream-{self.stream_id}-{self.day:%Y%m%d}-{int(rx[0]):09d}.parquet"
