@@ -149,7 +149,7 @@ class Publisher:
                 sends.append(self.js.publish(subject(self.day, k + 1, self.n), _ipc(prints.iloc[sel]), headers=head))
                 self.published += len(sel)
                 self._last_clock[k] = now
-            elif now - self._last_clock[k] >= self.clock_every:
+            elif not len(prints) or now - self._last_clock[k] >= self.clock_every:  # a clock-only chunk always goes
                 sends.append(self.js.publish(subject(self.day, k + 1, self.n), b"", headers={**head, "Pf-Kind": "clock"}))
                 self._last_clock[k] = now
         if chunk.rejected:  # raw input that is not a print: to partition 1, to be quarantined there
