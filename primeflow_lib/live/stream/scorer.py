@@ -287,6 +287,7 @@ class StreamScorer:
             ``plausibility``, and ``stream`` for ``lateness_ms`` and ``history_minutes``).
         market: the session's :class:`SessionMarket`.
         source: stored in quarantine rows (``stream:<source>``).
+        wall_ns: the wall clock (UTC ns) the "clock that jumps" rule compares with.
         keep_events: enrich every order (``StepResult.events`` then has every
             ``flow.flow_events`` column and ``context`` every row); by default only the orders a
             strategy could take get context, the rest keep their classification columns.
@@ -297,8 +298,9 @@ class StreamScorer:
     """
 
     def __init__(self, day: dt.date, cfg: dict[str, Any], market: SessionMarket, *, source: str = "stream",
-                 keep_events: bool = False) -> None:
+                 keep_events: bool = False, wall_ns: Callable[[], int] = time.time_ns) -> None:
         self.day = day
+        self.wall_ns = wall_ns
         self.keep_events = keep_events
         self.cfg = cfg
         self.flow_cfg = cfg["flow"]
@@ -415,7 +417,7 @@ class StreamScorer:
         ahead_ns = int(float((self.cfg.get("stream") or {}).get("max_future_seconds", 60.0)) * 1e9)
         sip = pd.to_numeric(prints["sip_timestamp"], errors="coerce").to_numpy(np.float64) \
             if "sip_timestamp" in prints else np.full(n, np.nan)
-        future = np.isfinite(sip) & (sip > time.time_ns() + ahead_ns)
+        future = np.isfinite(sip) & (sip > self.wall_ns() + ahead_ns)
         if future.any():
             bad = prints.iloc[np.flatnonzero(future)]
             self.quarantine.append(quarantine_rows(

@@ -142,6 +142,8 @@ class StreamService:
         self._last_inbox = time.monotonic()
         self._last_step = 0.0
         self._dirty = False
+        self._pending: list[tuple[pd.DataFrame, np.ndarray, dt.datetime | None]] = []
+        self._clock = 0
 
     # ------------------------------------------------------------------ life cycle
 
@@ -192,8 +194,9 @@ class StreamService:
                 continue
             if len(ch.prints):
                 self._keep_frame(ch.rx0, ch.prints)
-                self._add(ch.prints, np.arange(ch.rx0, ch.rx0 + len(ch.prints)), ch.received_at)
-            self.scorer.observe_clock(ch.clock_ns)
+                self._pending.append((ch.prints, np.arange(ch.rx0, ch.rx0 + len(ch.prints)), ch.received_at))
+            self._clock = max(self._clock, ch.clock_ns or 0)
+        self._flush_pending()
         self.report.recovered_prints = self.journal.rows
         self._dirty = self.journal.rows > 0  # what came after the last step is committed at the first tick
         self.journal.open()
@@ -264,8 +267,20 @@ class StreamService:
             rx0 = self.journal.append(prints, chunk.position, chunk.received_at, chunk.clock_ns)
             if len(prints):
                 self._keep_frame(rx0, prints)
-                self._add(prints, np.arange(rx0, rx0 + len(prints)), chunk.received_at)
-        self.scorer.observe_clock(chunk.clock_ns)
+                # scored at the next step, together with whatever else arrived by then: one
+                # validation per step, not per websocket frame
+                self._pending.append((prints, np.arange(rx0, rx0 + len(prints)), chunk.received_at))
+        self._clock = max(self._clock, chunk.clock_ns or 0)
+
+    def _flush_pending(self) -> None:
+        """Hand the prints received since the last step to the scorer, in received order."""
+        if self._pending:
+            prints = pd.concat([p for p, _, _ in self._pending], ignore_index=True) if len(self._pending) > 1 \
+                else self._pending[0][0]
+            self._add(prints, np.concatenate([r for _, r, _ in self._pending]), self._pending[-1][2])
+            self._pending = []
+        if self._clock:
+            self.scorer.observe_clock(self._clock)
 
     def _add(self, prints: pd.DataFrame, rx: np.ndarray, received_at: dt.datetime | None) -> None:
         day = pd.to_datetime(prints["trade_date"], errors="coerce").dt.date.to_numpy(dtype=object)
@@ -288,6 +303,7 @@ class StreamService:
         self._last_step = time.monotonic()
         if journal:  # before committing: a restart advances at the same point
             self.journal.mark("final" if final else "step")
+        self._flush_pending()
         step = self.scorer.advance(final=final)
         n = self.store.commit(step, self.cfg, day=self.day)
         self.report.events += len(step.events)
