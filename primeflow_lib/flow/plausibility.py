@@ -51,10 +51,11 @@ Problem = tuple[np.ndarray, str, str]  # (bad mask, field, reason)
 
 
 def _norm_ticker(values: np.ndarray) -> np.ndarray:
-    """Upper case, trimmed, ``-`` and ``/`` as ``.`` (``BRK-B`` == ``BRK.B``); missing -> ''."""
-    s = pd.Series(values, dtype=object)
-    s = s.where(s.notna(), "").astype(str).str.strip().str.upper()
-    return s.str.replace(r"[-/]", ".", regex=True).to_numpy(dtype=object)
+    """Upper case, trimmed, ``-`` and ``/`` as ``.`` (``BRK-B`` == ``BRK.B``); missing -> ''.
+    Each distinct value is normalised once (a batch holds few tickers)."""
+    codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    norm = np.asarray([str(u).strip().upper().replace("-", ".").replace("/", ".") for u in uniq] + [""], dtype=object)
+    return norm[codes]
 
 
 def plausibility_problems(

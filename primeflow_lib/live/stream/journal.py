@@ -52,7 +52,8 @@ def to_arrow(prints: pd.DataFrame) -> pa.RecordBatch:
             elif pa.types.is_timestamp(f.type):
                 s = pd.to_datetime(s, errors="coerce")
             try:
-                cols.append(pa.array(s, type=f.type, from_pandas=True))
+                arr = pa.array(s, type=f.type, from_pandas=True)
+                cols.append(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
                 # a wrongly typed value is kept as text rather than refused here: validation
                 # quarantines it with the field named

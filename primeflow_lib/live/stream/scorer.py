@@ -336,8 +336,7 @@ class StreamScorer:
         self.dedup: dict[int, set[int]] = {}  # minute -> identity hashes seen
         self.pending_events: list[pd.DataFrame] = []  # committed, not scored yet
         self.pending_t_last: list[np.ndarray] = []
-        self.pools: list[pd.DataFrame] = []
-        self._pool_cache: pd.DataFrame | None = None
+        self.pool = _Pool()
         self.vocab_names: dict[str, dict[str, int]] = {"ticker": {}, "option_symbol": {}}
         self._vocab_cache: dict[str, pd.Index] | None = None
         self.prior_pool: pd.DataFrame | None = None
@@ -383,11 +382,7 @@ class StreamScorer:
         )
 
     def _pool_today(self) -> pd.DataFrame:
-        if self._pool_cache is None:
-            parts = [p for p in self.pools if len(p)]
-            self._pool_cache = pd.concat(parts, ignore_index=True) if parts else pool_rows(
-                pd.DataFrame(), 0.0, self._vocab())
-        return self._pool_cache
+        return self.pool.frame()
 
     # ------------------------------------------------------------------ arrival
 
@@ -665,10 +660,7 @@ class StreamScorer:
         strategies' memory in place of the old order."""
         rows = np.flatnonzero(self.hist_event == event_id)
         rows = rows[rows != removed]
-        for k, p in enumerate(self.pools):
-            if len(p) and (p["event_id"].to_numpy(dtype=object) == event_id).any():
-                self.pools[k] = p[p["event_id"].to_numpy(dtype=object) != event_id].reset_index(drop=True)
-                self._pool_cache = None
+        self.pool.drop(event_id)
         if not len(rows):
             return
         part = self.hist.take(rows[np.lexsort((self.hist.rx[rows], self.hist.t[rows]))])
@@ -961,8 +953,7 @@ class StreamScorer:
         ev["_t_last"] = ct.t[np.append(starts[1:], len(ct)) - 1]
         ev["_rx"] = [ct.rx[a:b] for a, b in zip(starts, np.append(starts[1:], len(ct)), strict=True)]
         if pools:
-            self.pools.append(pool_rows(ev, self.limits.pool_floor, self._vocab()))
-            self._pool_cache = None
+            self.pool.append(pool_rows(ev, self.limits.pool_floor, self._vocab()))
         self.counts["events"] += len(ev)
         return ev
 
@@ -1107,9 +1098,66 @@ def _group_cummax(grp: np.ndarray, flag: np.ndarray) -> np.ndarray:
     return (c - base) > 0
 
 
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
 def _empty_events() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in FLOW_EVENTS.column_names})
+    """An empty events frame (one shared object: nobody writes into it)."""
+    if "events" not in _EMPTY:
+        _EMPTY["events"] = pd.DataFrame({c: pd.Series([], dtype=object) for c in FLOW_EVENTS.column_names})
+    return _EMPTY["events"]
 
 
 def _empty_context() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in FLOW_CONTEXT.column_names})
+    if "context" not in _EMPTY:
+        _EMPTY["context"] = pd.DataFrame({c: pd.Series([], dtype=object) for c in FLOW_CONTEXT.column_names})
+    return _EMPTY["context"]
+
+
+class _Pool:
+    """The session's strategy memory (:func:`~primeflow_lib.flow.engine.pool_rows` rows) in
+    growing arrays: appending a step's orders and handing the strategies a frame cost what the
+    step adds, not what the day holds."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, np.ndarray] | None = None
+        self.n = 0
+        self._frame: pd.DataFrame | None = None
+
+    def append(self, rows: pd.DataFrame) -> None:
+        if not len(rows):
+            return
+        if self.cols is None:
+            self.cols = {c: np.empty(max(1024, 2 * len(rows)), dtype=rows[c].to_numpy().dtype) for c in rows.columns}
+        need = self.n + len(rows)
+        cap = len(next(iter(self.cols.values())))
+        if need > cap:
+            new = max(need, 2 * cap)
+            for c, a in self.cols.items():
+                b = np.empty(new, dtype=a.dtype)
+                b[: self.n] = a[: self.n]
+                self.cols[c] = b
+        for c, a in self.cols.items():
+            a[self.n: need] = rows[c].to_numpy()
+        self.n = need
+        self._frame = None
+
+    def drop(self, event_id: str) -> None:
+        if self.cols is None:
+            return
+        keep = self.cols["event_id"][: self.n] != event_id
+        if keep.all():
+            return
+        k = int(keep.sum())
+        for a in self.cols.values():
+            a[:k] = a[: self.n][keep]
+        self.n = k
+        self._frame = None
+
+    def frame(self) -> pd.DataFrame:
+        if self._frame is None:
+            if self.cols is None:
+                self._frame = pool_rows(pd.DataFrame(), 0.0, {})
+            else:
+                self._frame = pd.DataFrame({c: a[: self.n] for c, a in self.cols.items()}, copy=False)
+        return self._frame

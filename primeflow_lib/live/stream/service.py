@@ -51,7 +51,7 @@ from primeflow_lib.live.stream.scorer import (
     StepResult,
     StreamScorer,
 )
-from primeflow_lib.live.stream.sources import Chunk, PrintSource
+from primeflow_lib.live.stream.sources import OPTION_PRINTS_EMPTY, Chunk, PrintSource
 from primeflow_lib.live.stream.status import write_status
 from primeflow_lib.live.stream.store import (
     StreamStore,
@@ -143,6 +143,8 @@ class StreamService:
         self._last_step = 0.0
         self._dirty = False
         self._pending: list[tuple[pd.DataFrame, np.ndarray, dt.datetime | None]] = []
+        self._inbound: list[Chunk] = []
+        self._to_ack: list[Chunk] = []
         self._clock = 0
 
     # ------------------------------------------------------------------ life cycle
@@ -165,6 +167,7 @@ class StreamService:
             ended = await self._stream(stop)
             if ended:
                 self._step(final=True)
+                await self._ack()
                 self.report.flushed = True
             self._write_inbox(force=True)
             self.state = "stopped"
@@ -227,6 +230,8 @@ class StreamService:
                 done, _ = await asyncio.wait({nxt, stopper}, timeout=tick, return_when=asyncio.FIRST_COMPLETED)
                 if stopper in done:
                     nxt.cancel()
+                    self._to_ack.extend(self._journal_inbound())  # kept, not committed: the next start does
+                    await self._ack()
                     return False
                 if nxt in done:
                     try:
@@ -235,7 +240,6 @@ class StreamService:
                         return True
                     nxt = None
                     self._receive(chunk)
-                    await self.source.ack(chunk)
                     self._dirty = True
                     # more already waiting? take it before committing (bigger steps under load)
                     if self._since_step() < tick:
@@ -243,6 +247,7 @@ class StreamService:
                 if self._dirty:
                     self._dirty = False
                     self._step()
+                    await self._ack()
                 self._write_inbox()
                 self._heartbeat()
         finally:
@@ -251,6 +256,11 @@ class StreamService:
                 nxt.cancel()
             if bars_task is not None:
                 bars_task.cancel()
+
+    async def _ack(self) -> None:
+        chunks, self._to_ack = self._to_ack, []
+        for ch in chunks:
+            await self.source.ack(ch)
 
     def _since_step(self) -> float:
         return time.monotonic() - self._last_step
@@ -262,15 +272,30 @@ class StreamService:
             self._reject_raw(chunk.rejected)
         self.report.connections = self.source.connections
         self.report.gaps = list(self.source.gaps)
-        prints = chunk.prints.reindex(columns=OPTION_PRINTS.column_names)
-        if len(prints) or chunk.position is not None or chunk.clock_ns is not None:
-            rx0 = self.journal.append(prints, chunk.position, chunk.received_at, chunk.clock_ns)
+        self._inbound.append(chunk)
+
+    def _journal_inbound(self) -> list[Chunk]:
+        """Journal what arrived since the last step as one entry (one write, one record batch)
+        and queue it for the scorer: it is scored with whatever else arrived by then, one
+        validation per step rather than per websocket frame. Returns the chunks journaled (to
+        acknowledge). A kill before this loses at most these chunks: a resumable source sends
+        them again (their position was not journaled)."""
+        chunks, self._inbound = self._inbound, []
+        if not chunks:
+            return []
+        frames = [c.prints for c in chunks if len(c.prints)]
+        prints = (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]).reindex(
+            columns=OPTION_PRINTS.column_names) if frames else OPTION_PRINTS_EMPTY
+        pos = next((c.position for c in reversed(chunks) if c.position is not None), None)
+        clocks = [c.clock_ns for c in chunks if c.clock_ns is not None]
+        clock = max(clocks) if clocks else None
+        if len(prints) or pos is not None or clock is not None:
+            rx0 = self.journal.append(prints, pos, chunks[-1].received_at, clock)
             if len(prints):
                 self._keep_frame(rx0, prints)
-                # scored at the next step, together with whatever else arrived by then: one
-                # validation per step, not per websocket frame
-                self._pending.append((prints, np.arange(rx0, rx0 + len(prints)), chunk.received_at))
-        self._clock = max(self._clock, chunk.clock_ns or 0)
+                self._pending.append((prints, np.arange(rx0, rx0 + len(prints)), chunks[-1].received_at))
+        self._clock = max(self._clock, clock or 0)
+        return chunks
 
     def _flush_pending(self) -> None:
         """Hand the prints received since the last step to the scorer, in received order."""
@@ -300,8 +325,16 @@ class StreamService:
         self.report.prints += len(rx)
 
     def _step(self, *, final: bool = False, journal: bool = True) -> StepResult:
-        self._last_step = time.monotonic()
+        try:
+            return self._step_once(final=final, journal=journal)
+        finally:
+            # the next step waits a tick after this one *ended*: a step slower than the tick then
+            # takes in everything that arrived meanwhile instead of stepping after every frame
+            self._last_step = time.monotonic()
+
+    def _step_once(self, *, final: bool, journal: bool) -> StepResult:
         if journal:  # before committing: a restart advances at the same point
+            self._to_ack.extend(self._journal_inbound())
             self.journal.mark("final" if final else "step")
         self._flush_pending()
         step = self.scorer.advance(final=final)
