@@ -267,15 +267,11 @@ def enqueue_heartbeat(
 
     Returns True when a row was inserted; False when no heartbeat channel is configured or this
     window already has one."""
-    a = cfg.get("alerts", {})
-    channel = a.get("heartbeat_channel")
+    channel = _operator_channel(cfg)
     if not channel:
         return False
-    problems = check_routing(cfg)
-    if problems:
-        raise AlertConfigError("alerts configuration: " + "; ".join(problems))
     now = now or utcnow()
-    minutes = max(1, int(a.get("heartbeat_minutes") or 15))
+    minutes = max(1, int(cfg["alerts"].get("heartbeat_minutes") or 15))
     bucket = now.replace(second=0, microsecond=0)
     bucket -= dt.timedelta(minutes=(bucket.hour * 60 + bucket.minute) % minutes)
     hb_id = f"heartbeat:{bucket:%Y%m%dT%H%M}"
@@ -299,17 +295,25 @@ def enqueue_operator_alert(
 
     Returns True when a row was inserted; False when no heartbeat channel is configured or this
     id was enqueued before."""
-    channel = cfg.get("alerts", {}).get("heartbeat_channel")
+    channel = _operator_channel(cfg)
     if not channel:
         return False
-    problems = check_routing(cfg)
-    if problems:
-        raise AlertConfigError("alerts configuration: " + "; ".join(problems))
     now = now or utcnow()
     ctype = channel_type(cfg, channel)
     short = "op" + hashlib.sha256(alert_id.encode()).hexdigest()[:6]
     body = escape(redact(text), markup_for(ctype))
     return bool(_insert(con, [_operator_row(alert_id, short, now.date(), channel, ctype, body, dict(details or {}), now)]))
+
+
+def _operator_channel(cfg: Mapping[str, Any]) -> str | None:
+    """``alerts.heartbeat_channel`` (None when unset), after checking the routing."""
+    channel = cfg.get("alerts", {}).get("heartbeat_channel")
+    if not channel:
+        return None
+    problems = check_routing(cfg)
+    if problems:
+        raise AlertConfigError("alerts configuration: " + "; ".join(problems))
+    return channel
 
 
 def _operator_row(aid: str, short: str, day: dt.date, channel: str, ctype: str, text: str,

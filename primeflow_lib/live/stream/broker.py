@@ -131,7 +131,7 @@ class Publisher:
         await ensure_stream(self.js)
 
     async def publish(self, chunk: Chunk) -> None:
-        prints = chunk.prints
+        prints = chunk.frame()
         ts = prints["sip_timestamp"].to_numpy(np.int64) if len(prints) else np.zeros(0, np.int64)
         if len(ts):
             self.clock_ns = max(self.clock_ns, int(ts.max()))

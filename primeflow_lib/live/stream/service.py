@@ -283,7 +283,10 @@ class StreamService:
         chunks, self._inbound = self._inbound, []
         if not chunks:
             return []
-        frames = [c.prints for c in chunks if len(c.prints)]
+        rows = [r for c in chunks if c.prints is None and c.rows for r in c.rows]
+        frames = [c.frame() for c in chunks if c.prints is not None and len(c.prints)]
+        if rows:  # one conversion per step for sources that give raw rows
+            frames.append(Chunk(None, rows=rows).frame())
         prints = (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]).reindex(
             columns=OPTION_PRINTS.column_names) if frames else OPTION_PRINTS_EMPTY
         pos = next((c.position for c in reversed(chunks) if c.position is not None), None)

@@ -43,7 +43,8 @@ class Chunk:
     """Prints received together (see module doc).
 
     Attributes:
-        prints: ``flow.option_prints`` rows in received order (may be empty).
+        prints: ``flow.option_prints`` rows in received order (may be empty); None when the
+            source gave ``rows`` instead (see :meth:`frame`).
         position: the source's position after this chunk (resume after it), or None.
         clock_ns: SIP time (UTC ns) below which this source will send no further print, or None.
         rejected: raw input that is not a print, as ``(raw text, reason)``.
@@ -52,13 +53,23 @@ class Chunk:
         ack_token: what the source needs to acknowledge the chunk once journaled (a broker message).
     """
 
-    prints: pd.DataFrame
+    prints: pd.DataFrame | None
     position: str | None = None
     clock_ns: int | None = None
     rejected: list[tuple[str, str]] = field(default_factory=list)
     received_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
     sent_ns: np.ndarray | None = None
     ack_token: Any = None
+    #: raw ``flow.option_prints`` rows not turned into a frame yet (a websocket frame's trades):
+    #: the service builds one frame per step from every chunk's rows, not one per frame
+    rows: list[dict[str, Any]] | None = None
+
+    def frame(self) -> pd.DataFrame:
+        """The prints as a frame (built from ``rows`` when the source gave rows)."""
+        if self.prints is None:
+            self.prints = make_frame(OPTION_PRINTS, self.rows or [])
+            self.rows = None
+        return self.prints
 
 
 class PrintSource(abc.ABC):
@@ -179,8 +190,7 @@ class MassiveSource(PrintSource):
                                      "disconnected were not received")
                 seen = self.stream.connections
             self.connections = self.stream.connections
-            frame = make_frame(OPTION_PRINTS, rows) if rows else OPTION_PRINTS_EMPTY.copy()
-            yield Chunk(frame, position=None, rejected=list(rejected))
+            yield Chunk(None, position=None, rejected=list(rejected), rows=rows)
 
 
 OPTION_PRINTS_EMPTY = make_frame(OPTION_PRINTS, [])
