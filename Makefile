@@ -13,7 +13,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast ui bench lint docs clean-warehouse workbench reliability stream stream-serve stream-stop check-real
+.PHONY: install demo test test-fast ui bench lint docs clean-warehouse workbench reliability rl check-real stream stream-serve stream-stop
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -30,6 +30,15 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 # the project's own modules too (quick when nothing changed; a stale .pyc is never used)
 install: $(VENV)/.synced
 	@$(BIN)/python -m compileall -q -j 0 primeflow_lib primeflow_pipelines
+
+# the optional RL extra (stable-baselines3 + torch): pip, not uv, because pip finds the CPU wheel
+# of torch 2.13.0 on this machine's disk (PIP_FIND_LINKS) while uv would download a multi-GB CUDA
+# build. Pins in requirements-rl.txt. `make install` after a relock removes them again (uv sync
+# is exact): run `make rl` again then.
+rl: install
+	@$(BIN)/python -c "import torch, stable_baselines3" 2>/dev/null || \
+		$(TOOLS)/bin/pip --python $(BIN)/python install --quiet -r requirements-rl.txt
+	@$(BIN)/python -c "import torch, stable_baselines3; print('rl extra: torch', torch.__version__, '+ stable-baselines3', stable_baselines3.__version__)"
 
 demo: install
 	@mkdir -p var

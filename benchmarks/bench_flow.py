@@ -2,28 +2,40 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_flow.py                 # 10,000,000 prints
+    .venv/bin/python benchmarks/bench_flow.py                 # 20,000,000 prints
     .venv/bin/python benchmarks/bench_flow.py --prints 1000000 --tickers 200
 
 The input is made by a fast seeded generator in this script (no warehouse, no network): a
 heavy-tailed universe of underlyings with 21 sessions of 1-minute bars (20 for RVOL history plus
 the scored day), 60 sessions of daily bars, a previous-session option chain, previous sessions'
 flow events for SwingAccumulation, and one day of option prints with U-shaped intraday timing,
-realistic NBBO, multi-exchange sweeps, splits, blocks and crosses, multi-leg prints, cancels,
+realistic NBBO, multi-exchange sweeps, splits, blocks and crosses, multi-leg orders (2-4 legs on
+different contracts of one underlying in the same instant, sizes 1:1, 1:2:1, 1:1:1:1), cancels,
 late prints, compression prints and prints without quotes.
 
-Only :func:`primeflow_lib.flow.engine.score_batch` is timed (validation, classification,
-context, strategies). The last line printed is one JSON object with ``prints_per_s``,
-``seconds`` and ``peak_rss_mb``. Target on the 2-core reference machine: 10M prints <= 60 s.
+The day is scored the way a real OPRA day must be: by underlying in bounded chunks
+(:func:`primeflow_lib.flow.engine.plan_chunks`, ``--chunk-prints`` prints at most), each chunk
+end to end in one of ``--workers`` processes (:func:`primeflow_lib.flow.engine.
+score_chunks_parallel`; the chunk's result is counted and let go in the worker). A child process
+first generates the day and writes each chunk's inputs (prints, bars, daily bars, chain, history)
+as Parquet files, as a warehouse query per chunk would return them; the timed part is loading and
+scoring every chunk. The last line printed is one JSON object with ``prints_per_s``,
+``seconds``, ``cpu_seconds`` (this process and its workers), ``peak_rss_mb`` (the peak of the
+summed RSS of this process and its workers, sampled every 50 ms) and the load average. Target on
+the 2-core reference machine: 20M prints <= 40 s, peak RSS <= 4 GB.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
+import multiprocessing
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,7 +50,7 @@ from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
 from primeflow_lib.arrays import hex_strings  # noqa: E402
 from primeflow_lib.config import load_config  # noqa: E402
 from primeflow_lib.flow.classify import hex64  # noqa: E402
-from primeflow_lib.flow.engine import score_batch  # noqa: E402
+from primeflow_lib.flow.engine import plan_chunks, score_batch, score_chunks_parallel  # noqa: E402
 
 NS_MIN = 60_000_000_000
 DAY = np.datetime64("2025-06-13")
@@ -187,13 +199,17 @@ def generate(n_prints: int, n_tickers: int, seed: int = 7) -> dict[str, pd.DataF
     # draw order kinds and legs for more orders than needed, keep exactly n_prints prints
     kind = rng.choice(7, n_prints, p=[0.775, 0.10, 0.05, 0.01, 0.05, 0.005, 0.01])
     # 0 single 1 sweep 2 split 3 block/cross 4 multileg 5 cancel pair 6 late
+    # multi-leg orders: 2-4 legs on neighbouring contracts of the ticker, one instant
     legs = np.where(
-        kind == 1, rng.integers(2, 7, n_prints), np.where((kind == 2) | (kind == 5), 2, 1)
+        kind == 1,
+        rng.integers(2, 7, n_prints),
+        np.where((kind == 2) | (kind == 5), 2,
+                 np.where(kind == 4, rng.choice([2, 3, 4], n_prints, p=[0.6, 0.2, 0.2]), 1)),
     )
     cut = int(np.searchsorted(np.cumsum(legs), n_prints)) + 1
     kind, legs = kind[:cut], legs[:cut].copy()
     legs[-1] -= int(legs.sum()) - n_prints
-    if legs[-1] < 2 and kind[-1] in (1, 2, 5):
+    if legs[-1] < 2 and kind[-1] in (1, 2, 4, 5):
         kind[-1] = 0
     n_orders = len(kind)
     o_tk = rng.choice(n_tickers, n_orders, p=weight)
@@ -232,7 +248,8 @@ def generate(n_prints: int, n_tickers: int, seed: int = 7) -> dict[str, pd.DataF
     n = int(legs.sum())
     oid = np.repeat(np.arange(n_orders), legs)
     leg = np.arange(n) - np.repeat(np.cumsum(legs) - legs, legs)
-    t = o_t[oid] + leg * rng.integers(100_000, 3_000_000, n)
+    is_ml = kind[oid] == 4
+    t = o_t[oid] + np.where(is_ml, 0, leg * rng.integers(100_000, 3_000_000, n))
     ex = np.where(
         kind[oid] == 1, EXCHANGES[(oid * 7 + leg) % len(EXCHANGES)], EXCHANGES[oid % len(EXCHANGES)]
     )
@@ -250,10 +267,17 @@ def generate(n_prints: int, n_tickers: int, seed: int = 7) -> dict[str, pd.DataF
     bid = np.where(noq, np.nan, bid)
     ask = np.where(noq, np.nan, ask)
     size = np.where(k == 5, o_size[oid], np.maximum(o_size[oid] // legs[oid], 1))
+    # legs: contracts 2 apart in the chain (the next strike, same right), inside the ticker;
+    # sizes 1:1 (2 legs), 1:2:1 (3), 1:1:1:1 (4)
+    o_tk_p = o_tk[oid]
+    last_c = first_c[o_tk_p] + per_tk[o_tk_p] - 1
+    con = np.where(is_ml, np.minimum(o_c[oid] + 2 * leg, last_c - (legs[oid] - 1 - leg) * 2), o_c[oid])
+    con = np.maximum(con, first_c[o_tk_p])
+    size = np.where(is_ml & (legs[oid] == 3) & (leg == 1), 2 * size, size)
     wall = t + late_shift
     order = np.argsort(t, kind="stable")  # arrival order
     wall, px, bid, ask, size, ex, cond, ocon = (
-        a[order] for a in (wall, px, bid, ask, size, ex, cond, o_c[oid])
+        a[order] for a in (wall, px, bid, ask, size, ex, cond, con)
     )
     seq = pd.Series(ocon).groupby(ocon).cumcount().to_numpy()
     sip = wall + 4 * 3600 * 1_000_000_000  # EDT -> UTC
@@ -316,16 +340,95 @@ def _machine() -> dict:
 
 
 
+def _write_inputs(folder: str, n_prints: int, n_tickers: int, seed: int, chunk_prints: int) -> None:
+    """Child process: generate the day and write, per chunk of underlyings, one Parquet file of
+    each input (prints, 1m bars, daily bars with the regime benchmark's, chain, history), as a
+    warehouse query per chunk would return them. Its memory is not the scoring side's."""
+    import pyarrow.parquet as pq
+
+    d = generate(n_prints, n_tickers, seed)
+    out = Path(folder)
+    p = d.pop("prints")
+    und = p["underlying"].to_numpy(dtype=object)
+    counts = pd.Series(und).value_counts().to_dict()
+    plan = plan_chunks(counts, chunk_prints)
+    table = pa.Table.from_pandas(p, preserve_index=False)
+    del p
+    codes, uniq = pd.factorize(und)
+    pos = {u: i for i, u in enumerate(uniq)}
+    cols = {"bars_1m": "ticker", "daily_bars": "ticker", "chain": "underlying", "history": "ticker"}
+    for i, tickers in enumerate(plan):
+        mask = np.isin(codes, [pos[t] for t in tickers])
+        pq.write_table(table.filter(pa.array(mask)), out / f"prints_{i:04d}.parquet")
+        for name, col in cols.items():
+            want = {*tickers, "SPY"} if name == "daily_bars" else set(tickers)  # SPY: the regime benchmark
+            frame = d[name]
+            frame[frame[col].isin(want)].to_parquet(out / f"{name}_{i:04d}.parquet", index=False)
+    (out / "plan.json").write_text(json.dumps({"chunks": plan, "prints": int(len(und)),
+                                               "bars": int(len(d["bars_1m"]))}))
+
+
+def _load_inputs(folder: str, index: dict, tickers: list[str]) -> dict:
+    """One chunk's inputs from the files :func:`_write_inputs` wrote."""
+    i = index[tickers[0]]
+    f = Path(folder)
+    return {name: pd.read_parquet(f / f"{name}_{i:04d}.parquet")
+            for name in ("prints", "bars_1m", "daily_bars", "chain", "history")}
+
+
+def _summary(tickers: list[str], res) -> dict:
+    """The sink: count what the chunk produced and let the rows go."""
+    st = res.stats
+    return {"events": st["events"], "signals": st["signals"], "quarantined": len(res.quarantine),
+            "structures": st["prints"].get("structures", 0), "by_type": st["events_by_type"],
+            "timings": st["timings_s"]}
+
+
+class _RssPeak:
+    """Peak of the summed RSS of this process and its children, sampled every 50 ms."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.me = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            total = 0
+            for p in [self.me, *self.me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):  # a worker that just exited
+                    total += p.memory_info().rss
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.05)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._t.join()
+        return self.peak / 2**20
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--prints", type=int, default=10_000_000)
+    ap.add_argument("--prints", type=int, default=20_000_000)
     ap.add_argument("--tickers", type=int, default=500)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--chunk-prints", type=int, default=1_000_000,
+                    help="most prints per chunk of underlyings (a bigger underlying is a chunk alone)")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="processes scoring chunks at once (1: in this process)")
     ap.add_argument(
         "--warmup",
         type=int,
         default=20_000,
-        help="prints in an untimed warm-up run (compiles the numba kernels)",
+        help="prints in an untimed warm-up run (compiles the numba kernels into their cache)",
     )
     args = ap.parse_args()
     print("machine:", json.dumps(_machine()))
@@ -333,46 +436,60 @@ def main() -> None:
     if args.warmup:
         w = generate(args.warmup, min(args.tickers, 20), args.seed + 1)
         score_batch(w["prints"], w["bars_1m"], w["daily_bars"], w["chain"], cfg, w["history"])
-    t0 = time.perf_counter()
-    data = generate(args.prints, args.tickers, args.seed)
-    gen_s = time.perf_counter() - t0
-    n = len(data["prints"])
-    print(f"generated {n:,} prints, {len(data['bars_1m']):,} bars in {gen_s:.1f}s")
-    load_before = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    res = score_batch(
-        data["prints"],
-        data["bars_1m"],
-        data["daily_bars"],
-        data["chain"],
-        cfg,
-        data["history"],
-        source="bench",
-    )
-    sec = time.perf_counter() - t0
-    cpu = time.process_time() - c0
+        del w
+    with tempfile.TemporaryDirectory(prefix="bench-flow-") as tmp:
+        t0 = time.perf_counter()
+        child = multiprocessing.get_context("spawn").Process(
+            target=_write_inputs, args=(tmp, args.prints, args.tickers, args.seed, args.chunk_prints))
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise SystemExit(f"input generation failed (exit code {child.exitcode})")
+        meta = json.loads((Path(tmp) / "plan.json").read_text())
+        n, plan = int(meta["prints"]), meta["chunks"]
+        print(f"generated {n:,} prints in {len(plan)} chunks, {meta['bars']:,} bars in "
+              f"{time.perf_counter() - t0:.1f}s")
+        index = {c[0]: i for i, c in enumerate(plan)}
+        load = functools.partial(_load_inputs, tmp, index)
+        rss = _RssPeak()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)  # the generator is a child too
+        load_before = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        parts = score_chunks_parallel(load, plan, cfg, sink=_summary, workers=args.workers, source="bench")
+        sec = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        peak = rss.stop()
     load_after = os.getloadavg()[0]
-    st = res.stats
-    print("timings_s:", json.dumps(st["timings_s"]))
-    print("events:", st["events"], json.dumps(st["events_by_type"]))
-    print("signals:", json.dumps(st["signals_by_kind"]))
-    print("quarantined:", json.dumps(st["quarantined_by_reason"]))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # other processes on the machine slow the wall clock: cpu_seconds and the load averages
-    # (1-minute, before and after) say how much of it was ours
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    totals = {k: sum(p[k] for p in parts) for k in ("events", "signals", "quarantined", "structures")}
+    by_type: dict[str, int] = {}
+    timings: dict[str, float] = {}
+    for p in parts:
+        for k, v in p["by_type"].items():
+            by_type[k] = by_type.get(k, 0) + v
+        for k, v in p["timings"].items():
+            timings[k] = round(timings.get(k, 0.0) + v, 3)
+    print("timings_s (summed over chunks):", json.dumps(timings))
+    print("events:", totals["events"], json.dumps(by_type), "structures:", totals["structures"])
+    # other processes on the machine slow the wall clock: cpu_seconds (this process and the
+    # scoring workers) and the load averages (1-minute, before and after) say how much was ours
     print(
         json.dumps(
             {
                 "bench": "flow",
                 "prints": n,
+                "chunks": len(plan),
+                "workers": args.workers,
                 "seconds": round(sec, 3),
                 "prints_per_s": round(n / sec),
                 "peak_rss_mb": round(peak, 1),
-                "cpu_seconds": round(cpu, 3),
+                "cpu_seconds": round(cpu + workers_cpu, 3),
                 "load_avg": [round(load_before, 2), round(load_after, 2)],
-                "events": st["events"],
-                "signals": st["signals"],
+                "events": totals["events"],
+                "structures": totals["structures"],
+                "signals": totals["signals"],
             }
         )
     )

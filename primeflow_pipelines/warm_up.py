@@ -57,6 +57,8 @@ def sample_prints(n: int = 40) -> pd.DataFrame:
             "seq": range(n),
             "vendor": "warm-up",
             "print_id": [f"warmup{i:010d}" for i in range(n)],
+            "vendor_sequence": pd.array([None] * n, dtype="Int64"),
+            "quote_source": pd.array([None] * n, dtype="str"),
         }
     )
     return frame[[c for c in OPTION_PRINTS.column_names if c in frame.columns]]

@@ -1,5 +1,5 @@
 """PrimeFlow workbench entry point: ``streamlit run primeflow_workbench/app.py`` (``make
-workbench``). Registers the five pages and the sidebar that says which warehouse is shown."""
+workbench``). Registers the eight pages and the sidebar that says which warehouse is shown."""
 
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ PAGES = [
             url_path="tuning"),
     st.Page(HERE / "pages" / "data.py", title="Data", icon=":material/storage:",
             url_path="data"),
+    st.Page(HERE / "pages" / "models.py", title="Models", icon=":material/model_training:",
+            url_path="models"),
+    st.Page(HERE / "pages" / "regimes.py", title="Regimes", icon=":material/stacked_line_chart:",
+            url_path="regimes"),
+    st.Page(HERE / "pages" / "system.py", title="System", icon=":material/monitor_heart:",
+            url_path="system"),
 ]
 
 page = st.navigation(PAGES)

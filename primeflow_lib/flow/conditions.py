@@ -207,19 +207,19 @@ def flag_table(
     )
     m_code = vmap[np.where(vendor_codes < 0, len(vmap) - 1, vendor_codes)]
     nc = max(len(cond_values), 1)
+    # a dense (map, condition) table: a few maps x the distinct strings; no sort of the prints
     pair = m_code * nc + cond_codes
-    upair, inv = np.unique(pair, return_inverse=True)
-    ftab = np.zeros(len(upair), np.uint16)
+    counts = np.bincount(pair, minlength=len(map_names) * nc)
+    ftab = np.zeros(len(counts), np.uint16)
     unknown: dict[str, int] = {}
-    counts = np.bincount(inv.reshape(-1), minlength=len(upair))
-    for k, p in enumerate(upair):
+    for p in np.flatnonzero(counts):
         name = map_names[int(p) // nc]
         f, unk = flags_of(cond_values[int(p) % nc], maps.maps[name])
-        ftab[k] = f
+        ftab[p] = f
         for u in unk:
             key = f"{name}:{u}"
-            unknown[key] = unknown.get(key, 0) + int(counts[k])
-    return ftab[inv.reshape(-1)], unknown
+            unknown[key] = unknown.get(key, 0) + int(counts[p])
+    return ftab[pair], unknown
 
 
 def unknown_ids(conditions: pd.Series, table: Mapping[int, int]) -> list[str]:

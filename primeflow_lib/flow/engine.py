@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -569,3 +570,139 @@ def _stats(vc, cc, ev, signals, funnel, quarantine) -> dict[str, Any]:
         st["first_print_ts"] = str(pd.Timestamp(ev["first_ts"].min()))
         st["last_print_ts"] = str(pd.Timestamp(ev["last_ts"].max()))
     return st
+
+
+# ------------------------------------------------------------------------- scoring in chunks
+def plan_chunks(counts: Mapping[str, int], max_prints: int) -> list[list[str]]:
+    """Underlyings grouped into chunks of at most ``max_prints`` prints, in name order (an
+    underlying with more prints than that is a chunk of its own).
+
+    Every print of an underlying lands in one chunk, and nothing the engine computes crosses
+    underlyings (orders, structures, day volume, context, clusters, repeats), so scoring the
+    chunks one after the other gives the same rows as scoring the whole day at once, while the
+    memory held is bounded by the largest chunk."""
+    if max_prints < 1:
+        raise ValueError(f"max_prints must be >= 1, got {max_prints}")
+    chunks: list[list[str]] = []
+    cur: list[str] = []
+    n = 0
+    for u in sorted(counts):
+        c = int(counts[u])
+        if cur and n + c > max_prints:
+            chunks.append(cur)
+            cur, n = [], 0
+        cur.append(u)
+        n += c
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
+class _ByTicker:
+    """Row positions of a frame per value of its ticker column, found once."""
+
+    def __init__(self, df: pd.DataFrame | None, col: str) -> None:
+        self.df = df
+        self.pos: dict[str, np.ndarray] = {}
+        if df is not None and len(df):
+            codes, uniq = factorize(df[col])
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+            self.pos = {str(u): order[bounds[i]:bounds[i + 1]] for i, u in enumerate(uniq)}
+
+    def take(self, tickers: Iterable[str]) -> pd.DataFrame | None:
+        if self.df is None:
+            return None
+        parts = [self.pos[t] for t in tickers if t in self.pos]
+        idx = np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+        return self.df.iloc[idx].reset_index(drop=True)
+
+
+def score_chunks(
+    load_chunk: Callable[[list[str]], pd.DataFrame],
+    chunks: Sequence[list[str]],
+    bars_1m: pd.DataFrame | None,
+    daily_bars: pd.DataFrame | None,
+    chain: pd.DataFrame | None,
+    cfg: dict[str, Any],
+    history: pd.DataFrame | None = None,
+    *,
+    source: str = "batch",
+    now: dt.datetime | None = None,
+    gamma: pd.DataFrame | None = None,
+) -> Iterator[tuple[list[str], FlowResult]]:
+    """:func:`score_batch` chunk by chunk (see :func:`plan_chunks`): yields ``(underlyings,
+    result)`` per chunk, so a caller writes each result and lets it go.
+
+    Args:
+        load_chunk: returns the ``flow.option_prints`` rows of the given underlyings (e.g. a
+            ``WHERE underlying IN (...)`` query, or one file per chunk).
+        chunks: lists of underlyings (:func:`plan_chunks`).
+        The other arguments are :func:`score_batch`'s for the whole day; each chunk gets the
+        rows of its underlyings (daily bars also the regime benchmark's).
+    """
+    bench = str(cfg["market_regime"]["benchmark"])
+    bars = _ByTicker(bars_1m, "ticker")
+    daily = _ByTicker(daily_bars, "ticker")
+    ch = _ByTicker(chain, "underlying")
+    hist = _ByTicker(history, "ticker")
+    gam = _ByTicker(gamma, "underlying")
+    for tickers in chunks:
+        prints = load_chunk(list(tickers))
+        res = score_batch(
+            prints,
+            bars.take(tickers),
+            daily.take([*tickers, bench] if bench not in tickers else tickers),
+            ch.take(tickers),
+            cfg,
+            hist.take(tickers),
+            source=source,
+            now=now,
+            gamma=gam.take(tickers),
+        )
+        yield list(tickers), res
+
+
+# the worker side of score_chunks_parallel (module level: picklable under spawn)
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(load_inputs, sink, cfg, source, now) -> None:
+    _WORKER.update(load_inputs=load_inputs, sink=sink, cfg=cfg, source=source, now=now)
+
+
+def _worker_score(tickers: list[str]) -> Any:
+    w = _WORKER
+    inp = w["load_inputs"](tickers)
+    res = score_batch(inp["prints"], inp.get("bars_1m"), inp.get("daily_bars"), inp.get("chain"), w["cfg"],
+                      inp.get("history"), source=w["source"], now=w["now"], gamma=inp.get("gamma"))
+    return w["sink"](tickers, res)
+
+
+def score_chunks_parallel(
+    load_inputs: Callable[[list[str]], Mapping[str, pd.DataFrame]],
+    chunks: Sequence[list[str]],
+    cfg: dict[str, Any],
+    *,
+    sink: Callable[[list[str], FlowResult], Any],
+    workers: int = 2,
+    source: str = "batch",
+    now: dt.datetime | None = None,
+) -> list[Any]:
+    """Score chunks of underlyings in ``workers`` processes (spawned), each chunk end to end in
+    one worker: ``load_inputs(tickers)`` returns that chunk's ``prints`` and its ``bars_1m``,
+    ``daily_bars`` (with the regime benchmark's), ``chain``, ``history``, ``gamma``;
+    ``sink(tickers, result)`` runs in the worker (write the rows there) and its small return
+    value comes back. Returns those values in chunk order. ``load_inputs`` and ``sink`` must be
+    picklable (module-level functions or ``functools.partial`` of them). Memory held is about one
+    chunk per worker; the rows equal :func:`score_batch` of the whole day (see
+    :func:`plan_chunks`)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if workers <= 1:
+        _worker_init(load_inputs, sink, cfg, source, now)
+        return [_worker_score(list(t)) for t in chunks]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init, initargs=(load_inputs, sink, cfg, source, now)) as ex:
+        return list(ex.map(_worker_score, [list(t) for t in chunks]))

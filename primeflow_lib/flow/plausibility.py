@@ -51,11 +51,11 @@ Problem = tuple[np.ndarray, str, str]  # (bad mask, field, reason)
 
 
 def _norm_ticker(values: np.ndarray) -> np.ndarray:
-    """Upper case, trimmed, ``-`` and ``/`` as ``.`` (``BRK-B`` == ``BRK.B``); missing -> ''.
-    Each distinct value is normalised once (a batch holds few tickers)."""
+    """Upper case, trimmed, ``-`` and ``/`` as ``.`` (``BRK-B`` == ``BRK.B``); missing -> ''."""
     codes, uniq = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    norm = np.asarray([str(u).strip().upper().replace("-", ".").replace("/", ".") for u in uniq] + [""], dtype=object)
-    return norm[codes]
+    s = pd.Series(uniq, dtype=object).astype(str).str.strip().str.upper()  # each distinct value once
+    normed = np.append(s.str.replace(r"[-/]", ".", regex=True).to_numpy(dtype=object), "")
+    return normed[np.where(codes < 0, len(normed) - 1, codes)]
 
 
 def plausibility_problems(
@@ -85,17 +85,19 @@ def plausibility_problems(
     unchecked: dict[str, int] = {}
     ok_px = np.isfinite(price) & (price > 0)
     frac, usd = float(rules["price_margin_frac"]), float(rules["price_margin_usd"])
-    right = contracts["right"].to_numpy(dtype=object)[sym_codes]
+    # per-contract values first, then indexed by row (no per-row string work)
+    c_right = contracts["right"].to_numpy(dtype=object)
     strike = contracts["strike"].to_numpy(np.float64)[sym_codes]
-    und_sym = _norm_ticker(contracts["underlying"].to_numpy(dtype=object))[sym_codes]
+    c_und = _norm_ticker(contracts["underlying"].to_numpy(dtype=object))
     days = parse_days(df["trade_date"]) if "trade_date" in df else np.full(n, np.datetime64("NaT", "D"))
 
-    is_put = right == "P"
+    is_put = (c_right == "P")[sym_codes]
     with np.errstate(invalid="ignore"):
         out.append((ok_px & is_put & (price > strike * (1 + frac) + usd), "price", R_PUT))
 
-    is_call = right == "C"
+    is_call = (c_right == "C")[sym_codes]
     spot_hi = np.full(n, np.nan)
+    day_codes, day_vals = pd.factorize(days, use_na_sentinel=True)
     if bars_1m is not None and len(bars_1m) and is_call.any():
         b = bars_1m[["ticker", "trade_date", "high"]]
         hi = b.groupby(["ticker", "trade_date"], sort=False)["high"].max()
@@ -103,8 +105,14 @@ def plausibility_problems(
             pd.Index(_norm_ticker(hi.index.get_level_values(0).to_numpy(dtype=object))),
             pd.DatetimeIndex(hi.index.get_level_values(1)).values.astype("datetime64[D]"),
         ])
-        pos = keys.get_indexer(pd.MultiIndex.from_arrays([pd.Index(und_sym), pd.Index(days)]))
-        spot_hi = np.where(pos >= 0, hi.to_numpy(np.float64)[np.maximum(pos, 0)], np.nan)
+        # look up each distinct (contract, day) pair once, then index by row
+        nd = len(day_vals) + 1
+        pair_codes, pairs = pd.factorize(sym_codes.astype(np.int64) * nd + (day_codes + 1))
+        p_con, p_day = pairs // nd, pairs % nd - 1
+        day_arr = np.append(np.asarray(day_vals, dtype="datetime64[D]"), np.datetime64("NaT", "D"))
+        pos = keys.get_indexer(pd.MultiIndex.from_arrays([pd.Index(c_und[p_con]), pd.Index(day_arr[p_day])]))
+        hi_pair = np.where(pos >= 0, hi.to_numpy(np.float64)[np.maximum(pos, 0)], np.nan)
+        spot_hi = hi_pair[pair_codes]
     with np.errstate(invalid="ignore"):
         out.append((ok_px & is_call & (price > spot_hi * (1 + frac) + usd), "price", R_CALL))
     unchecked["calls_without_spot"] = int((ok_px & is_call & ~np.isfinite(spot_hi)).sum())
@@ -129,7 +137,7 @@ def plausibility_problems(
         codes, uniques = factorize(df["underlying"])
         normed = np.append(_norm_ticker(np.asarray(uniques, dtype=object)), "")
         codes = np.where(codes < 0, len(normed) - 1, codes).astype(np.int64)
-        pair, inv = np.unique(codes * (len(contracts) + 1) + sym_codes, return_inverse=True)
+        inv, pair = pd.factorize(codes * (len(contracts) + 1) + sym_codes)  # hashing: no sort
         u_row = normed[pair // (len(contracts) + 1)]
         c = pair % (len(contracts) + 1)
         u_sym = _norm_ticker(contracts["underlying"].to_numpy(dtype=object))[c]
@@ -139,7 +147,9 @@ def plausibility_problems(
 
     if rules["check_session_of_timestamp"] and "trade_date" in df:
         known = ~np.isnat(days)
-        uniq, inv = np.unique(days[known], return_inverse=True)
+        # the distinct days (a batch holds a few): factorized once above
+        uniq = np.asarray(day_vals, dtype="datetime64[D]")
+        inv = day_codes[known]
         not_sess_u = np.array([not calendar.is_session(pd.Timestamp(d).date()) for d in uniq], dtype=bool)
         # the New York day [midnight, next midnight) of each distinct date, in UTC ns
         lo = np.array([pd.Timestamp(d).tz_localize("America/New_York").value for d in uniq], dtype=np.int64)

@@ -1,4 +1,4 @@
-"""The indicator registry: 15 indicators, each mapped to a signal in ``[-1, +1]`` (+1 = strong buy).
+"""The indicator registry: 17 indicators, each mapped to a signal in ``[-1, +1]`` (+1 = strong buy).
 
 Conventions (all indicators)
 ----------------------------
@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import talib
 
-from primeflow_lib.research import regime
+from primeflow_lib.research import liquidity, regime, wyckoff_ml
 from primeflow_lib.research.data import OHLCV, as_arrays
 from primeflow_lib.research.errors import ResearchError
 from primeflow_lib.research.params import Param, resolve_params
@@ -504,6 +504,40 @@ REGISTRY["phi_mft"] = Indicator(
 )
 
 
+REGISTRY["liquidity_pools"] = Indicator(
+    "liquidity_pools",
+    "LiquidityPools: a bar that trades through the prior swing high (low) and closes back inside "
+    "(a liquidity sweep), faded (primeflow_lib.research.liquidity).",
+    "sign of the latest sweep (buy-side sweep -> -1, sell-side -> +1) * 0.5 ** (bars since / "
+    "decay); 0 before the first sweep",
+    {
+        "swing": Param(3, (2, 10, 1), "bars on each side of a swing high/low", minimum=1),
+        "window": Param(50, (20, 120, 10), "bars a swing stays a liquidity level", minimum=2),
+        "decay": Param(5, (1, 20, 1), "half-life of the signal after a sweep, bars", minimum=1),
+    },
+    liquidity.lookback,
+    lambda b, p: liquidity.liquidity_pools(b.high, b.low, b.close, p),
+)
+
+REGISTRY["wyckoff_ml"] = Indicator(
+    "wyckoff_ml",
+    "WyckoffML: walk-forward logistic regression of the next move on Wyckoff effort-vs-result "
+    "features, refitted every `refit` bars on labels already known "
+    "(primeflow_lib.research.wyckoff_ml).",
+    "2 * P(close[t + horizon] > close[t]) - 1 from the latest fit",
+    {
+        "period": Param(20, (10, 60, 5), _PERIOD, minimum=2),
+        "train": Param(250, (100, 500, 50), "labelled bars in each fit", minimum=20),
+        "refit": Param(20, (5, 50, 5), "bars between refits", minimum=1),
+        "horizon": Param(5, (1, 10, 1), "label horizon, bars", minimum=1),
+        "l2": Param(1.0, (0.1, 5.0, 0.1), "L2 penalty on standardised weights", integer=False,
+                    minimum=0.0),
+    },
+    wyckoff_ml.lookback,
+    lambda b, p: wyckoff_ml.wyckoff_ml(b.close, b.high, b.low, b.volume, p),
+)
+
+
 def get(name: str) -> Indicator:
     """The indicator registered under ``name`` (``name:label`` aliases select ``name``)."""
     base = name.split(":", 1)[0]
@@ -514,7 +548,7 @@ def get(name: str) -> Indicator:
 
 
 def all_indicators() -> dict[str, Indicator]:
-    """Every registered indicator by name (the 15 of the workbench)."""
+    """Every registered indicator by name (the 17 of the workbench)."""
     return dict(REGISTRY)
 
 

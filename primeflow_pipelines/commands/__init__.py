@@ -18,6 +18,8 @@ from primeflow_pipelines.commands.fetch import fetch
 from primeflow_pipelines.commands.gex import gex
 from primeflow_pipelines.commands.imports import import_group
 from primeflow_pipelines.commands.live import feed, inbox
+from primeflow_pipelines.commands.models import model
+from primeflow_pipelines.commands.rl import rl
 from primeflow_pipelines.commands.stream import stream
 from primeflow_pipelines.commands.tune import tune
 from primeflow_pipelines.commands.warehouse import docs, publish, query
@@ -29,6 +31,6 @@ def main() -> None:
     """PrimeFlow: options-flow intelligence and strategy research on Dagster + DuckDB."""
 
 
-for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, import_group, gex,
-                 check_real, stream):
+for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, model, rl, import_group,
+                 gex, check_real, stream):
     main.add_command(_command)

@@ -4,38 +4,15 @@ import base64
 import re
 
 import dagster as dg
-import numpy as np
-import pandas as pd
 import pytest
 
 from primeflow_lib import warehouse
-from primeflow_lib.research.history import ensure_tables
 from primeflow_pipelines.defs.research.tuning import tuned_parameters, tuning_trials
 
 
-def _store_bars(n: int = 900) -> None:
-    rng = np.random.default_rng(4)
-    c = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.012, n)))
-    o = np.r_[c[0], c[:-1]]
-    days = pd.bdate_range("2020-01-02", periods=n).date
-    df = pd.DataFrame({"ticker": "TUNE", "trade_date": days, "open": o, "high": np.maximum(o, c) * 1.004,
-                       "low": np.minimum(o, c) * 0.996, "close": c, "volume": 1e6, "vwap": c,
-                       "vendor": "synthetic"})
-    with warehouse.connect() as con:
-        warehouse.ensure_tables(con)
-        ensure_tables(con)
-        cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE "
-                                          "table_schema = 'market' AND table_name = 'ohlcv_daily'").fetchall()]
-        for col in cols:
-            if col not in df:
-                df[col] = None
-        con.register("b", df[cols])
-        con.execute("INSERT INTO market.ohlcv_daily SELECT * FROM b")
-
-
 @pytest.mark.slow
-def test_launchpad_study_lands_in_the_three_tables(resources):
-    _store_bars()
+def test_launchpad_study_lands_in_the_three_tables(resources, store_daily_bars):
+    store_daily_bars("TUNE", 900, 4, "2020-01-02")
     cfg = {"symbol": "TUNE", "tune_config": "indicators: [rsi, macd]\ntrials: 120\nfolds: {n_folds: 3}\nseed: 3\n"}
     res = dg.materialize([tuning_trials, tuned_parameters], resources=resources,
                          instance=dg.DagsterInstance.ephemeral(),
@@ -60,10 +37,10 @@ def test_launchpad_study_lands_in_the_three_tables(resources):
 
 
 @pytest.mark.slow
-def test_auto_tune_through_the_backtest_launchpad(resources):
+def test_auto_tune_through_the_backtest_launchpad(resources, store_daily_bars):
     from primeflow_pipelines.defs.research.assets import backtest_runs
 
-    _store_bars()
+    store_daily_bars("TUNE", 900, 4, "2020-01-02")
     yaml_cfg = ("dataset: {symbol: TUNE, start: '2022-09-01'}\n"
                 "indicators: {rsi: {auto_tune: true}}\n")
     res = dg.materialize([backtest_runs], resources=resources, instance=dg.DagsterInstance.ephemeral(),

@@ -16,11 +16,12 @@ from primeflow_lib.research.errors import ResearchError
 ALL = sorted(ind.REGISTRY)
 
 
-def test_registry_has_the_fifteen_indicators():
+def test_registry_has_the_seventeen_indicators():
     assert sorted(
         [
             "rsi", "macd", "bollinger", "stochastic", "dual_sma", "ema_crossover", "momentum",
             "roc", "atr_ratio", "vwap_dev", "cmf", "adx", "wyckoff", "range_pos", "phi_mft",
+            "liquidity_pools", "wyckoff_ml",
         ]
     ) == ALL  # fmt: skip
     for i in ind.REGISTRY.values():

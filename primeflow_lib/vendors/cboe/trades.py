@@ -49,7 +49,6 @@ error; the sample day has many), and a non-zero ``canceled_trade_condition_id``.
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +57,7 @@ import pandas as pd
 
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.vendors.base import VendorDataError
+from primeflow_lib.vendors.massive import print_id
 
 VENDOR = "cboe"
 COLUMNS = (
@@ -107,14 +107,6 @@ class ImportReport:
     def summary(self) -> dict:
         return {"source": self.source, "rows_in": self.rows_in, "rows_out": self.rows_out,
                 "flags": dict(self.flags)}
-
-
-def _print_ids(sym, sip, exch, price, size, cond, vseq) -> np.ndarray:
-    out = np.empty(len(sym), dtype=object)
-    for i in range(len(sym)):
-        key = f"{sym[i]}|{int(sip[i])}|{int(exch[i])}|{float(price[i])!r}|{int(size[i])}|{cond[i]}|{int(vseq[i])}"
-        out[i] = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-    return out
 
 
 def _check_header(header: list[str], path: Path) -> bool:
@@ -273,7 +265,7 @@ def _to_prints(raw: pd.DataFrame, path: Path, report: ImportReport) -> pd.DataFr
     out = pd.DataFrame(
         {
             "trade_date": trade_date,
-            "print_id": _print_ids(sym, sip, exch, price, size, conds, vseq),
+            "print_id": [print_id(*r) for r in zip(sym, sip, exch, price, size, conds, vseq, strict=True)],
             "option_symbol": pd.array(sym, dtype="str"),
             "underlying": pd.array(und, dtype="str"),
             "sip_ts": wall.to_numpy().astype("datetime64[us]"),

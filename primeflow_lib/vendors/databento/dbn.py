@@ -21,7 +21,7 @@ Conventions: prices are fixed-point integers of 1e-9 USD (``price x 1e-9``); tim
 since the epoch (UTC): ``sip_timestamp`` = ``ts_event`` (the exchange's time of the trade), its
 New York wall time ``sip_ts``; ``exchange`` = ``publisher_id`` (dataset + venue, named by
 :func:`venue_of`); ``vendor_sequence`` = the record's ``sequence`` (the venue's message sequence
-number), kept on every print; ``conditions`` = the record's ``flags`` bits that are set, e.g.
+number), kept on every print that has one (``tcbbo`` records are consolidated and carry none); ``conditions`` = the record's ``flags`` bits that are set, e.g.
 ``"128,64,2"`` (OPRA trades from Databento carry no sale condition; the ``databento`` condition
 map reads the flags); ``seq`` = position of the print among the stream's prints of its contract
 and day.
@@ -33,7 +33,6 @@ instrument has no definition (symbol unknown).
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,13 +45,14 @@ from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.market import OHLCV_DAILY, OHLCV_INTRADAY, OPTION_CHAIN
 from primeflow_lib.symbols import OptionSymbolError, parse_occ
 from primeflow_lib.vendors.base import VendorDataError
+from primeflow_lib.vendors.massive import print_id
 
 VENDOR = "databento"
 OPRA = "OPRA.PILLAR"
 PRINT_SCHEMAS = ("tcbbo", "tbbo", "trades")
 #: quote_source per print schema (None: no quote)
 QUOTE_SOURCE = {"tcbbo": "nbbo", "tbbo": "venue_bbo", "trades": None}
-PRICE_SCALE = 1e-9
+PRICE_DIVISOR = 1e9  # fixed-point prices: integer units of 1e-9 USD
 STAT_OPEN_INTEREST = 9
 UNDEF_PRICE = np.iinfo(np.int64).max
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -78,7 +78,7 @@ class DbnData:
 
 
 def venue_of(publisher_id: int) -> str:
-    """The venue (MIC-style code) of a Databento publisher id, e.g. 23 -> ``XISX``."""
+    """The venue (MIC-style code) of a Databento publisher id, e.g. 23 -> ``EMLD`` (MIAX Emerald)."""
     from databento.common.publishers import Publisher
 
     try:
@@ -176,14 +176,6 @@ def _flags_text(flags: np.ndarray) -> np.ndarray:
     return txt[inv.reshape(-1)]
 
 
-def _ids(sym, ts, exch, price, size, cond, vseq) -> np.ndarray:
-    out = np.empty(len(sym), dtype=object)
-    for i in range(len(sym)):
-        key = f"{sym[i]}|{int(ts[i])}|{int(exch[i])}|{float(price[i])!r}|{int(size[i])}|{cond[i]}|{int(vseq[i])}"
-        out[i] = hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
-    return out
-
-
 def prints(trades: DbnData, defs: pd.DataFrame) -> pd.DataFrame:
     """``flow.option_prints`` rows from a ``tcbbo`` / ``tbbo`` / ``trades`` stream, with the
     contracts of ``defs`` (:func:`contracts`) naming each instrument."""
@@ -208,10 +200,12 @@ def prints(trades: DbnData, defs: pd.DataFrame) -> pd.DataFrame:
     c = by_id.loc[iid]
     ts = r["ts_event"].to_numpy(np.uint64).astype(np.int64)
     wall = _wall(ts)
-    price = r["price"].to_numpy(np.int64) * PRICE_SCALE
+    price = r["price"].to_numpy(np.int64) / PRICE_DIVISOR
     size = r["size"].to_numpy(np.int64)
     exch = r["publisher_id"].to_numpy(np.int64)
-    vseq = r["sequence"].to_numpy(np.int64)
+    # tcbbo records carry no venue sequence number (consolidated): null there
+    has_seq = "sequence" in r
+    vseq = r["sequence"].to_numpy(np.int64) if has_seq else np.full(n, -1, np.int64)
     cond = _flags_text(r["flags"].to_numpy())
     sym = c["option_symbol"].to_numpy(dtype=object)
     quote = QUOTE_SOURCE[trades.schema]
@@ -220,13 +214,13 @@ def prints(trades: DbnData, defs: pd.DataFrame) -> pd.DataFrame:
         if quote is None or col not in r:
             return np.full(n, np.nan)
         v = r[col].to_numpy(np.int64)
-        return np.where(v == UNDEF_PRICE, np.nan, v * PRICE_SCALE)
+        return np.where(v == UNDEF_PRICE, np.nan, v / PRICE_DIVISOR)
 
     day = wall.dt.date.to_numpy(dtype=object)
     key = pd.Series(sym, dtype=object) + "|" + pd.Series(day).astype(str)
     out = pd.DataFrame({
         "trade_date": day,
-        "print_id": _ids(sym, ts, exch, price, size, cond, vseq),
+        "print_id": [print_id(*r) for r in zip(sym, ts, exch, price, size, cond, vseq, strict=True)],
         "option_symbol": pd.array(sym, dtype="str"),
         "underlying": pd.array(c["underlying"].to_numpy(dtype=object), dtype="str"),
         "sip_ts": wall.to_numpy().astype("datetime64[us]"),
@@ -240,7 +234,7 @@ def prints(trades: DbnData, defs: pd.DataFrame) -> pd.DataFrame:
         "ask": px("ask_px_00"),
         "seq": key.groupby(key.to_numpy()).cumcount().to_numpy(np.int64),
         "vendor": pd.array([VENDOR] * n, dtype="str"),
-        "vendor_sequence": vseq,
+        "vendor_sequence": pd.array(vseq, dtype="Int64") if has_seq else pd.array([None] * n, dtype="Int64"),
         "quote_source": pd.array([quote] * n, dtype="str"),
     })
     return out[OPTION_PRINTS.column_names]
@@ -294,7 +288,7 @@ def bars(ohlcv: DbnData, symbols: dict[int, str]) -> pd.DataFrame:
         bad = sorted({int(i) for i in iid[tick == None]})[:5]  # noqa: E711
         raise DbnError(f"{ohlcv.source}: field instrument_id: no symbol for instrument(s) {bad}")
     ts = r["ts_event"].to_numpy(np.uint64).astype(np.int64)
-    vals = {k: r[k].to_numpy(np.int64) * PRICE_SCALE for k in ("open", "high", "low", "close")}
+    vals = {k: r[k].to_numpy(np.int64) / PRICE_DIVISOR for k in ("open", "high", "low", "close")}
     if ohlcv.schema == "ohlcv-1d":
         day = pd.Series(ts.astype("datetime64[ns]")).dt.date.to_numpy(dtype=object)  # UTC midnight = the session
         out = pd.DataFrame({"trade_date": day, "ticker": tick, **vals,

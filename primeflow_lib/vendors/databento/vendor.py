@@ -21,8 +21,9 @@ bars        ``ohlcv-1d`` / ``ohlcv-1m`` of ``vendors.databento.equities_dataset`
 
 Key: ``DATABENTO_API_KEY`` (never logged: every message goes through
 :func:`primeflow_lib.redact.redact` with the key registered). Base URL:
-``PRIMEFLOW_DATABENTO_BASE_URL`` (default ``https://hist.databento.com``; a local server in
-tests). Errors: HTTP 401 -> :class:`VendorAuthError`; 403 -> :class:`VendorPlanError` (except
+``PRIMEFLOW_DATABENTO_BASE_URL`` (default ``https://hist.databento.com``; an ``http://`` URL,
+such as a local test server, is used as given although the client itself only builds https
+URLs). Errors: HTTP 401 -> :class:`VendorAuthError`; 403 -> :class:`VendorPlanError` (except
 where a fallback schema exists); 429 and 5xx are retried (``Retry-After`` honoured, capped;
 else jittered backoff) up to ``runtime.http_max_retries``, then :class:`VendorRateLimitError` /
 :class:`VendorError`; other 4xx -> :class:`VendorError` with Databento's ``detail``.
@@ -151,11 +152,16 @@ class DatabentoVendor(PrintSource, ChainSource, BarSource):
         import databento as db
         import requests
         from databento.common.error import BentoClientError, BentoError, BentoServerError
+        from databento_dbn import DBNError
 
         self._require_key()
         s = self.settings
         attempts = s.max_retries + 1
         client = db.Historical(key=self._key, gateway=self.base_url)
+        if self.base_url.startswith("http://"):
+            # the official client always speaks https; a plain-http base URL (a local server)
+            # is honoured by pointing its timeseries endpoint at it
+            client.timeseries._base_url = client.timeseries._base_url.replace("https://", "http://", 1)
         for attempt in range(1, attempts + 1):
             self.limiter.acquire()
             with tempfile.TemporaryDirectory(prefix="primeflow-dbn-") as tmp:
@@ -181,7 +187,7 @@ class DatabentoVendor(PrintSource, ChainSource, BarSource):
                     failure = f"HTTP {status}: {detail}"
                 except requests.RequestException as exc:
                     failure = f"{type(exc).__name__}: {redact(str(exc), (self._key,))}"
-                except BentoError as exc:
+                except (BentoError, DBNError) as exc:
                     # the body arrived but is not a usable DBN stream: say why, from our decoder
                     body = path.read_bytes() if path.exists() else b""
                     if body:
