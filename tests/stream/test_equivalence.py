@@ -40,7 +40,7 @@ def test_replayed_session_equals_the_daily_batch(seed, max_chunk, prints):
     st = stream(s, tape, cfg, seed=seed, max_chunk=max_chunk)
     assert b.stats["prints"]["late_prints"] > (10 if prints is None else 0)  # late reports in the tape
     assert len(b.signals) > (100 if prints is None else 10)
-    assert set(b.signals["kind"]) == {"SCALP", "DAY_TRADE", "SWING"}
+    assert len(set(b.signals["kind"])) >= (3 if prints is None else 2)
     assert st.divergences == []
     assert set(st.events["event_id"]) == set(b.events["event_id"])
     _assert_same_events(b.events, st.events, set(b.events["event_id"]))

@@ -74,6 +74,7 @@ class ServiceReport:
     stream_id: str
     trade_date: dt.date
     recovered_prints: int = 0
+    #: prints journaled for the session (recovered + received by this process)
     prints: int = 0
     events: int = 0
     signals: int = 0
@@ -200,7 +201,7 @@ class StreamService:
                 self._pending.append((ch.prints, np.arange(ch.rx0, ch.rx0 + len(ch.prints)), ch.received_at))
             self._clock = max(self._clock, ch.clock_ns or 0)
         self._flush_pending()
-        self.report.recovered_prints = self.journal.rows
+        self.report.recovered_prints = self.report.prints = self.journal.rows
         self._dirty = self.journal.rows > 0  # what came after the last step is committed at the first tick
         self.journal.open()
 
@@ -294,6 +295,7 @@ class StreamService:
         clock = max(clocks) if clocks else None
         if len(prints) or pos is not None or clock is not None:
             rx0 = self.journal.append(prints, pos, chunks[-1].received_at, clock)
+            self.report.prints += len(prints)
             if len(prints):
                 self._keep_frame(rx0, prints)
                 self._pending.append((prints, np.arange(rx0, rx0 + len(prints)), chunks[-1].received_at))
@@ -325,7 +327,6 @@ class StreamService:
             keep = np.flatnonzero(~other)
             prints, rx = prints.iloc[keep], rx[keep]
         self.scorer.add(prints, rx, now=received_at)
-        self.report.prints += len(rx)
 
     def _step(self, *, final: bool = False, journal: bool = True) -> StepResult:
         try:
