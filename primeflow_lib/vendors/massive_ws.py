@@ -119,6 +119,8 @@ class MassiveOptionsStream:
         self._seq: dict[tuple[str, dt.date], int] = {}
         self._nbbo: dict[str, tuple[float, float]] = {}
         self._last_q: dict[str, int] = {}
+        self._occ: dict[Any, tuple[str, str] | str] = {}
+        self._offsets: dict[int, dt.timedelta] = {}
         #: connections opened so far (1 + reconnects), for monitoring
         self.connections = 0
 
@@ -146,11 +148,7 @@ class MassiveOptionsStream:
                 raise VendorDataError(
                     f"massive: {where}: field {k!r} missing in {ev!r}", vendor=self.name
                 )
-        sym_raw = ev["sym"]
-        try:
-            parsed = parse_occ(sym_raw)
-        except OptionSymbolError as exc:
-            raise VendorDataError(f"massive: {where}: {exc}", vendor=self.name) from None
+        sym, underlying = self._contract(ev["sym"], where)
         for k in ("x", "s", "t"):
             if isinstance(ev[k], bool) or not isinstance(ev[k], int | float) or ev[k] != int(ev[k]):
                 raise VendorDataError(
@@ -161,9 +159,8 @@ class MassiveOptionsStream:
             raise VendorDataError(
                 f"massive: {where}: price 'p' must be a number, got {ev['p']!r}", vendor=self.name
             )
-        sym = parsed.symbol
         sip_ns = int(ev["t"]) * 1_000_000  # the stream sends ms, REST sends ns
-        ts = pd.Timestamp(sip_ns, unit="ns", tz="UTC").tz_convert(ET).tz_localize(None)
+        ts = self._wall(int(ev["t"]))
         day = ts.date()
         seq = self._seq.get((sym, day), 0)
         self._seq[(sym, day)] = seq + 1
@@ -174,8 +171,8 @@ class MassiveOptionsStream:
             "trade_date": day,
             "print_id": print_id(sym, sip_ns, int(ev["x"]), price, int(ev["s"]), conds, seq),
             "option_symbol": sym,
-            "underlying": parsed.underlying,
-            "sip_ts": ts.as_unit("us").to_pydatetime(),
+            "underlying": underlying,
+            "sip_ts": ts,
             "sip_timestamp": sip_ns,
             "exchange": int(ev["x"]),
             "price": price,
@@ -189,6 +186,32 @@ class MassiveOptionsStream:
             "vendor_sequence": None,  # Massive option trades carry no sequence number
             "quote_source": None,
         }
+
+    def _contract(self, raw: Any, where: str) -> tuple[str, str]:
+        """(OCC symbol, underlying) of a stream symbol, parsed once per symbol (a stream repeats
+        its contracts thousands of times)."""
+        got = self._occ.get(raw)
+        if got is None:
+            try:
+                parsed = parse_occ(raw)
+                got = (parsed.symbol, parsed.underlying)
+            except OptionSymbolError as exc:
+                got = str(exc)
+            if len(self._occ) < 200_000:
+                self._occ[raw] = got
+        if isinstance(got, str):
+            raise VendorDataError(f"massive: {where}: {got}", vendor=self.name)
+        return got
+
+    def _wall(self, ms: int) -> dt.datetime:
+        """America/New_York wall time (naive) of a UTC millisecond timestamp; the UTC offset is
+        looked up once per hour (offsets change on the hour)."""
+        hour = ms // 3_600_000
+        off = self._offsets.get(hour)
+        if off is None:
+            off = dt.datetime.fromtimestamp(hour * 3600, tz=ET).utcoffset()
+            self._offsets[hour] = off
+        return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms) + off
 
     def _repeated(self, ev: Mapping[str, Any]) -> bool:
         """True for a trade whose sequence number ``q`` is not above the last one received for

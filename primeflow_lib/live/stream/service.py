@@ -11,6 +11,10 @@
                                              ▼
                        every stream.inbox_seconds: inbox batch (+ .stream.json side file) ──> sensor path
 
+The event loop reads the source, journals and scores; a writer thread does the database and
+inbox I/O in the order it was queued (a commit's fsync never holds up the vendor's socket), and
+the relay thread sends what the commits enqueued.
+
 **Restart.** On start the service reads the session's journal and scores it again through a new
 scorer (no pacing, no alert is sent twice: the outbox keeps alert keys), then asks the source for
 what comes after the last journaled position. Resumable sources (replay, broker, Databento)
@@ -27,9 +31,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 import os
+import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -144,6 +150,9 @@ class StreamService:
         self._last_step = 0.0
         self._dirty = False
         self._pending: list[tuple[pd.DataFrame, np.ndarray, dt.datetime | None]] = []
+        self._tasks: queue.Queue = queue.Queue()
+        self._writer_error: str | None = None
+        self._counts: dict[str, int] = {}
         self._inbound: list[Chunk] = []
         self._to_ack: list[Chunk] = []
         self._clock = 0
@@ -156,6 +165,8 @@ class StreamService:
         stop = stop or asyncio.Event()
         self.store = StreamStore(self.db_path, self.stream_id)
         self.journal = Journal(self.root, self.stream_id, self.day, fsync=bool(self.scfg.get("fsync", False)))
+        self._writer = threading.Thread(target=self._writer_loop, name=f"writer-{self.stream_id}", daemon=True)
+        self._writer.start()
         try:
             if self.preload:
                 self.market.ensure(self.preload)
@@ -177,16 +188,42 @@ class StreamService:
             self.state = "stopped"
             raise
         finally:
+            with contextlib.suppress(Exception):
+                self._heartbeat(force=True)
+            self._tasks.put(None)  # the writer finishes what is queued, then stops
+            self._writer.join(timeout=120)
             self._stopping.set()
             self._wake.set()
             if self._relay_thread is not None:
                 self._relay_thread.join(timeout=30)
-            with contextlib.suppress(Exception):
-                self._heartbeat(force=True)
+            if self._writer_error is not None and self.report.last_error is None:
+                self.report.last_error = self._writer_error
             self.journal.close()
             self.store.close()
             await self.source.close()
         return self.report
+
+    # ------------------------------------------------------------------ the writer thread
+
+    def _writer_loop(self) -> None:
+        """Database and inbox I/O, in the order the loop queued it: commits (then the relay is
+        woken), inbox batches, heartbeat rows. A commit's fsync or a Parquet write never holds up
+        the event loop that reads the vendor and scores."""
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            try:
+                task()
+            except Exception as exc:  # noqa: BLE001 - reported in the status; the loop carries on
+                self._writer_error = redact(f"{type(exc).__name__}: {exc}")
+                log.error("stream writer: %s", self._writer_error)
+
+    def _commit(self, step: StepResult) -> None:
+        n = self.store.commit(step, self.cfg, day=self.day)
+        self.report.alerts_enqueued += n
+        if n:
+            self._wake.set()
 
     def _recover(self) -> None:
         """Score the session's journal again (see module doc)."""
@@ -342,12 +379,10 @@ class StreamService:
             self.journal.mark("final" if final else "step")
         self._flush_pending()
         step = self.scorer.advance(final=final)
-        n = self.store.commit(step, self.cfg, day=self.day)
+        if len(step.signals) or len(step.quarantine) or step.divergences:
+            self._tasks.put(functools.partial(self._commit, step))
         self.report.events += len(step.events)
         self.report.signals += len(step.signals)
-        self.report.alerts_enqueued += n
-        if n:
-            self._wake.set()
         if len(step.done_rx):
             self._done.append(step.done_rx)
         for eid, r in zip(step.events["event_id"], step.event_rx, strict=True):
@@ -450,13 +485,7 @@ class StreamService:
                                       .to_json(orient="records", date_format="iso")) if self._div_buf else [],
         }
         self._div_buf = []
-        self.inbox.mkdir(parents=True, exist_ok=True)
-        tmp = self.inbox / f".{name}{SIDE_SUFFIX}.tmp"
-        tmp.write_text(json.dumps(side))
-        os.replace(tmp, self.inbox / f"{name}{SIDE_SUFFIX}")
-        write_batch(batch, self.inbox, name=name)
-        self.store.mark_inbox(self.day, rx, name)
-        self.report.inbox_batches += 1
+        self._tasks.put(functools.partial(self._write_batch_files, name, side, batch, rx))
         for e in [e for e, r in self._event_rx.items() if self._written[r].all()]:
             del self._event_rx[e]
         for k in np.unique(which):
@@ -464,6 +493,17 @@ class StreamService:
             self._left[k] -= int((which == k).sum())
             if self._left[k] <= 0:
                 del self._left[k], self._frames[k]
+
+    def _write_batch_files(self, name: str, side: dict[str, Any], batch: pd.DataFrame, rx: np.ndarray) -> None:
+        """(writer thread) The side file first, then the batch (atomic renames), then the record
+        of which prints went there."""
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        tmp = self.inbox / f".{name}{SIDE_SUFFIX}.tmp"
+        tmp.write_text(json.dumps(side))
+        os.replace(tmp, self.inbox / f"{name}{SIDE_SUFFIX}")
+        write_batch(batch, self.inbox, name=name)
+        self.store.mark_inbox(self.day, rx, name)
+        self.report.inbox_batches += 1
 
     def _heartbeat(self, *, force: bool = False) -> None:
         every = float(self.scfg.get("heartbeat_seconds", 5.0))
@@ -476,7 +516,7 @@ class StreamService:
         wm = sc.watermark
         wm_wall = None if wm == INT64_MIN else pd.Timestamp(wm, tz="UTC").tz_convert("America/New_York").tz_localize(None)
         lag = None if wm == INT64_MIN else round((time.time_ns() - wm) / 1e9, 3)
-        counts = self.store.outbox_counts()
+        counts = self._counts
         status = {
             "state": self.state, "source": self.source.name, "trade_date": self.day.isoformat(),
             "prints": self.report.prints, "events": self.report.events, "signals": self.report.signals,
@@ -503,7 +543,11 @@ class StreamService:
         by_kind = {k: v["signals"] for k, v in sc.counts["funnel"].items()}
         stats = {"ts": dt.datetime.now(), "events_per_minute": None, "signals_by_kind": by_kind,
                  "open_positions": None, "lag_seconds": lag, "last_error": self.report.last_error}
+        self._tasks.put(functools.partial(self._heartbeat_rows, row, stats))
+
+    def _heartbeat_rows(self, row: dict[str, Any], stats: dict[str, Any]) -> None:
+        """(writer thread) The heartbeat row and status line; the outbox counts for the next
+        status file."""
         self.store.heartbeat(row, self.cfg, stats)
-        if self.state != "streaming":
-            return
+        self._counts = self.store.outbox_counts()
         self._wake.set()
