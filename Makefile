@@ -13,7 +13,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast ui bench lint docs clean-warehouse workbench reliability rl check-real stream stream-serve stream-stop
+.PHONY: install install-scale demo test test-fast ui bench lint docs clean-warehouse workbench reliability rl check-real stream stream-serve stream-stop
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -31,6 +31,15 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 install: $(VENV)/.synced
 	@$(BIN)/python -m compileall -q -j 0 primeflow_lib primeflow_pipelines
 
+# the scale profile's extra (deploy/scale/, docs/scaling.md): dagster-postgres, deltalake, dask,
+# and the local PostgreSQL / S3 servers its tests start; `make demo` does not need it.
+# --inexact: keep what `make rl` installed with pip
+$(VENV)/.synced-scale: $(VENV)/.synced
+	$(UV) sync --frozen --python $(PYTHON) --compile-bytecode --extra scale --inexact
+	@touch $@
+
+install-scale: install $(VENV)/.synced-scale
+
 # the optional RL extra (stable-baselines3 + torch): pip, not uv, because pip finds the CPU wheel
 # of torch 2.13.0 on this machine's disk (PIP_FIND_LINKS) while uv would download a multi-GB CUDA
 # build. Pins in requirements-rl.txt. `make install` after a relock removes them again (uv sync
@@ -44,10 +53,10 @@ demo: install
 	@mkdir -p var
 	PRIMEFLOW_VENDOR=synthetic $(BIN)/primeflow demo
 
-test: install
+test: install-scale
 	$(BIN)/pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: install-scale
 	$(BIN)/pytest -q -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS)
 
 ui: install
@@ -61,8 +70,9 @@ workbench: install
 		--server.headless true --browser.gatherUsageStats false
 
 # every script in benchmarks/ at its default size, one after another; each prints its figures
-# with the last line one JSON object (bench_workbench.py reads the demo's read copy: make demo first)
-bench: install
+# with the last line one JSON object (bench_workbench.py reads the demo's read copy: make demo first;
+# bench_scale.py needs the scale extra)
+bench: install-scale
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
 
 # the reliability suite (tests/reliability + the relay crash test): one table of figures, last

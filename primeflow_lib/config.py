@@ -25,7 +25,7 @@ STRATEGY_MODES = ("scalp", "day_trade", "swing")
 # Maps whose keys are the user's to choose (ticker names, channel names, signal kinds);
 # their values are validated by the rules below instead of against defaults.
 _OPEN_MAPS = {"tickers.overrides", "alerts.channels", "alerts.routing", "conditions.maps",
-              "conditions.vendor_maps", "sessions.products"}
+              "conditions.vendor_maps", "sessions.products", "desk.sectors"}
 CHANNEL_TYPES = ("telegram", "discord", "slack", "webhook", "console", "file")
 _CHANNEL_KEYS = {"type": str, "env": str, "chat_id_env": str, "path": str, "max_per_minute": int}
 
@@ -190,6 +190,10 @@ def _validate_open_map(key: str, value: Any, source: str) -> dict:
                     "that holds its URL or token (secrets never go in config files)"
                 )
             out[str(name)] = dict(body)
+        elif key == "desk.sectors":
+            if not isinstance(body, list) or not all(isinstance(t, str) and t.strip() for t in body):
+                raise ConfigError(f"{source}: key {sub!r} must be a list of tickers, got {body!r}")
+            out[str(name)] = [t.strip().upper() for t in body]
         elif key == "conditions.maps":
             # a user map adds to (or replaces codes of) the packaged map of the same name
             if not isinstance(body, Mapping):

@@ -48,6 +48,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from primeflow_lib.lake import delta as lake
 from primeflow_lib.warehouse import WarehouseError, check_file, read_copy_path
 
 #: DuckDB settings of every sandboxed connection (see the module doc)
@@ -96,8 +97,11 @@ def open_sandboxed_connection(path: str | os.PathLike | None = None) -> duckdb.D
     check_file(p)
     if not p.is_file():
         raise WarehouseError(f"warehouse file {p} does not exist (run `make demo` or `primeflow publish` first)")
+    # the configuration is locked after the lake tables (if any) are registered as datasets: a
+    # registered table is all user SQL can reach of the lake (file readers stay disabled)
+    unlocked = {k: v for k, v in SANDBOX_SETTINGS.items() if k != "lock_configuration"}
     try:
-        return duckdb.connect(str(p), read_only=True, config=dict(SANDBOX_SETTINGS))
+        con = duckdb.connect(str(p), read_only=True, config=unlocked)
     except duckdb.Error as exc:
         hint = ""
         if "different configuration" in str(exc):
@@ -105,6 +109,13 @@ def open_sandboxed_connection(path: str | os.PathLike | None = None) -> duckdb.D
             hint = (" (this process already has the file open without the sandbox; open it only "
                     "through open_sandboxed_connection)")
         raise WarehouseError(f"cannot open {p} for a sandboxed query: {exc}{hint}") from None
+    try:
+        lake.attach(con, create=False)
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def statement_kind(sql: str) -> str:

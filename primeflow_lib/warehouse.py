@@ -26,23 +26,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from primeflow_lib.lake import delta as lake
+from primeflow_lib.lake.settings import lake_settings
 from primeflow_lib.schema import ALL_TABLES, SCHEMAS, Table, table
+from primeflow_lib.warehouse_errors import SchemaMismatchError, WarehouseError, WarehouseLockedError
 
 DEFAULT_PATH = "var/primeflow.duckdb"
 DEFAULT_READ_PATH = "var/primeflow_read.duckdb"
 _DUCKDB_MAGIC = b"DUCK"
 
 
-class WarehouseError(RuntimeError):
-    """A warehouse problem; the message names the file, table, column or row."""
-
-
-class WarehouseLockedError(WarehouseError):
-    """Another process holds the DuckDB write lock and did not release it in time."""
-
-
-class SchemaMismatchError(WarehouseError):
-    """A stored table's columns differ from its declaration."""
 
 
 def warehouse_path() -> Path:
@@ -110,10 +103,11 @@ def connect(
                     f"warehouse {p} is locked by another process for more than {lock_timeout_s:.0f} s: {msg}"
                 ) from None
             time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, 0.25)  # short: runs side by side (scale profile) hand the lock over often
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open warehouse {p}: {exc}") from None
     try:
+        lake.attach(con, create=not read_only)  # lake tables, when PRIMEFLOW_LAKE_URI is set
         yield con
     finally:
         con.close()
@@ -124,7 +118,10 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, tables: Sequence[Table] | None
     still match their declarations (:class:`SchemaMismatchError` names the table and columns)."""
     for s in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+    lk = lake_settings()
     for t in tables if tables is not None else ALL_TABLES.values():
+        if lk is not None and lk.holds(t.fqn):
+            continue  # a view over the Delta table (below); its schema is checked when opened
         con.execute(t.ddl())
         stored = con.execute(
             "SELECT column_name, data_type FROM information_schema.columns "
@@ -143,6 +140,8 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, tables: Sequence[Table] | None
                 "this warehouse was written by another version: rebuild it (delete the file and "
                 "re-materialize) or point PRIMEFLOW_DUCKDB at a new file"
             )
+    if lk is not None:
+        lake.ensure_views(con, lk)
 
 
 _ENSURED: set[tuple[str, int]] = set()
@@ -158,10 +157,6 @@ def ensure_tables_once(con: duckdb.DuckDBPyConnection, path: str | os.PathLike) 
     ensure_tables(con)
     key = (str(p), p.stat().st_ino)
     _ENSURED.add(key)
-
-
-def _sql_literal_type(col_type: str) -> str:
-    return "VARCHAR" if col_type == "JSON" else col_type
 
 
 def conform(t: Table, df: pd.DataFrame) -> pd.DataFrame:
@@ -196,10 +191,7 @@ def _insert(con: duckdb.DuckDBPyConnection, t: Table, df: pd.DataFrame) -> int:
     name = "_pf_frame"
     con.register(name, frame)
     try:
-        select = ", ".join(
-            f'CAST("{c.name}" AS {_sql_literal_type(c.type)})' for c in t.columns
-        )
-        con.execute(f"INSERT INTO {t.fqn} SELECT {select} FROM {name}")
+        con.execute(f"INSERT INTO {t.fqn} SELECT {t.cast_select()} FROM {name}")
     finally:
         con.unregister(name)
     return len(frame)
@@ -255,6 +247,9 @@ def replace_partition(
                 f"frame for {tb.fqn}: row {row} has {pc}={df[pc].iloc[row]!r}, outside the "
                 f"partition window {lo} .. {hi}"
             )
+    lk = lake_settings()
+    if lk is not None and lk.holds(tb.fqn):  # one Delta commit, outside the DuckDB transaction
+        return lake.replace_partition(con, tb, df if df.empty else conform(tb, df), lo, hi, where, lk)
     clauses = [f'"{pc}" BETWEEN ? AND ?']
     params: list[Any] = [lo, hi]
     for col, val in (where or {}).items():
@@ -268,6 +263,7 @@ def replace_where(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFra
     """Delete the rows of ``t`` matching the equality filters ``where`` and insert ``df``, in one
     transaction (e.g. all rows of one backtest ``run_id``)."""
     tb = _as_table(t)
+    _not_in_lake(tb, "replace_where")
     if not where:
         raise WarehouseError(f"replace_where on {tb.fqn} needs at least one filter")
     clauses, params = [], []
@@ -357,6 +353,13 @@ def background_writer() -> Iterator[Callable[[Callable[[], Any]], Future]]:
         pool.shutdown(wait=True)
 
 
+def _not_in_lake(tb: Table, how: str) -> None:
+    lk = lake_settings()
+    if lk is not None and lk.holds(tb.fqn):
+        raise WarehouseError(f"{tb.fqn} is a lake table ({lk.describe()}): it is written a partition at a "
+                             f"time with replace_partition, not with {how}")
+
+
 def _rewrite(con: duckdb.DuckDBPyConnection, tb: Table, df: pd.DataFrame, clause: str, params: list) -> int:
     if id(con) in _TX_OPEN:  # part of the caller's transaction
         con.execute(f"DELETE FROM {tb.fqn} WHERE {clause}", params)
@@ -371,6 +374,7 @@ def upsert_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame
     or the caller's). For tables updated across partitions, e.g. paper positions that carry
     over."""
     tb = _as_table(t)
+    _not_in_lake(tb, "upsert_rows")
     if df.empty:
         return 0
     keys = list(tb.key)
@@ -387,6 +391,7 @@ def upsert_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame
 
 def append_rows(con: duckdb.DuckDBPyConnection, t: Table | str, df: pd.DataFrame) -> int:
     """Insert ``df`` into ``t`` (caller controls the transaction)."""
+    _not_in_lake(_as_table(t), "append_rows")
     return _insert(con, _as_table(t), df)
 
 
@@ -420,6 +425,9 @@ def publish_read_copy(
         c.execute("ATTACH ? AS pf_snap", [str(tmp)])
         try:
             c.execute(f'COPY FROM DATABASE "{live}" TO pf_snap')
+            lk = lake_settings()
+            if lk is not None:  # the copy reads each lake table at today's version, not later ones
+                lake.pin_views(c, "pf_snap", lk)
         finally:
             c.execute("DETACH pf_snap")
 

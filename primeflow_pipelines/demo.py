@@ -14,6 +14,7 @@ from tabulate import tabulate
 from primeflow_lib import calendar, warehouse
 from primeflow_lib.config import load_config
 from primeflow_lib.vendors import vendor_name_for
+from primeflow_lib.workbench.desk_views import desk_summary
 from primeflow_pipelines.definitions import defs as load_defs
 
 
@@ -176,6 +177,8 @@ def summarize(read_path, days: list[dt.date]) -> str:
             "SELECT message_text FROM live.alert_outbox WHERE status = 'sent' AND kind <> 'HEARTBEAT' "
             "ORDER BY created_at LIMIT 1").fetchall()
     summary = summary[summary["rows"] > 0]
+    extra += ["", "Trader's desk (primeflow tape / desk / rules, workbench Tape, Market desk, Alert rules)",
+              *desk_summary(load_config(), read_path)]
     lines = [
         "",
         f"Warehouse: {warehouse.warehouse_path()}  (read copy: {read_path})",

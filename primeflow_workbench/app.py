@@ -1,5 +1,5 @@
 """PrimeFlow workbench entry point: ``streamlit run primeflow_workbench/app.py`` (``make
-workbench``). Registers the eight pages and the sidebar that says which warehouse is shown."""
+workbench``). Registers the pages and the sidebar that says which warehouse is shown."""
 
 from __future__ import annotations
 
@@ -18,6 +18,10 @@ st.set_page_config(page_title="PrimeFlow workbench", page_icon=":material/insigh
 PAGES = [
     st.Page(HERE / "pages" / "flow_today.py", title="Flow today", icon=":material/bolt:",
             default=True),
+    st.Page(HERE / "pages" / "tape.py", title="Tape", icon=":material/receipt_long:", url_path="tape"),
+    st.Page(HERE / "pages" / "desk.py", title="Market desk", icon=":material/monitoring:", url_path="desk"),
+    st.Page(HERE / "pages" / "rules.py", title="Alert rules", icon=":material/notifications:",
+            url_path="rules"),
     st.Page(HERE / "pages" / "backtest.py", title="Backtest", icon=":material/science:",
             url_path="backtest"),
     st.Page(HERE / "pages" / "history.py", title="History & compare",

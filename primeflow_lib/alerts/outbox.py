@@ -25,9 +25,11 @@ import json
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from primeflow_lib.alerts.formatting import (
     FORMAT_VERSION,
@@ -40,11 +42,25 @@ from primeflow_lib.alerts.routing import (
     AlertConfigError,
     channel_type,
     check_routing,
-    route_channel,
 )
+from primeflow_lib.alerts.rules import (
+    EarningsGate,
+    Hit,
+    Rule,
+    RuleState,
+    all_rules,
+    clean_row,
+    evaluate_rows,
+    hits_frame,
+    stored_rules,
+    uses_orders,
+)
+from primeflow_lib.flow.enrich import CONTEXT_FIELDS, DeskSettings, enrich_frames
 from primeflow_lib.models import Signal
 from primeflow_lib.redact import redact
 from primeflow_lib.schema.alerts import ALERT_DELIVERIES, ALERT_OUTBOX
+from primeflow_lib.schema.desk import ALERT_RULES, EARNINGS, LIVE_RULE_ALERTS
+from primeflow_lib.warehouse import append_rows, upsert_rows
 
 #: ``stream``: delivered by the streaming path's own relay (its outbox in the stream database);
 #: the sensor path records it so it never sends the alert again
@@ -65,9 +81,10 @@ def alert_key(signal_id: str, channel: str, format_version: int = FORMAT_VERSION
 
 
 def ensure_alert_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schema ``live`` and the alert tables if they do not exist (idempotent)."""
+    """Create schema ``live`` and the alert tables (outbox, deliveries, saved rules, rule hits)
+    if they do not exist (idempotent)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS live")
-    for t in (ALERT_OUTBOX, ALERT_DELIVERIES):
+    for t in (ALERT_OUTBOX, ALERT_DELIVERIES, ALERT_RULES, LIVE_RULE_ALERTS):
         con.execute(t.ddl())
 
 
@@ -75,27 +92,17 @@ def _as_signals(signals: Any) -> list[Signal]:
     if signals is None:
         return []
     if hasattr(signals, "to_dict") and hasattr(signals, "columns"):  # a DataFrame of flow.signals
-        return [Signal.from_row(_clean_row(r)) for r in signals.to_dict(orient="records")]
+        return [Signal.from_row(clean_row(r)) for r in signals.to_dict(orient="records")]
     out: list[Signal] = []
     for s in signals:
         if isinstance(s, Signal):
             out.append(s)
         elif isinstance(s, Mapping):
-            out.append(Signal.from_row(_clean_row(s)))
+            out.append(Signal.from_row(clean_row(s)))
         else:
             raise TypeError(
                 f"enqueue_alerts: expected Signal or mapping rows, got {type(s).__name__}"
             )
-    return out
-
-
-def _clean_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    """pandas NaN/NaT as None, so optional fields read as missing."""
-    out = {}
-    for k, v in row.items():
-        if (isinstance(v, float) and math.isnan(v)) or type(v).__name__ in ("NaTType", "NAType"):
-            v = None
-        out[k] = v
     return out
 
 
@@ -151,46 +158,135 @@ _INSERT_COLS = (
     "attempts",
     "next_attempt_at",
     "parts_sent",
+    "rule",
 )
+
+
+def _signal_frame(signals: list[Signal]) -> pd.DataFrame:
+    """``flow.signals``-shaped rows of ``signals`` (what the rule evaluation enriches)."""
+    recs = []
+    for s in signals:
+        d = s.to_dict()
+        d["tags"] = ",".join(s.tags)
+        d["context_json"] = json.dumps(_jsonable(dict(s.context or {})))
+        d.pop("context", None)
+        d["print_ids"] = ",".join(s.print_ids)
+        for k in ("rules_passed", "rules_failed"):
+            d[k] = json.dumps(list(d[k]))
+        recs.append(d)
+    return pd.DataFrame(recs)
+
+
+def order_as_signal(row: Mapping[str, Any], rule: str) -> Signal:
+    """An order (an enriched ``flow.flow_events`` row) in the shape the alert formats read:
+    kind ``ORDER``, its sentiment as the direction, its order tags, the rule as the rule
+    triggered and no strength (shown as n/a)."""
+    r = clean_row(row)
+    senti = str(r.get("sentiment") or "neutral").upper()
+    ctx = {k: r.get(k) for k in CONTEXT_FIELDS if r.get(k) is not None}
+    if r.get("days_to_earnings") is not None:
+        ctx["days_to_earnings"] = r["days_to_earnings"]
+    if r.get("structure"):
+        ctx["structure"] = r["structure"]
+    tags = r.get("tags")
+    return Signal(
+        signal_id=str(r["event_id"]), trade_date=r["trade_date"], ts=r.get("last_ts"), kind="ORDER",
+        ticker=str(r["ticker"]), option_symbol=str(r["option_symbol"]), expiry=r["expiry"],
+        right=str(r["right"]), strike=float(r["strike"]), direction=senti, strength=float("nan"),
+        tags=tuple(str(t) for t in (tags if tags is not None else ())), event_id=str(r["event_id"]),
+        event_type=str(r["event_type"]), side=str(r["side"]), premium=float(r["premium"]),
+        size=int(r["size"]), avg_price=float(r["avg_price"]), n_exchanges=int(r["n_exchanges"]),
+        spot=r.get("spot"), dte=int(r["dte"]), vendor=str(r["vendor"]), context=ctx,
+        rules_passed=(f"rule:{rule}",), print_ids=tuple(p for p in str(r.get("print_ids") or "").split(",") if p),
+    )
+
+
+@dataclass
+class RuleAlerts:
+    """What the rule evaluation of one batch produced.
+
+    Attributes:
+        rows: outbox rows (tuples in ``_INSERT_COLS`` order), one per (row, channel) alerted.
+        hits: every rule hit (alerts and suppressed ones), in evaluation order.
+        alert_keys: hit id -> the outbox key its alert went out under.
+    """
+
+    rows: list[tuple]
+    hits: list[Hit]
+    alert_keys: dict[str, str]
+
+
+def evaluate_alerts(
+    signals: Any,
+    cfg: Mapping[str, Any],
+    *,
+    now: dt.datetime | None = None,
+    rules: Sequence[Rule] | None = None,
+    state: RuleState | None = None,
+    events: pd.DataFrame | None = None,
+    context: pd.DataFrame | None = None,
+    earnings: pd.DataFrame | None = None,
+    status: str = "pending",
+) -> RuleAlerts:
+    """Evaluate the alert rules (:mod:`primeflow_lib.alerts.rules`) on ``signals`` (and on the
+    orders ``events`` + ``context`` when a rule is on orders) and format one outbox row per
+    alert; no database needed.
+
+    Args:
+        rules: default the built-in and config rules (:func:`all_rules` without stored rules).
+        state: cooldown / cap memory; default empty (it is updated in place).
+        earnings: ``market.earnings`` rows for ``days_to_earnings`` (None: unknown).
+        status: the rows' outbox status (``pending``; ``stream`` for alerts the streaming path
+            delivered, see :func:`enqueue_alerts`).
+    Raises:
+        AlertConfigError: a broken routing or rule (unknown channel, field, operator...).
+    """
+    problems = check_routing(cfg)
+    if problems:
+        raise AlertConfigError("alerts configuration: " + "; ".join(problems))
+    rules = all_rules(cfg) if rules is None else list(rules)
+    state = RuleState() if state is None else state
+    gate = EarningsGate.from_config(cfg)
+    now = now or utcnow()
+    sigs = _as_signals(signals)
+    by_id = {s.signal_id: s for s in sigs}
+    settings = DeskSettings.from_config(cfg)
+    orders, enriched = enrich_frames(
+        settings=settings, signals=_signal_frame(list(by_id.values())) if by_id else None,
+        events=events if uses_orders(rules) else None, context=context, earnings=earnings)
+    rows_in = [clean_row(r) for r in enriched.to_dict(orient="records")]
+    rows_in += [clean_row(r) for r in orders.to_dict(orient="records")]
+    order_by_id = {r["event_id"]: r for r in rows_in if r.get("kind") == "ORDER"}
+    hits = evaluate_rows(rows_in, rules, state, gate)
+    out: list[tuple] = []
+    keys: dict[str, str] = {}
+    for h in hits:
+        if h.outcome != "alert":
+            continue
+        if h.applies_to == "order":
+            sig = order_as_signal(order_by_id[h.row_id], h.rule)
+            key_id = f"order:{h.row_id}"
+        else:
+            sig = by_id[h.row_id]
+            key_id = h.row_id
+        ctype = channel_type(cfg, h.channel)
+        mode, text = format_alert(sig, ctype, h.mode)
+        key = alert_key(key_id, h.channel)
+        keys[h.hit_id] = key
+        payload = {**signal_payload(sig), "rule": h.rule}
+        out.append((key, sig.signal_id, sig.short_id, str(sig.kind), _to_date(sig.trade_date), h.channel,
+                    ctype, mode, FORMAT_VERSION, text, json.dumps(payload, allow_nan=False),
+                    bool(sig.is_synthetic), status, now, 0, now, 0, h.rule))
+    return RuleAlerts(rows=out, hits=hits, alert_keys=keys)
 
 
 def outbox_rows(
     signals: Any, cfg: Mapping[str, Any], *, now: dt.datetime | None = None, status: str = "pending"
 ) -> list[tuple]:
     """The outbox rows (tuples in ``_INSERT_COLS`` order) for ``signals`` under ``cfg``'s
-    routing, in ``status``; no database needed. Raises :class:`AlertConfigError` for a broken
-    routing."""
-    problems = check_routing(cfg)
-    if problems:
-        raise AlertConfigError("alerts configuration: " + "; ".join(problems))
-    now = now or utcnow()
-    rows = []
-    for s in _as_signals(signals):
-        channel = route_channel(cfg, s.kind)
-        ctype = channel_type(cfg, channel)
-        mode, text = format_alert(s, ctype)
-        rows.append(
-            (
-                alert_key(s.signal_id, channel),
-                s.signal_id,
-                s.short_id,
-                str(s.kind),
-                _to_date(s.trade_date),
-                channel,
-                ctype,
-                mode,
-                FORMAT_VERSION,
-                text,
-                json.dumps(signal_payload(s), allow_nan=False),
-                bool(s.is_synthetic),
-                status,
-                now,
-                0,
-                now,
-                0,
-            )
-        )
-    return rows
+    built-in and config rules, from a fresh state, in ``status``; no database needed. Raises
+    :class:`AlertConfigError` for a broken routing or rule."""
+    return evaluate_alerts(signals, cfg, now=now, status=status).rows
 
 
 def _insert(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple]) -> list[str]:
@@ -222,37 +318,131 @@ def _insert(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple]) -> list[str]:
     return inserted
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name]).fetchone()[0])
+
+
+def load_rules(con: duckdb.DuckDBPyConnection | None, cfg: Mapping[str, Any]) -> list[Rule]:
+    """Every rule: built-in, ``alerts.rules`` and the rules saved in ``live.alert_rules`` (when
+    ``con`` is given and the table exists), validated together."""
+    stored = []
+    if con is not None and _has_table(con, "live", "alert_rules"):
+        stored = stored_rules(con.execute(f"SELECT name, rule_json, enabled FROM {ALERT_RULES.fqn} "
+                                          "ORDER BY name").df())
+    return all_rules(cfg, stored)
+
+
 def enqueue_alerts(
     con: duckdb.DuckDBPyConnection,
     signals: Any,
     cfg: Mapping[str, Any],
     *,
     now: dt.datetime | None = None,
+    events: pd.DataFrame | None = None,
+    context: pd.DataFrame | None = None,
     status: str = "pending",
 ) -> int:
-    """Add one outbox row per signal, routed and formatted per ``cfg``, ``pending`` (the relay
-    sends it) or ``stream`` (the streaming path sends it from its own outbox: recorded, never
-    sent from this one).
+    """Evaluate the alert rules on ``signals`` (and on the orders ``events`` when a rule is on
+    orders), add one outbox row per alert and record every rule hit in ``live.rule_alerts``.
+    The rows are ``pending`` (the relay sends them) or ``stream`` (the streaming path sent them
+    from its own outbox: recorded, never sent from this one).
 
     Runs inside the caller's transaction and never commits: write the signals and call this
     between the caller's ``BEGIN`` and ``COMMIT``. The tables must exist
-    (:func:`ensure_alert_tables` or the warehouse's ``ensure_tables``).
+    (:func:`ensure_alert_tables` or the warehouse's ``ensure_tables``). The cooldown and cap
+    memory is the session's ``live.rule_alerts`` rows; a (rule, row) pair already recorded is
+    not evaluated again, so scoring the same batch twice enqueues nothing new.
 
     Args:
         con: an open DuckDB connection (ideally inside a transaction).
         signals: a DataFrame of ``flow.signals`` rows, or an iterable of :class:`Signal` or of
             row mappings.
-        cfg: the loaded config (``alerts.routing`` / ``alerts.channels`` are used; no
-            environment variable is read here).
+        cfg: the loaded config (``alerts.routing`` / ``alerts.channels`` / ``alerts.rules`` are
+            used; no environment variable is read here).
         now: enqueue time (naive UTC); default now.
+        events / context: the batch's ``flow.flow_events`` / ``flow.flow_context`` rows, for
+            rules on orders.
     Returns:
         Rows inserted (0 when every alert was already enqueued).
     Raises:
-        AlertConfigError: a routing problem (unknown kind, route to an undeclared channel).
+        AlertConfigError: a routing or rule problem (unknown kind, route or rule to an
+            undeclared channel, unknown field...), before anything is read or written.
     """
     if status not in ("pending", "stream"):
         raise ValueError(f"enqueue_alerts: status must be 'pending' or 'stream', got {status!r}")
-    return len(_insert(con, outbox_rows(signals, cfg, now=now, status=status)))
+    problems = check_routing(cfg)
+    if problems:
+        raise AlertConfigError("alerts configuration: " + "; ".join(problems))
+    all_rules(cfg)  # config problems before any table is touched
+    sigs = _as_signals(signals)
+    has_orders = events is not None and len(events) > 0
+    if not sigs and not has_orders:
+        return 0
+    rules = load_rules(con, cfg)
+    days = sorted({_to_date(s.trade_date) for s in sigs}
+                  | ({_to_date(d) for d in pd.to_datetime(events["trade_date"]).dt.date} if has_orders else set()))
+    state = RuleState()
+    if _has_table(con, "live", "rule_alerts"):
+        state = RuleState.from_hits(con.execute(
+            f"SELECT * FROM {LIVE_RULE_ALERTS.fqn} WHERE trade_date IN (SELECT unnest(?::DATE[]))",
+            [days]).df())
+    earnings = None
+    tickers = sorted({s.ticker for s in sigs} | (set(events["ticker"].astype(str)) if has_orders else set()))
+    if _has_table(con, "market", "earnings"):
+        earnings = con.execute(f"SELECT * FROM {EARNINGS.fqn} WHERE ticker IN (SELECT unnest(?::VARCHAR[]))",
+                               [tickers]).df()
+    res = evaluate_alerts(sigs, cfg, now=now, rules=rules, state=state, events=events, context=context,
+                          earnings=earnings, status=status)
+    inserted = _insert(con, res.rows)
+    if res.hits:
+        append_rows(con, LIVE_RULE_ALERTS, hits_frame(res.hits, res.alert_keys))
+    return len(inserted)
+
+
+def delivered_alerts(con: duckdb.DuckDBPyConnection, signal_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The outbox rows (the columns :func:`record_delivered` takes) and the ``live.rule_alerts``
+    hits of ``signal_ids`` in this database: what another database needs to know that these
+    signals' alerts were decided and sent here (the streaming path's side files)."""
+    ids = [str(i) for i in signal_ids]
+    cols = ", ".join(_INSERT_COLS)
+    alerts = con.execute(f"SELECT {cols} FROM {OUTBOX} WHERE signal_id IN (SELECT unnest(?::VARCHAR[]))",
+                         [ids]).df()
+    hits = (con.execute(f"SELECT * FROM {LIVE_RULE_ALERTS.fqn} WHERE row_id IN (SELECT unnest(?::VARCHAR[]))",
+                        [ids]).df() if _has_table(con, "live", "rule_alerts") else pd.DataFrame())
+    return alerts, hits
+
+
+def record_delivered(con: duckdb.DuckDBPyConnection, alerts: pd.DataFrame, hits: pd.DataFrame) -> int:
+    """Record alerts another outbox delivered (the streaming path's, from
+    :func:`delivered_alerts` there): their rows with status ``stream`` (this relay never sends
+    them) and their rule hits in ``live.rule_alerts``, so the rule evaluation here does not
+    evaluate those (rule, row) pairs again and the cooldowns and caps count them. Runs inside
+    the caller's transaction. Returns the outbox rows inserted (an alert key already here keeps
+    its row)."""
+    rows = []
+    if len(alerts):
+        missing = [c for c in _INSERT_COLS if c not in alerts.columns]
+        if missing:
+            raise ValueError(f"record_delivered: alert rows lack columns {missing}")
+        a = alerts[list(_INSERT_COLS)].copy()
+        a["status"] = "stream"
+        for c in ("created_at", "next_attempt_at"):
+            ts = pd.to_datetime(a[c])
+            a[c] = (ts.dt.tz_localize(None) if ts.dt.tz is not None else ts).dt.to_pydatetime()
+        a["trade_date"] = pd.to_datetime(a["trade_date"]).dt.date
+        rows = [tuple(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in r)
+                for r in a.astype(object).itertuples(index=False, name=None)]
+    inserted = _insert(con, rows)
+    if len(hits):
+        h = hits[LIVE_RULE_ALERTS.column_names].copy()
+        h["trade_date"] = pd.to_datetime(h["trade_date"]).dt.date
+        ts = pd.to_datetime(h["ts"])
+        h["ts"] = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
+        h["days_to_earnings"] = h["days_to_earnings"].astype("Int64")
+        upsert_rows(con, LIVE_RULE_ALERTS, h)
+    return len(inserted)
 
 
 def enqueue_heartbeat(
@@ -336,6 +526,7 @@ def _operator_row(aid: str, short: str, day: dt.date, channel: str, ctype: str, 
         0,
         now,
         0,
+        None,
     )
 
 

@@ -107,8 +107,10 @@ def bar_features(bars_1m: pd.DataFrame, flow_cfg: dict[str, Any]) -> pd.DataFram
     starts = np.flatnonzero(grp_start)
 
     def gcum(x: np.ndarray) -> np.ndarray:
-        cs = np.cumsum(x)
-        return cs - (cs - x)[starts][gid]
+        # a running sum that restarts at each (ticker, session): one global cumsum minus the
+        # prefix would round differently depending on which other bars the frame holds (a
+        # backfill run over other sessions would store a VWAP a few ulps off)
+        return pd.Series(x).groupby(gid, sort=False).cumsum().to_numpy()
 
     cum_v = gcum(vol)
     cum_pv = gcum(bvw * vol)

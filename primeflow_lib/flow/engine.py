@@ -296,20 +296,12 @@ def score_batch(
     tm: dict[str, float] = {}
     t0 = time.perf_counter()
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    flow_cfg = cfg["flow"]
 
     v = validate_prints(prints, source=source, now=now, rules=cfg.get("plausibility"), bars_1m=bars_1m)
     tm["validate"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    cl = classify_prints(
-        v.good,
-        v.contracts,
-        flow_cfg,
-        conditions=v.conditions,
-        condition_maps=load_condition_maps(cfg.get("conditions")),
-        sessions=cfg.get("sessions"),
-    )
+    cl = _classify(v, cfg)
     ev = cl.events
     tm["classify"] = time.perf_counter() - t1
 
@@ -401,6 +393,37 @@ def structure_net_delta(ev: pd.DataFrame) -> np.ndarray:
     unknown = np.bincount(codes, weights=np.isnan(leg).astype(float)) > 0
     out[np.flatnonzero(inside)] = np.where(unknown[codes], np.nan, total[codes])
     return out
+
+
+def session_history(prints: pd.DataFrame, bars_1m: pd.DataFrame | None, cfg: dict[str, Any], *,
+                    source: str = "history") -> pd.DataFrame:
+    """The swing-memory rows (:data:`HISTORY_COLUMNS`) :func:`score_batch` produces for one
+    session's prints, computed from the prints alone: validation (with the session's 1-minute
+    bars, as :func:`score_batch` is given them) and classification, no context or strategies.
+
+    Equal to ``history_rows(score_batch(prints, bars_1m, ...).events)`` (tested), so a run can
+    rebuild the memory of the sessions before it without waiting for another run to store their
+    events (the scale profile's parallel backfills)."""
+    v = validate_prints(prints, source=source, now=dt.datetime(1970, 1, 1), rules=cfg.get("plausibility"),
+                        bars_1m=bars_1m)
+    ev = _classify(v, cfg).events
+    if not len(ev):
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in HISTORY_COLUMNS})
+    dte = ev["expiry"].to_numpy("datetime64[D]") - ev["trade_date"].to_numpy("datetime64[D]")
+    return ev.assign(dte=dte.astype(np.int64))[list(HISTORY_COLUMNS)].reset_index(drop=True)
+
+
+def _classify(v: Any, cfg: dict[str, Any]) -> Any:
+    """Classification of validated prints ``v`` with the config's flow rules, condition maps and
+    product sessions (the one call :func:`score_batch` and :func:`session_history` share)."""
+    return classify_prints(
+        v.good,
+        v.contracts,
+        cfg["flow"],
+        conditions=v.conditions,
+        condition_maps=load_condition_maps(cfg.get("conditions")),
+        sessions=cfg.get("sessions"),
+    )
 
 
 def _add_prior_volume(ev: pd.DataFrame, hist: pd.DataFrame) -> None:

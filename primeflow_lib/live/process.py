@@ -26,6 +26,7 @@ import pandas as pd
 from primeflow_lib import calendar
 from primeflow_lib import warehouse as db
 from primeflow_lib.alerts import enqueue_alerts, enqueue_heartbeat
+from primeflow_lib.alerts.outbox import load_rules
 from primeflow_lib.alerts.relay import Relay, RelayReport
 from primeflow_lib.alerts.routing import resolve_channels
 from primeflow_lib.arrays import parse_days
@@ -95,6 +96,8 @@ def score_batch_file(path: Path, connect: Connect, cfg: dict[str, Any], *, now: 
     :class:`BatchFileError` for an unusable file and the alert routing error at once, before any
     write, when the alert configuration is wrong."""
     resolve_channels(cfg)  # a misconfigured channel fails before anything is written
+    with connect() as con:  # so does a broken alert rule (config or saved on the workbench)
+        load_rules(con, cfg)
     prints = read_batch(path)
     side = read_side(path)
     out = BatchOutcome(source=path.name, prints=len(prints), stream_batch=side is not None)
@@ -185,7 +188,7 @@ def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect
             out.stream_only += len(rec.stream_only)
             out.sensor_only += len(rec.sensor_only)
             out.strength_differs += rec.strength_differs
-        out.enqueued += enqueue_alerts(con, res.signals, cfg)
+        out.enqueued += enqueue_alerts(con, res.signals, cfg, events=res.events, context=res.context)
     # paper positions after the commit: the signals and their alerts are already safe
     with connect() as con:
         carried = con.execute(select_sql(ls.PAPER_POSITIONS, "status <> 'CLOSED' AND ticker IN (SELECT unnest(?))"),

@@ -36,6 +36,7 @@ ALERT_OUTBOX = Table(
         C("last_status", "INTEGER", "HTTP status of the last attempt (NULL: no response)", nullable=True),
         C("last_error", "VARCHAR", "what went wrong last, redacted (no URL, token or key)", nullable=True),
         C("sent_at", "TIMESTAMP", "when the last part was accepted (UTC)", nullable=True),
+        C("rule", "VARCHAR", "the alert rule that sent it (primeflow_lib.alerts.rules; null for heartbeats)", nullable=True),
     ),
     key=("alert_key",),
     partition_column=None,

@@ -90,6 +90,14 @@ class Table:
                 return c
         raise KeyError(f"{self.fqn} has no column {name!r}")
 
+    def cast_select(self) -> str:
+        """The select list that casts a scanned frame's columns to the declared types, in
+        declared order (JSON columns are inserted as text)."""
+        return ", ".join(
+            f'CAST("{c.name}" AS {"VARCHAR" if c.type == "JSON" else c.type}) AS "{c.name}"'
+            for c in self.columns
+        )
+
     def ddl(self) -> str:
         """CREATE TABLE IF NOT EXISTS statement (identifiers come only from declarations)."""
         cols = [

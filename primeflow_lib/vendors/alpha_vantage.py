@@ -35,6 +35,7 @@ Vantage does not document the convention), bars outside the regular session are 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -168,6 +169,30 @@ class AlphaVantageVendor(BarSource):
             {"function": function, "symbol": symbol, **params, "apikey": self._key},
             what=what,
         )
+        return self.check_body(body, function, what, params)
+
+    def get_csv(self, function: str, what: str, **params: Any) -> str:
+        """Call ``/query?function=...`` for a CSV download (``EARNINGS_CALENDAR``). A JSON body
+        instead of CSV is mapped like :meth:`query` maps it (quota, premium, error)."""
+        self._require_key()
+        text = self.http.get_text("/query", {"function": function, **params, "apikey": self._key}, what=what)
+        if text.lstrip().startswith("{"):
+            try:
+                body = json.loads(text)
+            except ValueError:
+                raise VendorDataError(self.http.redact(f"alpha_vantage: {what}: neither CSV nor JSON: "
+                                                       f"{text[:80]!r}"), vendor=self.name) from None
+            try:
+                self.check_body(body, function, what, params)
+            except _BadSymbol as exc:
+                raise VendorDataError(f"alpha_vantage: {what}: {exc}", vendor=self.name) from None
+            raise VendorDataError(self.http.redact(f"alpha_vantage: {what}: expected CSV, got JSON with keys "
+                                                   f"{sorted(body)}"), vendor=self.name)
+        return text
+
+    def check_body(self, body: dict[str, Any], function: str, what: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Map Alpha Vantage's HTTP-200 error bodies to typed errors (module doc); the body
+        otherwise."""
         info = body.get("Information")
         note = body.get("Note")
         error = body.get("Error Message")

@@ -271,7 +271,35 @@ class HttpClient:
         *,
         what: str,
     ) -> dict[str, Any]:
-        """GET ``path_or_url`` and return the decoded JSON object.
+        """GET ``path_or_url`` and return the decoded JSON object (errors: :meth:`get`; an empty
+        or undecodable body, or a JSON value that is not an object, is a
+        :class:`VendorDataError`)."""
+        resp, where = self.get(path_or_url, params, what=what)
+        return self._decode(resp, what, where)
+
+    def get_text(
+        self,
+        path_or_url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        what: str,
+    ) -> str:
+        """GET ``path_or_url`` and return the body as text (a CSV download); errors as
+        :meth:`get`, an empty body is a :class:`VendorDataError`."""
+        resp, where = self.get(path_or_url, params, what=what)
+        text = resp.text
+        if not text or not text.strip():
+            raise self._err(VendorDataError, f"{what}: GET {where}: empty response body", resp.status_code)
+        return text
+
+    def get(
+        self,
+        path_or_url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        what: str,
+    ) -> tuple[requests.Response, str]:
+        """GET ``path_or_url`` with retries; returns the 2xx response and the redacted path.
 
         Args:
             path_or_url: a path joined to ``base_url``, or a full URL (see :meth:`resolve`).
@@ -283,7 +311,6 @@ class HttpClient:
             VendorAuthError: HTTP 401.
             VendorPlanError: HTTP 403 (not retried).
             VendorRateLimitError: HTTP 429 on every allowed attempt.
-            VendorDataError: empty or undecodable body, or a JSON value that is not an object.
             VendorError: other HTTP errors, timeouts and connection failures after the retries.
         """
         url = self.resolve(path_or_url)
@@ -342,7 +369,7 @@ class HttpClient:
                 elapsed * 1000,
             )
             if 200 <= status < 300:
-                return self._decode(resp, what, where)
+                return resp, where
             message = _vendor_message(resp)
             if status == 401:
                 hint = f"; check {self.key_env}" if self.key_env else ""

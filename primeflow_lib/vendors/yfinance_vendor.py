@@ -206,6 +206,11 @@ class YFinanceVendor(UniverseSource, BarSource, ChainSource):
             return VendorDataError(f"yfinance: {what}: {text}", vendor=self.name)
         return VendorError(f"yfinance: {what}: {text}", vendor=self.name)
 
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        """Run ``fn`` (a call into yfinance); its exception comes back as a typed, redacted
+        :class:`VendorError` naming ``what`` (used by :mod:`primeflow_lib.vendors.earnings`)."""
+        return self._call(fn, what)
+
     def _call(self, fn: Callable[[], T], what: str) -> T:
         err: VendorError | None = None
         try:

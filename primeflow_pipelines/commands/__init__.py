@@ -14,13 +14,17 @@ from primeflow_pipelines.commands.backtest import backtest
 from primeflow_pipelines.commands.cache import cache
 from primeflow_pipelines.commands.checks import check_real
 from primeflow_pipelines.commands.demo import demo
+from primeflow_pipelines.commands.desk import desk
 from primeflow_pipelines.commands.fetch import fetch
 from primeflow_pipelines.commands.gex import gex
 from primeflow_pipelines.commands.imports import import_group
 from primeflow_pipelines.commands.live import feed, inbox
 from primeflow_pipelines.commands.models import model
 from primeflow_pipelines.commands.rl import rl
+from primeflow_pipelines.commands.rules import rules
+from primeflow_pipelines.commands.scale import scale
 from primeflow_pipelines.commands.stream import stream
+from primeflow_pipelines.commands.tape import tape
 from primeflow_pipelines.commands.tune import tune
 from primeflow_pipelines.commands.warehouse import docs, publish, query
 
@@ -32,5 +36,5 @@ def main() -> None:
 
 
 for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, model, rl, import_group,
-                 gex, check_real, stream):
+                 gex, check_real, scale, tape, rules, desk, stream):
     main.add_command(_command)

@@ -50,6 +50,7 @@ def _partition(text: str | None) -> tuple[int, int] | None:
 def stream_run(source, day, origin, speed, tickers, subscribe, databento_dataset, databento_schema, broker_url,
                partition, stream_id) -> None:
     """Run the stream service for one session until the source ends or SIGTERM / Ctrl-C."""
+    from primeflow_lib import warehouse as db
     from primeflow_lib.config import load_config
     from primeflow_lib.live.stream import run as R
     from primeflow_lib.live.stream.service import StreamService
@@ -78,7 +79,8 @@ def stream_run(source, day, origin, speed, tickers, subscribe, databento_dataset
             raise click.BadParameter("the broker source needs --partition K/N", param_hint="--partition")
         src = BrokerSource(broker_url or nats_url(), session, part[0], part[1])
     preload = R.universe_tickers(session) if source != "replay" else None
-    svc = StreamService(cfg, src, session, R.warehouse_loader(cfg), stream_id=sid, preload=preload)
+    svc = StreamService(cfg, src, session, R.warehouse_loader(cfg), stream_id=sid, preload=preload,
+                        alert_inputs=db.read_copy_path())
     click.echo(f"streaming {session} from {source} as {sid} (database {svc.db_path}, inbox {svc.inbox})")
     rep = R.run_service(svc)
     click.echo(json.dumps({k: v for k, v in rep.__dict__.items()}, default=str))

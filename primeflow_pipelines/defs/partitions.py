@@ -7,6 +7,7 @@ partition available (Dagster would otherwise close Friday's window only on Monda
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import dagster as dg
 
@@ -39,3 +40,24 @@ def sessions_of(context: dg.AssetExecutionContext) -> list[dt.date]:
         end = calendar.require_session(keys.end)
         return calendar.sessions(start, end)
     return [calendar.require_session(context.partition_key)]
+
+
+#: the scale profile splits backfills into runs of this many sessions (unset: one run per range)
+BACKFILL_ENV = "PRIMEFLOW_BACKFILL_SESSIONS_PER_RUN"
+
+
+def backfill_sessions_per_run() -> int | None:
+    """``PRIMEFLOW_BACKFILL_SESSIONS_PER_RUN`` as a whole number >= 1, or ``None`` when unset."""
+    raw = os.environ.get(BACKFILL_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{BACKFILL_ENV}={raw!r}: expected a whole number of sessions >= 1")
+    return int(raw)
+
+
+def backfill_policy() -> dg.BackfillPolicy:
+    """Single run per backfill range (the embedded default: one writer anyway), or runs of
+    ``PRIMEFLOW_BACKFILL_SESSIONS_PER_RUN`` sessions that the scale profile runs side by side."""
+    n = backfill_sessions_per_run()
+    return dg.BackfillPolicy.single_run() if n is None else dg.BackfillPolicy.multi_run(n)

@@ -123,6 +123,9 @@ def test_stream_alerts_once_survives_a_restart_and_the_sensor_path_reconciles(tm
         st = dict(con.execute("SELECT status, count(*) FROM live.alert_outbox WHERE kind <> 'HEARTBEAT' GROUP BY 1").fetchall())
         rec = con.execute("SELECT sum(agreed), sum(stream_only), sum(sensor_only) FROM stream.reconciliation").fetchone()
         copied = con.execute("SELECT count(*) FROM stream.signals").fetchone()[0]
+        hits = con.execute("SELECT count(*), count(DISTINCT row_id) FROM live.rule_alerts WHERE outcome = 'alert' "
+                           "AND row_id IN (SELECT signal_id FROM stream.signals)").fetchone()
+    assert hits == (len(want.signals),) * 2  # the stream's rule decisions, recorded once (not evaluated again)
     assert st.get("stream") == len(want.signals) and st.get("sent", 0) == sensor_only
     assert rec == (agreed, stream_only, sensor_only)
     assert copied == len(want.signals)

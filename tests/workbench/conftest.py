@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "desk"))  # desk_builders: the desk pages' day
 import wb_fixtures  # noqa: E402
 
 APP = Path(__file__).resolve().parents[2] / "primeflow_workbench" / "app.py"

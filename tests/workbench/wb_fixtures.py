@@ -10,6 +10,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import desk_builders
 import numpy as np
 import pandas as pd
 
@@ -17,7 +18,6 @@ from primeflow_lib import calendar, warehouse
 from primeflow_lib.flow.gex import compute_gex
 from primeflow_lib.research import RunConfig, preset, run_backtest, write_run
 from primeflow_lib.research.tuning import FoldSpec, TuneConfig, phiai_full_auto, write_study
-from primeflow_lib.schema import table
 from primeflow_lib.schema.market import GAMMA_BY_EXPIRY, GAMMA_BY_STRIKE, GAMMA_EXPOSURE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,30 +27,11 @@ TICKERS = ("SPY", "QQQ")
 N_RUNS = 4
 TUNE = TuneConfig(indicators=("rsi",), trials=24, seed=3, folds=FoldSpec(n_folds=2), pbo_splits=4)
 MARTS = ("strategy_scorecard", "unusual_activity", "gamma_levels")
-_DEFAULTS = {"VARCHAR": "", "DOUBLE": 0.0, "BIGINT": 0, "INTEGER": 0, "BOOLEAN": False,
-             "JSON": "{}"}
-
 
 def rows(fqn: str, records: list[dict]) -> pd.DataFrame:
     """Frames with every declared column of ``fqn``: given values, else a neutral default
     (NULL for nullable columns, the session for dates)."""
-    t = table(fqn)
-    out = []
-    for rec in records:
-        row = {}
-        for c in t.columns:
-            if c.name in rec:
-                row[c.name] = rec[c.name]
-            elif c.nullable:
-                row[c.name] = None
-            elif c.type == "DATE":
-                row[c.name] = SESSION
-            elif c.type == "TIMESTAMP":
-                row[c.name] = dt.datetime.combine(SESSION, dt.time(10, 0))
-            else:
-                row[c.name] = _DEFAULTS[c.type]
-        out.append(row)
-    return pd.DataFrame(out, columns=t.column_names)
+    return desk_builders.rows(fqn, records, SESSION)
 
 
 def daily_bars(ticker: str, days: list[dt.date], seed: int) -> pd.DataFrame:
@@ -129,6 +110,7 @@ def build(live: Path, read: Path) -> None:
         study = phiai_full_auto(spy, TUNE, RunConfig.from_dict({"dataset": {"symbol": "SPY"}}))
         write_study(con, study, spy)
         write_run(con, run_backtest(preset("options_bull_put", "SPY"), spy))
+        desk_builders.write_desk(con, marts=True)  # the Tape, Market desk and Alert rules pages
     warehouse.publish_read_copy(live, read)
 
 

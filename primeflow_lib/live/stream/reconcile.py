@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib import warehouse as db
-from primeflow_lib.alerts.outbox import enqueue_alerts
+from primeflow_lib.alerts.outbox import enqueue_alerts, record_delivered
 from primeflow_lib.live.inbox import SIDE_SUFFIX
 from primeflow_lib.schema import stream as ss
 from primeflow_lib.schema.flow import SIGNALS
@@ -102,8 +102,11 @@ def reconcile(
     stream = side_signals(side)
     sid = str(side["stream_id"])
     rec = Reconciliation(stream_id=sid, stream_signals=len(stream), sensor_signals=len(sensor))
-    if len(stream):
+    if "alerts" in side:  # what the stream's rules decided and its relay sent, as it recorded it
+        record_delivered(con, pd.DataFrame(side["alerts"]), pd.DataFrame(side.get("rule_hits") or []))
+    elif len(stream):  # a side file without them (written before the stream recorded them)
         enqueue_alerts(con, stream, cfg, now=now, status="stream")
+    if len(stream):
         db.upsert_rows(con, ss.STREAM_SIGNALS, stream.assign(stream_id=sid, emitted_at=now))
     divs = pd.DataFrame(side["divergences"])
     if len(divs):

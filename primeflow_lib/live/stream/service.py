@@ -112,12 +112,15 @@ class StreamService:
         relay: run the relay thread (tests that only score may switch it off).
         preload: tickers whose market context is loaded before the first print (a live source:
             the session's universe), so the first prints do not wait for a read.
+        alert_inputs: a read copy to take the saved alert rules and earnings dates from when
+            the service starts (:meth:`~.store.StreamStore.copy_alert_inputs`); None: the
+            built-in and config rules, earnings unknown.
     """
 
     def __init__(self, cfg: dict[str, Any], source: PrintSource, day: dt.date, loader: Loader, *,
                  stream_id: str = "main", root: Path | None = None, db_path: Path | None = None,
                  inbox: Path | None = None, environ: dict[str, str] | None = None, relay: bool = True,
-                 preload: list[str] | None = None) -> None:
+                 preload: list[str] | None = None, alert_inputs: Path | None = None) -> None:
         self.cfg = cfg
         self.scfg = {**(cfg.get("stream") or {})}
         self.source = source
@@ -130,6 +133,7 @@ class StreamService:
         self.channels = resolve_channels(cfg, environ)  # a broken channel fails before anything runs
         self.use_relay = relay
         self.preload = list(preload or [])
+        self.alert_inputs = alert_inputs
         self.market = SessionMarket(day, cfg, loader)
         self.scorer = StreamScorer(day, cfg, self.market, source=f"{source.name}:{stream_id}")
         self.report = ServiceReport(stream_id=stream_id, trade_date=day)
@@ -164,6 +168,8 @@ class StreamService:
         set (no flush: the journal keeps the open orders)."""
         stop = stop or asyncio.Event()
         self.store = StreamStore(self.db_path, self.stream_id)
+        if self.alert_inputs is not None:
+            self.store.copy_alert_inputs(self.alert_inputs)
         self.journal = Journal(self.root, self.stream_id, self.day, fsync=bool(self.scfg.get("fsync", False)))
         self._writer = threading.Thread(target=self._writer_loop, name=f"writer-{self.stream_id}", daemon=True)
         self._writer.start()
@@ -498,6 +504,8 @@ class StreamService:
         """(writer thread) The side file first, then the batch (atomic renames), then the record
         of which prints went there."""
         self.inbox.mkdir(parents=True, exist_ok=True)
+        # the alerts and rule hits of its signals, as committed (this thread committed them)
+        side.update(self.store.delivered([str(s["signal_id"]) for s in side["signals"]]))
         tmp = self.inbox / f".{name}{SIDE_SUFFIX}.tmp"
         tmp.write_text(json.dumps(side))
         os.replace(tmp, self.inbox / f"{name}{SIDE_SUFFIX}")

@@ -4,7 +4,7 @@ Why its own file: DuckDB lets one process at a time open a database for writing.
 written all day by Dagster runs (the sensor path's ``live_flow_job``, the daily assets), each
 holding the file for up to seconds; a stream committing every few milliseconds there would wait
 behind them (the p99 target is 1 s) and slow them down. So the stream keeps
-``PRIMEFLOW_STREAM_DUCKDB`` (default ``<PRIMEFLOW_STREAM_DIR>/stream.duckdb``) open for its whole
+``PRIMEFLOW_STREAM_DUCKDB`` (default ``<PRIMEFLOW_STREAM_DIR>/stream-<id>.duckdb``) open for its whole
 life, with the same declared tables (``live.alert_outbox``, ``live.alert_deliveries``,
 ``flow.quarantine``, ``stream.*``), and its relay is the same :class:`~primeflow_lib.alerts.relay.Relay`
 working on cursors of that connection (nearly free "opens"). The sensor path learns what the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,18 +32,22 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib import warehouse as db
-from primeflow_lib.alerts.outbox import enqueue_alerts, enqueue_heartbeat
+from primeflow_lib.alerts.outbox import delivered_alerts, enqueue_alerts, enqueue_heartbeat
 from primeflow_lib.live.stream.scorer import Divergence, StepResult
+from primeflow_lib.schema import SCHEMAS
 from primeflow_lib.schema import alerts as sa
+from primeflow_lib.schema import desk as sd
 from primeflow_lib.schema import stream as ss
 from primeflow_lib.schema.flow import SIGNALS
 from primeflow_lib.schema.quarantine import quarantine_table
 
 #: the tables the stream's database holds
 STREAM_DB_TABLES = (
-    sa.ALERT_OUTBOX, sa.ALERT_DELIVERIES, quarantine_table("flow"),
+    sa.ALERT_OUTBOX, sa.ALERT_DELIVERIES, sd.LIVE_RULE_ALERTS, quarantine_table("flow"),
     ss.STREAM_SIGNALS, ss.STREAM_DIVERGENCES, ss.STREAM_INBOX_PRINTS, ss.STREAM_HEARTBEAT,
 )  # fmt: skip
+#: what the alert rules read besides the signals, copied from the read copy when a stream starts
+ALERT_INPUT_TABLES = (sd.ALERT_RULES, sd.EARNINGS)
 
 
 def stream_dir() -> Path:
@@ -72,12 +77,36 @@ class StreamStore:
 
     def __init__(self, path: Path, stream_id: str) -> None:
         self.path = Path(path)
+        if self.path.stem in SCHEMAS:  # DuckDB names the catalog after the file: ambiguous with the schema
+            raise ValueError(f"stream database {self.path}: a file named after a schema ({self.path.stem}) "
+                             "cannot hold that schema's tables; name it e.g. stream-main.duckdb")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.stream_id = stream_id
         self.con = duckdb.connect(str(self.path))
-        for schema in ("flow", "live", "stream"):
+        for schema in ("flow", "live", "stream", "market"):
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        db.ensure_tables(self.con, STREAM_DB_TABLES)
+        db.ensure_tables(self.con, STREAM_DB_TABLES + ALERT_INPUT_TABLES)
+
+    def copy_alert_inputs(self, read_path: Path) -> dict[str, int]:
+        """Copy what the alert rules read besides signals from the read copy at ``read_path``:
+        the rules saved on the workbench (``live.alert_rules``) and the earnings dates
+        (``market.earnings``, the earnings gate), replacing the stream's copies. A table the read
+        copy lacks is left empty (no saved rules; earnings unknown). Returns rows per table."""
+        frames: dict[str, pd.DataFrame] = {}
+        if Path(read_path).exists():
+            src = duckdb.connect(str(read_path), read_only=True)
+            try:
+                for t in ALERT_INPUT_TABLES:
+                    with contextlib.suppress(duckdb.CatalogException):
+                        frames[t.fqn] = src.execute(f"SELECT {', '.join(t.column_names)} FROM {t.fqn}").df()
+            finally:
+                src.close()
+        with self.cursor() as cur, db.transaction(cur):
+            for t in ALERT_INPUT_TABLES:
+                cur.execute(f"DELETE FROM {t.fqn}")
+                if len(frames.get(t.fqn, ())):
+                    db.append_rows(cur, t, frames[t.fqn])
+        return {t.fqn: len(frames.get(t.fqn, ())) for t in ALERT_INPUT_TABLES}
 
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
@@ -124,6 +153,14 @@ class StreamStore:
             if step.divergences:
                 db.upsert_rows(cur, ss.STREAM_DIVERGENCES, divergence_frame(step.divergences, self.stream_id, day, now))
         return n
+
+    def delivered(self, signal_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The outbox rows and rule hits of ``signal_ids`` as JSON records (``alerts``,
+        ``rule_hits``): what the side file tells the sensor path this stream decided and sent."""
+        with self.cursor() as cur:
+            alerts, hits = delivered_alerts(cur, signal_ids)
+        return {"alerts": json.loads(alerts.to_json(orient="records", date_format="iso")),
+                "rule_hits": json.loads(hits.to_json(orient="records", date_format="iso"))}
 
     def heartbeat(self, row: dict[str, Any], cfg: dict[str, Any], stats: dict[str, Any]) -> None:
         """A ``stream.heartbeat`` row and, once per ``alerts.heartbeat_minutes``, the status line

@@ -26,6 +26,7 @@ from primeflow_lib.research.data import as_arrays
 from primeflow_lib.research.engine import EngineParams, backtest_kernel_into
 from primeflow_lib.research.indicators import get
 from primeflow_lib.research.tuning.folds import Fold
+from primeflow_lib.scale import cluster
 
 
 @nb.njit(parallel=True, cache=True, error_model="numpy")
@@ -118,19 +119,38 @@ class TrialBlock:
     wf_oos_sharpe: np.ndarray
 
 
-def evaluate(
-    bars: pd.DataFrame, indicator: str, params: list[dict], engine: EngineParams,
-    folds: list[Fold], chunk: int = 512,
-) -> TrialBlock:  # fmt: skip
-    """Signals, one engine pass and fold metrics for every parameter set of ``indicator``."""
-    n = len(bars)
-    returns = np.empty((len(params), n))
+def trial_returns(
+    bars: pd.DataFrame, indicator: str, params: list[dict], engine: EngineParams, chunk: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Per-bar returns ``(len(params), n)`` and trade counts of every parameter set, computed
+    ``chunk`` signals at a time (what one cluster task runs)."""
+    returns = np.empty((len(params), len(bars)))
     ntr = np.empty(len(params), np.int64)
     for lo in range(0, len(params), chunk):
         sigs = signal_matrix(bars, indicator, params[lo : lo + chunk])
         r, k = run_signals(bars, sigs, engine)
         returns[lo : lo + len(r)] = r
         ntr[lo : lo + len(r)] = k
+    return returns, ntr
+
+
+def evaluate(
+    bars: pd.DataFrame, indicator: str, params: list[dict], engine: EngineParams,
+    folds: list[Fold], chunk: int = 512,
+) -> TrialBlock:  # fmt: skip
+    """Signals, one engine pass and fold metrics for every parameter set of ``indicator``.
+
+    With ``PRIMEFLOW_DASK_ADDRESS`` set, the trials go to that Dask cluster in tasks of
+    ``PRIMEFLOW_CLUSTER_TRIALS_PER_TASK`` (default 10,000) configurations
+    (:mod:`primeflow_lib.scale.cluster`); the result is identical to the in-process one."""
+    if cluster.cluster_address() is not None:  # chunks of trials on the Dask cluster (docs/scaling.md)
+        parts = cluster.map_chunks(trial_returns, [(indicator, params[lo:hi], engine, chunk) for lo, hi in
+                                                   cluster.chunks(len(params), cluster.trials_per_task())],
+                                   shared=(bars,))
+        returns = np.concatenate([r for r, _ in parts]) if parts else np.empty((0, len(bars)))
+        ntr = np.concatenate([k for _, k in parts]) if parts else np.empty(0, np.int64)
+    else:
+        returns, ntr = trial_returns(bars, indicator, params, engine, chunk)
     is_s = np.column_stack([window_sharpe(returns, f.train_start, f.train_end) for f in folds])
     oos_s = np.column_stack([window_sharpe(returns, f.test_start, f.test_end) for f in folds])
     idx = test_bar_index(folds)

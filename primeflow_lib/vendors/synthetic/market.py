@@ -43,6 +43,9 @@ from scipy.special import ndtri
 from primeflow_lib import calendar as pf_calendar
 
 FIRST_SESSION = dt.date(2010, 1, 4)
+#: sessions between a single stock's quarterly reports: session t (counted from FIRST_SESSION)
+#: is a report day when (t + earn_phase) % EARNINGS_CYCLE == 0 (the gap is at its open)
+EARNINGS_CYCLE = 63
 TRADING_DAYS = 252.0
 
 # regimes
@@ -258,7 +261,7 @@ def build_pool(seed: int, pool_size: int) -> Pool:
                 np.clip(1.5e6 * math.exp(1.3 * ndtri(0.001 + 0.998 * u[4])), 5e4, 1.5e8)
             )
             divy[i] = 0.0 if u[5] < 0.4 else 0.005 + 0.035 * u[6]
-        phase[i] = int(u[7] * 63)
+        phase[i] = int(u[7] * EARNINGS_CYCLE)
         gapf[i] = 0.15 + 0.2 * u[8]
         skew[i] = (0.16 if etf[i] else 0.07) + 0.05 * u[9]
         smile[i] = 0.03 + 0.03 * u[10]
@@ -430,7 +433,7 @@ def _ticker_kernel(  # pragma: no cover - compiled
         anchor = anchor0 + slope * years[t]
         pull = kappa / 252.0 * (anchor - lc) + 0.05 * max(0.0, log2 - lc)
         gap = beta * m_gap[t] + math.sqrt(gap_frac * hi_var) * z_g + extra_gap[t]
-        earn = has_earnings and ((t + earn_phase) % 63 == 0)
+        earn = has_earnings and ((t + earn_phase) % EARNINGS_CYCLE == 0)
         if earn:
             gap += 2.5 * sd_day * z_earn[t]
         intra = (

@@ -19,7 +19,7 @@ import pandas as pd
 
 from primeflow_lib import calendar
 from primeflow_lib import warehouse as db
-from primeflow_lib.flow.engine import HISTORY_COLUMNS, FlowResult, score_batch
+from primeflow_lib.flow.engine import HISTORY_COLUMNS, FlowResult, score_batch, session_history
 from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
 from primeflow_lib.flow.inputs import (
     bars_for_day,
@@ -37,7 +37,13 @@ from primeflow_pipelines.defs.flow.prints import PRINTS_KEY
 from primeflow_pipelines.defs.ingest import preview_md
 from primeflow_pipelines.defs.market.assets import CHAIN_KEY, DAILY_KEY, INTRADAY_KEY
 from primeflow_pipelines.defs.market.gamma import GAMMA_KEY
-from primeflow_pipelines.defs.partitions import sessions_of, trading_days
+from primeflow_pipelines.defs.partitions import (
+    BACKFILL_ENV,
+    backfill_policy,
+    backfill_sessions_per_run,
+    sessions_of,
+    trading_days,
+)
 from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
 
 EVENTS_KEY = dg.AssetKey(["flow", "flow_events"])
@@ -45,13 +51,29 @@ CONTEXT_KEY = dg.AssetKey(["flow", "flow_context"])
 SIGNALS_KEY = dg.AssetKey(["flow", "signals"])
 PAPER_KEY = dg.AssetKey(["live", "paper_positions"])
 
+#: sessions before a partition whose stored inputs scoring reads (declared so that a backfill
+#: split into several runs orders each run after the runs that store those inputs): prints for
+#: the swing memory (``swing.repeat_lookback_days``), 1-minute bars for RVOL
+#: (``flow.rvol_lookback_sessions``), the previous session's chain and dealer gamma
+MEMORY_SESSIONS, RVOL_SESSIONS = 10, 30
+
+
+def _before(key: dg.AssetKey, sessions: int) -> dg.AssetDep | dg.AssetKey:
+    """Only for split backfills: with one run per range (the default) the run itself orders
+    the sessions, and an offset mapping would make a UI backfill of some sessions also target
+    the sessions after them."""
+    if backfill_sessions_per_run() is None:
+        return key
+    return dg.AssetDep(key, partition_mapping=dg.TimeWindowPartitionMapping(
+        start_offset=-sessions, end_offset=0, allow_nonexistent_upstream_partitions=True))
+
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(EVENTS_KEY, deps=[PRINTS_KEY, CHAIN_KEY], description=fs.FLOW_EVENTS.doc,
-                     group_name="flow", kinds={"duckdb", "python"}),
-        dg.AssetSpec(CONTEXT_KEY, deps=[INTRADAY_KEY, DAILY_KEY, GAMMA_KEY], description=fs.FLOW_CONTEXT.doc,
-                     group_name="flow", kinds={"duckdb", "python"}),
+        dg.AssetSpec(EVENTS_KEY, deps=[_before(PRINTS_KEY, MEMORY_SESSIONS), _before(CHAIN_KEY, 1)],
+                     description=fs.FLOW_EVENTS.doc, group_name="flow", kinds={"duckdb", "python"}),
+        dg.AssetSpec(CONTEXT_KEY, deps=[_before(INTRADAY_KEY, RVOL_SESSIONS), DAILY_KEY, _before(GAMMA_KEY, 1)],
+                     description=fs.FLOW_CONTEXT.doc, group_name="flow", kinds={"duckdb", "python"}),
         dg.AssetSpec(SIGNALS_KEY, deps=[EVENTS_KEY, CONTEXT_KEY], description=fs.SIGNALS.doc,
                      group_name="flow", kinds={"duckdb", "python"}),
     ],
@@ -62,7 +84,7 @@ PAPER_KEY = dg.AssetKey(["live", "paper_positions"])
                           description="every print id behind an event is a stored print of the day"),
     ],
     partitions_def=trading_days,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     pool=DUCKDB_WRITE_POOL,
     can_subset=False,
 )
@@ -77,7 +99,7 @@ def flow_scoring(
     # a range run reads the 1-minute bars once and keeps recent events as swing memory
     all_bars = _range_bars(warehouse, days, cfg)
     keep = cfg["swing"]["repeat_lookback_days"]
-    memory = _swing_memory_seed(warehouse, days[0], keep)
+    memory = _swing_memory_seed(warehouse, days[0], keep, cfg)
     done = 0
     # each chunk: read its inputs, score with no connection open, then hand the results to the
     # background writer (one connection, a transaction per session) while the next chunk scores
@@ -137,11 +159,26 @@ def _range_bars(warehouse: WarehouseResource, days: list[dt.date], cfg: dict) ->
         return read_bars(con, sorted(set(names) | {cfg["market_regime"]["benchmark"]}), rvol_start, days[-1])
 
 
-def _swing_memory_seed(warehouse: WarehouseResource, first: dt.date, keep: int) -> list[pd.DataFrame]:
-    """Stored events of the ``keep`` sessions before ``first``, one frame per session, oldest first."""
+def _swing_memory_seed(warehouse: WarehouseResource, first: dt.date, keep: int, cfg: dict) -> list[pd.DataFrame]:
+    """The swing memory of the ``keep`` sessions before ``first``, one frame per session, oldest
+    first: their stored events; or, when backfills run as several runs side by side
+    (``PRIMEFLOW_BACKFILL_SESSIONS_PER_RUN``), rebuilt from their stored prints
+    (:func:`session_history`), since another run may be scoring those sessions right now."""
     before = calendar.sessions_before(first, keep)
     if not before:
         return []
+    if backfill_sessions_per_run() is not None:
+        for name, need, have in (("swing.repeat_lookback_days", keep, MEMORY_SESSIONS),
+                                 ("flow.rvol_lookback_sessions", cfg["flow"]["rvol_lookback_sessions"], RVOL_SESSIONS)):
+            if need > have:
+                raise dg.Failure(description=f"{name}: {need} sessions is more than the {have} sessions a split backfill "
+                                 f"({BACKFILL_ENV}) orders runs by; lower it or unset {BACKFILL_ENV}")
+        bars = _range_bars(warehouse, before, cfg)
+        with warehouse.connect() as con:
+            prints = [con.execute(_select(fs.OPTION_PRINTS, "trade_date = ?") + " ORDER BY option_symbol, seq",
+                                  [d]).df() for d in before]
+        return [session_history(p, bars_for_day(bars, d, cfg), cfg, source=f"daily:{d}")
+                for d, p in zip(before, prints, strict=True) if len(p)]
     with warehouse.connect() as con:
         seed = con.execute(
             "SELECT " + ", ".join(f'"{c}"' for c in HISTORY_COLUMNS) + " FROM flow.flow_events "

@@ -6,7 +6,7 @@ from primeflow_lib.schema import flow as f
 from primeflow_lib.vendors import vendor_for
 from primeflow_pipelines.defs.ingest import IngestConfig, cached_days, check_specs, ingest_sessions
 from primeflow_pipelines.defs.market.assets import UNIVERSE_KEY, tickers_by_day
-from primeflow_pipelines.defs.partitions import sessions_of, trading_days
+from primeflow_pipelines.defs.partitions import backfill_policy, sessions_of, trading_days
 from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
 
 PRINTS_KEY = dg.AssetKey(["flow", "option_prints"])
@@ -17,7 +17,7 @@ PRINTS_KEY = dg.AssetKey(["flow", "option_prints"])
     deps=[UNIVERSE_KEY],
     check_specs=check_specs(f.OPTION_PRINTS, PRINTS_KEY),
     partitions_def=trading_days,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     pool=DUCKDB_WRITE_POOL,
     group_name="flow",
     kinds={"duckdb", "python"},

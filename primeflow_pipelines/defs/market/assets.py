@@ -20,12 +20,12 @@ from primeflow_pipelines.defs.ingest import (
     ingest_sessions,
     universe_tickers,
 )
-from primeflow_pipelines.defs.partitions import sessions_of, trading_days
+from primeflow_pipelines.defs.partitions import backfill_policy, sessions_of, trading_days
 from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
 
 _COMMON = dict(
     partitions_def=trading_days,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     pool=DUCKDB_WRITE_POOL,
     group_name="market",
     kinds={"duckdb", "python"},

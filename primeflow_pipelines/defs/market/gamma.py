@@ -16,7 +16,7 @@ from primeflow_lib.market import quality
 from primeflow_lib.schema import market as m
 from primeflow_pipelines.defs.ingest import preview_md
 from primeflow_pipelines.defs.market.assets import CHAIN_KEY
-from primeflow_pipelines.defs.partitions import sessions_of, trading_days
+from primeflow_pipelines.defs.partitions import backfill_policy, sessions_of, trading_days
 from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
 
 GAMMA_KEY = dg.AssetKey(["market", "gamma_exposure"])
@@ -34,7 +34,7 @@ _CHECKS = {
     key=GAMMA_KEY,
     deps=[CHAIN_KEY],
     partitions_def=trading_days,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     pool=DUCKDB_WRITE_POOL,
     group_name="market",
     kinds={"duckdb", "python"},

@@ -34,12 +34,12 @@ from primeflow_lib.research.presets import preset_names
 from primeflow_lib.schema import research as rs
 from primeflow_pipelines.defs.ingest import preview_md, universe_tickers
 from primeflow_pipelines.defs.market.assets import DAILY_KEY, INTRADAY_KEY, UNIVERSE_KEY
-from primeflow_pipelines.defs.partitions import sessions_of, trading_days
+from primeflow_pipelines.defs.partitions import backfill_policy, sessions_of, trading_days
 from primeflow_pipelines.defs.resources import DUCKDB_WRITE_POOL, PrimeflowConfig, WarehouseResource
 
 _DAILY = dict(
     partitions_def=trading_days,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     pool=DUCKDB_WRITE_POOL,
     group_name="research_daily",
     kinds={"duckdb", "python"},

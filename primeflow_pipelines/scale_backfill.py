@@ -1,0 +1,228 @@
+"""Run an asset backfill through a real ``dagster-daemon`` and report its runs: what the scale
+profile's test and benchmark (``benchmarks/bench_scale.py``) do to compare the embedded profile
+with the scale profile on the same sessions.
+
+The daemon is started from the repository with the environment given (``DAGSTER_HOME`` picks the
+profile: the embedded ``dagster_home/dagster.yaml`` or ``deploy/scale/dagster.yaml``), the
+backfill is added to the instance as the UI would add it, and the daemon's backfill loop, run
+queue and run launcher do the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: the assets of the flow backfill: the lake tables of a session and what scoring needs of it
+FLOW_BACKFILL_KEYS = (
+    ("market", "ohlcv_intraday"), ("market", "option_chain"), ("market", "gamma_exposure"),
+    ("flow", "option_prints"), ("flow", "flow_events"), ("flow", "flow_context"), ("flow", "signals"),
+)
+#: the tables compared between profiles (the six lake tables)
+FLOW_TABLES = ("market.ohlcv_intraday", "market.option_chain", "flow.option_prints", "flow.flow_events",
+               "flow.flow_context", "flow.signals")
+
+
+class Daemon:
+    """``dagster-daemon run -w workspace.yaml`` in its own process group."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        exe = Path(sys.executable).parent / "dagster-daemon"
+        self.log = log
+        self._fh = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [str(exe if exe.exists() else "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self._fh, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def tail(self, n: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        return ""
+
+    def alive(self) -> bool:
+        try:
+            os.killpg(self.proc.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        """SIGTERM to the group, SIGKILL to whatever is left after 20 s."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=20)
+        deadline = time.monotonic() + 5
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=5)
+        self._fh.close()
+
+
+@dataclass
+class BackfillOutcome:
+    """What a finished backfill did."""
+
+    backfill_id: str
+    status: str
+    wall_s: float
+    runs: list[dict]
+    peak_overlap: int
+
+
+def add_asset_backfill(instance: dg.DagsterInstance, keys: Sequence[Sequence[str]], days: Sequence[dt.date],
+                       tags: dict[str, str] | None = None) -> str:
+    """Add an asset backfill of ``keys`` over ``days`` (as the UI's "Materialize" > backfill does)."""
+    from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+    from dagster._core.execution.backfill import PartitionBackfill
+
+    from primeflow_pipelines.definitions import defs
+
+    # exactly these partitions of these assets (a selection + partitions backfill would also
+    # target the sessions after the range whose scoring reads the range's stored inputs)
+    target = AssetGraphSubset.from_asset_partition_set(
+        {AssetKeyPartitionKey(dg.AssetKey(list(k)), d.isoformat()) for k in keys for d in days},
+        defs().resolve_asset_graph())
+    backfill_id = uuid.uuid4().hex[:8]
+    backfill = PartitionBackfill.from_asset_graph_subset(
+        backfill_id=backfill_id, backfill_timestamp=time.time(), tags=dict(tags or {}),
+        dynamic_partitions_store=instance, asset_graph_subset=target, title=None, description=None,
+        run_config=None)
+    instance.add_backfill(backfill)
+    return backfill_id
+
+
+def peak_overlap(intervals: Sequence[tuple[float, float]]) -> int:
+    """The largest number of intervals ``(start, end)`` open at one moment."""
+    ev = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    peak = cur = 0
+    for _, d in ev:
+        cur += d
+        peak = max(peak, cur)
+    return peak
+
+
+def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, daemon: Daemon, timeout_s: float) -> BackfillOutcome:
+    """Poll until the backfill and all its runs have finished (or fail with the daemon's log)."""
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    t0 = time.monotonic()
+    done = {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED,
+            BulkActionStatus.FAILED, BulkActionStatus.CANCELED}
+    while True:
+        bf = instance.get_backfill(backfill_id)
+        recs = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        if bf.status in done and all(r.dagster_run.is_finished for r in recs):
+            break
+        if daemon.proc.poll() is not None:
+            raise RuntimeError(f"dagster-daemon exited ({daemon.proc.returncode}) during backfill {backfill_id}:\n"
+                               f"{daemon.tail()}")
+        if time.monotonic() - t0 > timeout_s:
+            raise TimeoutError(f"backfill {backfill_id} not finished after {timeout_s:.0f} s "
+                               f"(status {bf.status.value}, {len(recs)} runs); daemon log:\n{daemon.tail()}")
+        time.sleep(0.5)
+    runs = []
+    for r in sorted(recs, key=lambda r: r.start_time or 0):
+        tags = r.dagster_run.tags
+        runs.append({"run_id": r.dagster_run.run_id, "status": r.dagster_run.status.value,
+                     "start": r.start_time, "end": r.end_time,
+                     "range": f"{tags.get('dagster/asset_partition_range_start', tags.get('dagster/partition'))}.."
+                              f"{tags.get('dagster/asset_partition_range_end', '')}",
+                     "assets": sorted("/".join(k.path) for k in (r.dagster_run.asset_selection or []))})
+    intervals = [(r["start"], r["end"]) for r in runs if r["start"] and r["end"]]
+    wall = (max(e for _, e in intervals) - min(s for s, _ in intervals)) if intervals else 0.0
+    return BackfillOutcome(backfill_id, bf.status.value, wall, runs, peak_overlap(intervals))
+
+
+def build_prerequisites(days: Sequence[dt.date]) -> None:
+    """Universe and daily bars for ``days`` in one in-process run (both profiles start from the
+    same small DuckDB tables; the backfill then writes the per-session facts)."""
+    from primeflow_pipelines.defs.market.assets import ohlcv_daily, universe
+    from primeflow_pipelines.defs.resources import PrimeflowConfig, WarehouseResource
+
+    res = dg.materialize(
+        [universe, ohlcv_daily],
+        resources={"warehouse": WarehouseResource(), "primeflow_config": PrimeflowConfig()},
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={"dagster/asset_partition_range_start": days[0].isoformat(),
+              "dagster/asset_partition_range_end": days[-1].isoformat()},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=True)
+    assert res.success
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]):
+    """Set ``env`` in this process for the block (the in-process steps read it), then restore."""
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_flow_backfill(profile: str, folder: Path, days: Sequence[dt.date], env: dict[str, str], *,
+                      timeout_s: float = 900.0) -> dict:
+    """The flow backfill (:data:`FLOW_BACKFILL_KEYS` over ``days``) on a fresh warehouse in
+    ``folder`` through a real daemon, with the instance of ``profile`` (``embedded``: the
+    repository's ``dagster_home/dagster.yaml``; ``scale``: ``deploy/scale/dagster.yaml``).
+
+    ``env`` adds the profile's settings (PostgreSQL, lake, split backfills, config). Returns the
+    wall time from the first run's start to the last run's end, the runs, the peak number of
+    runs at once and the content hash of the six fact tables over ``days``."""
+    import shutil
+
+    from primeflow_lib import warehouse
+    from primeflow_lib.lake import delta
+    from primeflow_lib.scale.content import tables_hash
+
+    folder.mkdir(parents=True, exist_ok=True)
+    home = folder / "dagster_home"
+    home.mkdir(exist_ok=True)
+    src = REPO / ("deploy/scale/dagster.yaml" if profile == "scale" else "dagster_home/dagster.yaml")
+    shutil.copy(src, home / "dagster.yaml")
+    full = {**env, "DAGSTER_HOME": str(home), "PRIMEFLOW_DUCKDB": str(folder / "primeflow.duckdb"),
+            "PRIMEFLOW_READ_DUCKDB": str(folder / "primeflow_read.duckdb"),
+            "PRIMEFLOW_INBOX": str(folder / "inbox"), "PRIMEFLOW_ALERTS_FILE": str(folder / "alerts.jsonl")}
+    with _environment(full):
+        delta.forget_tables()
+        build_prerequisites(days)
+        daemon = Daemon({**os.environ}, folder / "daemon.log")
+        try:
+            instance = dg.DagsterInstance.get()
+            t0 = time.monotonic()
+            bid = add_asset_backfill(instance, FLOW_BACKFILL_KEYS, days, tags={"primeflow/bench": profile})
+            out = wait_for_backfill(instance, bid, daemon, timeout_s)
+            submitted_to_done = time.monotonic() - t0
+        finally:
+            daemon.stop()
+        with warehouse.connect() as con:
+            hashes = tables_hash(con, list(FLOW_TABLES), days[0], days[-1])
+        delta.forget_tables()
+    return {"profile": profile, "status": out.status, "wall_s": round(out.wall_s, 2),
+            "submitted_to_done_s": round(submitted_to_done, 2), "runs": out.runs,
+            "peak_overlapping_runs": out.peak_overlap, "hashes": hashes, "daemon_log": str(daemon.log)}
