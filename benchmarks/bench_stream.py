@@ -28,7 +28,8 @@ Everything runs for real in a temporary folder (removed at the end unless ``--ke
 Latency of an alert = its first receipt by the webhook - the send time of the latest-sent print
 of its order (the server records when each trade went out; the benchmark recomputes the
 client's print ids to find them). Alerts are the stream's committed signals (its database):
-``lost`` = committed signals never received, ``duplicated`` = alert keys received more than once.
+``lost`` = committed signals never received, ``duplicated`` = alert keys received more than once,
+``prints_lost`` = prints the server sent that no stream process received (a websocket gap).
 Alerts the sensor path filled in (signals only it found) are counted apart.
 
 Market time: the server plays the session at ``--rate`` prints/s, so market time runs faster
@@ -241,6 +242,8 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
     lost = len(stream_keys - set(first))
     dup = sum(n - 1 for k, n in count.items() if k in stream_keys)
     filled = sum(1 for k in count if k not in stream_keys)
+    received, gaps = _received(root)
+    prints_sent = int((server.srv.state.sent_ns > 0).sum())
     seconds = sent_at - t_start
     span_ns = int(prints["sip_timestamp"].iloc[-1] - prints["sip_timestamp"].iloc[0])
     speed = span_ns / 1e9 / max(seconds, 1e-9)
@@ -250,16 +253,29 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
         "scenario": name, "alerts": int(len(lat)), "p50_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90),
         "p99_ms": percentile(lat, 99), "max_ms": percentile(lat, 100), "lost": lost, "duplicated": int(dup),
         "signals_committed": int(len(signals)), "filled_in_by_sensor_path": filled,
-        "alerts_without_send_time": missing_prints, "prints_sent": int((server.srv.state.sent_ns > 0).sum()),
+        "alerts_without_send_time": missing_prints, "prints_sent": prints_sent, "prints_received": received,
+        "prints_lost": prints_sent - received, "gaps": gaps,
         "send_seconds": round(seconds, 1), "rate": args.rate, "burst_rate": args.burst_rate,
         "burst_seconds": args.burst_seconds, "market_speed": round(speed, 1),
         "window_wall_ms": round(window / max(speed, 1e-9), 1), "hold_at_1x_ms": window + 1.0,
         "exit_codes": codes, "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
         "target_met": bool(len(lat) and lat.size and np.percentile(lat, 50) <= TARGET_P50_MS
-                           and np.percentile(lat, 99) <= TARGET_P99_MS and lost == 0 and dup == 0),
+                           and np.percentile(lat, 99) <= TARGET_P99_MS and lost == 0 and dup == 0
+                           and received == prints_sent),
     }
     return out
+
+
+def _received(root: Path) -> tuple[int, int]:
+    """Prints the stream processes received (summed over their final status files) and the gaps
+    they reported (reconnects of a websocket that cannot replay)."""
+    n = gaps = 0
+    for p in root.glob("status-*.json"):
+        st = json.loads(p.read_text())
+        n += int(st.get("prints") or 0)
+        gaps += int(st.get("gaps") or 0)
+    return n, gaps
 
 
 def _state(root: Path, sid: str) -> str | None:

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import datetime as dt
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -166,6 +168,13 @@ class ReplaySource(PrintSource):
 class MassiveSource(PrintSource):
     """The Massive options websocket (see :mod:`primeflow_lib.vendors.massive_ws`).
 
+    The websocket is read on its own thread (with its own event loop): a scoring step holds the
+    service's loop for its whole length, and a connection read only between steps falls behind
+    the server under load; its keepalive pong then waits behind everything unread and the client
+    drops the connection as dead (``keepalive ping timeout``), losing what the server sends until
+    it reconnects. Read on a thread, frames are taken off the socket as they come and wait in
+    memory for the next step; the lag shows in the status (``lag_seconds``).
+
     Args:
         stream: a configured :class:`~primeflow_lib.vendors.massive_ws.MassiveOptionsStream`.
     """
@@ -181,16 +190,83 @@ class MassiveSource(PrintSource):
         if after is not None:
             self.gaps.append(f"restarted after position {after}: the Massive websocket cannot replay; "
                              "prints sent while the stream was down were not received")
+        loop = asyncio.get_running_loop()
+        inbox: asyncio.Queue = asyncio.Queue()
+        reader = _ThreadedFrames(self.stream, lambda item: loop.call_soon_threadsafe(inbox.put_nowait, item))
+        reader.start()
         seen = 0
-        async for rows, rejected in self.stream.frames(strict=False):
-            if self.stream.connections != seen:
-                if seen:
-                    self.gaps.append(f"reconnected at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC "
-                                     f"(connection {self.stream.connections}); prints sent while "
-                                     "disconnected were not received")
-                seen = self.stream.connections
-            self.connections = self.stream.connections
-            yield Chunk(None, position=None, rejected=list(rejected), rows=rows)
+        try:
+            while True:
+                item = await inbox.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                conns, rows, rejected = item
+                if conns != seen:
+                    if seen:
+                        self.gaps.append(f"reconnected at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC "
+                                         f"(connection {conns}); prints sent while "
+                                         "disconnected were not received")
+                    seen = conns
+                self.connections = conns
+                yield Chunk(None, position=None, rejected=list(rejected), rows=rows)
+        finally:
+            reader.stop()
+
+
+_END = object()
+
+
+class _ThreadedFrames:
+    """``stream.frames(strict=False)`` run on a daemon thread with its own event loop; each
+    ``(connections, rows, rejected)``, then ``_END`` or the exception that ended it, goes to
+    ``put`` (thread-safe)."""
+
+    def __init__(self, stream: Any, put: Callable[[Any], Any]) -> None:
+        self.stream = stream
+        self.put = put
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="massive-ws-reader", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait()
+
+    def stop(self) -> None:
+        """Cancel the reading (the connection closes); returns at once."""
+        if self._loop is not None and self._task is not None:
+            with contextlib.suppress(RuntimeError):  # the reader's loop already ended
+                self._loop.call_soon_threadsafe(self._task.cancel)
+
+    def _send(self, item: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the consumer's loop is gone: nobody to tell
+            self.put(item)
+
+    def _run(self) -> None:
+        async def pump() -> None:
+            try:
+                async for rows, rejected in self.stream.frames(strict=False):
+                    self._send((self.stream.connections, rows, rejected))
+            except asyncio.CancelledError:
+                return
+            except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+                self._send(exc)
+                return
+            self._send(_END)
+
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._task = self._loop.create_task(pump())
+            self._ready.set()
+            with contextlib.suppress(asyncio.CancelledError):  # stopped before it began
+                self._loop.run_until_complete(self._task)
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+        finally:
+            self._ready.set()
+            self._loop.close()
 
 
 OPTION_PRINTS_EMPTY = make_frame(OPTION_PRINTS, [])

@@ -149,6 +149,9 @@ class MassiveReplayServer:
             frame = [e for ev in self.events[a:b] for e in ev]
             self.state.sent_ns[a:b] = time.time_ns()
             await ws.send(json.dumps(frame))
+            # send() yields only when the socket buffer is full: behind schedule this loop would
+            # never let the connection read the client's pings, and the client drops it as dead
+            await asyncio.sleep(0)
             self._next = b
             self._sent_total += k
             credit -= k
