@@ -209,7 +209,12 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
         wait_until("the server to send every print", server.done, time.monotonic() + args.seconds * 4 + 120,
                    every=0.2, procs=procs)
         sent_at = time.monotonic()
-        # let the last orders commit and their alerts go out
+        # a stream behind the server (backlog in its memory) has not lost what it holds: wait until
+        # it has taken in every print (or --catchup-seconds), then for the last alerts
+        with contextlib.suppress(BenchError):
+            wait_until("the stream to take in every print", lambda: _received(root)[0] >= len(prints),
+                       time.monotonic() + args.catchup_seconds, every=0.5, procs=procs)
+        caught_up = time.monotonic() - sent_at
         time.sleep(args.drain_seconds)
     finally:
         codes = [p.stop(timeout=30) for p in procs]
@@ -255,7 +260,7 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
         "signals_committed": int(len(signals)), "filled_in_by_sensor_path": filled,
         "alerts_without_send_time": missing_prints, "prints_sent": prints_sent, "prints_received": received,
         "prints_lost": prints_sent - received, "gaps": gaps,
-        "send_seconds": round(seconds, 1), "rate": args.rate, "burst_rate": args.burst_rate,
+        "send_seconds": round(seconds, 1), "catchup_seconds": round(caught_up, 1), "rate": args.rate, "burst_rate": args.burst_rate,
         "burst_seconds": args.burst_seconds, "market_speed": round(speed, 1),
         "window_wall_ms": round(window / max(speed, 1e-9), 1), "hold_at_1x_ms": window + 1.0,
         "exit_codes": codes, "load_before": [round(x, 2) for x in load_before],
@@ -307,7 +312,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--burst-seconds", type=float, default=5.0)
     ap.add_argument("--burst-at", type=float, default=20.0)
     ap.add_argument("--frame-rows", type=int, default=50, help="Trades per websocket frame at most.")
-    ap.add_argument("--drain-seconds", type=float, default=8.0, help="Wait after the last print.")
+    ap.add_argument("--drain-seconds", type=float, default=8.0,
+                    help="Wait after the stream has taken in the last print.")
+    ap.add_argument("--catchup-seconds", type=float, default=600.0,
+                    help="At most this long after the last send for the stream to take in every print.")
     ap.add_argument("--date", default=DEFAULT_DATE)
     ap.add_argument("--sessions", type=int, default=3)
     ap.add_argument("--universe", type=int, default=10)
