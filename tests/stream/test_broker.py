@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 from stream_fixtures import WEBHOOK_ENV, loader, session, stream, stream_cfg, without_cancels
 
-from primeflow_lib.live.stream.broker import BrokerSource, NatsServer, Publisher, partition_of
+from primeflow_lib.live.stream.broker import (
+    BrokerSource,
+    NatsServer,
+    Publisher,
+    ingest,
+    partition_of,
+)
 from primeflow_lib.live.stream.receiver import WebhookReceiver
 from primeflow_lib.live.stream.service import StreamService
 from primeflow_lib.live.stream.sources import Chunk, ReplaySource
@@ -50,10 +56,11 @@ def test_two_partitions_over_jetstream_find_the_single_process_signals(tmp_path,
     counts = [int((part == k).sum()) for k in (0, 1)]
 
     async def scenario(url: str) -> None:
+        # the ingest, batching what arrives within 50 ms into one message per partition
+        rep = await ingest(ReplaySource(tape, speed=None, chunk_rows=300), url, s.day, 2)
+        assert rep["published_prints"] == len(tape)
         pub = Publisher(url, s.day, 2)
         await pub.connect()
-        async for ch in ReplaySource(tape, speed=None, chunk_rows=300).chunks():
-            await pub.publish(ch)
         # a clock beyond the session: every order can complete
         await pub.publish(Chunk(tape.iloc[:0], clock_ns=end))
         await pub.close()

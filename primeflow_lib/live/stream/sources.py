@@ -74,6 +74,24 @@ class Chunk:
         return self.prints
 
 
+def merge_chunks(chunks: list[Chunk]) -> Chunk:
+    """One chunk holding ``chunks`` in order: their prints (raw rows kept raw when every chunk
+    has rows), the last position, the newest clock, every rejected input, the last receipt
+    time (what a publisher sends as one message instead of one per websocket frame)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    pos = next((c.position for c in reversed(chunks) if c.position is not None), None)
+    clocks = [c.clock_ns for c in chunks if c.clock_ns is not None]
+    rejected = [r for c in chunks for r in c.rejected]
+    if all(c.prints is None for c in chunks):
+        rows = [r for c in chunks for r in (c.rows or [])]
+        return Chunk(None, pos, max(clocks) if clocks else None, rejected, chunks[-1].received_at, rows=rows)
+    frames = [c.frame() for c in chunks]
+    frames = [f for f in frames if len(f)] or frames[:1]
+    prints = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return Chunk(prints, pos, max(clocks) if clocks else None, rejected, chunks[-1].received_at)
+
+
 class PrintSource(abc.ABC):
     """A source of prints for the stream service."""
 
