@@ -210,6 +210,8 @@ class BrokerSource(PrintSource):
                 msgs = await sub.fetch(self.batch, timeout=0.05)
             except (NatsTimeout, TimeoutError):  # nothing new yet (nats-py raises either)
                 continue
+            got: list[Chunk] = []
+            fresh = []
             for m in msgs:
                 seq = int(m.metadata.sequence.stream)
                 if seq <= last:  # journaled before a restart: redelivered, not new
@@ -229,12 +231,19 @@ class BrokerSource(PrintSource):
                     ch = Chunk(_from_ipc(m.data), str(seq), clock)
                 if recv is not None:
                     ch.received_at = recv
-                ch.ack_token = m  # acknowledged in ack(), once journaled
+                got.append(ch)
+                fresh.append(m)
+            if got:
+                # one chunk per fetch: the service's loop takes a chunk at a time, and one per
+                # message made a consumer under load step on a message or two at a time
+                ch = merge_chunks(got)
+                ch.ack_token = fresh  # acknowledged in ack(), once journaled
                 yield ch
 
     async def ack(self, chunk: Chunk) -> None:
-        if chunk.ack_token is not None:
-            await chunk.ack_token.ack()
+        """Acknowledge the messages of ``chunk`` (once journaled)."""
+        for m in chunk.ack_token or ():
+            await m.ack()
 
     async def close(self) -> None:
         if self._nc is not None:

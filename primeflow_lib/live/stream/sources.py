@@ -52,7 +52,7 @@ class Chunk:
         rejected: raw input that is not a print, as ``(raw text, reason)``.
         received_at: when it arrived (UTC).
         sent_ns: per print, when the sender sent it (UTC ns), where the source knows (benchmarks).
-        ack_token: what the source needs to acknowledge the chunk once journaled (a broker message).
+        ack_token: what the source needs to acknowledge the chunk once journaled (the broker messages).
     """
 
     prints: pd.DataFrame | None
