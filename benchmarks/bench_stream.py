@@ -383,7 +383,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
                 deadline = time.monotonic() + 120
                 while time.monotonic() < deadline and any(paths.inbox.glob("*.parquet")):
                     time.sleep(1)
-                results["sensor_path"] = reconciliation(paths)
+                for p in procs:  # its runs hold the warehouse: read it once the daemon is down
+                    p.stop()
+                results["sensor_path"] = {**reconciliation(paths),
+                                          "batches_left": len(list(paths.inbox.glob("*.parquet")))}
     finally:
         for p in procs:
             p.stop()
