@@ -1,12 +1,13 @@
 """The scale path: prints partitioned by underlying through NATS JetStream.
 
-One *ingest* process reads the vendor once and publishes every chunk's prints to JetStream, split
+One *ingest* process reads the vendor once and publishes its prints to JetStream (what arrived
+within 50 ms as one chunk, see :func:`ingest`), split
 by underlying into ``N`` partitions (``crc32(underlying) % N``: the same name always lands in the
 same partition, whatever process computes it). Each partition is a subject
 ``primeflow.prints.<session>.p<K>of<N>`` of the stream ``PRIMEFLOW_PRINTS`` (file storage). Each
 *consumer* (``primeflow stream run --source broker --partition K/N``) is a stream service with a
-named pull consumer ``pf-<session>-p<K>of<N>`` on its subject: it journals a message, then
-acknowledges it. The consumer's journal is the record of where it is: when the process starts
+named pull consumer ``pf-<session>-p<K>of<N>`` on its subject: it journals the messages of a
+fetch (one chunk), then acknowledges them. The consumer's journal is the record of where it is: when the process starts
 (after a crash or a stop) it recreates the broker consumer to start at the stream sequence after
 the last one it journaled, so JetStream replays, in order, exactly what the process had not
 kept; any message at or below that sequence is skipped (no print twice, none lost).
