@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 PYTEST_ARGS ?=
 UI_PORT ?= 3000
 
-.PHONY: install install-scale demo test test-fast ui bench lint docs clean-warehouse workbench reliability rl check-real
+.PHONY: install install-scale demo test test-fast ui bench lint docs clean-warehouse workbench reliability rl check-real stream stream-serve stream-stop
 
 $(UV):
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (set PYTHON=...)"; exit 1; }
@@ -86,6 +86,23 @@ reliability: install
 # default ../shared/real-data): one table; exits 0 with a message when the folder is absent
 check-real: install
 	$(BIN)/primeflow check-real
+
+# the streaming path (docs/stream.md), in the foreground until the replay ends or Ctrl-C / `make
+# stream-stop` (it resumes from its journal when started again). Default: the synthetic replay of
+# the latest completed session at 60x on the demo's read copy. Other sources through STREAM_ARGS:
+#   make stream-serve                                   (terminal 1: a local Massive websocket)
+#   make stream STREAM_ARGS="--source massive"         (terminal 2; POLYGON_MASSIVE_KEY=local,
+#                                                        PRIMEFLOW_MASSIVE_WS_URL=ws://127.0.0.1:8765)
+STREAM_ARGS ?= --source replay --from synthetic --speed 60
+stream: install
+	@mkdir -p var
+	$(BIN)/primeflow stream run $(STREAM_ARGS)
+
+stream-serve: install
+	$(BIN)/primeflow stream serve $(STREAM_SERVE_ARGS)
+
+stream-stop: install
+	$(BIN)/primeflow stream stop
 
 lint: install
 	$(BIN)/ruff check .

@@ -13,6 +13,9 @@ _SECRET_VARS = (
     "DATABENTO_API_KEY",
     "PRIMEFLOW_VENDOR",
     "PRIMEFLOW_CONFIG",
+    "PRIMEFLOW_NATS_URL",
+    "PRIMEFLOW_STREAM_DUCKDB",
+    "PRIMEFLOW_MASSIVE_WS_URL",
 )
 
 
@@ -24,6 +27,7 @@ def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("PRIMEFLOW_READ_DUCKDB", str(tmp_path / "var" / "primeflow_read.duckdb"))
     monkeypatch.setenv("PRIMEFLOW_INBOX", str(tmp_path / "var" / "inbox"))
     monkeypatch.setenv("PRIMEFLOW_ALERTS_FILE", str(tmp_path / "var" / "alerts.jsonl"))
+    monkeypatch.setenv("PRIMEFLOW_STREAM_DIR", str(tmp_path / "var" / "stream"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     yield

@@ -27,8 +27,12 @@ def test_definitions_load(defs):
 
 def test_no_asset_depends_on_a_key_nothing_materializes(defs):
     graph = defs.resolve_asset_graph()
-    dangling = [k.to_user_string() for k in graph.get_all_asset_keys() if not graph.get(k).is_materializable]
+    dangling = [k.to_user_string() for k in graph.get_all_asset_keys()
+                if not graph.get(k).is_materializable and graph.get(k).child_keys]
     assert dangling == []
+    # the only keys nothing materializes are observed ones nothing depends on
+    observed = {k.to_user_string() for k in graph.get_all_asset_keys() if not graph.get(k).is_materializable}
+    assert observed == {"live/stream"}
 
 
 def test_every_materializable_asset_writes_through_the_pool(defs):

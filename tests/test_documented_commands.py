@@ -50,6 +50,9 @@ CANNOT_RUN: list[tuple[str, str]] = [
     (r"^make rl\b", "installs the optional RL extra (torch, stable-baselines3) from PyPI; CI does it in its own step"),
     (r"primeflow rl train\b", "trains PPO agents with the optional RL extra (minutes); its tests run in CI after `make rl`"),
     (r"--llm-url\b", "needs a local LLM server (Ollama); tests/research use a local fake of its API"),
+    (r"^make stream(-serve)?\b|primeflow stream (run|serve|broker|ingest)\b",
+     "a long-running service (the stream, its websocket server, NATS); tests/stream start and stop each "
+     "(test_crash runs `primeflow stream run` as a process, test_broker the broker, ingest and two consumers)"),
     (r"^make check-real\b", "reads every real sample (minutes); tests/test_cli_real.py and the real-data tests cover it"),
 ]
 #: parts of a line that name something of the warehouse the page was written on, replaced by

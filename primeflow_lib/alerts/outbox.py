@@ -62,9 +62,11 @@ from primeflow_lib.models import Signal
 from primeflow_lib.redact import redact
 from primeflow_lib.schema.alerts import ALERT_DELIVERIES, ALERT_OUTBOX
 from primeflow_lib.schema.desk import ALERT_RULES, EARNINGS, LIVE_RULE_ALERTS
-from primeflow_lib.warehouse import append_rows
+from primeflow_lib.warehouse import append_rows, upsert_rows
 
-STATUSES = ("pending", "sending", "sent", "failed_permanent")
+#: ``stream``: delivered by the streaming path's own relay (its outbox in the stream database);
+#: the sensor path records it so it never sends the alert again
+STATUSES = ("pending", "sending", "sent", "failed_permanent", "stream")
 OUTBOX = ALERT_OUTBOX.fqn
 DELIVERIES = ALERT_DELIVERIES.fqn
 
@@ -237,6 +239,7 @@ def evaluate_alerts(
     earnings: pd.DataFrame | None = None,
     replay_of: str | None = None,
     replay_to_live: bool = False,
+    status: str = "pending",
 ) -> RuleAlerts:
     """Evaluate the alert rules (:mod:`primeflow_lib.alerts.rules`) on ``signals`` (and on the
     orders ``events`` + ``context`` when a rule is on orders) and format one outbox row per
@@ -249,6 +252,8 @@ def evaluate_alerts(
         replay_of: the replayed session (ISO date) when the batch is a replay: every alert's text
             starts with ``[REPLAY] of <date>``, its payload has ``"replay_of"``, and it goes to
             :data:`REPLAY_CHANNEL` instead of the rule's channel unless ``replay_to_live``.
+        status: the rows' outbox status (``pending``; ``stream`` for alerts the streaming path
+            delivered, see :func:`enqueue_alerts`).
     Raises:
         AlertConfigError: a broken routing or rule (unknown channel, field, operator...).
     """
@@ -293,22 +298,23 @@ def evaluate_alerts(
             payload["replay_of"] = replay_of
         out.append((key, sig.signal_id, sig.short_id, str(sig.kind), _to_date(sig.trade_date), h.channel,
                     ctype, mode, FORMAT_VERSION, text, json.dumps(payload, allow_nan=False),
-                    bool(sig.is_synthetic), "pending", now, 0, now, 0, h.rule))
+                    bool(sig.is_synthetic), status, now, 0, now, 0, h.rule))
     return RuleAlerts(rows=out, hits=hits, alert_keys=keys)
 
 
 def outbox_rows(
     signals: Any, cfg: Mapping[str, Any], *, now: dt.datetime | None = None,
-    replay_of: str | None = None, replay_to_live: bool = False,
+    replay_of: str | None = None, replay_to_live: bool = False, status: str = "pending",
 ) -> list[tuple]:
     """The outbox rows (tuples in ``_INSERT_COLS`` order) for ``signals`` under ``cfg``'s
-    built-in and config rules, from a fresh state; no database needed. Raises
+    built-in and config rules, from a fresh state, in ``status``; no database needed. Raises
     :class:`AlertConfigError` for a broken routing or rule.
 
     ``replay_of`` (the replayed session, ISO date) marks alerts of a replayed batch: the text
     starts with ``[REPLAY] of <date>``, the payload has ``"replay_of"``, and the row goes to
     :data:`REPLAY_CHANNEL` instead of the live route unless ``replay_to_live``."""
-    return evaluate_alerts(signals, cfg, now=now, replay_of=replay_of, replay_to_live=replay_to_live).rows
+    return evaluate_alerts(signals, cfg, now=now, replay_of=replay_of, replay_to_live=replay_to_live,
+                           status=status).rows
 
 
 def _insert(con: duckdb.DuckDBPyConnection, rows: Sequence[tuple]) -> list[str]:
@@ -366,10 +372,12 @@ def enqueue_alerts(
     replay_to_live: bool = False,
     events: pd.DataFrame | None = None,
     context: pd.DataFrame | None = None,
+    status: str = "pending",
 ) -> int:
     """Evaluate the alert rules on ``signals`` (and on the orders ``events`` when a rule is on
-    orders), add one pending outbox row per alert and record every rule hit in
-    ``live.rule_alerts``.
+    orders), add one outbox row per alert and record every rule hit in ``live.rule_alerts``.
+    The rows are ``pending`` (the relay sends them) or ``stream`` (the streaming path sent them
+    from its own outbox: recorded, never sent from this one).
 
     Runs inside the caller's transaction and never commits: write the signals and call this
     between the caller's ``BEGIN`` and ``COMMIT``. The tables must exist
@@ -394,6 +402,8 @@ def enqueue_alerts(
         AlertConfigError: a routing or rule problem (unknown kind, route or rule to an
             undeclared channel, unknown field...), before anything is read or written.
     """
+    if status not in ("pending", "stream"):
+        raise ValueError(f"enqueue_alerts: status must be 'pending' or 'stream', got {status!r}")
     problems = check_routing(cfg)
     if problems:
         raise AlertConfigError("alerts configuration: " + "; ".join(problems))
@@ -416,10 +426,54 @@ def enqueue_alerts(
         earnings = con.execute(f"SELECT * FROM {EARNINGS.fqn} WHERE ticker IN (SELECT unnest(?::VARCHAR[]))",
                                [tickers]).df()
     res = evaluate_alerts(sigs, cfg, now=now, rules=rules, state=state, events=events, context=context,
-                          earnings=earnings, replay_of=replay_of, replay_to_live=replay_to_live)
+                          earnings=earnings, replay_of=replay_of, replay_to_live=replay_to_live, status=status)
     inserted = _insert(con, res.rows)
     if res.hits:
         append_rows(con, LIVE_RULE_ALERTS, hits_frame(res.hits, res.alert_keys))
+    return len(inserted)
+
+
+def delivered_alerts(con: duckdb.DuckDBPyConnection, signal_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The outbox rows (the columns :func:`record_delivered` takes) and the ``live.rule_alerts``
+    hits of ``signal_ids`` in this database: what another database needs to know that these
+    signals' alerts were decided and sent here (the streaming path's side files)."""
+    ids = [str(i) for i in signal_ids]
+    cols = ", ".join(_INSERT_COLS)
+    alerts = con.execute(f"SELECT {cols} FROM {OUTBOX} WHERE signal_id IN (SELECT unnest(?::VARCHAR[]))",
+                         [ids]).df()
+    hits = (con.execute(f"SELECT * FROM {LIVE_RULE_ALERTS.fqn} WHERE row_id IN (SELECT unnest(?::VARCHAR[]))",
+                        [ids]).df() if _has_table(con, "live", "rule_alerts") else pd.DataFrame())
+    return alerts, hits
+
+
+def record_delivered(con: duckdb.DuckDBPyConnection, alerts: pd.DataFrame, hits: pd.DataFrame) -> int:
+    """Record alerts another outbox delivered (the streaming path's, from
+    :func:`delivered_alerts` there): their rows with status ``stream`` (this relay never sends
+    them) and their rule hits in ``live.rule_alerts``, so the rule evaluation here does not
+    evaluate those (rule, row) pairs again and the cooldowns and caps count them. Runs inside
+    the caller's transaction. Returns the outbox rows inserted (an alert key already here keeps
+    its row)."""
+    rows = []
+    if len(alerts):
+        missing = [c for c in _INSERT_COLS if c not in alerts.columns]
+        if missing:
+            raise ValueError(f"record_delivered: alert rows lack columns {missing}")
+        a = alerts[list(_INSERT_COLS)].copy()
+        a["status"] = "stream"
+        for c in ("created_at", "next_attempt_at"):
+            ts = pd.to_datetime(a[c])
+            a[c] = (ts.dt.tz_localize(None) if ts.dt.tz is not None else ts).dt.to_pydatetime()
+        a["trade_date"] = pd.to_datetime(a["trade_date"]).dt.date
+        rows = [tuple(None if pd.isna(v) else (v.item() if hasattr(v, "item") else v) for v in r)
+                for r in a.astype(object).itertuples(index=False, name=None)]
+    inserted = _insert(con, rows)
+    if len(hits):
+        h = hits[LIVE_RULE_ALERTS.column_names].copy()
+        h["trade_date"] = pd.to_datetime(h["trade_date"]).dt.date
+        ts = pd.to_datetime(h["ts"])
+        h["ts"] = ts.dt.tz_localize(None) if ts.dt.tz is not None else ts
+        h["days_to_earnings"] = h["days_to_earnings"].astype("Int64")
+        upsert_rows(con, LIVE_RULE_ALERTS, h)
     return len(inserted)
 
 
@@ -437,17 +491,13 @@ def enqueue_heartbeat(
     Returns True when a row was inserted; False when no heartbeat channel is configured or this
     window already has one. A replayed batch's heartbeat (``replay_of``) is marked and goes to
     :data:`REPLAY_CHANNEL`: a replay says nothing about the live feed's health."""
-    a = cfg.get("alerts", {})
-    channel = a.get("heartbeat_channel")
+    channel = _operator_channel(cfg)
     if not channel:
         return False
     if replay_of:
         channel = REPLAY_CHANNEL
-    problems = check_routing(cfg)
-    if problems:
-        raise AlertConfigError("alerts configuration: " + "; ".join(problems))
     now = now or utcnow()
-    minutes = max(1, int(a.get("heartbeat_minutes") or 15))
+    minutes = max(1, int(cfg["alerts"].get("heartbeat_minutes") or 15))
     bucket = now.replace(second=0, microsecond=0)
     bucket -= dt.timedelta(minutes=(bucket.hour * 60 + bucket.minute) % minutes)
     hb_id = f"heartbeat:{bucket:%Y%m%dT%H%M}"
@@ -455,12 +505,53 @@ def enqueue_heartbeat(
     text = format_heartbeat({"ts": now, **stats}, markup_for(ctype))
     if replay_of:
         text = _replay_text(text, ctype, replay_of)
-    row = (
-        alert_key(hb_id, channel),
-        hb_id,
-        f"hb{bucket:%H%M}",
+    return bool(_insert(con, [_operator_row(hb_id, f"hb{bucket:%H%M}", bucket.date(), channel, ctype, text,
+                                            stats, now)]))
+
+
+def enqueue_operator_alert(
+    con: duckdb.DuckDBPyConnection,
+    alert_id: str,
+    text: str,
+    cfg: Mapping[str, Any],
+    *,
+    details: Mapping[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Enqueue one operator message (e.g. "the stream stalled") to ``alerts.heartbeat_channel``,
+    once per ``alert_id`` (kind ``HEARTBEAT``; ``text`` is escaped for the channel's markup).
+
+    Returns True when a row was inserted; False when no heartbeat channel is configured or this
+    id was enqueued before."""
+    channel = _operator_channel(cfg)
+    if not channel:
+        return False
+    now = now or utcnow()
+    ctype = channel_type(cfg, channel)
+    short = "op" + hashlib.sha256(alert_id.encode()).hexdigest()[:6]
+    body = escape(redact(text), markup_for(ctype))
+    return bool(_insert(con, [_operator_row(alert_id, short, now.date(), channel, ctype, body, dict(details or {}), now)]))
+
+
+def _operator_channel(cfg: Mapping[str, Any]) -> str | None:
+    """``alerts.heartbeat_channel`` (None when unset), after checking the routing."""
+    channel = cfg.get("alerts", {}).get("heartbeat_channel")
+    if not channel:
+        return None
+    problems = check_routing(cfg)
+    if problems:
+        raise AlertConfigError("alerts configuration: " + "; ".join(problems))
+    return channel
+
+
+def _operator_row(aid: str, short: str, day: dt.date, channel: str, ctype: str, text: str,
+                  stats: Mapping[str, Any], now: dt.datetime) -> tuple:
+    return (
+        alert_key(aid, channel),
+        aid,
+        short,
         "HEARTBEAT",
-        bucket.date(),
+        day,
         channel,
         ctype,
         "heartbeat",
@@ -475,7 +566,6 @@ def enqueue_heartbeat(
         0,
         None,
     )
-    return bool(_insert(con, [row]))
 
 
 def requeue_failed(

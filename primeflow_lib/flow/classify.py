@@ -76,7 +76,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +112,13 @@ STRUCTURES = (
     "complex",
 )
 NS_DAY = 86_400_000_000_000
+#: quarantine reasons of rules 3 and 5
+REASON_DUPLICATE = (
+    "duplicate print: the same record delivered twice (same contract, vendor sequence or position "
+    "at the source, sip_timestamp, exchange, price, size and conditions as an earlier row; the "
+    "first is kept)"
+)
+REASON_UNMATCHED_CANCEL = "cancel with no matching earlier print (same contract, price, size)"
 #: the ``flow`` keys of the structure rule and their defaults (older configs lack them)
 STRUCTURE_DEFAULTS = {
     "structure_window_ms": 1.0,
@@ -215,7 +222,7 @@ def _num_col(good: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(good[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
 
 
-def _wall(good: pd.DataFrame) -> np.ndarray:
+def wall_ns(good: pd.DataFrame) -> np.ndarray:
     """sip_ts as naive NY wall-time ns per row; rebuilt from sip_timestamp where missing."""
     ts = good["sip_timestamp"].to_numpy(np.int64)
     if "sip_ts" not in good:
@@ -572,22 +579,8 @@ def classify_prints(
     tord, late_by_row, perm = rule_received_order(ckey, seq, ts)
     _tick("late_perm")
 
-    # conditions -> flags under each row's vendor map
-    if conditions is not None and "condition_code" in good:
-        ccond = good["condition_code"].to_numpy(np.int64)
-        cond_text = np.asarray(conditions, dtype=object)
-    else:
-        ccond, cond_text = factorize(good.get("conditions"), n)
-        cond_text = np.append(cond_text, "")
-        ccond = np.where(ccond < 0, len(cond_text) - 1, ccond)
-    vcodes, vvals = factorize(good.get("vendor"), n)
-    flags_all, unknown = C.flag_table(ccond, cond_text, vcodes, np.asarray(vvals, dtype=object), maps)
-    pair = ccond * (len(vvals) + 1) + (vcodes + 1)
-    if "correction" in good:
-        corr = _num_col(good, "correction")
-        flags_all = np.where(np.nan_to_num(corr) != 0, flags_all | C.F_CANCEL, flags_all)
-        flags_all = flags_all.astype(np.uint16)
-    wall_all = _wall(good)
+    flags_all, pair, unknown = condition_flags(good, maps, conditions)
+    wall_all = wall_ns(good)
     tp = _Tape(
         rows=tord,
         pos=perm,
@@ -618,9 +611,7 @@ def classify_prints(
             (
                 tp.rows[np.flatnonzero(dup)],
                 "print_id",
-                "duplicate print: the same record delivered twice (same contract, vendor "
-                "sequence or position at the source, sip_timestamp, exchange, price, size and "
-                "conditions as an earlier row; the first is kept)",
+                REASON_DUPLICATE,
             )
         )
 
@@ -635,7 +626,7 @@ def classify_prints(
             (
                 tp.rows[unmatched],
                 "conditions",
-                "cancel with no matching earlier print (same contract, price, size)",
+                REASON_UNMATCHED_CANCEL,
             )
         )
     counts["compression_dropped"] = int(is_comp.sum())
@@ -675,11 +666,10 @@ def classify_prints(
     _tick("structures")
 
     # 8. side from the quote; a venue's own quote (not the NBBO) lowers the confidence a level
-    code, conf = quote_side(tp.price, tp.bid, tp.ask, float(flow_cfg["mid_band"]))
-    if "quote_source" in good:
-        venue_q = (good["quote_source"].astype("str") == "venue_bbo").to_numpy(dtype=bool, na_value=False)[tp.rows]
-        conf = np.where(venue_q & (code >= 0), np.maximum(conf - 1, 0), conf).astype(np.int8)
-        counts["venue_quote_prints"] = int(venue_q.sum())
+    venue_q = venue_quotes(good)
+    code, conf = print_sides(tp.price, tp.bid, tp.ask, None if venue_q is None else venue_q[tp.rows], flow_cfg)
+    if venue_q is not None:
+        counts["venue_quote_prints"] = int(venue_q[tp.rows].sum())
     no_quote = ~(np.isfinite(tp.bid) & np.isfinite(tp.ask))
     counts["no_quote_prints"] = int(no_quote.sum())
     counts["crossed_quote_prints"] = int(((code < 0) & ~no_quote).sum())
@@ -692,8 +682,145 @@ def classify_prints(
     code, start = rule_orders(tp, code, pclass, sgroup, float(flow_cfg["sweep_window_ms"]))
     _tick("side_group")
 
-    # aggregates per order
-    starts = np.flatnonzero(start)
+    # per-contract attributes taken from the contract's first print (underlying, vendor)
+    und_c, ven_c = contract_attributes(good, ccode, contracts)
+    ev, ecounts = build_events(
+        tp, np.flatnonzero(start), code, conf, pclass, sgroup,
+        wall=wall_all, date_code=date_code, dates=dates, ccode=ccode, contracts=contracts,
+        print_ids=good["print_id"] if "print_id" in good and not good["print_id"].isna().any()
+        else hash_ids(good, ccode, seq),
+        underlying=und_c, vendor=ven_c,
+        day_volume=lambda e_last: rule_day_volume(n, perm, alive, tp.ck, tp.size, e_last),
+        flow_cfg=flow_cfg,
+    )  # fmt: skip
+    counts.update(ecounts)
+    _tick("events")
+    if prior_volume is not None and len(prior_volume):
+        pv = prior_volume.groupby(
+            [
+                pd.to_datetime(prior_volume["trade_date"]).dt.date.to_numpy(),
+                prior_volume["option_symbol"].astype(str).to_numpy(),
+            ]
+        )["volume"].sum()
+        key = pd.MultiIndex.from_arrays(
+            [
+                pd.to_datetime(ev["trade_date"]).dt.date.to_numpy(),
+                ev["option_symbol"].astype(str).to_numpy(),
+            ]
+        )
+        add = pv.reindex(key).fillna(0).to_numpy(np.int64)
+        ev["day_volume"] = ev["day_volume"].to_numpy() + add
+    _tick("finish")
+    counts["timings_s"] = timings
+    return Classified(events=ev, quarantine_rows=qrows, counts=counts)
+
+
+def condition_flags(
+    good: pd.DataFrame, maps: C.ConditionMaps, conditions: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Rule flags per row (``uint16``, :mod:`primeflow_lib.flow.conditions`) under each row's
+    vendor map, a non-zero ``correction`` counting as a cancel; also the (condition, vendor)
+    pair code per row (what rule 3 compares) and the unknown condition codes seen (counts).
+
+    ``conditions`` / ``good.condition_code`` are the validated, factorized condition texts when
+    the caller has them; else the ``conditions`` column is factorized here."""
+    n = len(good)
+    if conditions is not None and "condition_code" in good:
+        ccond = good["condition_code"].to_numpy(np.int64)
+        cond_text = np.asarray(conditions, dtype=object)
+    else:
+        ccond, cond_text = factorize(good.get("conditions"), n)
+        cond_text = np.append(cond_text, "")
+        ccond = np.where(ccond < 0, len(cond_text) - 1, ccond)
+    vcodes, vvals = factorize(good.get("vendor"), n)
+    flags, unknown = C.flag_table(ccond, cond_text, vcodes, np.asarray(vvals, dtype=object), maps)
+    pair = ccond * (len(vvals) + 1) + (vcodes + 1)
+    if "correction" in good:
+        corr = _num_col(good, "correction")
+        flags = np.where(np.nan_to_num(corr) != 0, flags | C.F_CANCEL, flags).astype(np.uint16)
+    return flags, pair, unknown
+
+
+def venue_quotes(good: pd.DataFrame) -> np.ndarray | None:
+    """Per row: the quote is the trading venue's own best quote (``quote_source`` =
+    ``venue_bbo``), not the consolidated NBBO; None when the batch has no ``quote_source``."""
+    if "quote_source" not in good:
+        return None
+    return (good["quote_source"].astype("str") == "venue_bbo").to_numpy(dtype=bool, na_value=False)
+
+
+def print_sides(
+    price: np.ndarray, bid: np.ndarray, ask: np.ndarray, venue: np.ndarray | None,
+    flow_cfg: Mapping[str, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rule 8: side code and confidence per print from its quote (-1: use the tick rule); a
+    venue's own quote (``venue`` True) lowers the confidence one level."""
+    code, conf = quote_side(price, bid, ask, float(flow_cfg["mid_band"]))
+    if venue is not None:
+        conf = np.where(venue & (code >= 0), np.maximum(conf - 1, 0), conf).astype(np.int8)
+    return code, conf
+
+
+def contract_attributes(
+    good: pd.DataFrame, ccode: np.ndarray, contracts: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per contract code: the underlying (the row's ``underlying``, else the symbol's root) and
+    the vendor (``unknown`` when missing), taken from the contract's first row in ``good``."""
+    n = len(good)
+    first_all = np.full(len(contracts), -1, np.int64)
+    first_all[ccode[::-1]] = np.arange(n - 1, -1, -1)
+    uniq_c = np.flatnonzero(first_all >= 0)
+    first_of_c = first_all[uniq_c]
+    und_names = contracts["underlying"].to_numpy(dtype=object)
+    und_given = _values_at(good.get("underlying"), first_of_c)
+    und = np.where(pd.isna(und_given) | (und_given == ""), und_names[uniq_c], und_given)
+    ven = _values_at(good.get("vendor"), first_of_c)
+    ven = np.where(pd.isna(ven), "unknown", ven)
+    und_c = np.full(len(contracts), "", dtype=object)
+    ven_c = np.full(len(contracts), "unknown", dtype=object)
+    und_c[uniq_c] = und
+    ven_c[uniq_c] = ven
+    return und_c, ven_c
+
+
+def build_events(
+    tp: Any,
+    starts: np.ndarray,
+    code: np.ndarray,
+    conf: np.ndarray,
+    pclass: np.ndarray,
+    sgroup: np.ndarray,
+    *,
+    wall: np.ndarray,
+    date_code: np.ndarray,
+    dates: list[dt.date],
+    ccode: np.ndarray,
+    contracts: pd.DataFrame,
+    print_ids: pd.Series | np.ndarray,
+    underlying: np.ndarray,
+    vendor: np.ndarray,
+    day_volume: Callable[[np.ndarray], np.ndarray],
+    flow_cfg: Mapping[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Rules 10-12 and the ids: one ``flow.flow_events`` row (before enrichment) per order.
+
+    Args:
+        tp: the kept prints in time order (the classifier's tape: ``rows, pos, t, price, size,
+            exch, flags, late, bid, ask``), ``rows`` indexing the per-row arrays below.
+        starts: tape positions where an order starts (rule 9); ``code`` / ``conf`` the side code
+            (tick rule applied) and confidence per tape print; ``pclass`` the print class and
+            ``sgroup`` the structure number per tape print.
+        wall, date_code, ccode, print_ids: per row (indexed by ``tp.rows``): New York wall time
+            ns, session code into ``dates``, contract code into ``contracts`` and the print id.
+        underlying, vendor: per contract code.
+        day_volume: ``e_last`` (tape position of each order's latest-received print) -> the
+            contract's volume so far at that print (rule 12).
+
+    Returns:
+        ``(events, counts)``; the events frame also carries ``sentiment_sign``,
+        ``event_type_code`` and ``side_code`` for the engine.
+    """
+    m = len(tp.t)
     ne = len(starts)
     ends = np.append(starts[1:], m) - 1
     (e_size, e_prem, e_np, e_flags, e_late, e_conf, e_side, e_nx, e_last) = K.aggregate(
@@ -703,35 +830,14 @@ def classify_prints(
     e_class = pclass[starts]
     nondir = e_class != 0
     etype = rule_event_types(e_class, e_np, e_nx, e_size, e_prem, e_flags, flow_cfg)
-    _tick("aggregates")
-
-    # contract attributes (contract_code indexes the validated contracts table)
     first_rows = tp.rows[starts]
     last_rows = tp.rows[ends]
     e_ccode = ccode[first_rows]
-    right = contracts["right"].to_numpy(dtype=object)
-    is_call = (right == "C")[e_ccode]
+    is_call = (contracts["right"].to_numpy(dtype=object) == "C")[e_ccode]
     # 11. sentiment
     senti = rule_sentiment(e_side, is_call, nondir)
-    _tick("contract")
-
     # 12. day volume so far, in received order
-    e_vol = rule_day_volume(n, perm, alive, tp.ck, tp.size, e_last)
-    _tick("volume")
-
-    # per-contract attributes taken from the contract's first print (underlying, vendor)
-    first_all = np.full(len(contracts), -1, np.int64)
-    first_all[ccode[::-1]] = np.arange(n - 1, -1, -1)
-    uniq_c = np.flatnonzero(first_all >= 0)
-    first_of_c = first_all[uniq_c]
-    und_given = _values_at(good.get("underlying"), first_of_c)
-    und_sym = und_names[uniq_c]
-    und = np.where(pd.isna(und_given) | (und_given == ""), und_sym, und_given)
-    ven = _values_at(good.get("vendor"), first_of_c)
-    ven = np.where(pd.isna(ven), "unknown", ven)
-    pos_c = np.searchsorted(uniq_c, e_ccode)
-    _tick("attrs")
-
+    e_vol = day_volume(e_last)
     # ids: event_id from the numeric identity of the order (no per-row string work)
     sym_hash = hash_strings(contracts["option_symbol"].astype(str).to_numpy(dtype=object))
     date_hash = hash_strings(np.asarray([str(d) for d in dates], dtype=object))
@@ -746,12 +852,7 @@ def classify_prints(
         tp.t[ends].view(np.uint64),
         e_np.astype(np.uint64),
     )
-    if "print_id" in good and not good["print_id"].isna().any():
-        print_ids = join_segments(good["print_id"], tp.rows, starts)
-    else:
-        pid = hash_ids(good, ccode, seq)
-        print_ids = join_segments(pid, tp.rows, starts)
-
+    pids = join_segments(print_ids, tp.rows, starts)
     dts = np.asarray(dates, dtype="datetime64[D]")[date_code[first_rows]]
     expiry = pd.to_datetime(contracts["expiry"]).to_numpy("datetime64[D]")[e_ccode]
     sym_lab = contracts["option_symbol"].to_numpy(dtype=object)
@@ -761,14 +862,14 @@ def classify_prints(
         sgroup[starts], e_ccode, e_size, e_prem, e_side, is_call, strike, expiry, dts,
         e_hash, tp.t[starts], e_np, flow_cfg,
     )
-    counts["structures"] = st.pop("_n")
-    counts["structures_by_label"] = st.pop("_by_label")
-    _tick("ids")
+    counts: dict[str, Any] = {"structures": st.pop("_n"), "structures_by_label": st.pop("_by_label")}
+    present = np.unique(e_ccode)
+    pos_c = np.searchsorted(present, e_ccode)
     ev = pd.DataFrame(
         {
             "trade_date": dts.astype("datetime64[s]"),
             "event_id": hex_strings(h),
-            "ticker": categorical(pos_c, und.astype(str), sort=True),
+            "ticker": categorical(pos_c, underlying[present].astype(str), sort=True),
             "option_symbol": categorical(
                 e_ccode, np.where(pd.isna(sym_lab), "", sym_lab), sort=True
             ),
@@ -789,46 +890,28 @@ def classify_prints(
             "size": e_size,
             "premium": e_prem,
             "avg_price": e_prem / (e_size * 100.0),
-            "first_ts": wall_all[first_rows].astype("datetime64[ns]"),
-            "last_ts": wall_all[last_rows].astype("datetime64[ns]"),
+            "first_ts": wall[first_rows].astype("datetime64[ns]"),
+            "last_ts": wall[last_rows].astype("datetime64[ns]"),
             "first_sip_timestamp": tp.t[starts],
             "bid": tp.bid[starts],
             "ask": tp.ask[starts],
             "day_volume": e_vol,
-            "print_ids": print_ids,
-            "vendor": categorical(pos_c, ven.astype(str), sort=True),
+            "print_ids": pids,
+            "vendor": categorical(pos_c, vendor[present].astype(str), sort=True),
             **st,
         },
         copy=False,  # one block per column: no consolidation copy of millions of rows
     )
-    _tick("frame")
-    if prior_volume is not None and len(prior_volume):
-        pv = prior_volume.groupby(
-            [
-                pd.to_datetime(prior_volume["trade_date"]).dt.date.to_numpy(),
-                prior_volume["option_symbol"].astype(str).to_numpy(),
-            ]
-        )["volume"].sum()
-        key = pd.MultiIndex.from_arrays(
-            [
-                pd.to_datetime(ev["trade_date"]).dt.date.to_numpy(),
-                ev["option_symbol"].astype(str).to_numpy(),
-            ]
-        )
-        add = pv.reindex(key).fillna(0).to_numpy(np.int64)
-        ev["day_volume"] = ev["day_volume"].to_numpy() + add
     ev["sentiment_sign"] = senti
     ev["event_type_code"] = etype.astype(np.int8)
     ev["side_code"] = e_side
-    _tick("finish")
     counts["events"] = ne
-    counts["timings_s"] = timings
     counts["by_event_type"] = {
         EVENT_TYPES[k]: int(v)
         for k, v in enumerate(np.bincount(etype, minlength=len(EVENT_TYPES)))
         if v
     }
-    return Classified(events=ev, quarantine_rows=qrows, counts=counts)
+    return ev, counts
 
 
 def _structure_columns(

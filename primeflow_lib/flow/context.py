@@ -46,6 +46,7 @@ tested.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -233,6 +234,50 @@ def regime_series(daily_bars: pd.DataFrame, regime_cfg: dict[str, Any]) -> pd.Da
     return d[["date_ns", "regime_ret", "regime_vol", "regime"]]
 
 
+@dataclass(frozen=True)
+class ContextTables:
+    """What the context of any event is looked up in, prepared once: per-bar features (sorted by
+    ticker and time, with their search keys), per-day features of the tickers, the benchmark's
+    regime per day, and the gamma levels. Build with :func:`context_tables`, read with
+    :func:`context_rows`; a streaming caller keeps one per session and rebuilds it when new bars
+    arrive."""
+
+    bars: pd.DataFrame
+    bar_keys: np.ndarray
+    daily: pd.DataFrame
+    daily_tickers: np.ndarray
+    daily_keys: np.ndarray
+    regime: pd.DataFrame
+    regime_codes: np.ndarray
+    gamma: pd.DataFrame | None
+    flow_cfg: dict[str, Any]
+    regime_cfg: dict[str, Any]
+
+
+def context_tables(
+    bars_1m: pd.DataFrame | None,
+    daily_bars: pd.DataFrame | None,
+    cfg: dict[str, Any],
+    gamma: pd.DataFrame | None = None,
+) -> ContextTables:
+    """Prepare :class:`ContextTables` from the inputs :func:`build_context` takes."""
+    flow_cfg, reg_cfg = cfg["flow"], cfg["market_regime"]
+    bf = bar_features(bars_1m, flow_cfg)
+    bkey = (
+        bf["ticker_code"].to_numpy(np.int64) * 10_000_000_000 + bf["ts_ns"].to_numpy(np.int64) // 1_000_000_000
+        if len(bf) else np.zeros(0, np.int64)
+    )  # fmt: skip
+    df_ = daily_features(daily_bars, reg_cfg)
+    if len(df_):
+        d_u, dtk = np.unique(df_["ticker"].astype(str).to_numpy(dtype=object).astype(str), return_inverse=True)
+        dkey = dtk.reshape(-1) * 100_000 + df_["date_ns"].to_numpy(np.int64) // NS_DAY
+    else:
+        d_u, dkey = np.zeros(0, dtype=str), np.zeros(0, np.int64)
+    rg = regime_series(daily_bars, reg_cfg)
+    rcode = pd.Categorical(rg["regime"].to_numpy(dtype=object), categories=REGIMES).codes if len(rg) else np.zeros(0, np.int8)
+    return ContextTables(bf, bkey, df_, d_u, dkey, rg, np.asarray(rcode), gamma, flow_cfg, reg_cfg)
+
+
 def build_context(
     events: pd.DataFrame,
     bars_1m: pd.DataFrame,
@@ -257,7 +302,13 @@ def build_context(
             closed at or before an event are used for it, at most ``l2.max_age_minutes`` old);
             None or empty leaves the ``l2_*`` fields null.
     """
-    flow_cfg, reg_cfg = cfg["flow"], cfg["market_regime"]
+    return context_rows(events, context_tables(bars_1m, daily_bars, cfg, gamma))
+
+
+def context_rows(events: pd.DataFrame, tables: ContextTables) -> pd.DataFrame:
+    """Context rows for ``events`` (``trade_date, event_id, ticker, last_ts``) looked up in
+    prepared :class:`ContextTables` (see :func:`build_context`)."""
+    flow_cfg, reg_cfg = tables.flow_cfg, tables.regime_cfg
     ne = len(events)
     ev_ts = to_ns(events["last_ts"]) if ne else np.zeros(0, np.int64)
     ev_date = to_ns(events["trade_date"]) if ne else np.zeros(0, np.int64)
@@ -276,7 +327,7 @@ def build_context(
         codes = np.where(ev_tk >= 0, per_u[np.maximum(ev_tk, 0)] if len(per_u) else -1, -1)
         return codes.astype(np.int64), codes >= 0
 
-    bf = bar_features(bars_1m, flow_cfg)
+    bf = tables.bars
     spot = np.full(ne, np.nan)
     bar_ts = np.full(ne, np.iinfo(np.int64).min)
     vwap = np.full(ne, np.nan)
@@ -289,9 +340,7 @@ def build_context(
     or_ready = np.zeros(ne, bool)
     if len(bf) and ne:
         etk, has_tk = map_codes(bf.attrs["tickers"])
-        bkey = bf["ticker_code"].to_numpy(np.int64) * 10_000_000_000 + bf["ts_ns"].to_numpy() // (
-            1_000_000_000
-        )
+        bkey = tables.bar_keys
         # last bar with start <= t - 1 minute (i.e. closed at or before t)
         ekey = etk * 10_000_000_000 + np.floor_divide(ev_ts - NS_MIN, 1_000_000_000)
         j = np.searchsorted(bkey, ekey, side="right") - 1
@@ -320,17 +369,15 @@ def build_context(
     spot_src = np.where(np.isfinite(spot), 0, 2)
 
     # previous session's daily row per event
-    df_ = daily_features(daily_bars, reg_cfg)
+    df_ = tables.daily
     prev_h = np.full(ne, np.nan)
     prev_l = np.full(ne, np.nan)
     prev_c = np.full(ne, np.nan)
     dret = np.full(ne, np.nan)
     if len(df_) and ne:
-        d_u, dtk = np.unique(
-            df_["ticker"].astype(str).to_numpy(dtype=object).astype(str), return_inverse=True
-        )
-        etk, has_tk = map_codes(d_u)
-        dkey = dtk * 100_000 + df_["date_ns"].to_numpy(np.int64) // NS_DAY
+        etk, has_tk = map_codes(tables.daily_tickers)
+        dkey = tables.daily_keys
+        dtk = dkey // 100_000
         ekey = etk * 100_000 + ev_date // NS_DAY - 1  # strictly before the event's session
         j = np.searchsorted(dkey, ekey, side="right") - 1
         jj = np.maximum(j, 0)
@@ -343,7 +390,7 @@ def build_context(
     spot = np.where(use_prev, prev_c, spot)
     spot_src[use_prev] = 1
 
-    rg = regime_series(daily_bars, reg_cfg)
+    rg = tables.regime
     regime = np.full(ne, REGIMES.index("UNKNOWN"), np.int64)
     r_ret = np.full(ne, np.nan)
     r_vol = np.full(ne, np.nan)
@@ -352,7 +399,7 @@ def build_context(
         j = np.searchsorted(rdays, ev_date // NS_DAY - 1, side="right") - 1
         ok = j >= 0
         jj = np.maximum(j, 0)
-        rcode = pd.Categorical(rg["regime"].to_numpy(dtype=object), categories=REGIMES).codes
+        rcode = tables.regime_codes
         regime = np.where(ok, rcode[jj], REGIMES.index("UNKNOWN"))
         r_ret = np.where(ok, rg["regime_ret"].to_numpy(np.float64)[jj], np.nan)
         r_vol = np.where(ok, rg["regime_vol"].to_numpy(np.float64)[jj], np.nan)
@@ -361,7 +408,7 @@ def build_context(
     with np.errstate(invalid="ignore", divide="ignore"):
         vdist = spot / vwap - 1.0
     or_break = np.where(~or_ready, 3, np.where(spot > or_h, 0, np.where(spot < or_l, 1, 2)))
-    gex = gex_context(events["ticker"] if ne else pd.Series([], dtype=object), ev_date, spot, gamma)
+    gex = gex_context(events["ticker"] if ne else pd.Series([], dtype=object), ev_date, spot, tables.gamma)
     ctx = pd.DataFrame(
         {
             "trade_date": events["trade_date"].array if ne else [],

@@ -87,6 +87,43 @@ class FlowResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+def chain_snapshot(chain: pd.DataFrame | None, day_ns: int) -> pd.DataFrame:
+    """The latest ``market.option_chain`` row per contract dated strictly before the session
+    ``day_ns`` (ns of its midnight): ``option_symbol`` (no ``O:`` prefix), ``open_interest``,
+    ``iv``, ``delta`` and ``d`` (the snapshot's date, ns). Empty without a usable chain."""
+    if chain is None or len(chain) == 0:
+        return pd.DataFrame(columns=["option_symbol", "open_interest", "iv", "delta", "d"])
+    ch = chain[["trade_date", "option_symbol", "open_interest", "iv", "delta"]].copy()
+    ch["d"] = to_ns(ch["trade_date"])
+    ch["option_symbol"] = ch["option_symbol"].astype(str).str.replace("O:", "", regex=False)
+    c = ch[ch["d"] < day_ns]
+    c = c.sort_values(["option_symbol", "d"]).drop_duplicates("option_symbol", keep="last")
+    return c.drop(columns="trade_date").reset_index(drop=True)
+
+
+def snapshot_lookup(
+    snapshot: pd.DataFrame, symbols: pd.Series
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(open_interest, iv, delta, chain_date ns) per symbol from a :func:`chain_snapshot`
+    (NaN / INT64 min where the contract has no row)."""
+    n = len(symbols)
+    if not len(snapshot) or not n:
+        nan = np.full(n, np.nan)
+        return nan, nan.copy(), nan.copy(), np.full(n, np.iinfo(np.int64).min)
+    codes, uniq = pd.factorize(symbols)
+    idx = pd.Index(snapshot["option_symbol"]).get_indexer(uniq)
+    ok_u = idx >= 0
+    take = np.where(ok_u, idx, 0)[codes]
+    ok = ok_u[codes]
+
+    def col(name: str) -> np.ndarray:
+        v = pd.to_numeric(snapshot[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        return np.where(ok, v[take], np.nan)
+
+    cd = np.where(ok, snapshot["d"].to_numpy(np.int64)[take], np.iinfo(np.int64).min)
+    return col("open_interest"), col("iv"), col("delta"), cd
+
+
 def _chain_lookup(
     events: pd.DataFrame, chain: pd.DataFrame | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -99,31 +136,13 @@ def _chain_lookup(
     cd = np.full(ne, np.iinfo(np.int64).min)
     if chain is None or len(chain) == 0 or ne == 0:
         return oi, iv, de, cd
-    ch = chain[["trade_date", "option_symbol", "open_interest", "iv", "delta"]].copy()
-    ch["d"] = to_ns(ch["trade_date"])
-    ch["option_symbol"] = ch["option_symbol"].astype(str).str.replace("O:", "", regex=False)
     ev_d = to_ns(events["trade_date"])
-    sym = events["option_symbol"]
     for d in np.sort(pd.unique(ev_d)):
         sel = np.flatnonzero(ev_d == d)
-        c = ch[ch["d"] < d]
-        if not len(c):
+        snap = chain_snapshot(chain, int(d))
+        if not len(snap):
             continue
-        c = c.sort_values(["option_symbol", "d"]).drop_duplicates("option_symbol", keep="last")
-        codes, uniq = pd.factorize(sym.iloc[sel])
-        idx = pd.Index(c["option_symbol"]).get_indexer(uniq)
-        ok_u = idx >= 0
-        take = np.where(ok_u, idx, 0)[codes]
-        ok = ok_u[codes]
-
-        def col(name: str, take=take, ok=ok, c=c) -> np.ndarray:
-            v = pd.to_numeric(c[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
-            return np.where(ok, v[take], np.nan)
-
-        oi[sel] = col("open_interest")
-        iv[sel] = col("iv")
-        de[sel] = col("delta")
-        cd[sel] = np.where(ok, c["d"].to_numpy(np.int64)[take], np.iinfo(np.int64).min)
+        oi[sel], iv[sel], de[sel], cd[sel] = snapshot_lookup(snap, events["option_symbol"].iloc[sel])
     return oi, iv, de, cd
 
 
@@ -149,7 +168,7 @@ def _history(history: pd.DataFrame | None, ev: pd.DataFrame) -> pd.DataFrame:
     return h
 
 
-def _pool(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) -> pd.DataFrame:
+def pool_rows(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) -> pd.DataFrame:
     """Directional, non-late orders at or above ``min_premium``, in the columns the strategies'
     memory uses (see :class:`~primeflow_lib.flow.strategies.Pools`)."""
     if len(df) == 0:
@@ -163,6 +182,7 @@ def _pool(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) -> p
                 "premium": pd.Series([], dtype=np.float64),
                 "dte": pd.Series([], dtype=np.int64),
                 "ts_ns": pd.Series([], dtype=np.int64),
+                "event_id": pd.Series([], dtype=object),
             }
         )
     if "sentiment_sign" in df:
@@ -179,14 +199,17 @@ def _pool(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) -> p
     d = df.iloc[idx]
     return pd.DataFrame(
         {
-            "tk_key": _codes_in(d["ticker"], vocab["ticker"]),
-            "sym_key": _codes_in(d["option_symbol"], vocab["option_symbol"]),
+            "tk_key": codes_in(d["ticker"], vocab["ticker"]),
+            "sym_key": codes_in(d["option_symbol"], vocab["option_symbol"]),
             "trade_date": to_ns(d["trade_date"]).astype("datetime64[ns]"),
             "sentiment_sign": sign[idx],
             "event_type": d["event_type"].astype(str).to_numpy(dtype=object),
             "premium": pd.to_numeric(d["premium"]).to_numpy(np.float64),
             "dte": pd.to_numeric(d["dte"]).to_numpy(np.int64),
             "ts_ns": to_ns(d["last_ts"]),
+            # which order each row is (the strategies ignore it; the stream replaces a row when a
+            # cancel changes an order it had already committed)
+            "event_id": d["event_id"].astype(str).to_numpy(dtype=object),
         }
     )
 
@@ -202,7 +225,7 @@ def _sentiment_sign(sentiment: pd.Series) -> np.ndarray:
     return np.where(bull, 1, np.where(bear, -1, 0)).astype(np.int8)
 
 
-def _codes_in(values: pd.Series, vocab: pd.Index) -> np.ndarray:
+def codes_in(values: pd.Series, vocab: pd.Index) -> np.ndarray:
     """Positions of ``values`` in ``vocab`` (categoricals map their categories only)."""
     codes, uniq = factorize(values)
     pos = vocab.get_indexer(np.asarray(uniq, dtype=object).astype(str))
@@ -291,27 +314,8 @@ def score_batch(
     _add_prior_volume(ev, hist)
     ne = len(ev)
     if ne:
-        oi, iv, de, cd = _chain_lookup(ev, chain)
         ctx = build_context(ev, bars_1m, daily_bars, cfg, gamma, l2)
-        spot = ctx["spot"].to_numpy(np.float64)
-        strike = ev["strike"].to_numpy(np.float64)
-        is_call = ev["right"].to_numpy(dtype=object) == "C"
-        with np.errstate(invalid="ignore", divide="ignore"):
-            otm = np.where(is_call, strike / spot - 1.0, 1.0 - strike / spot)
-            vol = ev["day_volume"].to_numpy(np.float64)
-            voi = np.where(np.isfinite(oi), vol / np.maximum(oi, 1.0), np.nan)
-        dte = ev["expiry"].to_numpy("datetime64[D]") - ev["trade_date"].to_numpy("datetime64[D]")
-        ev["open_interest"] = pd.array(np.where(np.isfinite(oi), oi, np.nan), dtype="Int64")
-        ev["vol_oi"] = voi
-        ev["iv"] = iv
-        ev["delta"] = de
-        ev["structure_net_delta"] = structure_net_delta(ev)
-        ev["chain_date"] = np.where(
-            cd == np.iinfo(np.int64).min, np.datetime64("NaT"), cd.astype("datetime64[ns]")
-        ).astype("datetime64[ns]")
-        ev["spot"] = spot
-        ev["otm_pct"] = otm
-        ev["dte"] = dte.astype(np.int64)
+        enrich_events(ev, ctx, _chain_lookup(ev, chain))
     else:
         ctx = pd.DataFrame({c: pd.Series([], dtype=object) for c in CONTEXT_COLUMNS})
         ev = empty_events()
@@ -343,6 +347,37 @@ def score_batch(
         quarantine=quarantine.reset_index(drop=True),
         stats=stats,
     )
+
+
+def enrich_events(
+    ev: pd.DataFrame,
+    ctx: pd.DataFrame,
+    chain: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """Add the enriched ``flow.flow_events`` columns in place: ``open_interest``, ``iv``,
+    ``delta`` and ``chain_date`` from the previous snapshot (``chain`` as returned by
+    :func:`snapshot_lookup`), ``vol_oi``, the structure's net delta, ``spot`` from the context
+    rows (same order), ``otm_pct`` and ``dte``."""
+    oi, iv, de, cd = chain
+    spot = ctx["spot"].to_numpy(np.float64)
+    strike = ev["strike"].to_numpy(np.float64)
+    is_call = ev["right"].to_numpy(dtype=object) == "C"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        otm = np.where(is_call, strike / spot - 1.0, 1.0 - strike / spot)
+        vol = ev["day_volume"].to_numpy(np.float64)
+        voi = np.where(np.isfinite(oi), vol / np.maximum(oi, 1.0), np.nan)
+    dte = ev["expiry"].to_numpy("datetime64[D]") - ev["trade_date"].to_numpy("datetime64[D]")
+    ev["open_interest"] = pd.array(np.where(np.isfinite(oi), oi, np.nan), dtype="Int64")
+    ev["vol_oi"] = voi
+    ev["iv"] = iv
+    ev["delta"] = de
+    ev["structure_net_delta"] = structure_net_delta(ev)
+    ev["chain_date"] = np.where(
+        cd == np.iinfo(np.int64).min, np.datetime64("NaT"), cd.astype("datetime64[ns]")
+    ).astype("datetime64[ns]")
+    ev["spot"] = spot
+    ev["otm_pct"] = otm
+    ev["dte"] = dte.astype(np.int64)
 
 
 def structure_net_delta(ev: pd.DataFrame) -> np.ndarray:
@@ -415,13 +450,25 @@ def _add_prior_volume(ev: pd.DataFrame, hist: pd.DataFrame) -> None:
     ev["day_volume"] = ev["day_volume"].to_numpy(np.int64) + add
 
 
-def _score(ev, ctx, hist, daily_bars, cfg) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Pre-filter candidates cheaply, then run the strategies on them."""
-    if not len(ev):
-        return empty_signals(), {}
+@dataclass(frozen=True)
+class ScoreLimits:
+    """The loosest thresholds over all strategies and per-ticker overrides: a cheap superset
+    filter for candidates (``floor``: smallest ``min_premium``; ``max_dte``, ``max_otm``) and
+    the smallest premium an order needs to count in the strategies' memory (``pool_floor``)."""
+
+    floor: float
+    pool_floor: float
+    max_dte: float
+    max_otm: float
+
+
+def score_limits(cfg: dict[str, Any]) -> ScoreLimits:
+    """:class:`ScoreLimits` of the config (sections ``scalp``, ``day_trade``, ``swing`` and their
+    overrides under ``tickers.overrides``)."""
     sections = ("scalp", "day_trade", "swing")
+    overrides = (cfg.get("tickers", {}).get("overrides", {}) or {}).values()
     mins = [float(cfg[s]["min_premium"]) for s in sections]
-    for body in (cfg.get("tickers", {}).get("overrides", {}) or {}).values():
+    for body in overrides:
         for s in sections:
             if s in (body or {}) and "min_premium" in body[s]:
                 mins.append(float(body[s]["min_premium"]))
@@ -430,16 +477,11 @@ def _score(ev, ctx, hist, daily_bars, cfg) -> tuple[pd.DataFrame, dict[str, Any]
         [floor, float(cfg["day_trade"]["cluster_min_premium"])]
         + [
             float(b["day_trade"]["cluster_min_premium"])
-            for b in (cfg.get("tickers", {}).get("overrides", {}) or {}).values()
+            for b in overrides
             if "cluster_min_premium" in (b or {}).get("day_trade", {})
         ]
     )
-    sign = ev["sentiment_sign"].to_numpy()
-    # the loosest DTE / OTM limits over all strategies and overrides: a cheap superset filter
-    bodies = [cfg] + [
-        {s: b[s] for s in sections if s in (b or {})}
-        for b in (cfg.get("tickers", {}).get("overrides", {}) or {}).values()
-    ]
+    bodies = [cfg] + [{s: b[s] for s in sections if s in (b or {})} for b in overrides]
     max_dte = max(
         float(b[s]["max_dte"]) for b in bodies for s in sections if s in b and "max_dte" in b[s]
     )
@@ -449,38 +491,60 @@ def _score(ev, ctx, hist, daily_bars, cfg) -> tuple[pd.DataFrame, dict[str, Any]
         for s in sections
         if s in b and "max_otm_pct" in b[s]
     )
+    return ScoreLimits(floor, pool_floor, max_dte, max_otm)
+
+
+def candidate_rows(
+    ev: pd.DataFrame, ctx: pd.DataFrame, limits: ScoreLimits, vocab: dict[str, pd.Index]
+) -> pd.DataFrame:
+    """The events the strategies evaluate (premium, direction, DTE and OTM within the loosest
+    limits; late and unknown-condition orders stay so the funnel shows why they fail), joined
+    with their context rows and keyed for the strategies' memory (``ts_ns``, ``date_ns``,
+    ``tk_key``, ``sym_key`` in ``vocab``)."""
+    sign = ev["sentiment_sign"].to_numpy()
     otm = ev["otm_pct"].to_numpy(np.float64)
     cmask = (
-        (ev["premium"].to_numpy(np.float64) >= floor)
+        (ev["premium"].to_numpy(np.float64) >= limits.floor)
         & (sign != 0)
-        & (ev["dte"].to_numpy(np.int64) <= max_dte)
-        & ~(np.abs(otm) > max_otm)  # NaN (no spot) stays: the funnel shows spot_known
+        & (ev["dte"].to_numpy(np.int64) <= limits.max_dte)
+        & ~(np.abs(otm) > limits.max_otm)  # NaN (no spot) stays: the funnel shows spot_known
     )
-    # keep late / unknown-condition rows in the candidates so the funnel shows why they fail
     idx = np.flatnonzero(cmask)
     cand = ev.iloc[idx].reset_index(drop=True)
-    cctx = ctx.iloc[idx].reset_index(drop=True)
-    for col in CONTEXT_COLUMNS:
-        if col not in cand.columns:
-            cand[col] = cctx[col].to_numpy()
+    extra = [c for c in CONTEXT_COLUMNS if c not in cand.columns]
+    cand = pd.concat([cand, ctx[extra].iloc[idx].reset_index(drop=True)], axis=1)
     cand["ts_ns"] = to_ns(cand["last_ts"])
     cand["date_ns"] = to_ns(cand["trade_date"])
-    vocab = _vocab(ev, hist)
-    cand["tk_key"] = _codes_in(cand["ticker"], vocab["ticker"])
-    cand["sym_key"] = _codes_in(cand["option_symbol"], vocab["option_symbol"])
+    cand["tk_key"] = codes_in(cand["ticker"], vocab["ticker"])
+    cand["sym_key"] = codes_in(cand["option_symbol"], vocab["option_symbol"])
+    return cand
 
-    today = _pool(ev, pool_floor, vocab)
-    prior_hist = _pool(hist, pool_floor, vocab)
+
+def known_sessions(*days: np.ndarray | pd.Series | None) -> np.ndarray:
+    """Sorted distinct sessions (``datetime64[D]``) of the given date columns (the batch, the
+    history, the daily bars): the calendar SwingAccumulation counts repeat days on."""
+    parts = [pd.to_datetime(pd.Series(d)).to_numpy("datetime64[D]") for d in days if d is not None and len(d)]
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, "datetime64[D]")
+
+
+def _score(ev, ctx, hist, daily_bars, cfg) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Pre-filter candidates cheaply, then run the strategies on them."""
+    if not len(ev):
+        return empty_signals(), {}
+    limits = score_limits(cfg)
+    vocab = _vocab(ev, hist)
+    cand = candidate_rows(ev, ctx, limits, vocab)
+    today = pool_rows(ev, limits.pool_floor, vocab)
+    prior_hist = pool_rows(hist, limits.pool_floor, vocab)
     ev_days = np.sort(pd.unique(to_ns(ev["trade_date"])))
     hist_same = prior_hist[np.isin(prior_hist["trade_date"].to_numpy().view(np.int64), ev_days)]
     pools_today = pd.concat([today, hist_same], ignore_index=True)
     prior = pd.concat([prior_hist, today], ignore_index=True)
-    sess = [ev_days.astype("datetime64[ns]").astype("datetime64[D]")]
-    if len(hist):
-        sess.append(pd.to_datetime(hist["trade_date"]).to_numpy("datetime64[D]"))
-    if daily_bars is not None and len(daily_bars):
-        sess.append(pd.to_datetime(daily_bars["trade_date"]).to_numpy("datetime64[D]"))
-    sessions = np.unique(np.concatenate(sess))
+    sessions = known_sessions(
+        ev_days.astype("datetime64[ns]"),
+        hist["trade_date"] if len(hist) else None,
+        daily_bars["trade_date"] if daily_bars is not None and len(daily_bars) else None,
+    )
     return run_strategies(cand, cfg, Pools(today=pools_today, prior=prior, sessions=sessions))
 
 

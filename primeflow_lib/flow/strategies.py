@@ -438,7 +438,7 @@ def run_strategies(
     for strat in STRATEGIES:
         f = {"evaluated": 0, "failed": {}, "signals": 0}
         for p, mask in _override_groups(cfg, strat.section, cand["ticker"].to_numpy(dtype=object)):
-            c = cand.loc[mask].reset_index(drop=True)
+            c = cand if mask.all() else cand.loc[mask].reset_index(drop=True)
             if not len(c):
                 continue
             gates, rep, extra = strat.gates(c, p, pools, flow_cfg)

@@ -31,6 +31,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 BATCH_SUFFIX = ".parquet"
+#: a batch written by the stream service has ``<batch>.stream.json`` beside it (the stream's
+#: signals for its prints); it travels with the batch to ``processed/`` / ``failed/``
+SIDE_SUFFIX = ".stream.json"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,200}\.parquet$")
 
 
@@ -55,13 +58,15 @@ META_KEY = b"primeflow"
 
 
 def write_batch(prints: pd.DataFrame, inbox: Path | None = None, *, prefix: str = "batch",
-                meta: Mapping[str, Any] | None = None) -> Path:
+                meta: Mapping[str, Any] | None = None, name: str | None = None) -> Path:
     """Write one micro-batch atomically (temp file + fsync + rename); returns the final path.
     ``meta`` (what wrote it: ``feed``, ``replay_of``, ``replay_to_live``) goes into the Parquet
-    schema metadata (:func:`batch_meta` reads it back)."""
+    schema metadata (:func:`batch_meta` reads it back). The name is ``<prefix>-<random>.parquet``
+    unless ``name`` is given (the stream names its batches so a side file can be written before
+    the batch appears)."""
     folder = Path(inbox) if inbox is not None else inbox_path()
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{prefix}-{uuid.uuid4().hex[:12]}{BATCH_SUFFIX}"
+    name = name or f"{prefix}-{uuid.uuid4().hex[:12]}{BATCH_SUFFIX}"
     if not _NAME_RE.match(name):
         raise ValueError(f"batch prefix {prefix!r} makes an invalid file name")
     tmp = folder / f".{name}.tmp"
@@ -120,6 +125,9 @@ def move_done(path: Path, *, failed: bool = False, error: str | None = None) -> 
     dest_dir.mkdir(exist_ok=True)
     dest = dest_dir / path.name
     os.replace(path, dest)
+    side = path.with_name(path.name + SIDE_SUFFIX)
+    if side.exists():
+        os.replace(side, dest_dir / side.name)
     if failed and error is not None:
         (dest_dir / (path.name + ".error.txt")).write_text(error)
     return dest
@@ -137,6 +145,9 @@ def requeue(name: str, inbox: Path | None = None) -> Path:
             stem = name[: -len(BATCH_SUFFIX)]
             dest = folder / f"{stem}-requeued-{uuid.uuid4().hex[:6]}{BATCH_SUFFIX}"
             os.replace(src, dest)
+            side = folder / sub / (name + SIDE_SUFFIX)
+            if side.exists():
+                os.replace(side, dest.with_name(dest.name + SIDE_SUFFIX))
             (folder / sub / (name + ".error.txt")).unlink(missing_ok=True)
             return dest
     raise FileNotFoundError(f"no processed or failed batch named {name!r} in {folder}")

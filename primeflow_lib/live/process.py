@@ -35,6 +35,7 @@ from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
 from primeflow_lib.flow.inputs import load_scoring_inputs, select_sql
 from primeflow_lib.flow.paper import paper_trade
 from primeflow_lib.live.inbox import batch_meta
+from primeflow_lib.live.stream.reconcile import read_side, reconcile
 from primeflow_lib.schema import live as ls
 from primeflow_lib.schema import market as ms
 from primeflow_lib.schema.flow import OPTION_PRINTS
@@ -68,6 +69,13 @@ class BatchOutcome:
     replay_of: str | None = None
     """the replayed session when the batch came from ``primeflow feed --source replay``"""
     replay_to_live: bool = False
+    #: a batch written by the stream service: its comparison with the stream's signals
+    #: (docs/stream.md, "The sensor path reconciles")
+    stream_batch: bool = False
+    stream_agreed: int = 0
+    stream_only: int = 0
+    sensor_only: int = 0
+    strength_differs: int = 0
 
 
 def read_batch(path: Path) -> pd.DataFrame:
@@ -96,7 +104,8 @@ def score_batch_file(path: Path, connect: Connect, cfg: dict[str, Any], *, now: 
         load_rules(con, cfg)
     prints = read_batch(path)
     meta = batch_meta(path)
-    out = BatchOutcome(source=path.name, prints=len(prints))
+    side = read_side(path)
+    out = BatchOutcome(source=path.name, prints=len(prints), stream_batch=side is not None)
     if meta.get("feed") == "replay":
         out.replay_of = str(meta.get("replay_of") or "a stored session")
         out.replay_to_live = bool(meta.get("replay_to_live"))
@@ -107,7 +116,8 @@ def score_batch_file(path: Path, connect: Connect, cfg: dict[str, Any], *, now: 
     for day in sorted(set(key[~unscorable].tolist())):
         rows = key == np.datetime64(day, "D")
         if calendar.is_session(day):
-            _score_day(prints[rows], day, path.name, connect, cfg, out, now)
+            _score_day(prints[rows], day, path.name, connect, cfg, out, now,
+                       side if side is not None and side["trade_date"] == str(day) else None)
         else:
             unscorable |= rows
     if unscorable.any():
@@ -163,7 +173,7 @@ def _quarantine_unscorable(part: pd.DataFrame, source: str, connect: Connect, cf
 
 
 def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect, cfg: dict[str, Any],
-               out: BatchOutcome, now: dt.datetime | None) -> None:
+               out: BatchOutcome, now: dt.datetime | None, side: dict[str, Any] | None = None) -> None:
     day = calendar.require_session(day)
     until = pd.Timestamp(prints["sip_ts"].max()).to_pydatetime()
     tickers = sorted(prints["underlying"].astype(str).unique())
@@ -180,6 +190,12 @@ def _score_day(prints: pd.DataFrame, day: dt.date, source: str, connect: Connect
         # the stored source must be the one replaced, or scoring the file again would add rows
         db.write_quarantine(con, "flow", _file_rows(res.quarantine, prints).assign(trade_date=day,
                             source=f"live:{source}"), source=f"live:{source}", trade_date=day)
+        if side is not None:  # the stream sent its alerts already: record them, compare, count
+            rec = reconcile(con, source, day, side, res.signals, cfg)
+            out.stream_agreed += rec.agreed
+            out.stream_only += len(rec.stream_only)
+            out.sensor_only += len(rec.sensor_only)
+            out.strength_differs += rec.strength_differs
         out.enqueued += enqueue_alerts(con, res.signals, cfg, events=res.events, context=res.context,
                                        replay_of=out.replay_of, replay_to_live=out.replay_to_live)
     # paper positions after the commit: the signals and their alerts are already safe

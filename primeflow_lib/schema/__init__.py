@@ -6,14 +6,14 @@ one place to look up a table's columns, key and partition column.
 
 from __future__ import annotations
 
-from primeflow_lib.schema import alerts, desk, flow, live, market, nearlive, research
+from primeflow_lib.schema import alerts, desk, flow, live, market, nearlive, research, stream
 from primeflow_lib.schema.base import Column, Table
 
-SCHEMAS = ("market", "flow", "live", "research", "marts")
+SCHEMAS = ("market", "flow", "live", "stream", "research", "marts")
 
 
 def _collect() -> dict[str, Table]:
-    modules = [market, flow, live, nearlive, alerts, research, desk]
+    modules = [market, flow, live, nearlive, alerts, stream, research, desk]
     out: dict[str, Table] = {}
     for mod in modules:
         for t in mod.TABLES:

@@ -25,7 +25,7 @@ ALERT_OUTBOX = Table(
         C("message_text", "VARCHAR", "the message exactly as sent, escaped for the channel's markup"),
         C("payload_json", "JSON", "the signal's fields (what a generic webhook receives)"),
         C("is_synthetic", "BOOLEAN", "built on synthetic data (the text then says [SYNTHETIC DATA])"),
-        C("status", "VARCHAR", "pending, sending (claimed by a relay), sent or failed_permanent"),
+        C("status", "VARCHAR", "pending, sending (claimed by a relay), sent, failed_permanent, or stream (delivered by the streaming path from its own outbox; never sent from this one)"),
         C("created_at", "TIMESTAMP", "when the row was enqueued (UTC)"),
         C("attempts", "INTEGER", "delivery attempts so far (claims; a multi-part message is one attempt)"),
         C("next_attempt_at", "TIMESTAMP", "not sent before this time (UTC): backoff or capped Retry-After"),

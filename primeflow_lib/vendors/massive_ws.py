@@ -52,6 +52,8 @@ DELAYED_URL = "wss://delayed.massive.com/options"
 WS_URL_ENV = "PRIMEFLOW_MASSIVE_WS_URL"
 #: statuses after which reconnecting cannot help
 FATAL_STATUSES = {"max_connections"}
+#: why :meth:`MassiveOptionsStream.frames` sets a trade aside (its ``q`` was seen already)
+REPEATED = "trade sent again: its sequence number q is not above the last one received for the contract"
 
 
 class _Reconnect(Exception):
@@ -116,6 +118,9 @@ class MassiveOptionsStream:
         self._connect = connect
         self._seq: dict[tuple[str, dt.date], int] = {}
         self._nbbo: dict[str, tuple[float, float]] = {}
+        self._last_q: dict[str, int] = {}
+        self._occ: dict[Any, tuple[str, str] | str] = {}
+        self._offsets: dict[int, dt.timedelta] = {}
         #: connections opened so far (1 + reconnects), for monitoring
         self.connections = 0
 
@@ -143,11 +148,7 @@ class MassiveOptionsStream:
                 raise VendorDataError(
                     f"massive: {where}: field {k!r} missing in {ev!r}", vendor=self.name
                 )
-        sym_raw = ev["sym"]
-        try:
-            parsed = parse_occ(sym_raw)
-        except OptionSymbolError as exc:
-            raise VendorDataError(f"massive: {where}: {exc}", vendor=self.name) from None
+        sym, underlying = self._contract(ev["sym"], where)
         for k in ("x", "s", "t"):
             if isinstance(ev[k], bool) or not isinstance(ev[k], int | float) or ev[k] != int(ev[k]):
                 raise VendorDataError(
@@ -158,9 +159,8 @@ class MassiveOptionsStream:
             raise VendorDataError(
                 f"massive: {where}: price 'p' must be a number, got {ev['p']!r}", vendor=self.name
             )
-        sym = parsed.symbol
         sip_ns = int(ev["t"]) * 1_000_000  # the stream sends ms, REST sends ns
-        ts = pd.Timestamp(sip_ns, unit="ns", tz="UTC").tz_convert(ET).tz_localize(None)
+        ts = self._wall(int(ev["t"]))
         day = ts.date()
         seq = self._seq.get((sym, day), 0)
         self._seq[(sym, day)] = seq + 1
@@ -171,8 +171,8 @@ class MassiveOptionsStream:
             "trade_date": day,
             "print_id": print_id(sym, sip_ns, int(ev["x"]), price, int(ev["s"]), conds, seq),
             "option_symbol": sym,
-            "underlying": parsed.underlying,
-            "sip_ts": ts.as_unit("us").to_pydatetime(),
+            "underlying": underlying,
+            "sip_ts": ts,
             "sip_timestamp": sip_ns,
             "exchange": int(ev["x"]),
             "price": price,
@@ -186,6 +186,48 @@ class MassiveOptionsStream:
             "vendor_sequence": None,  # Massive option trades carry no sequence number
             "quote_source": None,
         }
+
+    def _contract(self, raw: Any, where: str) -> tuple[str, str]:
+        """(OCC symbol, underlying) of a stream symbol, parsed once per symbol (a stream repeats
+        its contracts thousands of times)."""
+        got = self._occ.get(raw)
+        if got is None:
+            try:
+                parsed = parse_occ(raw)
+                got = (parsed.symbol, parsed.underlying)
+            except OptionSymbolError as exc:
+                got = str(exc)
+            if len(self._occ) < 200_000:
+                self._occ[raw] = got
+        if isinstance(got, str):
+            raise VendorDataError(f"massive: {where}: {got}", vendor=self.name)
+        return got
+
+    def _wall(self, ms: int) -> dt.datetime:
+        """America/New_York wall time (naive) of a UTC millisecond timestamp; the UTC offset is
+        looked up once per hour (offsets change on the hour)."""
+        hour = ms // 3_600_000
+        off = self._offsets.get(hour)
+        if off is None:
+            off = dt.datetime.fromtimestamp(hour * 3600, tz=ET).utcoffset()
+            self._offsets[hour] = off
+        return dt.datetime(1970, 1, 1) + dt.timedelta(milliseconds=ms) + off
+
+    def _repeated(self, ev: Mapping[str, Any]) -> bool:
+        """True for a trade whose sequence number ``q`` is not above the last one received for
+        its contract (Massive's ``q`` increases per symbol): a message sent again after a
+        reconnect. Trades without ``q`` are never judged repeated."""
+        q = ev.get("q")
+        if isinstance(q, bool) or not isinstance(q, int):
+            return False
+        last = self._last_q.get(str(ev.get("sym")))
+        return last is not None and q <= last
+
+    def _seen(self, ev: Mapping[str, Any]) -> None:
+        """Remember the sequence number of a trade that became a row."""
+        q = ev.get("q")
+        if isinstance(q, int) and not isinstance(q, bool):
+            self._last_q[str(ev.get("sym"))] = q
 
     def _quote(self, ev: Mapping[str, Any]) -> None:
         try:
@@ -252,6 +294,19 @@ class MassiveOptionsStream:
             VendorError: ``max_connections``, or ``max_reconnects`` consecutive failures.
             VendorDataError: an undecodable frame or a malformed trade event.
         """
+        async for rows, rejected in self.frames(strict=True):
+            for _raw, why in rejected:  # only trades sent again after a reconnect
+                log.warning("massive stream: %s", why)
+            for row in rows:
+                yield row
+
+    async def frames(
+        self, *, strict: bool = False
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], list[tuple[str, str]]]]:
+        """Per websocket frame: ``(rows, rejected)``, the trades as ``flow.option_prints`` rows
+        and, unless ``strict``, what could not be read as ``(raw text, reason)`` (an undecodable
+        frame, a malformed trade) instead of raising, so a streaming consumer can count and
+        quarantine it and carry on. Reconnects like :meth:`rows`; ``connections`` counts them."""
         failures = 0
         while True:
             reason = ""
@@ -263,15 +318,35 @@ class MassiveOptionsStream:
                     await self._handshake(ws)
                     failures = 0  # a connection that authenticates counts as healthy
                     while True:
-                        for ev in await self._recv_events(ws, None):
+                        try:
+                            events = await self._recv_events(ws, None)
+                        except VendorDataError as exc:
+                            if strict:
+                                raise
+                            yield [], [(str(exc)[:500], "undecodable websocket frame")]
+                            continue
+                        rows: list[dict[str, Any]] = []
+                        rejected: list[tuple[str, str]] = []
+                        for ev in events:
                             kind = ev.get("ev")
                             if kind == "T":
-                                yield self._trade_row(ev)
+                                if self._repeated(ev):
+                                    rejected.append((json.dumps(ev, default=str)[:1000], REPEATED))
+                                    continue
+                                try:
+                                    rows.append(self._trade_row(ev))
+                                    self._seen(ev)
+                                except VendorDataError as exc:
+                                    if strict:
+                                        raise
+                                    rejected.append((json.dumps(ev, default=str)[:1000], str(exc)))
                             elif kind == "Q":
                                 self._quote(ev)
                             elif kind == "status":
                                 self._status(ev)
                             # other event types (A, AM, ...) are not ours: ignored
+                        if rows or rejected:
+                            yield rows, rejected
             except (
                 websockets.ConnectionClosed,
                 OSError,

@@ -23,6 +23,7 @@ from primeflow_pipelines.commands.models import model
 from primeflow_pipelines.commands.rl import rl
 from primeflow_pipelines.commands.rules import rules
 from primeflow_pipelines.commands.scale import scale
+from primeflow_pipelines.commands.stream import stream
 from primeflow_pipelines.commands.tape import tape
 from primeflow_pipelines.commands.tune import tune
 from primeflow_pipelines.commands.warehouse import docs, publish, query
@@ -63,5 +64,5 @@ def main() -> None:
 
 
 for _command in (query, publish, docs, cache, feed, inbox, demo, backtest, tune, fetch, model, rl, import_group,
-                 gex, check_real, scale, tape, rules, desk):
+                 gex, check_real, scale, tape, rules, desk, stream):
     main.add_command(_command)

@@ -152,7 +152,7 @@ def test_relay_sigkilled_20_times_loses_nothing(tmp_path: Path, record_property)
 
     assert set(received) == keys and lost == 0
     assert duplicates <= kills
-    assert counts == {"pending": 0, "sending": 0, "sent": N_ALERTS, "failed_permanent": 0}
+    assert counts == {"pending": 0, "sending": 0, "sent": N_ALERTS, "failed_permanent": 0, "stream": 0}
     # the secret path never reached the relay's own output
     outputs = log_path.read_text() + final.stdout.decode() + final.stderr.decode()
     assert "CRASHtestSECRET" not in outputs

@@ -80,7 +80,7 @@ def test_enqueue_three_times_changes_nothing_and_resends_nothing(
         df = pd.DataFrame([s.to_dict() for s in sigs])
         assert outbox_db.enqueue(df, cfg) == 0
     with outbox_db.connect() as con:
-        assert outbox_counts(con) == {"pending": 0, "sending": 0, "sent": 6, "failed_permanent": 0}
+        assert outbox_counts(con) == {"pending": 0, "sending": 0, "sent": 6, "failed_permanent": 0, "stream": 0}
     report = relay.drain(max_seconds=2)
     assert report.sent == 0 and report.attempts == 0
     assert len(sink.read_text().splitlines()) == 6

@@ -52,6 +52,8 @@ def score_inbox_batch(
         "open_positions": out.open_positions,
         "lag_seconds": dg.MetadataValue.float(float(out.lag_seconds or 0.0)),
         "synthetic": out.synthetic,
+        **({"stream_agreed": out.stream_agreed, "stream_only": out.stream_only, "sensor_only_filled_in": out.sensor_only,
+            "stream_strength_differs": out.strength_differs} if out.stream_batch else {}),
     })
 
 

