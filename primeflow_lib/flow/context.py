@@ -252,6 +252,10 @@ class ContextTables:
     gamma: pd.DataFrame | None
     flow_cfg: dict[str, Any]
     regime_cfg: dict[str, Any]
+    #: ``market.l2_features`` minutes (None: the ``l2_*`` fields stay null) and how old a
+    #: minute may be for an event (``l2.max_age_minutes``)
+    l2: pd.DataFrame | None = None
+    l2_max_age_minutes: int = 0
 
 
 def context_tables(
@@ -259,6 +263,7 @@ def context_tables(
     daily_bars: pd.DataFrame | None,
     cfg: dict[str, Any],
     gamma: pd.DataFrame | None = None,
+    l2: pd.DataFrame | None = None,
 ) -> ContextTables:
     """Prepare :class:`ContextTables` from the inputs :func:`build_context` takes."""
     flow_cfg, reg_cfg = cfg["flow"], cfg["market_regime"]
@@ -275,7 +280,9 @@ def context_tables(
         d_u, dkey = np.zeros(0, dtype=str), np.zeros(0, np.int64)
     rg = regime_series(daily_bars, reg_cfg)
     rcode = pd.Categorical(rg["regime"].to_numpy(dtype=object), categories=REGIMES).codes if len(rg) else np.zeros(0, np.int8)
-    return ContextTables(bf, bkey, df_, d_u, dkey, rg, np.asarray(rcode), gamma, flow_cfg, reg_cfg)
+    has_l2 = l2 is not None and len(l2) > 0
+    return ContextTables(bf, bkey, df_, d_u, dkey, rg, np.asarray(rcode), gamma, flow_cfg, reg_cfg,
+                         l2 if has_l2 else None, int(cfg["l2"]["max_age_minutes"]) if has_l2 else 0)
 
 
 def build_context(
@@ -302,7 +309,7 @@ def build_context(
             closed at or before an event are used for it, at most ``l2.max_age_minutes`` old);
             None or empty leaves the ``l2_*`` fields null.
     """
-    return context_rows(events, context_tables(bars_1m, daily_bars, cfg, gamma))
+    return context_rows(events, context_tables(bars_1m, daily_bars, cfg, gamma, l2))
 
 
 def context_rows(events: pd.DataFrame, tables: ContextTables) -> pd.DataFrame:
@@ -446,8 +453,8 @@ def context_rows(events: pd.DataFrame, tables: ContextTables) -> pd.DataFrame:
             "regime_ret": r_ret,
             "regime_vol": r_vol,
             **gex,
-            **l2_context(events["ticker"] if ne else pd.Series([], dtype=object), ev_ts, ev_date, l2,
-                         int(cfg["l2"]["max_age_minutes"]) if l2 is not None and len(l2) else 0),
+            **l2_context(events["ticker"] if ne else pd.Series([], dtype=object), ev_ts, ev_date, tables.l2,
+                         tables.l2_max_age_minutes),
         },
         copy=False,
     )
