@@ -119,7 +119,25 @@ def cli_world(tmp_path, monkeypatch):
         warehouse.publish_read_copy(con=con)
     monkeypatch.setattr("primeflow_pipelines.demo.run_demo",
                         lambda **k: (_ for _ in ()).throw(AssertionError("demo started with a bad value")))
+    # the stream's services run until stopped (tests/stream start and stop the real ones): once
+    # the command line is accepted, each ends here with exit 0 instead of starting its service
+    for target in SERVICE_STARTS:
+        monkeypatch.setattr(target, _service_started)
     return {"csv": csv, "tmp": tmp_path}
+
+
+#: where the long-running stream commands start work that runs until it is stopped
+SERVICE_STARTS = (
+    "primeflow_lib.live.stream.run.build_replay",        # stream run/ingest --source replay
+    "primeflow_lib.live.stream.run.replay_prints",       # stream serve
+    "primeflow_lib.live.stream.service.StreamService",   # stream run (massive, databento, broker)
+    "primeflow_lib.live.stream.broker.run_ingest",       # stream ingest
+    "primeflow_lib.live.stream.broker.NatsServer",       # stream broker
+)
+
+
+def _service_started(*_a, **_k):
+    raise SystemExit(0)
 
 
 #: seconds one invocation may take before it counts as hanging
@@ -168,7 +186,8 @@ def test_the_walker_finds_every_command():
     assert {"backtest", "tune", "query", "feed", "fetch", "demo", "cache list", "cache clear",
             "inbox list", "inbox requeue", "publish", "docs", "tape", "tape order", "tape presets",
             "desk tide", "desk vol", "desk oi", "desk max-pain", "desk exposure", "rules save", "rules try",
-            "model fit", "model hmm", "scale check", "gex"} <= names
+            "model fit", "model hmm", "scale check", "gex", "stream run", "stream ingest", "stream serve",
+            "stream broker", "stream status", "stream stop"} <= names
 
 
 @pytest.mark.slow

@@ -12,6 +12,20 @@ from primeflow_lib.live.stream.sources import STREAM_SOURCES
 from primeflow_pipelines.commands.options import parse_date
 
 
+@contextlib.contextmanager
+def _typed_errors():
+    """The library's typed errors (a missing key, a bad config, an unreadable warehouse or
+    source) as the command's one-line error."""
+    from primeflow_lib.config import ConfigError
+    from primeflow_lib.vendors.base import VendorError
+    from primeflow_lib.warehouse import WarehouseError
+
+    try:
+        yield
+    except (ConfigError, ValueError, WarehouseError, VendorError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.group()
 def stream() -> None:
     """Score option prints as they arrive and alert within the sweep window (docs/stream.md)."""
@@ -38,7 +52,7 @@ def _partition(text: str | None) -> tuple[int, int] | None:
 @click.option("--date", "day", default=None, help="Session (default: today when it is one, else the latest completed).")
 @click.option("--from", "origin", type=click.Choice(REPLAY_FROM), default="synthetic", show_default=True,
               help="replay: the synthetic vendor's prints or the stored flow.option_prints of the read copy.")
-@click.option("--speed", type=float, default=60.0, show_default=True,
+@click.option("--speed", type=click.FloatRange(min=0, max=1e6), default=60.0, show_default=True,
               help="replay: market seconds per wall second (0: as fast as possible).")
 @click.option("--tickers", default=None, help="replay: only these underlyings (comma-separated).")
 @click.option("--subscribe", default="T.*", show_default=True, help="massive: channels (add Q.<contract> for quotes).")
@@ -55,67 +69,69 @@ def stream_run(source, day, origin, speed, tickers, subscribe, databento_dataset
     from primeflow_lib.live.stream import run as R
     from primeflow_lib.live.stream.service import StreamService
 
-    cfg = load_config()
-    session = R.session_for(parse_date(day, "--date") if day else None)
-    part = _partition(partition)
-    sid = stream_id or (f"p{part[0]}of{part[1]}" if part else "main")
-    if source == "replay":
-        src = R.build_replay(cfg, session, origin=origin, speed=speed or None, tickers=_tickers(tickers))
-        cfg.setdefault("stream", {})["bars_refresh_seconds"] = 0  # a replay has the whole day's bars
-    elif source == "massive":
-        from primeflow_lib.live.stream.sources import MassiveSource
-        from primeflow_lib.vendors.massive_ws import MassiveOptionsStream
+    with _typed_errors():
+        cfg = load_config()
+        session = R.session_for(parse_date(day, "--date") if day else None)
+        part = _partition(partition)
+        sid = stream_id or (f"p{part[0]}of{part[1]}" if part else "main")
+        if source == "replay":
+            src = R.build_replay(cfg, session, origin=origin, speed=speed or None, tickers=_tickers(tickers))
+            cfg.setdefault("stream", {})["bars_refresh_seconds"] = 0  # a replay has the whole day's bars
+        elif source == "massive":
+            from primeflow_lib.live.stream.sources import MassiveSource
+            from primeflow_lib.vendors.massive_ws import MassiveOptionsStream
 
-        src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]))
-    elif source == "databento":
-        from primeflow_lib.live.stream.databento_source import DatabentoSource
+            src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]))
+        elif source == "databento":
+            from primeflow_lib.live.stream.databento_source import DatabentoSource
 
-        src = DatabentoSource.from_config(cfg, dataset=databento_dataset, schema=databento_schema,
-                                          symbols=_tickers(tickers))
-    else:
-        from primeflow_lib.live.stream.broker import BrokerSource, nats_url
+            src = DatabentoSource.from_config(cfg, dataset=databento_dataset, schema=databento_schema,
+                                              symbols=_tickers(tickers))
+        else:
+            from primeflow_lib.live.stream.broker import BrokerSource, nats_url
 
-        if part is None:
-            raise click.BadParameter("the broker source needs --partition K/N", param_hint="--partition")
-        src = BrokerSource(broker_url or nats_url(), session, part[0], part[1])
-    preload = R.universe_tickers(session) if source != "replay" else None
-    svc = StreamService(cfg, src, session, R.warehouse_loader(cfg), stream_id=sid, preload=preload,
-                        alert_inputs=db.read_copy_path())
-    click.echo(f"streaming {session} from {source} as {sid} (database {svc.db_path}, inbox {svc.inbox})")
-    rep = R.run_service(svc)
-    click.echo(json.dumps({k: v for k, v in rep.__dict__.items()}, default=str))
+            if part is None:
+                raise click.BadParameter("the broker source needs --partition K/N", param_hint="--partition")
+            src = BrokerSource(broker_url or nats_url(), session, part[0], part[1])
+        preload = R.universe_tickers(session) if source != "replay" else None
+        svc = StreamService(cfg, src, session, R.warehouse_loader(cfg), stream_id=sid, preload=preload,
+                            alert_inputs=db.read_copy_path())
+        click.echo(f"streaming {session} from {source} as {sid} (database {svc.db_path}, inbox {svc.inbox})")
+        rep = R.run_service(svc)
+        click.echo(json.dumps({k: v for k, v in rep.__dict__.items()}, default=str))
 
 
 @stream.command("ingest")
 @click.option("--source", type=click.Choice(("replay", "massive", "databento")), default="massive", show_default=True)
 @click.option("--date", "day", default=None, help="Session (replay; default as for run).")
 @click.option("--from", "origin", type=click.Choice(REPLAY_FROM), default="synthetic", show_default=True)
-@click.option("--speed", type=float, default=60.0, show_default=True, help="replay: market seconds per wall second (0: fastest).")
+@click.option("--speed", type=click.FloatRange(min=0, max=1e6), default=60.0, show_default=True, help="replay: market seconds per wall second (0: fastest).")
 @click.option("--tickers", default=None, help="replay: only these underlyings.")
 @click.option("--subscribe", default="T.*", show_default=True, help="massive: channels.")
 @click.option("--broker-url", default=None, help="NATS URL (default PRIMEFLOW_NATS_URL or nats://127.0.0.1:4222).")
-@click.option("--partitions", type=int, default=2, show_default=True, help="Consumers the underlyings are split over.")
+@click.option("--partitions", type=click.IntRange(1, 256), default=2, show_default=True, help="Consumers the underlyings are split over.")
 def stream_ingest(source, day, origin, speed, tickers, subscribe, broker_url, partitions) -> None:
     """Read a source once and publish its prints to NATS JetStream, partitioned by underlying."""
     from primeflow_lib.config import load_config
     from primeflow_lib.live.stream import run as R
     from primeflow_lib.live.stream.broker import nats_url, run_ingest
 
-    cfg = load_config()
-    session = R.session_for(parse_date(day, "--date") if day else None)
-    if source == "replay":
-        src = R.build_replay(cfg, session, origin=origin, speed=speed or None, tickers=_tickers(tickers))
-    elif source == "massive":
-        from primeflow_lib.live.stream.sources import MassiveSource
-        from primeflow_lib.vendors.massive_ws import MassiveOptionsStream
+    with _typed_errors():
+        cfg = load_config()
+        session = R.session_for(parse_date(day, "--date") if day else None)
+        if source == "replay":
+            src = R.build_replay(cfg, session, origin=origin, speed=speed or None, tickers=_tickers(tickers))
+        elif source == "massive":
+            from primeflow_lib.live.stream.sources import MassiveSource
+            from primeflow_lib.vendors.massive_ws import MassiveOptionsStream
 
-        src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]))
-    else:
-        from primeflow_lib.live.stream.databento_source import DatabentoSource
+            src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]))
+        else:
+            from primeflow_lib.live.stream.databento_source import DatabentoSource
 
-        src = DatabentoSource.from_config(cfg, symbols=_tickers(tickers))
-    rep = run_ingest(src, broker_url or nats_url(), session, partitions)
-    click.echo(json.dumps(rep, default=str))
+            src = DatabentoSource.from_config(cfg, symbols=_tickers(tickers))
+        rep = run_ingest(src, broker_url or nats_url(), session, partitions)
+        click.echo(json.dumps(rep, default=str))
 
 
 @stream.command("status")
@@ -156,7 +172,7 @@ def stream_stop(stream_id) -> None:
 
 
 @stream.command("broker")
-@click.option("--port", type=int, default=4222, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=4222, show_default=True)
 @click.option("--store", "store_dir", default=None, help="JetStream storage folder (default <stream dir>/nats).")
 def stream_broker(port, store_dir) -> None:
     """Run a local NATS server with JetStream on 127.0.0.1 (foreground; Ctrl-C stops it)."""
@@ -179,8 +195,8 @@ def stream_broker(port, store_dir) -> None:
 @click.option("--date", "day", default=None, help="Session whose prints to play (default as for run).")
 @click.option("--from", "origin", type=click.Choice(REPLAY_FROM), default="synthetic", show_default=True)
 @click.option("--tickers", default=None, help="Only these underlyings.")
-@click.option("--rate", type=float, default=200.0, show_default=True, help="Prints per second.")
-@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True, max=1e6), default=200.0, show_default=True, help="Prints per second.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8765, show_default=True)
 @click.option("--key", default="local", show_default=True, help="The API key clients must send (set POLYGON_MASSIVE_KEY to it).")
 def stream_serve(day, origin, tickers, rate, port, key) -> None:
     """A local websocket server speaking the Massive options protocol, playing a session's prints
@@ -191,16 +207,17 @@ def stream_serve(day, origin, tickers, rate, port, key) -> None:
     from primeflow_lib.live.stream import run as R
     from primeflow_lib.live.stream.ws_server import MassiveReplayServer, ServePlan
 
-    cfg = load_config()
-    session = R.session_for(parse_date(day, "--date") if day else None)
-    prints = R.replay_prints(cfg, session, origin=origin, tickers=_tickers(tickers))
+    with _typed_errors():
+        cfg = load_config()
+        session = R.session_for(parse_date(day, "--date") if day else None)
+        prints = R.replay_prints(cfg, session, origin=origin, tickers=_tickers(tickers))
 
-    async def main() -> None:
-        async with MassiveReplayServer(prints, ServePlan(rate=rate, key=key), port=port) as srv:
-            click.echo(f"serving {len(prints):,} prints of {session} on {srv.url} at {rate:g}/s (key {key!r}); Ctrl-C stops")
-            await srv.state.done.wait()
-            click.echo("all prints sent; still serving (Ctrl-C stops)")
-            await asyncio.Event().wait()
+        async def main() -> None:
+            async with MassiveReplayServer(prints, ServePlan(rate=rate, key=key), port=port) as srv:
+                click.echo(f"serving {len(prints):,} prints of {session} on {srv.url} at {rate:g}/s (key {key!r}); Ctrl-C stops")
+                await srv.state.done.wait()
+                click.echo("all prints sent; still serving (Ctrl-C stops)")
+                await asyncio.Event().wait()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main())
