@@ -169,7 +169,9 @@ def _backtest(rep: CheckReport, f: Path) -> None:
     from primeflow_lib.research.runner import run_backtest
 
     bars = load_csv(f)
-    res = run_backtest(preset("dual_sma", symbol=f.stem), bars)
+    # the files hold 1-minute bars: the preset's dataset says daily, and the plausibility check
+    # judges a daily bar's range against whole sessions, a minute's against sessions
+    res = run_backtest(preset("dual_sma", symbol=f.stem, dataset={"timeframe": "1m"}), bars)
     m = res.metrics
     rep.add("backtest", f.name, "bars / trades (dual_sma)", f"{len(bars):,} / {int(m.get('n_trades', 0)):,}")
     rep.add("backtest", f.name, "final equity / max drawdown",

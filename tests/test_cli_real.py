@@ -14,6 +14,16 @@ def test_check_real_without_the_folder_says_so_and_exits_0(tmp_path, monkeypatch
     assert "check-real: skipped: real market data folder" in r.output and "passed" not in r.output
 
 
+def test_check_real_on_the_samples_passes(real_data):
+    # every source of the folder, as CI runs it after `make test`: a new rule that refuses real
+    # data (the research plausibility checks once judged the 1-minute SPY file as daily bars)
+    # fails here, not only in `make check-real`
+    r = CliRunner().invoke(main, ["check-real"])
+    assert r.exit_code == 0, r.output
+    assert "check-real: all checks passed" in r.output and "PROBLEM" not in r.output
+    assert "| backtest " in r.output and "49,720 / " in r.output
+
+
 def test_gex_prints_levels_with_units(real_data):
     f = real_data / "cboe_quotedata" / "carlosjimenezdiaz+GEX_Python" / "spy_quotedata.csv"
     r = CliRunner().invoke(main, ["gex", "--chain-csv", str(f)])
