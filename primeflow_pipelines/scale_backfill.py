@@ -13,9 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -23,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+
+from primeflow_pipelines.daemon import Daemon
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -34,47 +33,6 @@ FLOW_BACKFILL_KEYS = (
 #: the tables compared between profiles (the six lake tables)
 FLOW_TABLES = ("market.ohlcv_intraday", "market.option_chain", "flow.option_prints", "flow.flow_events",
                "flow.flow_context", "flow.signals")
-
-
-class Daemon:
-    """``dagster-daemon run -w workspace.yaml`` in its own process group."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        exe = Path(sys.executable).parent / "dagster-daemon"
-        self.log = log
-        self._fh = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [str(exe if exe.exists() else "dagster-daemon"), "run", "-w", "workspace.yaml"],
-            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self._fh, stderr=subprocess.STDOUT,
-            start_new_session=True)
-
-    def tail(self, n: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        return ""
-
-    def alive(self) -> bool:
-        try:
-            os.killpg(self.proc.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-
-    def stop(self) -> None:
-        """SIGTERM to the group, SIGKILL to whatever is left after 20 s."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=20)
-        deadline = time.monotonic() + 5
-        while self.alive() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-        self._fh.close()
 
 
 @dataclass
