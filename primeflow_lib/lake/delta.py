@@ -169,9 +169,11 @@ def lake_tables(s: LakeSettings) -> list[Table]:
     return [table(fqn) for fqn in s.tables]
 
 
-def attach(con: duckdb.DuckDBPyConnection, s: LakeSettings | None = None, *, create: bool = True) -> None:
-    """Register every lake table on ``con`` at its latest version (see the module doc); tables
-    the read copy pins to a version (its views name ``...__v<version>``) at that version."""
+def attach(con: duckdb.DuckDBPyConnection, s: LakeSettings | None = None, *, create: bool = True,
+           tables: list[Table] | None = None) -> None:
+    """Register every lake table (or only ``tables``) on ``con`` at its latest version (see the
+    module doc); tables the read copy pins to a version (its views name ``...__v<version>``) at
+    that version."""
     s = s or lake_settings()
     refs = lake_refs(con)
     if s is None:
@@ -181,7 +183,7 @@ def attach(con: duckdb.DuckDBPyConnection, s: LakeSettings | None = None, *, cre
                 f"this warehouse keeps {', '.join(names)} in Delta Lake tables, but "
                 "PRIMEFLOW_LAKE_URI is not set: set it to the lake the pipeline writes")
         return
-    for t in lake_tables(s):
+    for t in lake_tables(s) if tables is None else tables:
         con.register(registered_name(t), _open(s, t, create=create).to_pyarrow_dataset())
     for sc, n, version in refs:
         if version is None:
