@@ -92,6 +92,30 @@ def busy_seconds(intervals: Sequence[tuple[float, float]]) -> float:
     return total
 
 
+def run_timeline(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """When a run was queued, launched and started, and for each step (in start order): its
+    first event (the step is ready), its start (after any wait for a pool slot) and its end, as
+    instance timestamps (seconds since the epoch)."""
+    run_marks: dict[str, float] = {}
+    steps: dict[str, dict[str, float]] = {}
+    for rec in instance.all_logs(run_id):
+        ev = rec.dagster_event
+        if ev is None:
+            continue
+        kind = ev.event_type_value
+        if kind in ("RUN_ENQUEUED", "RUN_DEQUEUED", "RUN_STARTING", "RUN_START", "RUN_SUCCESS", "RUN_FAILURE"):
+            run_marks.setdefault(kind, rec.timestamp)
+        if ev.step_key is None:
+            continue
+        st = steps.setdefault(ev.step_key, {"ready": rec.timestamp})
+        if kind == "STEP_START":
+            st["start"] = rec.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            st["end"] = rec.timestamp
+    ordered = sorted(steps.items(), key=lambda kv: kv[1].get("start", kv[1]["ready"]))
+    return {"marks": run_marks, "steps": [{"step": k, **v} for k, v in ordered]}
+
+
 def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, daemon: Daemon, timeout_s: float) -> BackfillOutcome:
     """Poll until the backfill and all its runs have finished (or fail with the daemon's log)."""
     from dagster._core.execution.backfill import BulkActionStatus
@@ -118,7 +142,8 @@ def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, daemon: Da
                      "start": r.start_time, "end": r.end_time,
                      "range": f"{tags.get('dagster/asset_partition_range_start', tags.get('dagster/partition'))}.."
                               f"{tags.get('dagster/asset_partition_range_end', '')}",
-                     "assets": sorted("/".join(k.path) for k in (r.dagster_run.asset_selection or []))})
+                     "assets": sorted("/".join(k.path) for k in (r.dagster_run.asset_selection or [])),
+                     **run_timeline(instance, r.dagster_run.run_id)})
     intervals = [(r["start"], r["end"]) for r in runs if r["start"] and r["end"]]
     wall = (max(e for _, e in intervals) - min(s for s, _ in intervals)) if intervals else 0.0
     return BackfillOutcome(backfill_id, bf.status.value, wall, runs, peak_overlap(intervals),
@@ -183,9 +208,11 @@ def run_flow_backfill(profile: str, folder: Path, days: Sequence[dt.date], env: 
     with _environment(full):
         delta.forget_tables()
         build_prerequisites(days)
+        # the instance's storage is created here, before the daemon starts: both creating a new
+        # SQLite instance at once race on its tables ("table alembic_version already exists")
+        instance = dg.DagsterInstance.get()
         daemon = Daemon({**os.environ}, folder / "daemon.log")
         try:
-            instance = dg.DagsterInstance.get()
             t0 = time.monotonic()
             bid = add_asset_backfill(instance, FLOW_BACKFILL_KEYS, days, tags={"primeflow/bench": profile})
             out = wait_for_backfill(instance, bid, daemon, timeout_s)
