@@ -143,22 +143,20 @@ def connect_for(tables: Sequence[Table | str], path: str | os.PathLike | None = 
     (the one lock every process writing the small DuckDB tables shares); only ``tables`` are
     registered (a table not written yet is created empty, as :func:`connect` does). Otherwise (a DuckDB
     table among them, or no lake configured) it is :func:`connect` on the file (``path``,
-    ``**kw``). Read with it only: writes to the in-memory connection are lost on close."""
+    ``**kw``). Read with it only: the in-memory connection is this thread's
+    (:func:`primeflow_lib.lake.delta.memory_connection`), kept open for the next block."""
     tbs = [_as_table(t) for t in tables]
     lk = lake_settings()
     if not tbs or lk is None or not all(lk.holds(t.fqn) for t in tbs):
         with connect(path, **kw) as con:
             yield con
         return
-    con = duckdb.connect()
-    try:
-        lake.attach(con, lk, tables=tbs)
-        for t in tbs:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {t.schema}")
-            con.execute(lake.view_sql(t))
-        yield con
-    finally:
-        con.close()
+    con = lake.memory_connection()
+    lake.attach(con, lk, tables=tbs)
+    for t in tbs:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {t.schema}")
+        con.execute(lake.view_sql(t))
+    yield con
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, tables: Sequence[Table] | None = None) -> None:

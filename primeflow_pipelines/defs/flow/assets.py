@@ -26,7 +26,8 @@ from primeflow_lib.flow.inputs import (
     bars_for_day,
     history_rows,
     read_bars,
-    read_daily_and_chain,
+    read_chain_before,
+    read_daily_before,
     read_gamma_levels,
     read_l2_features,
 )
@@ -108,8 +109,7 @@ def flow_scoring(
     # background writer (one connection, a transaction per session) while the next chunk scores
     with db.background_writer() as submit:
         for chunk in _chunks(days, SCORE_CHUNK_SESSIONS):
-            with warehouse.connect() as con:
-                inputs = _read_session_inputs(con, chunk, cfg)
+            inputs = _read_session_inputs(warehouse, chunk, cfg)
             scored: list[tuple[dt.date, FlowResult]] = []
             try:
                 for day, prints, daily, chain, gamma, l2 in inputs:
@@ -190,19 +190,26 @@ def _swing_memory_seed(warehouse: WarehouseResource, first: dt.date, keep: int, 
 
 
 def _read_session_inputs(
-    con, days: list[dt.date], cfg: dict
+    warehouse: WarehouseResource, days: list[dt.date], cfg: dict
 ) -> list[tuple[dt.date, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """``(day, prints, daily_bars, chain, gamma levels, L2 minutes)`` per session, stopping before the first session with
-    no stored prints (the caller fails there after writing the sessions before it)."""
-    out = []
-    for day in days:
-        prints = con.execute(_select(fs.OPTION_PRINTS, "trade_date = ?") + " ORDER BY option_symbol, seq", [day]).df()
-        if prints.empty:
-            break
-        names = sorted(prints["underlying"].unique())
-        daily, chain = read_daily_and_chain(con, day, names, cfg)
-        out.append((day, prints, daily, chain, read_gamma_levels(con, day, names), read_l2_features(con, day, names)))
-    return out
+    no stored prints (the caller fails there after writing the sessions before it). Prints and
+    chains are read first (with the lake: without opening the warehouse file), then the small
+    DuckDB tables on one short connection."""
+    facts = []
+    with warehouse.reading(fs.OPTION_PRINTS, ms.OPTION_CHAIN) as con:
+        for day in days:
+            prints = con.execute(_select(fs.OPTION_PRINTS, "trade_date = ?") + " ORDER BY option_symbol, seq",
+                                 [day]).df()
+            if prints.empty:
+                break
+            names = sorted(prints["underlying"].unique())
+            facts.append((day, prints, names, read_chain_before(con, day, names, cfg)))
+    if not facts:
+        return []
+    with warehouse.connect() as con:
+        return [(day, prints, read_daily_before(con, day, names, cfg), chain, read_gamma_levels(con, day, names),
+                 read_l2_features(con, day, names)) for day, prints, names, chain in facts]
 
 
 def _write_scored(warehouse: WarehouseResource, scored: list[tuple[dt.date, FlowResult]]) -> None:
