@@ -77,11 +77,14 @@ def main() -> dict:
             results["embedded_single_run"] = run_flow_backfill("embedded", root / "single", days, base)
     for name, r in results.items():
         print(f"{name:22s} {r['status']:18s} wall {r['wall_s']:7.1f} s  busy {r['busy_s']:7.1f} s  "
+              f"CPU {r['cpu_s']:6.1f} s (runs {sum(run['cpu_s'] for run in r['runs']):5.1f} s)  "
               f"runs {len(r['runs'])}  peak overlapping {r['peak_overlapping_runs']}  rows {r['hashes']['all'][0]:,}")
+        for cmd, sec in r["cpu_by_process"][:6]:
+            print(f"    CPU {sec:5.1f} s  {cmd}")
         t0 = min(run["start"] for run in r["runs"])
         for run in r["runs"]:
             print(f"    {run['range']:24s} {run['status']:8s} +{run['start'] - t0:5.1f} s  "
-                  f"{run['end'] - run['start']:6.1f} s  "
+                  f"{run['end'] - run['start']:6.1f} s  CPU {run['cpu_s']:5.1f} s  "
                   f"{', '.join(run['assets'])}")
             m = run["marks"]
             if "RUN_ENQUEUED" in m and "RUN_START" in m:
@@ -108,6 +111,8 @@ def main() -> dict:
         "scale_busy_s": results["scale"]["busy_s"],
         "busy_speedup": (round(results["embedded_serialized"]["busy_s"] / results["scale"]["busy_s"], 3)
                          if results["scale"]["busy_s"] else None),
+        # CPU seconds of each path's daemon process group (daemon, code server, warm worker, runs)
+        "cpu_s": {k: r["cpu_s"] for k, r in results.items()},
         "scale_peak_overlapping_runs": results["scale"]["peak_overlapping_runs"],
         "embedded_serialized_peak_overlapping_runs": results["embedded_serialized"]["peak_overlapping_runs"],
         "runs": {k: len(r["runs"]) for k, r in results.items()},
