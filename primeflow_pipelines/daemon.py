@@ -31,6 +31,8 @@ from pathlib import Path
 
 import psutil
 
+from primeflow_pipelines.pg_pool import pool_instance_connections
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: seconds between the backfill daemon's iterations (unset: Dagster's fixed 30 s)
@@ -92,6 +94,7 @@ def main() -> None:
         sys.exit(f"error: {exc}")
     if seconds is not None:
         apply_backfill_interval(seconds)
+    pool_instance_connections()
     dagster_daemon_main()
 
 
