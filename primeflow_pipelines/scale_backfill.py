@@ -108,7 +108,7 @@ def run_timeline(instance: dg.DagsterInstance, run_id: str) -> dict:
         ev = rec.dagster_event
         if ev is None:
             continue
-        kind = ev.event_type_value
+        kind = ev.event_type.name  # RUN_START etc. (their stored values say PIPELINE_...)
         if kind in ("RUN_ENQUEUED", "RUN_DEQUEUED", "RUN_STARTING", "RUN_START", "RUN_SUCCESS", "RUN_FAILURE"):
             run_marks.setdefault(kind, rec.timestamp)
         if ev.step_key is None:
