@@ -65,9 +65,9 @@ def test_a_turn_held_too_long_is_a_clear_error(tmp_path):
     db = tmp_path / "w.duckdb"
     proc = _hold_in_other_process(db, 5)
     try:
-        with pytest.raises(WarehouseLockedError, match=r"another PrimeFlow process .*w\.duckdb\.writer\.lock"):
-            with writer_turn(db, timeout_s=0.3):
-                pass
+        with (pytest.raises(WarehouseLockedError, match=r"another PrimeFlow process .*w\.duckdb\.writer\.lock"),
+              writer_turn(db, timeout_s=0.3)):
+            pass
     finally:
         proc.kill()
         proc.wait()
