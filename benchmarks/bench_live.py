@@ -55,12 +55,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import warnings
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +67,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from machine_info import machine_info  # noqa: E402 - benchmarks/ is on sys.path
+
+# the webhook: answers in one write with Nagle off (a server writing its headers and body apart
+# adds ~40 ms of delayed ACK to every request) and records each POST's receipt time and body
+from primeflow_lib.live.stream.receiver import WebhookReceiver  # noqa: E402
 
 SENSOR_NAME = "flow_inbox_sensor"
 WEBHOOK_ENV = "PF_BENCH_WEBHOOK"
@@ -84,73 +86,6 @@ TERMINAL = ("SUCCESS", "FAILURE", "CANCELED")
 
 class BenchError(RuntimeError):
     """A setup step failed or took too long; the message says which and where the logs are."""
-
-
-# --------------------------------------------------------------------------------------------
-# the webhook receiver
-
-
-@dataclass
-class Received:
-    mono: float
-    wall: float
-    body: dict[str, Any]
-
-
-class WebhookReceiver:
-    """A JSON webhook endpoint on 127.0.0.1 (``http.server`` in a thread) that records the
-    receive time and body of every POST and answers 200."""
-
-    def __init__(self) -> None:
-        self.posts: list[Received] = []
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                mono, wall = time.monotonic(), time.time()
-                n = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(n) if n else b""
-                try:
-                    body = json.loads(raw or b"{}")
-                except ValueError:
-                    body = {"_undecodable": raw[:200].decode("utf-8", "replace")}
-                with receiver.lock:
-                    receiver.posts.append(
-                        Received(mono, wall, body if isinstance(body, dict) else {})
-                    )
-                out = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, name="webhook", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-
-    def start(self) -> WebhookReceiver:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-    def snapshot(self) -> list[Received]:
-        with self.lock:
-            return list(self.posts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -584,8 +519,8 @@ class Tracker:
                 self.unattributed += 1
                 continue
             batch.alerts += 1
-            if batch.first_alert_mono is None or rec.mono < batch.first_alert_mono:
-                batch.first_alert_mono = rec.mono
+            if batch.first_alert_mono is None or rec.received_mono < batch.first_alert_mono:
+                batch.first_alert_mono = rec.received_mono
         self.seen = len(posts)
         self._poll_runs()
 

@@ -166,8 +166,10 @@ def read_stream_dbs(root: Path) -> tuple[Any, Any]:
     sigs, outs = [], []
     for db in sorted(root.glob("stream-*.duckdb")):
         with duckdb.connect(str(db), read_only=True) as con:
-            sigs.append(con.execute("SELECT signal_id, print_ids, emitted_at FROM stream.signals").df())
-            outs.append(con.execute("SELECT alert_key, signal_id, status FROM live.alert_outbox WHERE kind <> 'HEARTBEAT'").df())
+            sigs.append(con.execute("SELECT signal_id, print_ids, epoch_ns(emitted_at) AS emitted_ns "
+                                    "FROM stream.signals").df())
+            outs.append(con.execute("SELECT alert_key, signal_id, status, epoch_ns(sent_at) AS sent_ns "
+                                    "FROM live.alert_outbox WHERE kind <> 'HEARTBEAT'").df())
     return pd.concat(sigs, ignore_index=True), pd.concat(outs, ignore_index=True)
 
 
@@ -232,8 +234,12 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
         first.setdefault(k, p.received_ns)
     sent_ns = dict(zip(sent_ids, server.srv.state.sent_ns.tolist(), strict=True))
     key_of = dict(zip(outbox["signal_id"], outbox["alert_key"], strict=True))
+    relay_sent = dict(zip(outbox["signal_id"], outbox["sent_ns"], strict=True))
     lat, missing_prints = [], 0
-    for sid, pids in zip(signals["signal_id"], signals["print_ids"], strict=True):
+    # where an alert's time goes: print sent -> signal committed (receive, step, commit) ->
+    # relay's send done (claim, HTTP) -> receipt recorded by the webhook
+    legs: dict[str, list[float]] = {"to_committed": [], "committed_to_sent": [], "sent_to_received": []}
+    for sid, pids, emitted in zip(signals["signal_id"], signals["print_ids"], signals["emitted_ns"], strict=True):
         k = key_of.get(sid)
         if k not in first:
             continue
@@ -242,6 +248,11 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
             missing_prints += 1
             continue
         lat.append((first[k] - max(ts)) / 1e6)
+        sent = relay_sent.get(sid)
+        if emitted is not None and sent is not None and not (np.isnan(emitted) or np.isnan(sent)):
+            legs["to_committed"].append((emitted - max(ts)) / 1e6)
+            legs["committed_to_sent"].append((sent - emitted) / 1e6)
+            legs["sent_to_received"].append((first[k] - sent) / 1e6)
     lat = np.asarray(lat)
     stream_keys = set(outbox["alert_key"])
     lost = len(stream_keys - set(first))
@@ -256,7 +267,9 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
     window = float(cfg.get("flow", {}).get("sweep_window_ms", 500.0))
     out = {
         "scenario": name, "alerts": int(len(lat)), "p50_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90),
-        "p99_ms": percentile(lat, 99), "max_ms": percentile(lat, 100), "lost": lost, "duplicated": int(dup),
+        "p99_ms": percentile(lat, 99), "max_ms": percentile(lat, 100),
+        "legs_p50_ms": {k: percentile(np.asarray(v), 50) for k, v in legs.items()},
+        "legs_p99_ms": {k: percentile(np.asarray(v), 99) for k, v in legs.items()}, "lost": lost, "duplicated": int(dup),
         "signals_committed": int(len(signals)), "filled_in_by_sensor_path": filled,
         "alerts_without_send_time": missing_prints, "prints_sent": prints_sent, "prints_received": received,
         "prints_lost": prints_sent - received, "gaps": gaps,

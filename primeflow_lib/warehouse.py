@@ -159,6 +159,25 @@ def connect_for(tables: Sequence[Table | str], path: str | os.PathLike | None = 
     yield con
 
 
+@contextlib.contextmanager
+def scratch(frames: Mapping[str, pd.DataFrame]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection with ``frames`` registered under their names, for SQL over
+    in-memory rows (no file). One connection per thread, kept open: opening one costs about
+    25 ms, which a streaming step cannot pay on every commit. The names are unregistered when
+    the block ends, so nothing from one use is seen by the next."""
+    con = lake.memory_connection()  # the thread's one in-memory connection (lake work uses it too)
+    names = []
+    try:
+        for name, df in frames.items():
+            con.register(name, df)
+            names.append(name)
+        yield con
+    finally:
+        for name in names:
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(name)
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection, tables: Sequence[Table] | None = None) -> None:
     """Create the schemas and declared tables that do not exist yet, and check the existing ones
     still match their declarations (:class:`SchemaMismatchError` names the table and columns)."""

@@ -29,10 +29,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from primeflow_lib.flow.side import AGGRESSIVE_SIDES
+from primeflow_lib.warehouse import scratch
 
 #: context columns carried onto each order / signal row (flow.flow_context names)
 CONTEXT_FIELDS: dict[str, str] = {
@@ -249,26 +249,22 @@ def enrich_frames(
     """``(orders, signals)`` enriched from in-memory rows (a batch of the near-live path or a
     streaming print), by the same SQL as the tape. ``earnings`` holds ``market.earnings`` rows
     (None: every ``days_to_earnings`` is unknown)."""
-    con = duckdb.connect()
-    try:
-        has_earn = earnings is not None and len(earnings) > 0
-        if has_earn:
-            con.register("_pf_earnings", earnings)
+    has_earn = earnings is not None and len(earnings) > 0
+    has_events = events is not None and len(events) > 0
+    has_ctx = has_events and context is not None and len(context) > 0
+    has_sigs = signals is not None and len(signals) > 0
+    frames = {name: df for name, df, there in (("_pf_earnings", earnings, has_earn), ("_pf_events", events, has_events),
+                                               ("_pf_context", context, has_ctx), ("_pf_signals", signals, has_sigs))
+              if there}
+    with scratch(frames) as con:
         orders = pd.DataFrame()
-        if events is not None and len(events):
-            con.register("_pf_events", events)
-            has_ctx = context is not None and len(context) > 0
-            if has_ctx:
-                con.register("_pf_context", context)
+        if has_events:
             orders = con.execute(*orders_sql(
                 "_pf_events", settings, context="_pf_context" if has_ctx else None,
                 earnings="_pf_earnings" if has_earn else None,
                 has_structure="structure" in events.columns)).df()
         sigs = pd.DataFrame()
-        if signals is not None and len(signals):
-            con.register("_pf_signals", signals)
+        if has_sigs:
             sigs = con.execute(*signals_sql("_pf_signals", settings,
                                             earnings="_pf_earnings" if has_earn else None)).df()
         return orders, sigs
-    finally:
-        con.close()

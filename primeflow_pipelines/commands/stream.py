@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 
 import click
 
@@ -213,11 +214,19 @@ def stream_serve(day, origin, tickers, rate, port, key) -> None:
         prints = R.replay_prints(cfg, session, origin=origin, tickers=_tickers(tickers))
 
         async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
             async with MassiveReplayServer(prints, ServePlan(rate=rate, key=key), port=port) as srv:
                 click.echo(f"serving {len(prints):,} prints of {session} on {srv.url} at {rate:g}/s (key {key!r}); Ctrl-C stops")
-                await srv.state.done.wait()
-                click.echo("all prints sent; still serving (Ctrl-C stops)")
-                await asyncio.Event().wait()
+                done = asyncio.ensure_future(srv.state.done.wait())
+                stopped = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({done, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                if not stop.is_set():
+                    click.echo("all prints sent; still serving (Ctrl-C stops)")
+                    await stopped
+                done.cancel()
+            click.echo("stopped")
 
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(main())
+        asyncio.run(main())

@@ -13,10 +13,8 @@ import datetime as dt
 import json
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import pytest
 import yaml
 
 from primeflow_lib.live.inbox import list_batches, write_batch
+from primeflow_lib.live.stream.receiver import WebhookReceiver
 from primeflow_pipelines.daemon import Daemon
 from primeflow_pipelines.defs.live.sensor import flow_inbox_sensor
 
@@ -108,52 +107,15 @@ def test_sensor_ignores_temp_files_and_subfolders():
 # slow: the real daemon
 
 
-class WebhookReceiver:
-    """Records every JSON POST (receive time, body) and answers 200."""
-
-    def __init__(self) -> None:
-        self.posts: list[tuple[float, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-        rec = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                try:
-                    body = json.loads(raw or b"{}")
-                except ValueError:
-                    body = {}
-                with rec.lock:
-                    rec.posts.append((time.monotonic(), body if isinstance(body, dict) else {}))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def signal_posts(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [b for _, b in self.posts if b.get("signal_id")]
-
-
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
-    r = WebhookReceiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
-    r.thread.join(timeout=5)
+    with WebhookReceiver() as r:
+        yield r
+
+
+def signal_posts(r: WebhookReceiver) -> list[dict[str, Any]]:
+    """The bodies of the alerts received (heartbeats aside)."""
+    return [p.body for p in r.snapshot() if p.body.get("signal_id")]
 
 
 def _wait_for(what: str, check: Callable[[], Any], deadline: float, daemon: Daemon) -> Any:
@@ -317,7 +279,7 @@ def test_batch_to_alert_through_the_daemon(tmp_path, monkeypatch, receiver):
         t_written = time.monotonic()
 
         # the sensor picks the file up once the daemon is up; the run scores it and POSTs
-        posts = _wait_for("alert at the webhook", receiver.signal_posts, deadline, daemon)
+        posts = _wait_for("alert at the webhook", lambda: signal_posts(receiver), deadline, daemon)
         latency = time.monotonic() - t_written
         assert all(set(p["signal"]["print_ids"]) <= print_ids for p in posts)
         assert {p["kind"] for p in posts} <= {"SCALP", "DAY_TRADE", "SWING"}
@@ -356,7 +318,7 @@ def test_batch_to_alert_through_the_daemon(tmp_path, monkeypatch, receiver):
         assert len(sensor_runs()) == 1
         # every alert of the batch arrived (at least once: the relay may repeat one after a
         # timeout, never lose one)
-        keys = [p["alert_key"] for p in receiver.signal_posts()]
+        keys = [p["alert_key"] for p in signal_posts(receiver)]
         assert len(set(keys)) == expected <= len(keys)
         print(
             f"batch -> first alert {latency:.1f} s; {len(ticks)} ticks; "

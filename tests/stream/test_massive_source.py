@@ -78,3 +78,87 @@ def test_massive_stream_rides_out_disconnects_and_bad_input(tmp_path):
     assert rep.prints == len(tape) + 1
     assert svc.scorer.counts["duplicates"] == 0
     assert signals > 10
+
+
+
+@pytest.mark.slow
+def test_stream_serve_stops_on_ctrl_c_after_its_last_print(tmp_path):
+    """``primeflow stream serve`` with a client still connected after the last print: SIGINT
+    (Ctrl-C) stops it within seconds, also when it was started the way ``make stream`` starts it
+    (a background job of a non-interactive shell, which inherits SIGINT ignored: it used to keep
+    serving)."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import websockets
+
+    with socket.socket() as s_:
+        s_.bind(("127.0.0.1", 0))
+        port = s_.getsockname()[1]
+    exe = Path(sys.executable).with_name("primeflow")
+    env = {**os.environ, "PRIMEFLOW_DUCKDB": str(tmp_path / "w.duckdb"),
+           "PRIMEFLOW_READ_DUCKDB": str(tmp_path / "r.duckdb")}
+    proc = subprocess.Popen([str(exe), "stream", "serve", "--date", "2025-06-12", "--tickers", "SPY",
+                             "--rate", "100000", "--port", str(port), "--key", "k"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert "serving" in proc.stdout.readline()
+
+        async def client() -> None:
+            ws = await websockets.connect(f"ws://127.0.0.1:{port}", max_size=2**24)
+            await ws.recv()
+            await ws.send(json.dumps({"action": "auth", "params": "k"}))
+            await ws.recv()
+            await ws.send(json.dumps({"action": "subscribe", "params": "T.*"}))
+            while True:  # until the server goes quiet: every print was sent
+                try:
+                    await asyncio.wait_for(ws.recv(), 2.0)
+                except TimeoutError:
+                    break
+            assert "all prints sent" in proc.stdout.readline()
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            while proc.poll() is None and time.monotonic() - t0 < 15:
+                await asyncio.sleep(0.1)  # the client keeps its connection open meanwhile
+
+        asyncio.run(client())
+        assert proc.poll() == 0, "stream serve still running 15 s after Ctrl-C"
+        assert "stopped" in proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_the_replay_server_stops_while_a_client_holds_its_connection_idle():
+    """``primeflow stream serve`` stopped with Ctrl-C after its last print: a connected client
+    that neither reads nor closes cannot keep it running (the closing handshake is bounded)."""
+    import time
+
+    import websockets
+
+    prints = session().prints.iloc[:50]
+
+    async def main() -> float:
+        async with MassiveReplayServer(prints, ServePlan(rate=10_000, key="k")) as srv:
+            ws = await websockets.connect(srv.url)
+            await ws.recv()
+            await ws.send(json.dumps({"action": "auth", "params": "k"}))
+            await ws.recv()
+            await ws.send(json.dumps({"action": "subscribe", "params": "T.*"}))
+            await ws.recv()
+            await asyncio.wait_for(srv.state.done.wait(), 30)
+            t0 = time.monotonic()
+            # the client stays connected and stops reading: the server must still stop
+            await srv.close(timeout_s=0.5)
+            took = time.monotonic() - t0
+            ws.transport.abort()
+            return took
+
+    assert asyncio.run(main()) < 5.0

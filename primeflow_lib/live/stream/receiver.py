@@ -26,6 +26,7 @@ class Post:
     received_ns: int
     path: str
     body: dict[str, Any]
+    received_mono: float = 0.0  # time.monotonic() at receipt (for intervals within one process)
 
 
 class WebhookReceiver:
@@ -44,7 +45,7 @@ class WebhookReceiver:
                 self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                at = time.time_ns()
+                at, mono = time.time_ns(), time.monotonic()
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n) if n else b""
                 try:
@@ -52,7 +53,7 @@ class WebhookReceiver:
                 except ValueError:
                     body = {"_undecodable": raw[:200].decode("utf-8", "replace")}
                 with receiver.lock:
-                    receiver.posts.append(Post(at, self.path, body if isinstance(body, dict) else {"_body": body}))
+                    receiver.posts.append(Post(at, self.path, body if isinstance(body, dict) else {"_body": body}, mono))
                 payload = b'{"ok":true}'
                 self.wfile.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -68,13 +69,21 @@ class WebhookReceiver:
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self._thread = threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True)
 
-    def __enter__(self) -> WebhookReceiver:
+    def start(self) -> WebhookReceiver:
+        """Serve (in a thread) until :meth:`stop`."""
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> WebhookReceiver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def snapshot(self) -> list[Post]:
         with self.lock:

@@ -774,21 +774,20 @@ class StreamScorer:
         ends = t[bstart][done] + self.struct_ns + 1
         np.maximum.at(self.sfront, uk[done], ends)
 
-    def _ghosts(self, cs: np.ndarray) -> _Tape:
-        """Two prints per contract with committed history that put the tick rule where the last
-        committed print left it (price, direction) and force the next print to start an order
-        (they are marked late; their events are discarded)."""
-        cc = self.contracts
+    def _ghosts(self, cs: np.ndarray, last_t: np.ndarray, last_price: np.ndarray, last_dir: np.ndarray) -> _Tape:
+        """Two prints per contract key ``cs`` that put the tick rule where a committed print
+        left it (``last_t``, ``last_price``, ``last_dir``) and force the next print to start an
+        order (they are marked late; their events are discarded)."""
         n = len(cs)
-        p = cc.last_price[cs]
-        d = cc.last_dir[cs].astype(np.float64)
+        p = np.asarray(last_price, np.float64)
+        d = np.asarray(last_dir).astype(np.float64)
         price = np.empty(2 * n)
         price[0::2] = p * (1.0 - 0.5 * d)
         price[1::2] = p
         z = np.zeros(2 * n)
         return _Tape({
             "rx": np.full(2 * n, -1, np.int64), "c": np.repeat(cs, 2), "u": np.zeros(2 * n, np.int64),
-            "t": np.repeat(cc.last_t[cs], 2), "wall": np.zeros(2 * n, np.int64), "price": price,
+            "t": np.repeat(np.asarray(last_t, np.int64), 2), "wall": np.zeros(2 * n, np.int64), "price": price,
             "size": np.ones(2 * n, np.int64), "exch": np.zeros(2 * n, np.int64),
             "flags": np.zeros(2 * n, np.uint16), "bid": z + np.nan, "ask": z + np.nan,
             "code0": np.full(2 * n, -1, np.int8), "conf": np.zeros(2 * n, np.int8),
@@ -798,13 +797,20 @@ class StreamScorer:
             "pid": np.full(2 * n, None, object),
         })
 
-    def _order_pass(self, tp: _Tape) -> tuple[_Tape, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _order_pass(self, tp: _Tape, before: tuple[np.ndarray, ...] | None = None,
+                    ) -> tuple[_Tape, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Rules 8-9 on ``tp`` (time order per contract) after the ghosts of its contracts:
         returns (tape with ghosts, is-ghost mask, side codes, start flags, pclass, tick-rule
-        direction after each print)."""
-        cs = np.unique(tp.c)
-        cs = cs[self.contracts.last_t[cs] != INT64_MIN]
-        g = self._ghosts(cs)
+        direction after each print). ``before``: ``(keys, t, price, dir)`` of the committed print
+        each contract key of ``tp.c`` continues from (default: the contracts' last committed
+        print)."""
+        if before is None:
+            cc = self.contracts
+            cs = np.unique(tp.c)
+            cs = cs[cc.last_t[cs] != INT64_MIN]
+            before = (cs, cc.last_t[cs], cc.last_price[cs], cc.last_dir[cs])
+        cs = before[0]
+        g = self._ghosts(*before)
         full = _Tape({k: np.concatenate([g.cols[k], tp.cols[k]]) for k in tp.cols})
         is_ghost = np.r_[np.ones(len(g), np.bool_), np.zeros(len(tp), np.bool_)]
         rank = np.r_[np.tile([0, 1], len(cs)), np.full(len(tp), 2)]
@@ -911,25 +917,46 @@ class StreamScorer:
             return None
         self.isolated = _Tape()
         hs = self.hist
-        evs = []
-        for i in range(len(iso)):
-            one = iso.take(np.asarray([i]))
-            c, t, rx = int(one.c[0]), int(one.t[0]), int(one.rx[0])
-            mine = np.flatnonzero((hs.c == c) & (self.hist_event != ""))
-            after = mine[(hs.t[mine] > t) | ((hs.t[mine] == t) & (hs.rx[mine] > rx))]
+        live = self.hist_event != ""
+        n = len(iso)
+        # the committed print before each late print (one scan of the history per print)
+        bt = np.full(n, INT64_MIN, np.int64)
+        bp = np.zeros(n, np.float64)
+        bd = np.zeros(n, np.int8)
+        for i in range(n):
+            c, t, rx = int(iso.c[i]), int(iso.t[i]), int(iso.rx[i])
+            mine = np.flatnonzero((hs.c == c) & live)
+            if not len(mine):
+                continue
+            ht, hrx = hs.t[mine], hs.rx[mine]
+            earlier = (ht < t) | ((ht == t) & (hrx < rx))
+            after = mine[~earlier]
             if len(after):
                 a = after[np.lexsort((hs.rx[after], hs.t[after]))[0]]
                 if not self.hist_start[a]:
-                    self._diverge(one, 0, "late_print_splits_committed_order",
+                    self._diverge(iso, i, "late_print_splits_committed_order",
                                   "a late print inside a committed order: the daily batch splits that order "
                                   "at it", event_ids=[str(self.hist_event[a])])
                 elif self.hist_tick[a]:
-                    self._diverge(one, 0, "late_print_changes_committed_side",
+                    self._diverge(iso, i, "late_print_changes_committed_side",
                                   "the next committed print took its side from the tick rule against an "
                                   "earlier price; the daily batch compares it with this print",
                                   event_ids=[str(self.hist_event[a])])
-            evs.append(self._regrouped(one, pools=True))
-        return pd.concat(evs, ignore_index=True)
+            before = mine[earlier]
+            if len(before):
+                b = before[np.lexsort((hs.rx[before], hs.t[before]))[-1]]
+                bt[i], bp[i], bd[i] = hs.t[b], hs.price[b], self.hist_dir[b]
+        # all of them in one pass: each late print under a key of its own (its contract's
+        # committed print before it is its own ghost state), then its contract back
+        real_c = iso.c.copy()
+        keyed = _Tape(dict(iso.cols))
+        keyed.cols["c"] = np.arange(n, dtype=np.int64)
+        has = np.flatnonzero(bt != INT64_MIN)
+        full, is_ghost, code, start, pclass, _dirs = self._order_pass(keyed, (has, bt[has], bp[has], bd[has]))
+        k = np.flatnonzero(~is_ghost)
+        r = full.take(k)
+        r.cols["c"] = real_c[r.c]
+        return self._events(r, np.flatnonzero(start[k]), code[k], r.conf, pclass[k], r.sgroup)
 
     def _events(self, ct: _Tape, starts: np.ndarray, code: np.ndarray, conf: np.ndarray,
                 pclass: np.ndarray, sgroup: np.ndarray, *, pools: bool = True) -> pd.DataFrame:

@@ -226,7 +226,9 @@ class StreamService:
                 log.error("stream writer: %s", self._writer_error)
 
     def _commit(self, step: StepResult) -> None:
-        n = self.store.commit(step, self.cfg, day=self.day)
+        self.store.commit(step, self.cfg, day=self.day, on_alerts=self._enqueued)
+
+    def _enqueued(self, n: int) -> None:
         self.report.alerts_enqueued += n
         if n:
             self._wake.set()

@@ -23,7 +23,7 @@ import contextlib
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,14 +123,17 @@ class StreamStore:
 
     # ------------------------------------------------------------------ writes
 
-    def commit(self, step: StepResult, cfg: dict[str, Any], *, day: dt.date, now: dt.datetime | None = None) -> int:
-        """Store one scoring step in one transaction; returns the alerts enqueued."""
+    def commit(self, step: StepResult, cfg: dict[str, Any], *, day: dt.date, now: dt.datetime | None = None,
+               on_alerts: Callable[[int], None] | None = None) -> int:
+        """Store one scoring step; returns the alerts enqueued. Two transactions: the signals
+        and their outbox rows first (then ``on_alerts(n)``: the relay may send them while the
+        rest is written), then the step's quarantine rows and divergences. A kill between the
+        two loses nothing: recovery scores the journal again and rewrites both (each write is
+        idempotent)."""
         now = now or utcnow()
-        if not (len(step.signals) or len(step.quarantine) or step.divergences):
-            return 0
-        with self.cursor() as cur, db.transaction(cur):
-            n = 0
-            if len(step.signals):
+        n = 0
+        if len(step.signals):
+            with self.cursor() as cur, db.transaction(cur):
                 sig = db.conform(ss.STREAM_SIGNALS, step.signals[SIGNALS.column_names].assign(
                     stream_id=self.stream_id, emitted_at=now))
                 cur.register("_pf_s", sig)
@@ -140,6 +143,11 @@ class StreamStore:
                 finally:
                     cur.unregister("_pf_s")
                 n = enqueue_alerts(cur, step.signals, cfg, now=now)
+            if on_alerts is not None:
+                on_alerts(n)
+        if not (len(step.quarantine) or step.divergences):
+            return n
+        with self.cursor() as cur, db.transaction(cur):
             if len(step.quarantine):
                 q = step.quarantine.drop_duplicates(["target_table", "source", "row_number", "reason"])
                 keys = q[["source", "row_number", "reason"]]

@@ -110,8 +110,18 @@ class MassiveReplayServer:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self, timeout_s: float = 2.0) -> None:
+        """Stop serving: close every connection (the closing handshake waits at most
+        ``timeout_s`` for a client that does not answer, then the connection is dropped)."""
         self._server.close()
-        await self._server.wait_closed()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._server.wait_closed()), timeout_s)
+        except TimeoutError:
+            for ws in list(self._server.connections):
+                ws.transport.abort()
+            await self._server.wait_closed()
 
     async def _handler(self, ws: Any) -> None:
         self.state.connections += 1

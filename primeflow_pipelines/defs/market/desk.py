@@ -2,7 +2,10 @@
 structure and exposure beyond gamma (libraries: :mod:`primeflow_lib.vendors.earnings`,
 :mod:`primeflow_lib.flow.volatility`, :mod:`primeflow_lib.flow.exposure`)."""
 
+import datetime as dt
+
 import dagster as dg
+import pandas as pd
 
 from primeflow_lib import warehouse as db
 from primeflow_lib.flow.exposure import compute_exposure
@@ -71,6 +74,17 @@ def earnings(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                                            metadata={"failing": int(dup)})])
 
 
+def _day_chain(warehouse: WarehouseResource, day: dt.date) -> pd.DataFrame:
+    """The stored chain snapshot of ``day``; a run failure naming the partition to materialize
+    first when there is none."""
+    with warehouse.connect() as con:
+        chain = con.execute("SELECT * FROM market.option_chain WHERE trade_date = ?", [day]).df()
+    if chain.empty:
+        raise dg.Failure(description=f"market.option_chain has no rows for {day}: materialize "
+                         "market/option_chain for that partition first")
+    return chain
+
+
 @dg.asset(key=IV_TERM_KEY, deps=[CHAIN_KEY], description=desk.IV_TERM.doc,
           check_specs=[dg.AssetCheckSpec(n, asset=IV_TERM_KEY, blocking=True, description=d) for n, d in (
               ("non_empty", "every session of the partition has rows"),
@@ -86,11 +100,7 @@ def iv_term_structure(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     totals = {"expiries": 0, "expired": 0, "not_bracketing": 0, "rows_without_iv": 0}
     last = None
     for day in days:
-        with warehouse.connect() as con:
-            chain = con.execute("SELECT * FROM market.option_chain WHERE trade_date = ?", [day]).df()
-        if chain.empty:
-            raise dg.Failure(description=f"market.option_chain has no rows for {day}: materialize "
-                             "market/option_chain for that partition first")
+        chain = _day_chain(warehouse, day)
         term, counts = iv_term(chain, rate=float(cfg["gex"]["risk_free_rate"]))
         with warehouse.connect() as con:
             db.replace_partition(con, desk.IV_TERM, term, day)
@@ -123,11 +133,7 @@ def greek_exposure(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     days = sessions_of(context)
     totals = {"contracts_used": 0, "contracts_expired": 0, "contracts_unusable": 0}
     for day in days:
-        with warehouse.connect() as con:
-            chain = con.execute("SELECT * FROM market.option_chain WHERE trade_date = ?", [day]).df()
-        if chain.empty:
-            raise dg.Failure(description=f"market.option_chain has no rows for {day}: materialize "
-                             "market/option_chain for that partition first")
+        chain = _day_chain(warehouse, day)
         try:
             rows, counts = compute_exposure(chain, convention=cfg["convention"], rate=float(cfg["risk_free_rate"]))
         except GexInputError as exc:
