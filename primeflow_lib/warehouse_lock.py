@@ -33,16 +33,16 @@ POLL_S = 0.003
 
 _HELD: dict[str, list[int]] = {}  # lock file -> [fd, connections of this process holding it]
 _GUARD = threading.Lock()
+_PID = os.getpid()
 
 
 def _forget_after_fork() -> None:
-    # a forked child does not hold its parent's turn: its own connections ask for the lock
-    global _GUARD
-    _HELD.clear()
-    _GUARD = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
+    """A forked child does not hold its parent's turn: its own connections ask for the lock.
+    (Checked on use rather than in an at-fork hook, which would also run in subprocess
+    children before exec, where it must not allocate.)"""
+    global _GUARD, _HELD, _PID
+    if os.getpid() != _PID:
+        _HELD, _GUARD, _PID = {}, threading.Lock(), os.getpid()
 
 
 def lock_path(db_path: str | os.PathLike) -> Path:
@@ -58,6 +58,7 @@ def writer_turn(db_path: str | os.PathLike, timeout_s: float) -> Iterator[None]:
     Raises:
         WarehouseLockedError: another process kept its turn for more than ``timeout_s``.
     """
+    _forget_after_fork()
     key = str(lock_path(db_path).resolve())
     deadline = time.monotonic() + timeout_s
     fd = -1

@@ -15,7 +15,7 @@ profile) are not touched.
 
 Called by the daemon entry point (:mod:`primeflow_pipelines.daemon`) and the warm run worker
 (:mod:`primeflow_pipelines.launcher_worker`), before they create any engine. A forked process
-drops the pooled connections it inherited (SQLAlchemy's rule for ``fork``) and opens its own.
+drops the pooled connections it inherited (SQLAlchemy's recipe for ``fork``) and opens its own.
 ``PRIMEFLOW_PG_POOL=0`` turns it off.
 """
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-import weakref
 from typing import Any
 
 #: the modules of dagster-postgres that create engines with ``NullPool``
@@ -34,13 +33,23 @@ POOL_ENV = "PRIMEFLOW_PG_POOL"
 #: connections kept open per engine, and how many more may be opened at busy moments
 POOL_SIZE, MAX_OVERFLOW, RECYCLE_S = 2, 10, 3600
 
-_ENGINES: weakref.WeakSet = weakref.WeakSet()
 _APPLIED = False
 
 
-def _after_fork_in_child() -> None:
-    for engine in list(_ENGINES):
-        engine.dispose(close=False)  # the parent's sockets stay the parent's
+def _per_process(engine: Any) -> None:
+    """SQLAlchemy's recipe for pools and ``fork``: a pooled connection opened by another process
+    (the parent) is dropped, not used or closed, when this process checks it out."""
+    from sqlalchemy import event, exc
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, record) -> None:
+        record.info["pid"] = os.getpid()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, proxy) -> None:
+        if record.info.get("pid") != os.getpid():
+            record.dbapi_connection = proxy.dbapi_connection = None
+            raise exc.DisconnectionError("connection opened by another process")
 
 
 def pool_instance_connections() -> bool:
@@ -70,10 +79,10 @@ def pool_instance_connections() -> bool:
                 kw.update(pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW, pool_recycle=RECYCLE_S,
                           pool_pre_ping=True)
             engine = _original(postgres_url, token_provider, **kw)
-            _ENGINES.add(engine)
+            if kw.get("pool_pre_ping"):
+                _per_process(engine)
             return engine
 
         mod.create_pg_engine = create_pg_engine
-    os.register_at_fork(after_in_child=_after_fork_in_child)
     _APPLIED = True
     return True

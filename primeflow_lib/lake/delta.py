@@ -93,21 +93,16 @@ _LOCK = threading.Lock()
 _MEM = threading.local()
 
 
-def _forget_after_fork() -> None:
-    global _MEM
-    _MEM = threading.local()  # a DuckDB connection must not be used across fork
-
-
-os.register_at_fork(after_in_child=_forget_after_fork)
-
-
 def memory_connection() -> duckdb.DuckDBPyConnection:
     """This thread's in-memory DuckDB connection for lake work (casting frames, reading lake
     tables by name), opened once: opening one costs ~25 ms. Callers register what they need
     and must not close it."""
     con = getattr(_MEM, "con", None)
-    if con is None:
+    # a DuckDB connection is not used across fork (the child opens its own; no at-fork hook:
+    # those also run in subprocess children before exec, where they must not allocate)
+    if con is None or getattr(_MEM, "pid", None) != os.getpid():
         con = _MEM.con = duckdb.connect()
+        _MEM.pid = os.getpid()
     return con
 
 
