@@ -15,7 +15,9 @@ must all be equal. Target on the 2-core machine: ``speedup = embedded_serialized
 The last line printed is one JSON object.
 
 Usage: ``.venv/bin/python benchmarks/bench_scale.py [--sessions 8] [--sessions-per-run 4]
-[--universe 20] [--lake local|s3] [--skip-single-run]``. Needs the scale extra (``make install-scale``).
+[--universe 20] [--lake local|s3] [--backfill-interval 2] [--skip-single-run]``. Every path's daemon
+runs its backfill iterations every ``--backfill-interval`` seconds (``PRIMEFLOW_BACKFILL_INTERVAL_S``,
+see ``primeflow_pipelines/daemon.py``); a split backfill launches its scoring runs on an iteration. Needs the scale extra (``make install-scale``).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def main() -> dict:
     ap.add_argument("--lake", choices=("local", "s3"), default="local",
                     help="the scale profile's lake: a local folder (one big box) or a local S3-compatible "
                          "server (moto, a Python process: every read and write is an HTTP request to it)")
+    ap.add_argument("--backfill-interval", type=float, default=2.0,
+                    help="seconds between the backfill daemon's iterations (PRIMEFLOW_BACKFILL_INTERVAL_S, the "
+                         "same for every path; 30 = Dagster's fixed default)")
     ap.add_argument("--skip-single-run", action="store_true")
     a = ap.parse_args()
     end = calendar.require_session(a.end)
@@ -58,7 +63,7 @@ def main() -> dict:
         cfg.write_text(yaml.safe_dump({"vendors": {"default": "synthetic"},
                                        "universe": {"size": a.universe, "lookback_sessions": 5}}))
         base = {"PRIMEFLOW_CONFIG": str(cfg), "PRIMEFLOW_VENDOR": "synthetic", "NO_PROXY": "127.0.0.1,localhost",
-                "no_proxy": "127.0.0.1,localhost"}
+                "no_proxy": "127.0.0.1,localhost", "PRIMEFLOW_BACKFILL_INTERVAL_S": str(a.backfill_interval)}
         split = {"PRIMEFLOW_BACKFILL_SESSIONS_PER_RUN": str(a.sessions_per_run)}
         results = {}
         results["embedded_serialized"] = run_flow_backfill("embedded", root / "embedded", days, {**base, **split})
@@ -72,18 +77,30 @@ def main() -> dict:
             results["embedded_single_run"] = run_flow_backfill("embedded", root / "single", days, base)
     for name, r in results.items():
         print(f"{name:22s} {r['status']:18s} wall {r['wall_s']:7.1f} s  busy {r['busy_s']:7.1f} s  "
+              f"CPU {r['cpu_s']:6.1f} s (runs {sum(run['cpu_s'] for run in r['runs']):5.1f} s)  "
               f"runs {len(r['runs'])}  peak overlapping {r['peak_overlapping_runs']}  rows {r['hashes']['all'][0]:,}")
+        for cmd, sec in r["cpu_by_process"][:6]:
+            print(f"    CPU {sec:5.1f} s  {cmd}")
         t0 = min(run["start"] for run in r["runs"])
         for run in r["runs"]:
             print(f"    {run['range']:24s} {run['status']:8s} +{run['start'] - t0:5.1f} s  "
-                  f"{run['end'] - run['start']:6.1f} s  "
+                  f"{run['end'] - run['start']:6.1f} s  CPU {run['cpu_s']:5.1f} s  "
                   f"{', '.join(run['assets'])}")
+            m = run["marks"]
+            if "RUN_ENQUEUED" in m and "RUN_START" in m:
+                print(f"        queued +{m['RUN_ENQUEUED'] - t0:5.1f} s, launched +{m.get('RUN_STARTING', 0) - t0:5.1f} s, "
+                      f"started +{m['RUN_START'] - t0:5.1f} s")
+            for st in run["steps"]:
+                if "start" in st and "end" in st:
+                    print(f"        {st['step']:32s} ready +{st['ready'] - t0:5.1f}  start +{st['start'] - t0:5.1f}  "
+                          f"{st['end'] - st['start']:5.1f} s")
     hashes = {name: r["hashes"]["all"][1] for name, r in results.items()}
     ser, sc = results["embedded_serialized"]["wall_s"], results["scale"]["wall_s"]
     out = {
         "benchmark": "scale_backfill",
         "sessions": len(days), "first_session": str(days[0]), "last_session": str(days[-1]),
         "universe": a.universe, "sessions_per_run": a.sessions_per_run, "lake": a.lake,
+        "backfill_interval_s": a.backfill_interval,
         "rows": results["scale"]["hashes"]["all"][0],
         "embedded_serialized_s": ser,
         "scale_s": sc,
@@ -94,6 +111,8 @@ def main() -> dict:
         "scale_busy_s": results["scale"]["busy_s"],
         "busy_speedup": (round(results["embedded_serialized"]["busy_s"] / results["scale"]["busy_s"], 3)
                          if results["scale"]["busy_s"] else None),
+        # CPU seconds of each path's daemon process group (daemon, code server, warm worker, runs)
+        "cpu_s": {k: r["cpu_s"] for k, r in results.items()},
         "scale_peak_overlapping_runs": results["scale"]["peak_overlapping_runs"],
         "embedded_serialized_peak_overlapping_runs": results["embedded_serialized"]["peak_overlapping_runs"],
         "runs": {k: len(r["runs"]) for k, r in results.items()},

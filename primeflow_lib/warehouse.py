@@ -16,7 +16,6 @@ import contextlib
 import datetime as dt
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +30,7 @@ from primeflow_lib.lake import delta as lake
 from primeflow_lib.lake.settings import lake_settings
 from primeflow_lib.schema import ALL_TABLES, SCHEMAS, Table, table
 from primeflow_lib.warehouse_errors import SchemaMismatchError, WarehouseError, WarehouseLockedError
+from primeflow_lib.warehouse_lock import writer_turn
 
 DEFAULT_PATH = "var/primeflow.duckdb"
 DEFAULT_READ_PATH = "var/primeflow_read.duckdb"
@@ -78,8 +78,10 @@ def connect(
     Args:
         path: the DuckDB file; default :func:`warehouse_path`.
         read_only: open read-only (the file must exist).
-        lock_timeout_s: how long to keep retrying (jittered exponential backoff) while another
-            process holds the lock, before raising :class:`WarehouseLockedError`.
+        lock_timeout_s: how long to wait while another process holds the file, before raising
+            :class:`WarehouseLockedError`: for another PrimeFlow process, its turn on the
+            advisory lock (:mod:`primeflow_lib.warehouse_lock`, asked for every few
+            milliseconds); for any other process, DuckDB's own lock (jittered exponential backoff).
 
     Keep the block short: never hold it across a vendor call or a long computation.
     """
@@ -89,6 +91,15 @@ def connect(
         raise WarehouseError(f"warehouse file {p} does not exist (run `make demo` or materialize assets first)")
     if not read_only:
         p.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as turn:
+        if not read_only:  # PrimeFlow writers take turns on an advisory lock (warehouse_lock)
+            turn.enter_context(writer_turn(p, lock_timeout_s))
+        with _open(p, read_only, lock_timeout_s) as con:
+            yield con
+
+
+@contextlib.contextmanager
+def _open(p: Path, read_only: bool, lock_timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
     deadline = time.monotonic() + lock_timeout_s
     delay = 0.05
     while True:
@@ -104,7 +115,7 @@ def connect(
                     f"warehouse {p} is locked by another process for more than {lock_timeout_s:.0f} s: {msg}"
                 ) from None
             time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.25)  # short: runs side by side (scale profile) hand the lock over often
+            delay = min(delay * 2, 0.25)  # a process outside PrimeFlow's turns holds the file
         except duckdb.Error as exc:
             raise WarehouseError(f"cannot open warehouse {p}: {exc}") from None
     try:
@@ -114,7 +125,38 @@ def connect(
         con.close()
 
 
-_SCRATCH = threading.local()
+def in_lake(t: Table | str) -> bool:
+    """True when ``t`` is kept in a Delta Lake table under the current settings
+    (``PRIMEFLOW_LAKE_URI`` / ``PRIMEFLOW_LAKE_TABLES``), False when it is a DuckDB table."""
+    lk = lake_settings()
+    return lk is not None and lk.holds(_as_table(t).fqn)
+
+
+@contextlib.contextmanager
+def connect_for(tables: Sequence[Table | str], path: str | os.PathLike | None = None,
+                **kw: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to read ``tables`` by their usual names (``flow.option_prints`` ...).
+
+    When every table is a lake table this is an in-memory DuckDB connection with the lake
+    tables registered at their latest version and a view ``<schema>.<table>`` over each: reading
+    the lake does not need the warehouse file, so it neither waits for nor holds the file's lock
+    (the one lock every process writing the small DuckDB tables shares); only ``tables`` are
+    registered (a table not written yet is created empty, as :func:`connect` does). Otherwise (a DuckDB
+    table among them, or no lake configured) it is :func:`connect` on the file (``path``,
+    ``**kw``). Read with it only: the in-memory connection is this thread's
+    (:func:`primeflow_lib.lake.delta.memory_connection`), kept open for the next block."""
+    tbs = [_as_table(t) for t in tables]
+    lk = lake_settings()
+    if not tbs or lk is None or not all(lk.holds(t.fqn) for t in tbs):
+        with connect(path, **kw) as con:
+            yield con
+        return
+    con = lake.memory_connection()
+    lake.attach(con, lk, tables=tbs)
+    for t in tbs:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {t.schema}")
+        con.execute(lake.view_sql(t))
+    yield con
 
 
 @contextlib.contextmanager
@@ -123,9 +165,7 @@ def scratch(frames: Mapping[str, pd.DataFrame]) -> Iterator[duckdb.DuckDBPyConne
     in-memory rows (no file). One connection per thread, kept open: opening one costs about
     25 ms, which a streaming step cannot pay on every commit. The names are unregistered when
     the block ends, so nothing from one use is seen by the next."""
-    con = getattr(_SCRATCH, "con", None)
-    if con is None:
-        con = _SCRATCH.con = duckdb.connect()
+    con = lake.memory_connection()  # the thread's one in-memory connection (lake work uses it too)
     names = []
     try:
         for name, df in frames.items():

@@ -1,10 +1,27 @@
-"""A ``dagster-daemon`` process the project starts and stops itself (the scale benchmark's
-backfills, the daemon integration test): its own process group, its log in a file, and a stop
-that returns only once every process of the group is gone."""
+"""``dagster-daemon`` with PrimeFlow's settings, and a daemon process the project starts and
+stops itself (the scale benchmark's backfills, the daemon integration test).
+
+**Entry point.** ``python -m primeflow_pipelines.daemon run -w workspace.yaml`` is
+``dagster-daemon run -w workspace.yaml`` (same arguments) plus one setting Dagster does not
+expose: ``PRIMEFLOW_BACKFILL_INTERVAL_S``, the seconds between the backfill daemon's iterations.
+Dagster 1.13 hard-codes 30 s (``dagster._daemon.controller.DEFAULT_DAEMON_INTERVAL_SECONDS``,
+read by the backfill loop each time it sleeps). An asset backfill whose runs depend on each
+other (a split flow backfill: scoring waits for the runs that store its inputs) launches each
+next wave only on an iteration, so every wave boundary idles up to 30 s. Setting e.g.
+``PRIMEFLOW_BACKFILL_INTERVAL_S=2`` launches the next runs within 2 s of their inputs being
+stored; each iteration costs one read of the backfill's state from the instance. This patches a
+Dagster internal (the module constant) before the daemon starts; the asset daemon keeps its own
+interval (30 s, or ``auto_materialize.minimum_interval_seconds``). A test fails if Dagster
+renames or moves the constant. Unset: Dagster's behaviour, unchanged.
+
+**Process.** :class:`Daemon` runs that entry point in its own process group, its log in a file,
+with a stop that returns only once every process of the group is gone.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -14,19 +31,84 @@ from pathlib import Path
 
 import psutil
 
+from primeflow_pipelines.pg_pool import pool_instance_connections
+
 REPO = Path(__file__).resolve().parents[1]
+
+#: seconds between the backfill daemon's iterations (unset: Dagster's fixed 30 s)
+BACKFILL_INTERVAL_ENV = "PRIMEFLOW_BACKFILL_INTERVAL_S"
+
+
+def backfill_interval_s(env: dict[str, str] | None = None) -> float | None:
+    """``PRIMEFLOW_BACKFILL_INTERVAL_S`` from ``env`` (default ``os.environ``) in seconds, or
+    ``None`` when unset. Raises ``ValueError`` naming the setting for anything but a number in
+    (0, 3600]."""
+    raw = (os.environ if env is None else env).get(BACKFILL_INTERVAL_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 3600:
+        raise ValueError(f"{BACKFILL_INTERVAL_ENV}={raw!r}: expected seconds between backfill daemon "
+                         "iterations, a number greater than 0 and at most 3600")
+    return value
+
+
+def apply_backfill_interval(seconds: float) -> None:
+    """Make this process's daemon run its backfill iterations every ``seconds`` (see the module
+    doc). Call before the daemon controller is created. The asset daemon, which reads the same
+    constant when it is created, keeps Dagster's interval."""
+    from dagster._daemon import controller
+    from dagster._daemon.asset_daemon import AssetDaemon
+
+    if not hasattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS") or not hasattr(controller, "create_daemon_of_type"):
+        raise RuntimeError(f"{BACKFILL_INTERVAL_ENV} is set, but this Dagster version no longer has "
+                           "dagster._daemon.controller.DEFAULT_DAEMON_INTERVAL_SECONDS / create_daemon_of_type: "
+                           "unset it (the backfill loop then runs every 30 s)")
+    dagster_default = controller.DEFAULT_DAEMON_INTERVAL_SECONDS
+    create = getattr(controller.create_daemon_of_type, "__wrapped__", controller.create_daemon_of_type)
+
+    @functools.wraps(create)
+    def create_daemon_of_type(daemon_type, instance):
+        if daemon_type != AssetDaemon.daemon_type():
+            return create(daemon_type, instance)
+        controller.DEFAULT_DAEMON_INTERVAL_SECONDS = dagster_default
+        try:
+            return create(daemon_type, instance)
+        finally:
+            controller.DEFAULT_DAEMON_INTERVAL_SECONDS = seconds
+
+    controller.create_daemon_of_type = create_daemon_of_type
+    controller.DEFAULT_DAEMON_INTERVAL_SECONDS = seconds
+
+
+def main() -> None:
+    """``dagster-daemon`` (arguments as given) with :data:`BACKFILL_INTERVAL_ENV` applied."""
+    from dagster._daemon.cli import main as dagster_daemon_main
+
+    try:
+        seconds = backfill_interval_s()
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
+    if seconds is not None:
+        apply_backfill_interval(seconds)
+    pool_instance_connections()
+    dagster_daemon_main()
 
 
 class Daemon:
-    """``dagster-daemon run -w workspace.yaml`` in its own process group (cwd: the repo), with
+    """``python -m primeflow_pipelines.daemon run -w workspace.yaml`` (``dagster-daemon`` with
+    :data:`BACKFILL_INTERVAL_ENV` from ``env``) in its own process group (cwd: the repo), with
     the instance of ``env``'s ``DAGSTER_HOME``; its output goes to ``log``."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        exe = Path(sys.executable).parent / "dagster-daemon"
+        backfill_interval_s(env)  # a bad value fails here, not in the daemon's log
         self.log = log
         self._fh = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [str(exe if exe.exists() else "dagster-daemon"), "run", "-w", "workspace.yaml"],
+            [sys.executable, "-m", "primeflow_pipelines.daemon", "run", "-w", "workspace.yaml"],
             cwd=REPO,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -85,3 +167,7 @@ class Daemon:
             self.proc.wait(timeout=5)
         self.stop_s = time.monotonic() - t0
         self._fh.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -33,6 +33,8 @@ import sysconfig
 import threading
 import traceback
 
+from primeflow_pipelines.pg_pool import pool_instance_connections
+
 #: protocol version, checked by the launcher in the first line the worker prints
 PROTOCOL = 1
 
@@ -151,6 +153,7 @@ def reserve_stdout_for_replies() -> None:
 
 def serve(origin_json: str, warm_up: str | None) -> int:
     """Load, answer ``ready``, then fork one run worker per request until stdin closes."""
+    pool_instance_connections()  # runs inherit it: one pooled PostgreSQL connection, not one per event
     load_code_location(origin_json)
     if warm_up:
         call_warm_up(warm_up)

@@ -45,6 +45,12 @@ class BackfillOutcome:
     runs: list[dict]
     peak_overlap: int
     busy_s: float
+    #: CPU seconds (user + system) of the daemon's process group while the backfill ran: the
+    #: daemon, its code server, the warm worker and every run (sampled every 0.5 s, so up to
+    #: half a second of a process's last CPU can be missed)
+    cpu_s: float = 0.0
+    #: the same by process: ``[(command line, CPU seconds)]``, largest first
+    cpu_by_process: list | None = None
 
 
 def add_asset_backfill(instance: dg.DagsterInstance, keys: Sequence[Sequence[str]], days: Sequence[dt.date],
@@ -92,6 +98,69 @@ def busy_seconds(intervals: Sequence[tuple[float, float]]) -> float:
     return total
 
 
+def run_timeline(instance: dg.DagsterInstance, run_id: str) -> dict:
+    """When a run was queued, launched and started, and for each step (in start order): its
+    first event (the step is ready), its start (after any wait for a pool slot) and its end, as
+    instance timestamps (seconds since the epoch)."""
+    run_marks: dict[str, float] = {}
+    steps: dict[str, dict[str, float]] = {}
+    for rec in instance.all_logs(run_id):
+        ev = rec.dagster_event
+        if ev is None:
+            continue
+        kind = ev.event_type.name  # RUN_START etc. (their stored values say PIPELINE_...)
+        if kind in ("RUN_ENQUEUED", "RUN_DEQUEUED", "RUN_STARTING", "RUN_START", "RUN_SUCCESS", "RUN_FAILURE"):
+            run_marks.setdefault(kind, rec.timestamp)
+        if ev.step_key is None:
+            continue
+        st = steps.setdefault(ev.step_key, {"ready": rec.timestamp})
+        if kind == "STEP_START":
+            st["start"] = rec.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE"):
+            st["end"] = rec.timestamp
+    ordered = sorted(steps.items(), key=lambda kv: kv[1].get("start", kv[1]["ready"]))
+    return {"marks": run_marks, "steps": [{"step": k, **v} for k, v in ordered]}
+
+
+class _CpuSampler:
+    """CPU seconds used by each run's process (``primeflow/run_worker_pid``) and by every
+    process of the daemon's group, from samples of their CPU times."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._daemon = daemon
+        self.by_pid: dict[int, float] = {}
+        self.names: dict[int, str] = {}
+        self.by_run: dict[str, float] = {}
+        self._start: dict[int, float] = {}
+        for pid in daemon.members():  # CPU used before the backfill (start-up) is not counted
+            with contextlib.suppress(psutil.Error):
+                self._start[pid] = sum(psutil.Process(pid).cpu_times()[:2])
+
+    def _cpu(self, pid: int) -> float | None:
+        try:
+            proc = self._psutil.Process(pid)
+            used = sum(proc.cpu_times()[:2]) - self._start.get(pid, 0.0)
+            if pid not in self.names:
+                self.names[pid] = " ".join(proc.cmdline()[1:4])[:70]
+        except self._psutil.Error:
+            return None
+        self.by_pid[pid] = max(self.by_pid.get(pid, 0.0), used)
+        return self.by_pid[pid]
+
+    def sample(self, recs) -> None:
+        for pid in self._daemon.members():
+            self._cpu(pid)
+        for r in recs:
+            pid = r.dagster_run.tags.get("primeflow/run_worker_pid")
+            if pid and not r.dagster_run.is_finished:
+                used = self._cpu(int(pid))
+                if used is not None:
+                    self.by_run[r.dagster_run.run_id] = used
+
+
 def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, daemon: Daemon, timeout_s: float) -> BackfillOutcome:
     """Poll until the backfill and all its runs have finished (or fail with the daemon's log)."""
     from dagster._core.execution.backfill import BulkActionStatus
@@ -99,9 +168,11 @@ def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, daemon: Da
     t0 = time.monotonic()
     done = {BulkActionStatus.COMPLETED, BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED,
             BulkActionStatus.FAILED, BulkActionStatus.CANCELED}
+    cpu = _CpuSampler(daemon)
     while True:
         bf = instance.get_backfill(backfill_id)
         recs = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        cpu.sample(recs)
         if bf.status in done and all(r.dagster_run.is_finished for r in recs):
             break
         if daemon.proc.poll() is not None:
@@ -118,11 +189,15 @@ def wait_for_backfill(instance: dg.DagsterInstance, backfill_id: str, daemon: Da
                      "start": r.start_time, "end": r.end_time,
                      "range": f"{tags.get('dagster/asset_partition_range_start', tags.get('dagster/partition'))}.."
                               f"{tags.get('dagster/asset_partition_range_end', '')}",
-                     "assets": sorted("/".join(k.path) for k in (r.dagster_run.asset_selection or []))})
+                     "assets": sorted("/".join(k.path) for k in (r.dagster_run.asset_selection or [])),
+                     "cpu_s": round(cpu.by_run.get(r.dagster_run.run_id, 0.0), 2),
+                     **run_timeline(instance, r.dagster_run.run_id)})
     intervals = [(r["start"], r["end"]) for r in runs if r["start"] and r["end"]]
     wall = (max(e for _, e in intervals) - min(s for s, _ in intervals)) if intervals else 0.0
     return BackfillOutcome(backfill_id, bf.status.value, wall, runs, peak_overlap(intervals),
-                           busy_seconds(intervals))
+                           busy_seconds(intervals), round(sum(cpu.by_pid.values()), 2),
+                           sorted(((cpu.names.get(p, str(p)), round(c, 2)) for p, c in cpu.by_pid.items()),
+                                  key=lambda x: -x[1]))
 
 
 def build_prerequisites(days: Sequence[dt.date]) -> None:
@@ -183,9 +258,11 @@ def run_flow_backfill(profile: str, folder: Path, days: Sequence[dt.date], env: 
     with _environment(full):
         delta.forget_tables()
         build_prerequisites(days)
+        # the instance's storage is created here, before the daemon starts: both creating a new
+        # SQLite instance at once race on its tables ("table alembic_version already exists")
+        instance = dg.DagsterInstance.get()
         daemon = Daemon({**os.environ}, folder / "daemon.log")
         try:
-            instance = dg.DagsterInstance.get()
             t0 = time.monotonic()
             bid = add_asset_backfill(instance, FLOW_BACKFILL_KEYS, days, tags={"primeflow/bench": profile})
             out = wait_for_backfill(instance, bid, daemon, timeout_s)
@@ -197,4 +274,5 @@ def run_flow_backfill(profile: str, folder: Path, days: Sequence[dt.date], env: 
         delta.forget_tables()
     return {"profile": profile, "status": out.status, "wall_s": round(out.wall_s, 2),
             "submitted_to_done_s": round(submitted_to_done, 2), "runs": out.runs,
-            "peak_overlapping_runs": out.peak_overlap, "busy_s": round(out.busy_s, 2), "hashes": hashes, "daemon_log": str(daemon.log)}
+            "peak_overlapping_runs": out.peak_overlap, "busy_s": round(out.busy_s, 2), "cpu_s": out.cpu_s,
+            "cpu_by_process": out.cpu_by_process, "hashes": hashes, "daemon_log": str(daemon.log)}

@@ -78,15 +78,30 @@ def read_daily_and_chain(
     """``(daily_bars, chain)`` for scoring ``day``'s prints of ``tickers`` (plus the regime
     benchmark): daily bars of the ``market_regime.trend_lookback_days`` (+5) sessions before
     ``day`` and the previous session's chain snapshot."""
+    return read_daily_before(con, day, tickers, cfg), read_chain_before(con, day, tickers, cfg)
+
+
+def read_daily_before(
+    con: duckdb.DuckDBPyConnection, day: dt.date, tickers: list[str], cfg: dict[str, Any]
+) -> pd.DataFrame:
+    """The daily bars of :func:`read_daily_and_chain` (``market.ohlcv_daily``)."""
     names = sorted(set(tickers) | {cfg["market_regime"]["benchmark"]})
     trend_days = calendar.sessions_before(day, cfg["market_regime"]["trend_lookback_days"] + 5)
     prev = calendar.previous_session(day)
-    daily = con.execute(
+    return con.execute(
         select_sql(ms.OHLCV_DAILY, "ticker IN (SELECT unnest(?)) AND trade_date BETWEEN ? AND ?"),
         [names, trend_days[0] if trend_days else prev, prev]).df()
-    chain = con.execute(
-        select_sql(ms.OPTION_CHAIN, "underlying IN (SELECT unnest(?)) AND trade_date = ?"), [names, prev]).df()
-    return daily, chain
+
+
+def read_chain_before(
+    con: duckdb.DuckDBPyConnection, day: dt.date, tickers: list[str], cfg: dict[str, Any]
+) -> pd.DataFrame:
+    """The chain snapshot of :func:`read_daily_and_chain` (``market.option_chain`` of the
+    session before ``day``)."""
+    names = sorted(set(tickers) | {cfg["market_regime"]["benchmark"]})
+    return con.execute(
+        select_sql(ms.OPTION_CHAIN, "underlying IN (SELECT unnest(?)) AND trade_date = ?"),
+        [names, calendar.previous_session(day)]).df()
 
 
 def read_bars(con: duckdb.DuckDBPyConnection, tickers: list[str], start: dt.date, end: dt.date,

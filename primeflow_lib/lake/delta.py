@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 import re
 import threading
 from collections.abc import Mapping
@@ -85,7 +86,24 @@ def view_sql(t: Table, version: int | None = None) -> str:
 # opening tables (cached per process: opening reads the Delta log)
 
 _OPEN: dict[str, Any] = {}
+#: uri -> (version, Arrow dataset of that version): building a dataset lists every data file of
+#: the table (~15 ms for a few dozen files), and every warehouse connection registers each table
+_DATASETS: dict[str, tuple[int, Any]] = {}
 _LOCK = threading.Lock()
+_MEM = threading.local()
+
+
+def memory_connection() -> duckdb.DuckDBPyConnection:
+    """This thread's in-memory DuckDB connection for lake work (casting frames, reading lake
+    tables by name), opened once: opening one costs ~25 ms. Callers register what they need
+    and must not close it."""
+    con = getattr(_MEM, "con", None)
+    # a DuckDB connection is not used across fork (the child opens its own; no at-fork hook:
+    # those also run in subprocess children before exec, where they must not allocate)
+    if con is None or getattr(_MEM, "pid", None) != os.getpid():
+        con = _MEM.con = duckdb.connect()
+        _MEM.pid = os.getpid()
+    return con
 
 
 def forget_tables() -> None:
@@ -93,6 +111,22 @@ def forget_tables() -> None:
     tests and the benchmark that switch between lakes in one process)."""
     with _LOCK:
         _OPEN.clear()
+        _DATASETS.clear()
+
+
+def latest_dataset(s: LakeSettings, t: Table, *, create: bool) -> Any:
+    """The Arrow dataset of ``t`` at its latest version (built once per version and process: a
+    Delta version never changes)."""
+    dtab = _open(s, t, create=create)
+    version, uri = int(dtab.version()), s.uri(t)
+    with _LOCK:
+        hit = _DATASETS.get(uri)
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    ds = dtab.to_pyarrow_dataset()
+    with _LOCK:
+        _DATASETS[uri] = (version, ds)
+    return ds
 
 
 def _explain(exc: Exception, s: LakeSettings, t: Table, uri: str) -> str:
@@ -169,9 +203,11 @@ def lake_tables(s: LakeSettings) -> list[Table]:
     return [table(fqn) for fqn in s.tables]
 
 
-def attach(con: duckdb.DuckDBPyConnection, s: LakeSettings | None = None, *, create: bool = True) -> None:
-    """Register every lake table on ``con`` at its latest version (see the module doc); tables
-    the read copy pins to a version (its views name ``...__v<version>``) at that version."""
+def attach(con: duckdb.DuckDBPyConnection, s: LakeSettings | None = None, *, create: bool = True,
+           tables: list[Table] | None = None) -> None:
+    """Register every lake table (or only ``tables``) on ``con`` at its latest version (see the
+    module doc); tables the read copy pins to a version (its views name ``...__v<version>``) at
+    that version."""
     s = s or lake_settings()
     refs = lake_refs(con)
     if s is None:
@@ -181,8 +217,8 @@ def attach(con: duckdb.DuckDBPyConnection, s: LakeSettings | None = None, *, cre
                 f"this warehouse keeps {', '.join(names)} in Delta Lake tables, but "
                 "PRIMEFLOW_LAKE_URI is not set: set it to the lake the pipeline writes")
         return
-    for t in lake_tables(s):
-        con.register(registered_name(t), _open(s, t, create=create).to_pyarrow_dataset())
+    for t in lake_tables(s) if tables is None else tables:
+        con.register(registered_name(t), latest_dataset(s, t, create=create))
     for sc, n, version in refs:
         if version is None:
             continue
@@ -291,7 +327,7 @@ def replace_partition(
     except Exception as exc:
         raise LakeError(_explain(exc, s, t, s.uri(t))) from None
     if con is not None:
-        con.register(registered_name(t), _open(s, t, create=False).to_pyarrow_dataset())
+        con.register(registered_name(t), latest_dataset(s, t, create=False))
     return len(frame)
 
 
@@ -299,10 +335,10 @@ def _to_arrow(t: Table, frame: pd.DataFrame) -> pa.Table:
     """``frame`` cast by DuckDB exactly as an INSERT into the DuckDB table would cast it."""
     if frame.empty:
         return arrow_schema(t).empty_table()
-    mem = duckdb.connect()
+    mem = memory_connection()
     try:
         mem.register("_pf_frame", frame)
         out = mem.sql(f"SELECT {t.cast_select()} FROM _pf_frame").to_arrow_table()
     finally:
-        mem.close()
+        mem.unregister("_pf_frame")
     return out.cast(arrow_schema(t))

@@ -110,7 +110,9 @@ def _default_validate(t: Table, source: str) -> Callable[[pd.DataFrame, dt.date]
 def _write_sessions(wh: WarehouseResource, t: Table, fetched: list[tuple[dt.date, quality.Validation]],
                     source: str, merge: bool = False) -> None:
     """Write each fetched session and its quarantine rows in one transaction, on one connection
-    that checkpoints once at the end. A session with no valid rows keeps what was stored.
+    that checkpoints once at the end (a lake table's partitions are Delta commits made before,
+    see :func:`primeflow_lib.warehouse.connect_for`'s note on the file lock). A session with no
+    valid rows keeps what was stored.
 
     ``merge``: replace only the fetched rows' keys (``upsert_rows``) instead of the whole
     session, all sessions of the chunk in one transaction, and leave a session's earlier
@@ -130,14 +132,18 @@ def _write_sessions(wh: WarehouseResource, t: Table, fetched: list[tuple[dt.date
                     warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}",
                                                trade_date=day)
         return
+    lake_first = warehouse.in_lake(t)
+    if lake_first:
+        # a lake partition is its own Delta commit (never inside the DuckDB transaction): commit
+        # them before opening the file, so the file's lock is held only for the quarantine rows
+        for day, v in fetched:
+            if len(v.good):
+                warehouse.replace_partition(None, t, v.good, day)
     with wh.connect() as con, warehouse.deferred_checkpoint(con):
         for day, v in fetched:
             with warehouse.transaction(con):
-                if len(v.good):
-                    if merge:
-                        warehouse.upsert_rows(con, t, v.good)
-                    else:
-                        warehouse.replace_partition(con, t, v.good, day)
+                if len(v.good) and not lake_first:
+                    warehouse.replace_partition(con, t, v.good, day)
                 if not merge or len(v.quarantine):
                     warehouse.write_quarantine(con, t.schema, v.quarantine, source=f"{source}:{t.fqn}",
                                                trade_date=day)
@@ -210,7 +216,7 @@ def ingest_sessions(
                         + ("" if len(v.good) else " (no valid rows: stored partition left as it was)")
                         + f" ({time.monotonic() - t0:.1f} s)"
                     )
-    with wh.connect() as con:
+    with wh.reading(t) as con:
         outcomes = quality.run_checks(con, t, days[0], days[-1])
     checks = [
         dg.AssetCheckResult(

@@ -32,6 +32,17 @@ class WarehouseResource(dg.ConfigurableResource):
             warehouse.ensure_tables_once(con, path)
             yield con
 
+    @contextlib.contextmanager
+    def reading(self, *tables: str | Any) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to read ``tables``: for lake tables only, one that does not open the
+        warehouse file (:func:`primeflow_lib.warehouse.connect_for`); otherwise :meth:`connect`."""
+        if tables and all(warehouse.in_lake(t) for t in tables):
+            with warehouse.connect_for(tables) as con:
+                yield con
+        else:
+            with self.connect() as con:
+                yield con
+
     def publish(self) -> str:
         """Republish the read copy; returns its path."""
         return str(warehouse.publish_read_copy(self.path, self.read_path))

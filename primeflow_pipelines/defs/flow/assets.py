@@ -26,7 +26,8 @@ from primeflow_lib.flow.inputs import (
     bars_for_day,
     history_rows,
     read_bars,
-    read_daily_and_chain,
+    read_chain_before,
+    read_daily_before,
     read_gamma_levels,
     read_l2_features,
 )
@@ -108,8 +109,7 @@ def flow_scoring(
     # background writer (one connection, a transaction per session) while the next chunk scores
     with db.background_writer() as submit:
         for chunk in _chunks(days, SCORE_CHUNK_SESSIONS):
-            with warehouse.connect() as con:
-                inputs = _read_session_inputs(con, chunk, cfg)
+            inputs = _read_session_inputs(warehouse, chunk, cfg)
             scored: list[tuple[dt.date, FlowResult]] = []
             try:
                 for day, prints, daily, chain, gamma, l2 in inputs:
@@ -130,7 +130,7 @@ def flow_scoring(
             if len(inputs) < len(chunk):
                 raise dg.Failure(description=f"flow.option_prints has no rows for {chunk[len(inputs)]}: "
                                  "materialize flow/option_prints for it first")
-    with warehouse.connect() as con:
+    with warehouse.reading(fs.SIGNALS, fs.FLOW_EVENTS, fs.OPTION_PRINTS) as con:
         orphan, untraced = _check_counts(con, days[0], days[-1])
     yield from tally.results()
     yield dg.AssetCheckResult(asset_key=SIGNALS_KEY, check_name="signals_reference_events", passed=orphan == 0,
@@ -155,7 +155,7 @@ def _range_bars(warehouse: WarehouseResource, days: list[dt.date], cfg: dict) ->
     """1-minute bars of every underlying printed in ``days`` (plus the benchmark) from the RVOL
     lookback before the first session to the last (sliced per session with ``bars_for_day``)."""
     rvol_start = (calendar.sessions_before(days[0], cfg["flow"]["rvol_lookback_sessions"]) or days)[0]
-    with warehouse.connect() as con:
+    with warehouse.reading(fs.OPTION_PRINTS, ms.OHLCV_INTRADAY) as con:
         names = [r[0] for r in con.execute(
             "SELECT DISTINCT underlying FROM flow.option_prints WHERE trade_date BETWEEN ? AND ?",
             [days[0], days[-1]]).fetchall()]
@@ -177,7 +177,7 @@ def _swing_memory_seed(warehouse: WarehouseResource, first: dt.date, keep: int, 
                 raise dg.Failure(description=f"{name}: {need} sessions is more than the {have} sessions a split backfill "
                                  f"({BACKFILL_ENV}) orders runs by; lower it or unset {BACKFILL_ENV}")
         bars = _range_bars(warehouse, before, cfg)
-        with warehouse.connect() as con:
+        with warehouse.reading(fs.OPTION_PRINTS) as con:
             prints = [con.execute(_select(fs.OPTION_PRINTS, "trade_date = ?") + " ORDER BY option_symbol, seq",
                                   [d]).df() for d in before]
         return [session_history(p, bars_for_day(bars, d, cfg), cfg, source=f"daily:{d}")
@@ -190,33 +190,50 @@ def _swing_memory_seed(warehouse: WarehouseResource, first: dt.date, keep: int, 
 
 
 def _read_session_inputs(
-    con, days: list[dt.date], cfg: dict
+    warehouse: WarehouseResource, days: list[dt.date], cfg: dict
 ) -> list[tuple[dt.date, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """``(day, prints, daily_bars, chain, gamma levels, L2 minutes)`` per session, stopping before the first session with
-    no stored prints (the caller fails there after writing the sessions before it)."""
-    out = []
-    for day in days:
-        prints = con.execute(_select(fs.OPTION_PRINTS, "trade_date = ?") + " ORDER BY option_symbol, seq", [day]).df()
-        if prints.empty:
-            break
-        names = sorted(prints["underlying"].unique())
-        daily, chain = read_daily_and_chain(con, day, names, cfg)
-        out.append((day, prints, daily, chain, read_gamma_levels(con, day, names), read_l2_features(con, day, names)))
-    return out
+    no stored prints (the caller fails there after writing the sessions before it). Prints and
+    chains are read first (with the lake: without opening the warehouse file), then the small
+    DuckDB tables on one short connection."""
+    facts = []
+    with warehouse.reading(fs.OPTION_PRINTS, ms.OPTION_CHAIN) as con:
+        for day in days:
+            prints = con.execute(_select(fs.OPTION_PRINTS, "trade_date = ?") + " ORDER BY option_symbol, seq",
+                                 [day]).df()
+            if prints.empty:
+                break
+            names = sorted(prints["underlying"].unique())
+            facts.append((day, prints, names, read_chain_before(con, day, names, cfg)))
+    if not facts:
+        return []
+    with warehouse.connect() as con:
+        return [(day, prints, read_daily_before(con, day, names, cfg), chain, read_gamma_levels(con, day, names),
+                 read_l2_features(con, day, names)) for day, prints, names, chain in facts]
 
 
 def _write_scored(warehouse: WarehouseResource, scored: list[tuple[dt.date, FlowResult]]) -> None:
     """Write each scored session in its own transaction (events, context, signals, quarantine
-    and heartbeat together), on one connection that checkpoints once at the end."""
+    and heartbeat together), on one connection that checkpoints once at the end. With the three
+    fact tables in the lake, their partitions are Delta commits made first (each atomic on its
+    own), then the quarantine and heartbeat rows commit in one transaction per session."""
     if not scored:
         return
+    facts = (fs.FLOW_EVENTS, fs.FLOW_CONTEXT, fs.SIGNALS)
+    lake_first = all(db.in_lake(t) for t in facts)
+    if lake_first:
+        # each lake partition is its own Delta commit (never part of the DuckDB transaction):
+        # commit them before opening the file, which is then held only for the small tables
+        for day, res in scored:
+            for t, frame in zip(facts, (res.events, res.context, res.signals), strict=True):
+                db.replace_partition(None, t, frame, day)
     with warehouse.connect() as con, db.deferred_checkpoint(con):
         for day, res in scored:
             hb = heartbeat_row(res, source=f"daily:{day}", now=calendar.session_open_close(day)[1])
             with db.transaction(con):
-                db.replace_partition(con, fs.FLOW_EVENTS, res.events, day)
-                db.replace_partition(con, fs.FLOW_CONTEXT, res.context, day)
-                db.replace_partition(con, fs.SIGNALS, res.signals, day)
+                if not lake_first:
+                    for t, frame in zip(facts, (res.events, res.context, res.signals), strict=True):
+                        db.replace_partition(con, t, frame, day)
                 db.write_quarantine(con, "flow", res.quarantine, source=f"score:{day}", trade_date=day)
                 db.upsert_rows(con, ls.HEARTBEAT, heartbeat_frame(hb))
 

@@ -53,7 +53,7 @@ def gamma_exposure(
     by_rule: dict[str, int] = {}
     without: list[str] = []
     for i, day in enumerate(days, 1):
-        with warehouse.connect() as con:
+        with warehouse.reading(m.OPTION_CHAIN) as con:
             cols = ", ".join(f'"{c}"' for c in _CHAIN_COLS)
             chain = con.execute(f"SELECT {cols} FROM market.option_chain WHERE trade_date = ? "
                                 "ORDER BY underlying, option_symbol", [day]).df()
