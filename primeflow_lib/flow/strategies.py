@@ -49,6 +49,7 @@ context): ``negative_gamma`` (ScalpMomentum, DayTrend) and ``gex_wall_room`` (al
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -534,12 +535,12 @@ def _build_rows(kind, c, sel, gates, strength, tags, comps, extra) -> pd.DataFra
     )
 
 
-_EMPTY_SIGNALS: list[pd.DataFrame] = []
+@functools.cache
+def _empty_signals_template() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in SIGNAL_COLUMNS})
 
 
 def empty_signals() -> pd.DataFrame:
     """A signals frame with no rows (a copy of one built once: building 37 empty columns costs
     milliseconds, which a streaming step pays every time it scores nothing)."""
-    if not _EMPTY_SIGNALS:
-        _EMPTY_SIGNALS.append(pd.DataFrame({c: pd.Series([], dtype=object) for c in SIGNAL_COLUMNS}))
-    return _EMPTY_SIGNALS[0].copy(deep=False)
+    return _empty_signals_template().copy(deep=False)
