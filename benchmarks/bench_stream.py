@@ -14,8 +14,11 @@ Everything runs for real in a temporary folder (removed at the end unless ``--ke
    50 in the burst) and every signal kind routed to a webhook channel pointing at a local
    receiver that answers in one write with Nagle off
    (:class:`~primeflow_lib.live.stream.receiver.WebhookReceiver`);
-2. ``dagster-daemon`` on that instance: the **sensor path** scores every batch the stream writes
-   into the inbox and reconciles it (``stream.reconciliation``), beside the stream;
+2. ``dagster-daemon`` on that instance (the project's entry point, ``python -m
+   primeflow_pipelines.daemon run``): the **sensor path** scores every batch the stream writes
+   into the inbox and reconciles it (``stream.reconciliation``), beside the stream, at a lower
+   CPU priority (``PRIMEFLOW_DAEMON_NICE``, ``--sensor-nice``, 10 by default; 0: the same
+   priority as the stream), as docs/stream.md recommends for a shared box;
 3. a local websocket server speaking the Massive protocol
    (:class:`~primeflow_lib.live.stream.ws_server.MassiveReplayServer`) plays the fed session's
    prints in received order from 09:45, ``--rate`` prints/s with a burst of ``--burst-rate`` for
@@ -80,6 +83,8 @@ from bench_live import (  # noqa: E402 - benchmarks/ is on sys.path
     wait_until,
 )
 from machine_info import machine_info  # noqa: E402
+
+from primeflow_pipelines.daemon import DAEMON_NICE_ENV, daemon_nice  # noqa: E402
 
 DEFAULT_DATE = "2025-06-12"
 TARGET_P50_MS = 250.0
@@ -334,6 +339,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--universe", type=int, default=10)
     ap.add_argument("--prints-per-ticker", type=int, default=40000)
     ap.add_argument("--no-sensor-path", action="store_true", help="Do not run dagster-daemon beside the stream.")
+    ap.add_argument("--sensor-nice", type=int, default=10,
+                    help="PRIMEFLOW_DAEMON_NICE for the sensor path's daemon and its runs (0: same CPU "
+                    "priority as the stream). See docs/stream.md, Speed.")
     ap.add_argument("--keep", action="store_true")
     return ap.parse_args(argv)
 
@@ -382,8 +390,10 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
                 import dagster as dg
 
                 t0 = time.time()
-                procs.append(Proc("daemon", [venv_bin("dagster-daemon"), "run", "-w", "workspace.yaml"], env,
-                                  paths.logs / "daemon.log"))
+                denv = {**env, DAEMON_NICE_ENV: str(args.sensor_nice)}
+                daemon_nice(denv)  # a bad value fails here
+                procs.append(Proc("daemon", [sys.executable, "-m", "primeflow_pipelines.daemon", "run", "-w",
+                                             "workspace.yaml"], denv, paths.logs / "daemon.log"))
                 with dg.DagsterInstance.get() as instance:
                     wait_until("the daemon", lambda: daemon_up(instance, t0, True), time.monotonic() + 300, procs=procs)
                     wait_until("a sensor tick", lambda: sensor_ticks(instance), time.monotonic() + 300, procs=procs)
@@ -407,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
             shutil.rmtree(tmp, ignore_errors=True)
     summary = {
         "benchmark": "bench_stream", **{k: v for k, v in results.items()},
+        "sensor_path_nice": None if args.no_sensor_path else args.sensor_nice,
         "targets": {"p50_ms": TARGET_P50_MS, "p99_ms": TARGET_P99_MS, "lost": 0, "duplicated": 0},
         "machine": machine_info(), "kept": str(tmp) if args.keep else None,
     }

@@ -14,6 +14,14 @@ Dagster internal (the module constant) before the daemon starts; the asset daemo
 interval (30 s, or ``auto_materialize.minimum_interval_seconds``). A test fails if Dagster
 renames or moves the constant. Unset: Dagster's behaviour, unchanged.
 
+**CPU priority.** ``PRIMEFLOW_DAEMON_NICE`` (0-19) lowers the daemon's scheduling priority by
+that much before it starts (``os.nice``); the code server and every run worker it launches
+inherit it. On a box shared with the streaming path (``primeflow stream``), the sensor path is
+the audited record that runs behind by design while the stream is the one whose latency
+matters: ``PRIMEFLOW_DAEMON_NICE=10`` lets the stream have the CPU when both want it (Linux
+weighs a nice-10 process about a tenth of a nice-0 one) without starving the daemon when the
+stream is idle. Unset or 0: unchanged.
+
 **Process.** :class:`Daemon` runs that entry point in its own process group, its log in a file,
 with a stop that returns only once every process of the group is gone.
 """
@@ -37,6 +45,27 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: seconds between the backfill daemon's iterations (unset: Dagster's fixed 30 s)
 BACKFILL_INTERVAL_ENV = "PRIMEFLOW_BACKFILL_INTERVAL_S"
+#: how much lower the daemon's (and its runs') CPU priority is, 0-19 (unset: unchanged)
+DAEMON_NICE_ENV = "PRIMEFLOW_DAEMON_NICE"
+
+
+def daemon_nice(env: dict[str, str] | None = None) -> int:
+    """``PRIMEFLOW_DAEMON_NICE`` from ``env`` (default ``os.environ``): 0 when unset. Raises
+    ``ValueError`` naming the setting for anything but a whole number from 0 to 19."""
+    raw = (os.environ if env is None else env).get(DAEMON_NICE_ENV, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or int(raw) > 19:
+        raise ValueError(f"{DAEMON_NICE_ENV}={raw!r}: expected how much to lower the daemon's CPU "
+                         "priority, a whole number from 0 (unchanged) to 19 (lowest)")
+    return int(raw)
+
+
+def lower_priority(env: dict[str, str] | None = None) -> int:
+    """Lower this process's CPU priority by :data:`DAEMON_NICE_ENV` (children inherit it);
+    returns the niceness now in effect."""
+    n = daemon_nice(env)
+    return os.nice(n)
 
 
 def backfill_interval_s(env: dict[str, str] | None = None) -> float | None:
@@ -85,11 +114,13 @@ def apply_backfill_interval(seconds: float) -> None:
 
 
 def main() -> None:
-    """``dagster-daemon`` (arguments as given) with :data:`BACKFILL_INTERVAL_ENV` applied."""
+    """``dagster-daemon`` (arguments as given) with :data:`BACKFILL_INTERVAL_ENV` and
+    :data:`DAEMON_NICE_ENV` applied."""
     from dagster._daemon.cli import main as dagster_daemon_main
 
     try:
         seconds = backfill_interval_s()
+        lower_priority()
     except ValueError as exc:
         sys.exit(f"error: {exc}")
     if seconds is not None:
@@ -105,6 +136,7 @@ class Daemon:
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         backfill_interval_s(env)  # a bad value fails here, not in the daemon's log
+        daemon_nice(env)
         self.log = log
         self._fh = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(

@@ -469,17 +469,27 @@ def run_strategies(
 
 
 def _build_rows(kind, c, sel, gates, strength, tags, comps, extra) -> pd.DataFrame:
-    s = c.iloc[sel].reset_index(drop=True)
+    # column by column on the selected rows only: the candidates frame is wide (one block per
+    # context column), and a row slice of it or ``to_dict`` costs milliseconds per call, which a
+    # streaming step with two signals pays for every strategy
+    def col(name: str, dtype: Any = None) -> np.ndarray:
+        ser = c[name]
+        if isinstance(ser.dtype, pd.api.extensions.ExtensionDtype):
+            # a nullable column converts by what the selected rows hold (ints without a NA)
+            return ser.take(sel).to_numpy(dtype=dtype)
+        return ser.to_numpy(dtype=dtype)[sel]
+
     names = [g[0] for g in gates]
     okm = np.column_stack([g[1][sel] for g in gates])
     passed = [json.dumps([nm for nm, ok in zip(names, row, strict=True) if ok]) for row in okm]
     failed = [json.dumps([nm for nm, ok in zip(names, row, strict=True) if not ok]) for row in okm]
-    ctx_cols = [k for k in CONTEXT_KEYS if k in s.columns]
-    ctx_recs = s[ctx_cols].to_dict(orient="records")
+    ctx_cols = [k for k in CONTEXT_KEYS if k in c.columns]
+    # Series.tolist boxes values as DataFrame.to_dict does (Python scalars, Timestamps)
+    ctx_vals = {k: c[k].take(sel).tolist() for k in ctx_cols}
     extra = {k: v[sel] for k, v in extra.items()}
     ctx_json = []
-    for i, r in enumerate(ctx_recs):
-        d = {k: _json_val(v) for k, v in r.items()}
+    for i in range(len(sel)):
+        d = {k: _json_val(ctx_vals[k][i]) for k in ctx_cols}
         if d.get("l2_source", NO_L2) == NO_L2:
             # no L2 minute: the signal's context reads exactly as it did before L2 existed
             for k in L2_CONTEXT_COLUMNS:
@@ -491,46 +501,46 @@ def _build_rows(kind, c, sel, gates, strength, tags, comps, extra) -> pd.DataFra
         json.dumps({k: round(float(comps[k][i]), 6) for k in (*COMPONENTS, "strength")})
         for i in sel
     ]
-    sign = s["sentiment_sign"].to_numpy()
-    eids = s["event_id"].to_numpy(dtype=object)
+    sign = col("sentiment_sign")
+    eids = col("event_id", object)
     return pd.DataFrame(
         {
             "signal_id": [signal_id(e, kind) for e in eids],
-            "trade_date": s["trade_date"].to_numpy(),
-            "ts": s["last_ts"].to_numpy(),
+            "trade_date": col("trade_date"),
+            "ts": col("last_ts"),
             "kind": kind,
-            "ticker": s["ticker"].to_numpy(dtype=object),
-            "option_symbol": s["option_symbol"].to_numpy(dtype=object),
-            "expiry": s["expiry"].to_numpy(),
-            "right": s["right"].to_numpy(dtype=object),
-            "strike": s["strike"].to_numpy(np.float64),
+            "ticker": col("ticker", object),
+            "option_symbol": col("option_symbol", object),
+            "expiry": col("expiry"),
+            "right": col("right", object),
+            "strike": col("strike", np.float64),
             "direction": np.where(sign > 0, "BULLISH", "BEARISH"),
             "strength": strength[sel],
             "tags": [",".join(t) for t in tag_names(tags[sel])],
             "event_id": eids,
-            "event_type": s["event_type"].to_numpy(dtype=object),
-            "side": s["side"].to_numpy(dtype=object),
-            "side_confidence": s["side_confidence"].to_numpy(dtype=object),
-            "sentiment": s["sentiment"].to_numpy(dtype=object),
-            "premium": s["premium"].to_numpy(np.float64),
-            "size": s["size"].to_numpy(np.int64),
-            "avg_price": s["avg_price"].to_numpy(np.float64),
-            "n_prints": s["n_prints"].to_numpy(np.int64),
-            "n_exchanges": s["n_exchanges"].to_numpy(np.int64),
-            "spot": s["spot"].to_numpy(np.float64),
-            "otm_pct": s["otm_pct"].to_numpy(np.float64),
-            "dte": s["dte"].to_numpy(np.int64),
-            "day_volume": s["day_volume"].to_numpy(np.int64),
-            "open_interest": s["open_interest"].to_numpy(),
-            "vol_oi": s["vol_oi"].to_numpy(np.float64),
-            "iv": s["iv"].to_numpy(np.float64),
-            "delta": s["delta"].to_numpy(np.float64),
-            "vendor": s["vendor"].to_numpy(dtype=object),
+            "event_type": col("event_type", object),
+            "side": col("side", object),
+            "side_confidence": col("side_confidence", object),
+            "sentiment": col("sentiment", object),
+            "premium": col("premium", np.float64),
+            "size": col("size", np.int64),
+            "avg_price": col("avg_price", np.float64),
+            "n_prints": col("n_prints", np.int64),
+            "n_exchanges": col("n_exchanges", np.int64),
+            "spot": col("spot", np.float64),
+            "otm_pct": col("otm_pct", np.float64),
+            "dte": col("dte", np.int64),
+            "day_volume": col("day_volume", np.int64),
+            "open_interest": col("open_interest"),
+            "vol_oi": col("vol_oi", np.float64),
+            "iv": col("iv", np.float64),
+            "delta": col("delta", np.float64),
+            "vendor": col("vendor", object),
             "context_json": ctx_json,
             "rules_passed": passed,
             "rules_failed": failed,
             "score_json": score_json,
-            "print_ids": s["print_ids"].to_numpy(dtype=object),
+            "print_ids": col("print_ids", object),
         }
     )
 

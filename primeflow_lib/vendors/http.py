@@ -616,16 +616,29 @@ def make_frame(table: Table, data: pd.DataFrame | Sequence[Mapping[str, Any]]) -
     DOUBLE -> float64 (NaN = NULL), BIGINT/INTEGER -> int64 (``Int64`` when nullable),
     VARCHAR -> str, BOOLEAN -> bool. Extra columns are dropped; a missing non-nullable column
     is a bug and raises KeyError."""
-    df = data.copy() if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
-    out = pd.DataFrame(index=range(len(df)))
-    df = df.reset_index(drop=True)
+    if isinstance(data, pd.DataFrame):
+        df = data.reset_index(drop=True)
+        n = len(df)
+
+        def column(name: str) -> pd.Series | None:
+            return df[name] if name in df.columns else None
+    else:
+        # rows: one column at a time straight from the mappings (a frame built from a list of
+        # dicts first costs three times as much, which a stream of prints pays per print)
+        rows = data if isinstance(data, list) else list(data)
+        n = len(rows)
+
+        def column(name: str) -> pd.Series | None:
+            if not any(name in r for r in rows):
+                return None
+            return pd.Series([r.get(name) for r in rows], dtype=object)
+    out: dict[str, pd.Series] = {}
     for col in table.columns:
-        if col.name in df.columns:
-            s = df[col.name]
-        elif col.nullable or len(df) == 0:
-            s = pd.Series([None] * len(df), dtype=object)
-        else:
-            raise KeyError(f"{table.fqn}: column {col.name!r} missing from vendor frame")
+        s = column(col.name)
+        if s is None:
+            if not (col.nullable or n == 0):
+                raise KeyError(f"{table.fqn}: column {col.name!r} missing from vendor frame")
+            s = pd.Series([None] * n, dtype=object)
         if col.type == "DATE":
             s = pd.Series([_as_date(v) for v in s], dtype=object)
         elif col.type == "TIMESTAMP":
@@ -641,7 +654,7 @@ def make_frame(table: Table, data: pd.DataFrame | Sequence[Mapping[str, Any]]) -
             # pandas 3 "str" dtype; None stays missing (NULL) instead of becoming "None"
             s = s.astype(object).where(s.notna(), None).astype("str")
         out[col.name] = s.reset_index(drop=True)
-    return out
+    return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 
 def as_float(value: Any) -> float:

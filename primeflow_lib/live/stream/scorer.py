@@ -337,6 +337,8 @@ class StreamScorer:
         self.pending_events: list[pd.DataFrame] = []  # committed, not scored yet
         self.pending_t_last: list[np.ndarray] = []
         self.pool = _Pool()
+        self.stale: set[str] = set()  # committed orders that lost a print to a cancel this chunk
+        self.pool_ids: dict[str, list[str]] = {}  # order rebuilt after a cancel -> its ids in the pool
         self.vocab_names: dict[str, dict[str, int]] = {"ticker": {}, "option_symbol": {}}
         self._vocab_cache: dict[str, pd.Index] | None = None
         self.prior_pool: pd.DataFrame | None = None
@@ -554,6 +556,7 @@ class StreamScorer:
         for i in np.flatnonzero(is_cancel)[np.argsort(grx[is_cancel], kind="stable")]:
             if not self._cancel(new, i, alive):
                 rejected.append((np.asarray([i]), "conditions", CL.REASON_UNMATCHED_CANCEL))
+        self._rebuild_stale_orders()
         for rows, fld, reason in rejected:
             sub = good.iloc[np.sort(rows)]
             self.quarantine.append(quarantine_rows(
@@ -644,7 +647,7 @@ class StreamScorer:
             seen = (self.log_u == u) & (self.log_t >= t_last)
             events = sorted({ev, *self.hist_event[later].tolist(), *self.log_event[seen].tolist()} - {""})
             self.hist_event[j] = ""  # cancelled: no other cancel can take it
-            self._replace_pool_row(ev, j)
+            self.stale.add(ev)  # rebuilt in the memory once the chunk's cancels are all in
             self._diverge(new, i, "cancel_of_committed_print",
                           f"cancels print rx {trx} of an order already committed and alerted; the daily "
                           "batch drops both, counts less volume for the contract's later orders and "
@@ -654,41 +657,56 @@ class StreamScorer:
         self.contracts.cum[c] -= size
         return True
 
-    def _replace_pool_row(self, event_id: str, removed: int) -> None:
-        """The order ``event_id`` lost its committed print at history row ``removed`` (a cancel):
-        rebuild it from the prints left, as the daily batch sees it, and put that in the
-        strategies' memory in place of the old order."""
-        rows = np.flatnonzero(self.hist_event == event_id)
-        rows = rows[rows != removed]
-        self.pool.drop(event_id)
-        if not len(rows):
+    def _rebuild_stale_orders(self) -> None:
+        """Committed orders that lost prints to cancels since the last call (``self.stale``):
+        rebuild each from the prints it has left, as the daily batch sees it, and put that in the
+        strategies' memory in place of the old order. All of a step's in one order pass and one
+        event build (a rebuild costs milliseconds of fixed work: a burst brings dozens of
+        cancels a second); each order under a key of its own, its tick rule continued from the
+        live committed print of its contract just before it."""
+        if not self.stale:
             return
-        part = self.hist.take(rows[np.lexsort((self.hist.rx[rows], self.hist.t[rows]))])
-        ev = self._regrouped(part, pools=True)
-        self.counts["events"] -= len(ev)  # not new orders: the memory's version of an old one
-        self.counts["events_rebuilt"] = self.counts.get("events_rebuilt", 0) + len(ev)
-
-    def _regrouped(self, tp: _Tape, *, pools: bool) -> pd.DataFrame:
-        """Orders of ``tp`` (one contract's prints, time order) grouped again from the committed
-        print just before them (its price and tick direction), as the daily batch would."""
-        c, t, rx = int(tp.c[0]), int(tp.t[0]), int(tp.rx[0])
-        hs = self.hist
-        mine = np.flatnonzero((hs.c == c) & (self.hist_event != ""))
-        before = mine[(hs.t[mine] < t) | ((hs.t[mine] == t) & (hs.rx[mine] < rx))]
-        cc = self.contracts
-        saved = (cc.last_t[c], cc.last_price[c], cc.last_dir[c])
-        if len(before):
-            b = before[np.lexsort((hs.rx[before], hs.t[before]))[-1]]
-            cc.last_t[c], cc.last_price[c], cc.last_dir[c] = hs.t[b], hs.price[b], self.hist_dir[b]
-        else:
-            cc.last_t[c] = INT64_MIN
-        try:
-            full, is_ghost, code, start, pclass, _dirs = self._order_pass(tp)
-        finally:
-            cc.last_t[c], cc.last_price[c], cc.last_dir[c] = saved
+        stale, self.stale = sorted(self.stale), set()
+        # an order rebuilt before may sit in the memory under another id (its first print gone)
+        self.pool.drop_many([i for e in stale for i in self.pool_ids.pop(e, [e])])
+        hs, he = self.hist, self.hist_event
+        live = he != ""
+        rows_of, bt, bp, bd = [], [], [], []
+        for e in stale:
+            rows = np.flatnonzero(he == e)
+            if not len(rows):
+                continue
+            rows = rows[np.lexsort((hs.rx[rows], hs.t[rows]))]
+            c, t, rx = hs.c[rows[0]], hs.t[rows[0]], hs.rx[rows[0]]
+            mine = np.flatnonzero((hs.c == c) & live)
+            before = mine[(hs.t[mine] < t) | ((hs.t[mine] == t) & (hs.rx[mine] < rx))]
+            if len(before):
+                b = before[np.lexsort((hs.rx[before], hs.t[before]))[-1]]
+                bt.append(hs.t[b]), bp.append(hs.price[b]), bd.append(self.hist_dir[b])
+            else:
+                bt.append(INT64_MIN), bp.append(0.0), bd.append(0)
+            rows_of.append((e, rows))
+        if not rows_of:
+            return
+        idx = np.concatenate([r for _, r in rows_of])
+        key = np.repeat(np.arange(len(rows_of), dtype=np.int64), [len(r) for _, r in rows_of])
+        keyed = hs.take(idx)
+        real_c = keyed.c.copy()
+        keyed.cols["c"] = key
+        bt_, bp_, bd_ = np.asarray(bt, np.int64), np.asarray(bp, np.float64), np.asarray(bd, np.int8)
+        has = np.flatnonzero(bt_ != INT64_MIN)
+        full, is_ghost, code, start, pclass, _dirs = self._order_pass(keyed, (has, bt_[has], bp_[has], bd_[has]))
         k = np.flatnonzero(~is_ghost)
         r = full.take(k)
-        return self._events(r, np.flatnonzero(start[k]), code[k], r.conf, pclass[k], r.sgroup, pools=pools)
+        owner = r.c.copy()
+        r.cols["c"] = real_c[np.searchsorted(key, owner)]
+        starts = np.flatnonzero(start[k])
+        ev = self._events(r, starts, code[k], r.conf, pclass[k], r.sgroup, pools=True)
+        for (e, _), ids in zip(rows_of, _split_by(owner[starts], ev["event_id"].astype(str).to_numpy(dtype=object),
+                                                   len(rows_of)), strict=True):
+            self.pool_ids[e] = list(ids)
+        self.counts["events"] -= len(ev)  # not new orders: the memory's version of old ones
+        self.counts["events_rebuilt"] = self.counts.get("events_rebuilt", 0) + len(ev)
 
     def _uncount(self, new: _Tape, c: int, trx: int, size: int) -> None:
         """A cancelled print never counted toward volume: take it out of the running volume of
@@ -1114,6 +1132,12 @@ def _col(df: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(df[name], errors="coerce").to_numpy(np.float64, na_value=np.nan)
 
 
+def _split_by(owner: np.ndarray, values: np.ndarray, n: int) -> list[np.ndarray]:
+    """``values`` (sorted by ``owner``, owners 0..n-1) as one array per owner."""
+    cut = np.searchsorted(owner, np.arange(1, n))
+    return np.split(values, cut)
+
+
 def _group_cummax(grp: np.ndarray, flag: np.ndarray) -> np.ndarray:
     """True from the first True of ``flag`` to the end of each consecutive group ``grp``."""
     if not len(flag):
@@ -1169,10 +1193,10 @@ class _Pool:
         self.n = need
         self._frame = None
 
-    def drop(self, event_id: str) -> None:
-        if self.cols is None:
+    def drop_many(self, event_ids: list[str]) -> None:
+        if self.cols is None or not event_ids:
             return
-        keep = self.cols["event_id"][: self.n] != event_id
+        keep = ~np.isin(self.cols["event_id"][: self.n], np.asarray(event_ids, dtype=object))
         if keep.all():
             return
         k = int(keep.sum())

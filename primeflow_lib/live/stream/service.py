@@ -158,6 +158,8 @@ class StreamService:
         self._writer_error: str | None = None
         self._counts: dict[str, int] = {}
         self._inbound: list[Chunk] = []
+        trace = os.environ.get("PRIMEFLOW_STREAM_TRACE", "").strip()
+        self._trace = open(trace, "a", buffering=1) if trace else None  # noqa: SIM115 - closed by run()
         self._to_ack: list[Chunk] = []
         self._clock = 0
 
@@ -205,6 +207,8 @@ class StreamService:
             if self._writer_error is not None and self.report.last_error is None:
                 self.report.last_error = self._writer_error
             self.journal.close()
+            if self._trace is not None:
+                self._trace.close()
             self.store.close()
             await self.source.close()
         return self.report
@@ -226,7 +230,11 @@ class StreamService:
                 log.error("stream writer: %s", self._writer_error)
 
     def _commit(self, step: StepResult) -> None:
+        t0 = time.perf_counter()
         self.store.commit(step, self.cfg, day=self.day, on_alerts=self._enqueued)
+        if self._trace is not None:
+            self._trace.write(json.dumps({"wall": round(time.time(), 3), "commit_ms": round((time.perf_counter() - t0) * 1e3, 1),
+                                          "signals": len(step.signals), "quarantine": len(step.quarantine)}) + "\n")
 
     def _enqueued(self, n: int) -> None:
         self.report.alerts_enqueued += n
@@ -382,11 +390,19 @@ class StreamService:
             self._last_step = time.monotonic()
 
     def _step_once(self, *, final: bool, journal: bool) -> StepResult:
+        t0 = time.perf_counter()
         if journal:  # before committing: a restart advances at the same point
             self._to_ack.extend(self._journal_inbound())
             self.journal.mark("final" if final else "step")
+        n_in = sum(len(p) for p, _, _ in self._pending)
+        t1 = time.perf_counter()
         self._flush_pending()
         step = self.scorer.advance(final=final)
+        if self._trace is not None:
+            self._trace.write(json.dumps({
+                "wall": round(time.time(), 3), "prints": n_in, "journal_ms": round((t1 - t0) * 1e3, 1),
+                "score_ms": round((time.perf_counter() - t1) * 1e3, 1), "signals": len(step.signals),
+                "open": self.scorer.open_prints, "queued_tasks": self._tasks.qsize()}) + "\n")
         if len(step.signals) or len(step.quarantine) or step.divergences:
             self._tasks.put(functools.partial(self._commit, step))
         self.report.events += len(step.events)
