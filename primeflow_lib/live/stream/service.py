@@ -5,15 +5,18 @@
     source ──chunk──> journal (disk) ──> StreamScorer.add
                                              │  every stream.tick_ms while prints arrive
                                              ▼
-                                  StreamScorer.advance ──> StreamStore.commit (one transaction:
-                                             │             orders, signals, outbox rows, quarantine,
-                                             │             divergences)        ──> relay thread ──> channels
+                                  StreamScorer.advance
+                                             │ signals, quarantine, divergences
                                              ▼
-                       every stream.inbox_seconds: inbox batch (+ .stream.json side file) ──> sensor path
+            writer process: StreamStore.commit (signals + outbox rows, then quarantine and
+                            divergences) ──> relay thread ──> channels;
+                            inbox batches (+ .stream.json side file) ──> sensor path;
+                            heartbeat rows
 
-The event loop reads the source, journals and scores; a writer thread does the database and
-inbox I/O in the order it was queued (a commit's fsync never holds up the vendor's socket), and
-the relay thread sends what the commits enqueued.
+The event loop reads the source, journals and scores. The database, the inbox batches and the
+relay live in a child process (:mod:`.writer`), which does the tasks in the order the loop
+queued them: a commit's Python work (alert rules, enrichment) no longer takes the interpreter
+lock from the scoring loop, and its fsync or a Parquet write never holds up the vendor's socket.
 
 **Restart.** On start the service reads the session's journal and scores it again through a new
 scorer (no pacing, no alert is sent twice: the outbox keeps alert keys), then asks the source for
@@ -31,13 +34,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import gc
 import json
 import logging
 import os
-import queue
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,9 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from primeflow_lib.alerts.relay import Relay
 from primeflow_lib.alerts.routing import resolve_channels
-from primeflow_lib.live.inbox import SIDE_SUFFIX, inbox_path, write_batch
+from primeflow_lib.live.inbox import inbox_path
 from primeflow_lib.live.stream.journal import Journal
 from primeflow_lib.live.stream.scorer import (
     INT64_MIN,
@@ -61,12 +60,12 @@ from primeflow_lib.live.stream.scorer import (
 from primeflow_lib.live.stream.sources import OPTION_PRINTS_EMPTY, Chunk, PrintSource
 from primeflow_lib.live.stream.status import write_status
 from primeflow_lib.live.stream.store import (
-    StreamStore,
     divergence_frame,
     stream_db_path,
     stream_dir,
     utcnow,
 )
+from primeflow_lib.live.stream.writer import WriterProcess, WriterSettings
 from primeflow_lib.redact import redact
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.quarantine import quarantine_rows
@@ -131,7 +130,8 @@ class StreamService:
         self.db_path = Path(db_path) if db_path is not None else (
             stream_db_path(stream_id) if root is None else self.root / f"stream-{stream_id}.duckdb")
         self.inbox = Path(inbox) if inbox is not None else inbox_path()
-        self.channels = resolve_channels(cfg, environ)  # a broken channel fails before anything runs
+        resolve_channels(cfg, environ)  # a broken channel fails here, before anything runs
+        self.environ = None if environ is None else dict(environ)
         self.use_relay = relay
         self.preload = list(preload or [])
         self.alert_inputs = alert_inputs
@@ -147,15 +147,11 @@ class StreamService:
         self._div_buf: list[Divergence] = []
         self._event_rx: dict[str, np.ndarray] = {}
         self._raw_no = 0
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._relay_thread: threading.Thread | None = None
         self._last_hb = 0.0
         self._last_inbox = time.monotonic()
         self._last_step = 0.0
         self._dirty = False
         self._pending: list[tuple[pd.DataFrame, np.ndarray, dt.datetime | None]] = []
-        self._tasks: queue.Queue = queue.Queue()
         self._writer_error: str | None = None
         self._counts: dict[str, int] = {}
         self._inbound: list[Chunk] = []
@@ -185,12 +181,18 @@ class StreamService:
         """Recover from the journal, then stream until the source ends (flush) or ``stop`` is
         set (no flush: the journal keeps the open orders)."""
         stop = stop or asyncio.Event()
-        self.store = StreamStore(self.db_path, self.stream_id)
-        if self.alert_inputs is not None:
-            self.store.copy_alert_inputs(self.alert_inputs)
         self.journal = Journal(self.root, self.stream_id, self.day, fsync=bool(self.scfg.get("fsync", False)))
-        self._writer = threading.Thread(target=self._writer_loop, name=f"writer-{self.stream_id}", daemon=True)
-        self._writer.start()
+        self.writer = WriterProcess(
+            WriterSettings(db_path=self.db_path, stream_id=self.stream_id, cfg=self.cfg, day=self.day,
+                           inbox=self.inbox, environ=self.environ, relay=self.use_relay,
+                           alert_inputs=self.alert_inputs),
+            on_alerts=self._enqueued, on_batch=self._batch_written, on_counts=self._got_counts,
+            on_error=self._writer_failed)
+        try:
+            self.writer.start()
+        except Exception:
+            self.journal.close()
+            raise
         try:
             if self.preload:
                 self.market.ensure(self.preload)
@@ -200,9 +202,6 @@ class StreamService:
             # collection walks it again (150-300 ms pauses every few seconds under load)
             gc.collect()
             gc.freeze()
-            if self.use_relay:
-                self._relay_thread = threading.Thread(target=self._relay_loop, name=f"relay-{self.stream_id}", daemon=True)
-                self._relay_thread.start()
             self.state = "streaming"
             self._heartbeat(force=True)
             ended = await self._stream(stop)
@@ -219,12 +218,7 @@ class StreamService:
         finally:
             with contextlib.suppress(Exception):
                 self._heartbeat(force=True)
-            self._tasks.put(None)  # the writer finishes what is queued, then stops
-            self._writer.join(timeout=120)
-            self._stopping.set()
-            self._wake.set()
-            if self._relay_thread is not None:
-                self._relay_thread.join(timeout=30)
+            self.writer.stop(timeout_s=120)  # it finishes what is queued and the relay's drain
             if self._writer_error is not None and self.report.last_error is None:
                 self.report.last_error = self._writer_error
             self.journal.close()
@@ -234,42 +228,37 @@ class StreamService:
             if self._trace is not None:
                 self._trace.close()
             gc.unfreeze()  # the interpreter's exit may collect them again (extensions check for leaks)
-            self.store.close()
             await self.source.close()
         return self.report
 
-    # ------------------------------------------------------------------ the writer thread
-
-    def _writer_loop(self) -> None:
-        """Database and inbox I/O, in the order the loop queued it: commits (then the relay is
-        woken), inbox batches, heartbeat rows. A commit's fsync or a Parquet write never holds up
-        the event loop that reads the vendor and scores."""
-        while True:
-            task = self._tasks.get()
-            if task is None:
-                return
-            try:
-                task()
-            except Exception as exc:  # noqa: BLE001 - reported in the status; the loop carries on
-                self._writer_error = redact(f"{type(exc).__name__}: {exc}")
-                log.error("stream writer: %s", self._writer_error)
+    # ------------------------------------------------------------------ the writer process
 
     def _commit(self, step: StepResult) -> None:
-        t0 = time.perf_counter()
-        self.store.commit(step, self.cfg, day=self.day, on_alerts=self._enqueued)
-        if self._trace is not None:
-            self._trace.write(json.dumps({"wall": round(time.time(), 3), "commit_ms": round((time.perf_counter() - t0) * 1e3, 1),
-                                          "signals": len(step.signals), "quarantine": len(step.quarantine)}) + "\n")
+        """Queue a step's signals, quarantine rows and divergences for the writer (only what it
+        stores crosses the process boundary)."""
+        self.writer.submit("commit", StepResult(
+            events=step.events.iloc[:0], context=step.context.iloc[:0], signals=step.signals,
+            quarantine=step.quarantine, divergences=step.divergences, done_rx=step.done_rx[:0]))
 
     def _enqueued(self, n: int) -> None:
         self.report.alerts_enqueued += n
-        if n:
-            self._wake.set()
+
+    def _batch_written(self, _name: str) -> None:
+        self.report.inbox_batches += 1
+
+    def _got_counts(self, counts: dict[str, int]) -> None:
+        self._counts = counts
+
+    def _writer_failed(self, text: str) -> None:
+        self._writer_error = text
+        if text.startswith("relay:"):
+            self.report.last_error = text
+        log.error("stream writer: %s", text)
 
     def _recover(self) -> None:
         """Score the session's journal again (see module doc)."""
         self.state = "recovering"
-        self._mark_written(self.store.written_rx(self.day))
+        self._mark_written(self.writer.written_rx())
         for ch in self.journal.read():
             if ch.step is not None:
                 self._step(final=ch.step == "final", journal=False)
@@ -427,9 +416,9 @@ class StreamService:
             self._trace.write(json.dumps({
                 "wall": round(time.time(), 3), "prints": n_in, "journal_ms": round((t1 - t0) * 1e3, 1),
                 "score_ms": round((time.perf_counter() - t1) * 1e3, 1), "signals": len(step.signals),
-                "open": self.scorer.open_prints, "queued_tasks": self._tasks.qsize()}) + "\n")
+                "open": self.scorer.open_prints}) + "\n")
         if len(step.signals) or len(step.quarantine) or step.divergences:
-            self._tasks.put(functools.partial(self._commit, step))
+            self._commit(step)
         self.report.events += len(step.events)
         self.report.signals += len(step.signals)
         if len(step.done_rx):
@@ -452,27 +441,6 @@ class StreamService:
         self._raw_no += len(rows)
         self.scorer.quarantine.append(q)
         self.report.raw_rejected += len(rows)
-
-    # ------------------------------------------------------------------ relay
-
-    def _relay_loop(self) -> None:
-        relay = Relay(self.store.cursor, self.channels, db_retry_s=30.0)
-        try:
-            while not self._stopping.is_set():
-                self._wake.wait(timeout=1.0)
-                self._wake.clear()
-                try:
-                    rep = relay.drain(max_seconds=5.0)
-                except Exception as exc:  # noqa: BLE001 - the relay must outlive one bad drain
-                    self.report.last_error = redact(f"relay: {type(exc).__name__}: {exc}")
-                    log.error("stream relay: %s", self.report.last_error)
-                    time.sleep(1.0)
-                    continue
-                if rep.pending:
-                    self._wake.set()
-            relay.drain(max_seconds=float(self.scfg.get("relay_final_seconds", 10.0)))
-        finally:
-            relay.close()
 
     # ------------------------------------------------------------------ inbox and heartbeat
 
@@ -534,7 +502,7 @@ class StreamService:
                                       .to_json(orient="records", date_format="iso")) if self._div_buf else [],
         }
         self._div_buf = []
-        self._tasks.put(functools.partial(self._write_batch_files, name, side, batch, rx))
+        self.writer.submit("batch", name, side, batch, rx)
         for e in [e for e, r in self._event_rx.items() if self._written[r].all()]:
             del self._event_rx[e]
         for k in np.unique(which):
@@ -542,19 +510,6 @@ class StreamService:
             self._left[k] -= int((which == k).sum())
             if self._left[k] <= 0:
                 del self._left[k], self._frames[k]
-
-    def _write_batch_files(self, name: str, side: dict[str, Any], batch: pd.DataFrame, rx: np.ndarray) -> None:
-        """(writer thread) The side file first, then the batch (atomic renames), then the record
-        of which prints went there."""
-        self.inbox.mkdir(parents=True, exist_ok=True)
-        # the alerts and rule hits of its signals, as committed (this thread committed them)
-        side.update(self.store.delivered([str(s["signal_id"]) for s in side["signals"]]))
-        tmp = self.inbox / f".{name}{SIDE_SUFFIX}.tmp"
-        tmp.write_text(json.dumps(side))
-        os.replace(tmp, self.inbox / f"{name}{SIDE_SUFFIX}")
-        write_batch(batch, self.inbox, name=name)
-        self.store.mark_inbox(self.day, rx, name)
-        self.report.inbox_batches += 1
 
     def _heartbeat(self, *, force: bool = False) -> None:
         every = float(self.scfg.get("heartbeat_seconds", 5.0))
@@ -594,11 +549,4 @@ class StreamService:
         by_kind = {k: v["signals"] for k, v in sc.counts["funnel"].items()}
         stats = {"ts": dt.datetime.now(), "events_per_minute": None, "signals_by_kind": by_kind,
                  "open_positions": None, "lag_seconds": lag, "last_error": self.report.last_error}
-        self._tasks.put(functools.partial(self._heartbeat_rows, row, stats))
-
-    def _heartbeat_rows(self, row: dict[str, Any], stats: dict[str, Any]) -> None:
-        """(writer thread) The heartbeat row and status line; the outbox counts for the next
-        status file."""
-        self.store.heartbeat(row, self.cfg, stats)
-        self._counts = self.store.outbox_counts()
-        self._wake.set()
+        self.writer.submit("heartbeat", row, stats)

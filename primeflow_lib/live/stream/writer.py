@@ -1,0 +1,306 @@
+"""The stream's database writer and relay, in a process of their own.
+
+A scoring step's signals must be committed (outbox rows, alert rules, enrichment) before the
+relay sends them; that commit is mostly Python work (pandas frames for the rules and the
+enrichment) of 100-200 ms a step. On a thread beside the scoring loop it took the interpreter
+lock from the loop: a replay at full speed ran 30 % slower with commits than without. Here the
+stream database, the commits, the inbox batches (and the record of what went in them), the
+heartbeat rows and the relay live in a child process, on the other core.
+
+Protocol: the service puts tasks on a queue in the order it wants them done (``commit``,
+``batch``, ``heartbeat``, ``written_rx``, ``stop``); the child does them one after another and
+answers on a second queue (``ready``, ``alerts`` n, ``batch`` name, ``counts``, ``written_rx``,
+``error`` text, ``stopped``). A listener thread in the service hands the answers to callbacks.
+
+**Crashes.** The child dies with its parent (``PR_SET_PDEATHSIG``: a SIGKILL of the service
+takes the writer with it, as it took the thread before): tasks queued and not done are lost
+exactly as a thread's queue was, and recovery scores the journal again and rewrites them (each
+write is idempotent). A new writer waits up to ``open_timeout_s`` for the file lock of a writer
+that is still being reaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import json
+import logging
+import multiprocessing as mp
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from primeflow_lib.redact import redact
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class WriterSettings:
+    """What the child needs to open the store and run the relay (all picklable).
+
+    Attributes:
+        db_path: the stream database.
+        stream_id: this instance.
+        cfg: the loaded config (alerts, stream).
+        day: the session.
+        inbox: where batches for the sensor path go.
+        environ: the channels' secrets (None: the child's environment, inherited).
+        relay: run the relay.
+        alert_inputs: a read copy to copy the alert rules and earnings from at start.
+        open_timeout_s: how long to wait for the database's lock (a previous writer being reaped).
+    """
+
+    db_path: Path
+    stream_id: str
+    cfg: dict[str, Any]
+    day: dt.date
+    inbox: Path
+    environ: dict[str, str] | None = None
+    relay: bool = True
+    alert_inputs: Path | None = None
+    open_timeout_s: float = 30.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class WriterError(RuntimeError):
+    """The writer process could not start, or stopped answering."""
+
+
+class WriterProcess:
+    """The child process (see module doc) and the service's side of it.
+
+    Callbacks (called on the listener thread): ``on_alerts(n)`` after a commit enqueued ``n``
+    alerts, ``on_batch(name)`` after an inbox batch is written, ``on_counts(dict)`` with the
+    outbox counts after a heartbeat, ``on_error(text)`` for a task that failed (the writer
+    carries on).
+    """
+
+    def __init__(self, settings: WriterSettings, *, on_alerts: Callable[[int], None] | None = None,
+                 on_batch: Callable[[str], None] | None = None,
+                 on_counts: Callable[[dict[str, int]], None] | None = None,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        self._cbs = {"alerts": on_alerts, "batch": on_batch, "counts": on_counts, "error": on_error}
+        ctx = mp.get_context("spawn")  # the service has threads and open files: no fork
+        self._tasks = ctx.Queue()
+        self._answers = ctx.Queue()
+        self._proc = ctx.Process(target=_child_main, args=(settings, self._tasks, self._answers, os.getpid()),
+                                 name=f"stream-writer-{settings.stream_id}", daemon=True)
+        self._listener: threading.Thread | None = None
+        self._reply: queue.Queue = queue.Queue()
+        self._stopped = threading.Event()
+
+    def start(self, timeout_s: float = 120.0) -> None:
+        """Start the child and wait until its database is open. Raises :class:`WriterError`."""
+        self._proc.start()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                kind, payload = self._answers.get(timeout=0.5)
+            except queue.Empty:
+                if not self._proc.is_alive():
+                    raise WriterError(f"stream writer exited at start (code {self._proc.exitcode})") from None
+                if time.monotonic() > deadline:
+                    self.kill()
+                    raise WriterError(f"stream writer did not open {self.settings.db_path} within "
+                                      f"{timeout_s:g} s") from None
+                continue
+            if kind == "ready":
+                break
+            if kind == "fatal":
+                self._proc.join(timeout=10)
+                raise WriterError(payload)
+        self._listener = threading.Thread(target=self._listen, name=f"writer-answers-{self.settings.stream_id}",
+                                          daemon=True)
+        self._listener.start()
+
+    def submit(self, kind: str, *args: Any) -> None:
+        """Queue a task (the queue's feeder thread pickles and sends it: this does not block)."""
+        self._tasks.put((kind, args))
+
+    def written_rx(self, timeout_s: float = 60.0) -> np.ndarray:
+        """Receipt numbers of the session already written to an inbox batch (a round trip)."""
+        self.submit("written_rx")
+        try:
+            return self._reply.get(timeout=timeout_s)
+        except queue.Empty:
+            raise WriterError(f"stream writer did not answer within {timeout_s:g} s") from None
+
+    def stop(self, timeout_s: float = 120.0) -> None:
+        """Let the child finish every queued task and the relay's final drain, then exit;
+        killed after ``timeout_s``."""
+        if not self._proc.is_alive():
+            self._stopped.set()
+            return
+        self.submit("stop")
+        self._proc.join(timeout=timeout_s)
+        if self._proc.is_alive():
+            log.error("stream writer did not stop within %.0f s: killed", timeout_s)
+            self.kill()
+        self._stopped.set()
+        if self._listener is not None:
+            self._listener.join(timeout=10)
+        self._tasks.close()
+        self._tasks.join_thread()
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._proc.kill()
+        self._proc.join(timeout=10)
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.is_alive()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                kind, payload = self._answers.get(timeout=0.5)
+            except queue.Empty:
+                if (self._stopped.is_set() or not self._proc.is_alive()) and self._answers.empty():
+                    return
+                continue
+            except (EOFError, OSError):
+                return
+            if kind == "stopped":
+                return
+            if kind == "written_rx":
+                self._reply.put(payload)
+                continue
+            cb = self._cbs.get(kind)
+            if cb is not None:
+                try:
+                    cb(payload)
+                except Exception:  # noqa: BLE001 - a callback must not end the listener
+                    log.exception("stream writer callback %s", kind)
+
+
+# ---------------------------------------------------------------------------------- the child
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
+
+
+def _open_store(settings: WriterSettings):  # noqa: ANN202 - StreamStore, imported late
+    from primeflow_lib.live.stream.store import StreamStore
+
+    deadline = time.monotonic() + settings.open_timeout_s
+    while True:
+        try:
+            return StreamStore(settings.db_path, settings.stream_id)
+        except duckdb.IOException as exc:
+            # a writer killed with its parent holds the file until it is reaped
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: int) -> None:
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
+    from primeflow_lib.alerts.relay import Relay
+    from primeflow_lib.alerts.routing import resolve_channels
+    from primeflow_lib.live.inbox import SIDE_SUFFIX, write_batch
+
+    try:
+        store = _open_store(settings)
+        if settings.alert_inputs is not None:
+            store.copy_alert_inputs(settings.alert_inputs)
+        channels = resolve_channels(settings.cfg, settings.environ)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        answers.put(("fatal", redact(f"stream writer: {type(exc).__name__}: {exc}")))
+        return
+    scfg = settings.cfg.get("stream") or {}
+    wake = threading.Event()
+    stopping = threading.Event()
+    relay_error: list[str] = []
+
+    def relay_loop() -> None:
+        relay = Relay(store.cursor, channels, db_retry_s=30.0)
+        try:
+            while not stopping.is_set():
+                wake.wait(timeout=1.0)
+                wake.clear()
+                try:
+                    rep = relay.drain(max_seconds=5.0)
+                except Exception as exc:  # noqa: BLE001 - the relay must outlive one bad drain
+                    relay_error.append(redact(f"relay: {type(exc).__name__}: {exc}"))
+                    answers.put(("error", relay_error[-1]))
+                    time.sleep(1.0)
+                    continue
+                if rep.pending:
+                    wake.set()
+            relay.drain(max_seconds=float(scfg.get("relay_final_seconds", 10.0)))
+        finally:
+            relay.close()
+
+    relay_thread = threading.Thread(target=relay_loop, name="relay", daemon=True) if settings.relay else None
+    if relay_thread is not None:
+        relay_thread.start()
+    answers.put(("ready", None))
+
+    def enqueued(n: int) -> None:
+        answers.put(("alerts", n))
+        if n:
+            wake.set()
+
+    def write_batch_files(name: str, side: dict[str, Any], batch: pd.DataFrame, rx: np.ndarray) -> None:
+        inbox = Path(settings.inbox)
+        inbox.mkdir(parents=True, exist_ok=True)
+        # the alerts and rule hits of its signals, as committed (this process committed them)
+        side.update(store.delivered([str(s["signal_id"]) for s in side["signals"]]))
+        tmp = inbox / f".{name}{SIDE_SUFFIX}.tmp"
+        tmp.write_text(json.dumps(side))
+        os.replace(tmp, inbox / f"{name}{SIDE_SUFFIX}")
+        write_batch(batch, inbox, name=name)
+        store.mark_inbox(settings.day, rx, name)
+        answers.put(("batch", name))
+
+    try:
+        while True:
+            kind, args = tasks.get()
+            if kind == "stop":
+                break
+            try:
+                if kind == "commit":
+                    store.commit(args[0], settings.cfg, day=settings.day, on_alerts=enqueued)
+                elif kind == "batch":
+                    write_batch_files(*args)
+                elif kind == "heartbeat":
+                    row, stats = args
+                    store.heartbeat(row, settings.cfg, stats)
+                    answers.put(("counts", store.outbox_counts()))
+                    wake.set()
+                elif kind == "written_rx":
+                    answers.put(("written_rx", store.written_rx(settings.day)))
+                else:
+                    raise ValueError(f"unknown writer task {kind!r}")
+            except Exception as exc:  # noqa: BLE001 - reported; the writer carries on
+                answers.put(("error", redact(f"{type(exc).__name__}: {exc}")))
+    finally:
+        stopping.set()
+        wake.set()
+        if relay_thread is not None:
+            relay_thread.join(timeout=float(scfg.get("relay_final_seconds", 10.0)) + 30)
+        store.close()
+        answers.put(("stopped", None))
+        answers.close()
+        answers.join_thread()

@@ -1,0 +1,109 @@
+"""The stream's writer process: tasks done in order with answers, a bad database a clear error at
+start, and a writer that dies with its service (a SIGKILL of the service frees the database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+from stream_fixtures import DAY, stream_cfg
+
+from primeflow_lib.live.stream.writer import WriterError, WriterProcess, WriterSettings
+
+
+def _settings(tmp_path: Path, **kw) -> WriterSettings:
+    return WriterSettings(db_path=tmp_path / "stream-main.duckdb", stream_id="main", cfg=stream_cfg(), day=DAY,
+                          inbox=tmp_path / "inbox", relay=False, **kw)
+
+
+def test_tasks_are_done_in_order_and_answered(tmp_path):
+    got: dict[str, list] = {"batch": [], "counts": [], "error": []}
+    done = threading.Event()
+    w = WriterProcess(_settings(tmp_path), on_batch=got["batch"].append, on_error=got["error"].append,
+                      on_counts=lambda c: (got["counts"].append(c), done.set()))
+    w.start()
+    try:
+        assert len(w.written_rx()) == 0
+        prints = pd.DataFrame({"print_id": ["a", "b"], "price": [1.0, 2.0]})
+        w.submit("batch", "stream-main-x.parquet", {"signals": [], "divergences": []}, prints, np.array([0, 1]))
+        row = {"ts": dt.datetime(2026, 1, 2, 15), "stream_id": "main", "trade_date": DAY, "state": "streaming",
+               "source": "test", "prints": 2, "events": 0, "signals": 0, "quarantined": 0, "divergences": 0,
+               "open_prints": 0, "alerts_pending": 0, "lag_seconds": None, "watermark_ts": None,
+               "connections": 1, "last_error": None}
+        w.submit("heartbeat", row, {"ts": dt.datetime.now(), "events_per_minute": None, "signals_by_kind": {},
+                                    "open_positions": None, "lag_seconds": None, "last_error": None})
+        assert done.wait(60), got
+        # the batch came before the heartbeat, and its prints are recorded as written
+        assert got["batch"] == ["stream-main-x.parquet"] and not got["error"]
+        assert sorted(w.written_rx().tolist()) == [0, 1]
+        w.submit("no such task")
+        deadline = time.monotonic() + 30
+        while not got["error"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "unknown writer task" in got["error"][0]  # reported; the writer carries on
+        assert len(w.written_rx()) == 2
+    finally:
+        w.stop()
+    assert not w.alive
+    assert (tmp_path / "inbox" / "stream-main-x.parquet").exists()
+    with duckdb.connect(str(tmp_path / "stream-main.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM stream.heartbeat").fetchone()[0] == 1
+
+
+def test_a_database_that_cannot_be_opened_is_a_clear_error(tmp_path):
+    bad = WriterSettings(db_path=tmp_path / "stream.duckdb", stream_id="main", cfg=stream_cfg(), day=DAY,
+                         inbox=tmp_path / "inbox", relay=False)
+    with pytest.raises(WriterError, match="named after a schema"):
+        WriterProcess(bad).start()
+
+
+@pytest.mark.slow
+def test_the_writer_dies_with_its_service_and_frees_the_database(tmp_path):
+    """A service process killed with SIGKILL takes its writer along (nothing left holding the
+    database's lock), so the next start opens it."""
+    code = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from stream_fixtures import DAY, stream_cfg
+        from pathlib import Path
+        from primeflow_lib.live.stream.writer import WriterProcess, WriterSettings
+        w = WriterProcess(WriterSettings(db_path=Path({str(tmp_path / "stream-main.duckdb")!r}), stream_id="main",
+                          cfg=stream_cfg(), day=DAY, inbox=Path({str(tmp_path / "inbox")!r}), relay=False))
+        w.start()
+        print(w._proc.pid, flush=True)
+        time.sleep(600)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())
+        assert psutil.pid_exists(child)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if psutil.Process(child).status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the writer outlived its service")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    w = WriterProcess(_settings(tmp_path))
+    w.start()
+    w.stop()
