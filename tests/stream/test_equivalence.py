@@ -62,6 +62,7 @@ def test_cancels_of_committed_orders_are_the_only_differences_and_are_counted():
     assert reasons == {"cancel_of_committed_print"}
     reported = {e for d in st.divergences for e in d.event_ids}
     b_ids, s_ids = set(b.events["event_id"]), set(st.events["event_id"])
+    assert reported <= s_ids  # orders the stream committed, by their ids (never a placeholder)
     # every order only the stream built is one it reported; the batch's versions of those orders
     # are made of the same prints minus the cancelled ones
     assert s_ids - b_ids <= reported

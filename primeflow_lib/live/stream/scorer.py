@@ -66,6 +66,8 @@ INT64_MIN = np.iinfo(np.int64).min
 INT64_MAX = np.iinfo(np.int64).max
 #: structure state of a tail print: bucket not complete yet / no structure
 UNDECIDED, NO_STRUCTURE = -2, -1
+#: prefix of a committed print's order id until the step's events are built (no real id has it)
+_HOLDER = "\x00order:"
 #: why the stream could not judge a print as the daily batch does
 DIVERGENCE_REASONS = (
     "cancel_of_committed_print",
@@ -276,6 +278,21 @@ class _Tape:
 
     def keep(self, mask: np.ndarray) -> None:
         self.cols = {k: v[mask] for k, v in self.cols.items()}
+
+
+@dataclass
+class _Build:
+    """Orders ready for their event rows: the tape (time order per order), where each order
+    starts, the per-print side codes, confidences, classes and structure numbers, and what to do
+    with the orders' ids once built."""
+
+    tape: _Tape
+    starts: np.ndarray
+    code: np.ndarray
+    conf: np.ndarray
+    pclass: np.ndarray
+    sgroup: np.ndarray
+    after: Callable[[np.ndarray], None] | None = None
 
 
 class StreamScorer:
@@ -739,9 +756,8 @@ class StreamScorer:
             return self._result([], [])
         t0 = time.perf_counter()
         self._structures(frontier)
-        committed = self._commit(frontier)
-        iso = self._isolated()
-        parts = [p for p in (committed, iso) if p is not None]
+        built = [b for b in (self._commit(frontier), self._isolated()) if b is not None]
+        parts = [self._build(built)] if built else []
         t1 = time.perf_counter()
         out = self._result(parts, [], frontier=frontier)
         self._time("commit", t1 - t0)
@@ -894,7 +910,6 @@ class StreamScorer:
         pos = np.flatnonzero(pmask)
         ct = r.take(pos)
         cstart_seg = np.cumsum(np.r_[0, lens[take_seg][:-1]])
-        ev = self._events(ct, cstart_seg, code[pos], ct.conf, pclass[pos], ct.sgroup)
         # contract state after its last committed print (time order)
         last = np.r_[ct.c[1:] != ct.c[:-1], True]
         cc = self.contracts
@@ -902,15 +917,31 @@ class StreamScorer:
         cc.last_t[lc] = ct.t[last]
         cc.last_price[lc] = ct.price[last]
         cc.last_dir[lc] = dirs[pos][last]
-        # committed history, for late prints and cancels still to come
-        seg_of = np.repeat(np.arange(len(cstart_seg)), np.diff(np.r_[cstart_seg, len(ct)]))
-        self._remember(ct, start[pos], code[pos] >= 0, ct.code0 < 0, dirs[pos],
-                       ev["event_id"].to_numpy(dtype=object)[seg_of])
         # out of the tail
         gone = np.zeros(len(self.tail), np.bool_)
         gone[np.isin(self.tail.rx, ct.rx)] = True
         self.tail.keep(~gone)
-        return ev
+        # committed history, for late prints (this step's too) and cancels still to come; the
+        # orders' ids are known once the step's events are built: placeholders until then
+        seg_of = np.repeat(np.arange(len(cstart_seg)), np.diff(np.r_[cstart_seg, len(ct)]))
+        holders = np.asarray([f"{_HOLDER}{k}" for k in range(len(cstart_seg))], dtype=object)
+        self._remember(ct, start[pos], code[pos] >= 0, ct.code0 < 0, dirs[pos], holders[seg_of])
+        n = len(ct)
+        return _Build(ct, cstart_seg, code[pos], ct.conf, pclass[pos], ct.sgroup,
+                      lambda ids: self._name_holders(ids, n))
+
+    def _name_holders(self, event_ids: np.ndarray, n: int) -> None:
+        """Replace the placeholder ids of this step's ``n`` committed prints (the newest rows of
+        the history) and of the divergences that named them by their orders' ids."""
+        real = {f"{_HOLDER}{k}": str(e) for k, e in enumerate(event_ids)}
+        he = self.hist_event
+        base = max(len(he) - n, 0)
+        for i, x in enumerate(he[base:]):
+            if x in real:
+                he[base + i] = real[x]
+        for d in self.divergences:
+            if any(e.startswith(_HOLDER) for e in d.event_ids):
+                d.event_ids = [real.get(e, e) for e in d.event_ids]
 
     def _remember(self, ct: _Tape, start: np.ndarray, _quoted: np.ndarray, tick: np.ndarray,
                   dirs: np.ndarray, events: np.ndarray) -> None:
@@ -974,7 +1005,27 @@ class StreamScorer:
         k = np.flatnonzero(~is_ghost)
         r = full.take(k)
         r.cols["c"] = real_c[r.c]
-        return self._events(r, np.flatnonzero(start[k]), code[k], r.conf, pclass[k], r.sgroup)
+        return _Build(r, np.flatnonzero(start[k]), code[k], r.conf, pclass[k], r.sgroup)
+
+    def _build(self, builds: list[_Build]) -> pd.DataFrame:
+        """The events of a step's committed orders and isolated late prints in one event build
+        (a build has a fixed cost of milliseconds), rows in the order of ``builds``; then each
+        build's ``after`` with its orders' ids."""
+        if len(builds) == 1:
+            b = builds[0]
+            ev = self._events(b.tape, b.starts, b.code, b.conf, b.pclass, b.sgroup)
+        else:
+            off = np.cumsum([0] + [len(b.tape) for b in builds[:-1]])
+            tape = _Tape({k: np.concatenate([b.tape.cols[k] for b in builds]) for k in builds[0].tape.cols})
+            ev = self._events(tape, np.concatenate([b.starts + o for b, o in zip(builds, off, strict=True)]),
+                              *(np.concatenate([getattr(b, f) for b in builds]) for f in ("code", "conf", "pclass", "sgroup")))
+        ids = ev["event_id"].to_numpy(dtype=object)
+        first = 0
+        for b in builds:
+            if b.after is not None:
+                b.after(ids[first:first + len(b.starts)])
+            first += len(b.starts)
+        return ev
 
     def _events(self, ct: _Tape, starts: np.ndarray, code: np.ndarray, conf: np.ndarray,
                 pclass: np.ndarray, sgroup: np.ndarray, *, pools: bool = True) -> pd.DataFrame:
