@@ -107,3 +107,46 @@ def test_the_writer_dies_with_its_service_and_frees_the_database(tmp_path):
     w = WriterProcess(_settings(tmp_path))
     w.start()
     w.stop()
+
+
+@pytest.mark.slow
+def test_a_writer_that_dies_stops_the_stream_with_a_clear_error(tmp_path):
+    """Killed mid-replay (what an out-of-memory kill does): the service raises instead of scoring
+    into nowhere; started again, it recovers from its journal and stores what was lost."""
+    import asyncio
+
+    from stream_fixtures import loader, session, without_cancels
+
+    from primeflow_lib.live.stream.service import StreamService
+    from primeflow_lib.live.stream.sources import ReplaySource
+
+    s = session()
+    tape = without_cancels(s.prints).iloc[:6000].reset_index(drop=True)
+    cfg = stream_cfg()
+    cfg["stream"]["inbox_seconds"] = 0
+
+    def service(speed):
+        return StreamService(cfg, ReplaySource(tape, speed=speed, chunk_rows=200), s.day, loader(s),
+                             root=tmp_path / "stream", inbox=tmp_path / "inbox", relay=False)
+
+    svc = service(120.0)
+
+    async def kill_the_writer():
+        while getattr(svc, "writer", None) is None or svc.report.prints < 1000:
+            await asyncio.sleep(0.02)
+        svc.writer.kill()
+
+    async def scenario():
+        killer = asyncio.create_task(kill_the_writer())
+        try:
+            await svc.run()
+        finally:
+            killer.cancel()
+
+    with pytest.raises(WriterError, match="ended unexpectedly"):
+        asyncio.run(scenario())
+    again = service(None)
+    rep = asyncio.run(again.run())
+    assert rep.flushed and rep.recovered_prints >= 1000
+    with duckdb.connect(str(again.db_path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM stream.signals").fetchone()[0] > 0

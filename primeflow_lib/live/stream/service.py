@@ -205,6 +205,7 @@ class StreamService:
             self.state = "streaming"
             self._heartbeat(force=True)
             ended = await self._stream(stop)
+            self.writer.check()
             if ended:
                 self._step(final=True)
                 await self._ack()
@@ -313,6 +314,7 @@ class StreamService:
                     if self._since_step() < tick:
                         continue
                 if self._dirty:
+                    self.writer.check()  # a dead writer stops the stream before it scores into nowhere
                     self._dirty = False
                     self._step()
                     await self._ack()

@@ -145,6 +145,7 @@ class WriterProcess:
         killed after ``timeout_s``."""
         if not self._proc.is_alive():
             self._stopped.set()
+            self._tasks.cancel_join_thread()  # nobody reads the queue: do not wait on its pipe at exit
             return
         self.submit("stop")
         self._proc.join(timeout=timeout_s)
@@ -165,6 +166,15 @@ class WriterProcess:
     @property
     def alive(self) -> bool:
         return self._proc.is_alive()
+
+    def check(self) -> None:
+        """Raise :class:`WriterError` when the child died while the service still needs it (an
+        out-of-memory kill, a crash): nothing it was sent since is stored or sent, and carrying on
+        would score into nowhere. The service stops with the error; its next start scores the
+        journal again and stores and sends what was lost (every write is idempotent)."""
+        if not self._stopped.is_set() and not self._proc.is_alive():
+            raise WriterError(f"the stream writer process ended unexpectedly (exit code {self._proc.exitcode}); "
+                              "restart the stream: it recovers from its journal")
 
     def _listen(self) -> None:
         while True:
