@@ -473,11 +473,9 @@ def _build_rows(kind, c, sel, gates, strength, tags, comps, extra) -> pd.DataFra
     # context column), and a row slice of it or ``to_dict`` costs milliseconds per call, which a
     # streaming step with two signals pays for every strategy
     def col(name: str, dtype: Any = None) -> np.ndarray:
-        ser = c[name]
-        if isinstance(ser.dtype, pd.api.extensions.ExtensionDtype):
-            # a nullable column converts by what the selected rows hold (ints without a NA)
-            return ser.take(sel).to_numpy(dtype=dtype)
-        return ser.to_numpy(dtype=dtype)[sel]
+        # the selected rows first, then the conversion: a nullable column converts by what
+        # those rows hold (ints without a NA), and an unselected row's NA never reaches it
+        return c[name].take(sel).to_numpy(dtype=dtype)
 
     names = [g[0] for g in gates]
     okm = np.column_stack([g[1][sel] for g in gates])

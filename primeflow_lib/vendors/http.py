@@ -601,7 +601,7 @@ def index_to_et_naive(idx: pd.Index) -> pd.DatetimeIndex:
 
 
 def _as_date(v: Any) -> dt.date | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+    if v is None or v is pd.NaT or (isinstance(v, float | np.floating | np.datetime64) and pd.isna(v)):
         return None
     if isinstance(v, dt.datetime):
         return v.date()

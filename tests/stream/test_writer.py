@@ -150,3 +150,14 @@ def test_a_writer_that_dies_stops_the_stream_with_a_clear_error(tmp_path):
     assert rep.flushed and rep.recovered_prints >= 1000
     with duckdb.connect(str(again.db_path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM stream.signals").fetchone()[0] > 0
+
+
+def test_the_writer_is_out_of_the_services_process_group(tmp_path):
+    """A SIGTERM or Ctrl-C to the service's group (a supervisor, a terminal) reaches the service,
+    which stops the writer after its queued work; the writer is not killed with the group."""
+    w = WriterProcess(_settings(tmp_path))
+    w.start()
+    try:
+        assert os.getpgid(w._proc.pid) == w._proc.pid != os.getpgid(0)
+    finally:
+        w.stop()

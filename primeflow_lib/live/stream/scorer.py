@@ -354,6 +354,7 @@ class StreamScorer:
         self.pending_events: list[pd.DataFrame] = []  # committed, not scored yet
         self.pending_t_last: list[np.ndarray] = []
         self.pool = _Pool()
+        self.builds = 0  # steps that committed orders (their placeholder ids)
         self.stale: set[str] = set()  # committed orders that lost a print to a cancel this chunk
         self.pool_ids: dict[str, list[str]] = {}  # order rebuilt after a cancel -> its ids in the pool
         self.vocab_names: dict[str, dict[str, int]] = {"ticker": {}, "option_symbol": {}}
@@ -924,16 +925,19 @@ class StreamScorer:
         # committed history, for late prints (this step's too) and cancels still to come; the
         # orders' ids are known once the step's events are built: placeholders until then
         seg_of = np.repeat(np.arange(len(cstart_seg)), np.diff(np.r_[cstart_seg, len(ct)]))
-        holders = np.asarray([f"{_HOLDER}{k}" for k in range(len(cstart_seg))], dtype=object)
+        self.builds += 1  # placeholders of one step never match another's (a build that failed)
+        tag = f"{_HOLDER}{self.builds}:"
+        holders = np.asarray([f"{tag}{k}" for k in range(len(cstart_seg))], dtype=object)
         self._remember(ct, start[pos], code[pos] >= 0, ct.code0 < 0, dirs[pos], holders[seg_of])
         n = len(ct)
         return _Build(ct, cstart_seg, code[pos], ct.conf, pclass[pos], ct.sgroup,
-                      lambda ids: self._name_holders(ids, n))
+                      lambda ids: self._name_holders(ids, n, tag))
 
-    def _name_holders(self, event_ids: np.ndarray, n: int) -> None:
-        """Replace the placeholder ids of this step's ``n`` committed prints (the newest rows of
-        the history) and of the divergences that named them by their orders' ids."""
-        real = {f"{_HOLDER}{k}": str(e) for k, e in enumerate(event_ids)}
+    def _name_holders(self, event_ids: np.ndarray, n: int, tag: str) -> None:
+        """Replace the placeholder ids (``tag`` + order number) of this step's ``n`` committed
+        prints (the newest rows of the history) and of the divergences that named them by their
+        orders' ids."""
+        real = {f"{tag}{k}": str(e) for k, e in enumerate(event_ids)}
         he = self.hist_event
         base = max(len(he) - n, 0)
         for i, x in enumerate(he[base:]):

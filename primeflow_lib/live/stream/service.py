@@ -38,6 +38,7 @@ import gc
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,23 +156,9 @@ class StreamService:
         self._writer_error: str | None = None
         self._counts: dict[str, int] = {}
         self._inbound: list[Chunk] = []
-        trace = os.environ.get("PRIMEFLOW_STREAM_TRACE", "").strip()
-        self._trace = open(trace, "a", buffering=1) if trace else None  # noqa: SIM115 - closed by run()
+        self._trace: Any = None  # PRIMEFLOW_STREAM_TRACE, open while run() runs
+        self._trace_lock = threading.RLock()  # re-entrant: the collector may run inside a write
         self._gc_trace: Any = None
-        if self._trace is not None:
-            gc_t0 = [0.0]
-
-            def _gc_pause(phase: str, info: dict[str, Any]) -> None:
-                if phase == "start":
-                    gc_t0[0] = time.perf_counter()
-                elif (ms := (time.perf_counter() - gc_t0[0]) * 1e3) >= 5 and self._trace is not None \
-                        and not self._trace.closed:
-                    self._trace.write(json.dumps({"wall": round(time.time(), 3), "gc_ms": round(ms, 1),
-                                                  "generation": info.get("generation"),
-                                                  "collected": info.get("collected")}) + "\n")
-
-            gc.callbacks.append(_gc_pause)
-            self._gc_trace = _gc_pause
         self._to_ack: list[Chunk] = []
         self._clock = 0
 
@@ -188,10 +175,12 @@ class StreamService:
                            alert_inputs=self.alert_inputs),
             on_alerts=self._enqueued, on_batch=self._batch_written, on_counts=self._got_counts,
             on_error=self._writer_failed)
+        self._open_trace()
         try:
             self.writer.start()
         except Exception:
             self.journal.close()
+            self._close_trace()
             raise
         try:
             if self.preload:
@@ -223,14 +212,46 @@ class StreamService:
             if self._writer_error is not None and self.report.last_error is None:
                 self.report.last_error = self._writer_error
             self.journal.close()
-            if self._gc_trace is not None:
-                gc.callbacks.remove(self._gc_trace)
-                self._gc_trace = None
-            if self._trace is not None:
-                self._trace.close()
+            self._close_trace()
             gc.unfreeze()  # the interpreter's exit may collect them again (extensions check for leaks)
             await self.source.close()
         return self.report
+
+    # ------------------------------------------------------------------ the step trace
+
+    def _open_trace(self) -> None:
+        """``PRIMEFLOW_STREAM_TRACE``: one JSON line per scoring step and per pause of the
+        cyclic garbage collector of 5 ms or more (for finding where an alert's time goes)."""
+        path = os.environ.get("PRIMEFLOW_STREAM_TRACE", "").strip()
+        if not path:
+            return
+        self._trace = open(path, "a", buffering=1)  # noqa: SIM115 - closed by _close_trace
+        started = [0.0]
+
+        def gc_pause(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            elif (ms := (time.perf_counter() - started[0]) * 1e3) >= 5:
+                self._trace_line({"gc_ms": round(ms, 1), "generation": info.get("generation"),
+                                  "collected": info.get("collected")})
+
+        gc.callbacks.append(gc_pause)
+        self._gc_trace = gc_pause
+
+    def _trace_line(self, row: dict[str, Any]) -> None:
+        with self._trace_lock:  # the collector may run on any thread
+            if self._trace is not None and not self._trace.closed:
+                self._trace.write(json.dumps({"wall": round(time.time(), 3), **row}) + "\n")
+
+    def _close_trace(self) -> None:
+        if self._gc_trace is not None:
+            with contextlib.suppress(ValueError):
+                gc.callbacks.remove(self._gc_trace)
+            self._gc_trace = None
+        with self._trace_lock:
+            if self._trace is not None:
+                self._trace.close()
+                self._trace = None
 
     # ------------------------------------------------------------------ the writer process
 
@@ -415,10 +436,9 @@ class StreamService:
         self._flush_pending()
         step = self.scorer.advance(final=final)
         if self._trace is not None:
-            self._trace.write(json.dumps({
-                "wall": round(time.time(), 3), "prints": n_in, "journal_ms": round((t1 - t0) * 1e3, 1),
-                "score_ms": round((time.perf_counter() - t1) * 1e3, 1), "signals": len(step.signals),
-                "open": self.scorer.open_prints}) + "\n")
+            self._trace_line({"prints": n_in, "journal_ms": round((t1 - t0) * 1e3, 1),
+                              "score_ms": round((time.perf_counter() - t1) * 1e3, 1), "signals": len(step.signals),
+                              "open": self.scorer.open_prints})
         if len(step.signals) or len(step.quarantine) or step.divergences:
             self._commit(step)
         self.report.events += len(step.events)

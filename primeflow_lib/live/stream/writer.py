@@ -133,12 +133,23 @@ class WriterProcess:
         self._tasks.put((kind, args))
 
     def written_rx(self, timeout_s: float = 60.0) -> np.ndarray:
-        """Receipt numbers of the session already written to an inbox batch (a round trip)."""
+        """Receipt numbers of the session already written to an inbox batch (a round trip).
+        Raises :class:`WriterError` when the writer fails to read them, dies or does not answer."""
+        while not self._reply.empty():  # a late answer to an earlier call that timed out
+            self._reply.get_nowait()
         self.submit("written_rx")
-        try:
-            return self._reply.get(timeout=timeout_s)
-        except queue.Empty:
-            raise WriterError(f"stream writer did not answer within {timeout_s:g} s") from None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                got = self._reply.get(timeout=0.5)
+            except queue.Empty:
+                self.check()
+                if time.monotonic() > deadline:
+                    raise WriterError(f"stream writer did not answer within {timeout_s:g} s") from None
+                continue
+            if isinstance(got, str):
+                raise WriterError(f"stream writer: reading the inbox record: {got}")
+            return got
 
     def stop(self, timeout_s: float = 120.0) -> None:
         """Let the child finish every queued task and the relay's final drain, then exit;
@@ -156,7 +167,10 @@ class WriterProcess:
         if self._listener is not None:
             self._listener.join(timeout=10)
         self._tasks.close()
-        self._tasks.join_thread()
+        if self._proc.exitcode == 0:
+            self._tasks.join_thread()
+        else:  # tasks it never read may fill the pipe: waiting for them to be written would hang
+            self._tasks.cancel_join_thread()
 
     def kill(self) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -225,7 +239,12 @@ def _open_store(settings: WriterSettings):  # noqa: ANN202 - StreamStore, import
 
 def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: int) -> None:
     _die_with_parent(parent_pid)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent stops us
+    # a group of its own: a SIGTERM or Ctrl-C to the service's process group (a supervisor, a
+    # terminal) stops the service, which then stops the writer after its queued work; killed
+    # with the group, the writer would lose that work and the service's stop would fail
+    with contextlib.suppress(OSError):
+        os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from primeflow_lib.alerts.relay import Relay
     from primeflow_lib.alerts.routing import resolve_channels
     from primeflow_lib.live.inbox import SIDE_SUFFIX, write_batch
@@ -304,7 +323,8 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
                 else:
                     raise ValueError(f"unknown writer task {kind!r}")
             except Exception as exc:  # noqa: BLE001 - reported; the writer carries on
-                answers.put(("error", redact(f"{type(exc).__name__}: {exc}")))
+                text = redact(f"{type(exc).__name__}: {exc}")
+                answers.put(("written_rx", text) if kind == "written_rx" else ("error", text))
     finally:
         stopping.set()
         wake.set()
