@@ -190,6 +190,8 @@ class MassiveOptionsStream:
     def _contract(self, raw: Any, where: str) -> tuple[str, str]:
         """(OCC symbol, underlying) of a stream symbol, parsed once per symbol (a stream repeats
         its contracts thousands of times)."""
+        if not isinstance(raw, str):  # a list or object would not even be a dict key
+            raise VendorDataError(f"massive: {where}: symbol must be a string, got {raw!r}"[:300], vendor=self.name)
         got = self._occ.get(raw)
         if got is None:
             try:
@@ -231,8 +233,8 @@ class MassiveOptionsStream:
 
     def _quote(self, ev: Mapping[str, Any]) -> None:
         try:
-            sym = parse_occ(ev.get("sym", "")).symbol
-        except OptionSymbolError:
+            sym, _ = self._contract(ev.get("sym", ""), "quote")  # parsed once per contract, as for trades
+        except VendorDataError:
             log.debug("massive stream: quote for unparseable symbol %r ignored", ev.get("sym"))
             return
         bp, ap = ev.get("bp"), ev.get("ap")

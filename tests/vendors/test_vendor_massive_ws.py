@@ -183,3 +183,24 @@ def test_undecodable_frame_is_a_data_error():
 def test_missing_key_fails_at_construction():
     with pytest.raises(VendorAuthError, match="POLYGON_MASSIVE_KEY"):
         MassiveOptionsStream(None)
+
+
+def test_a_symbol_that_is_not_a_string_is_rejected_not_a_crash():
+    """A trade whose ``sym`` is a list (valid JSON, not a symbol) is a rejected row with the
+    reason; a quote like it is ignored; the stream reads on."""
+    bad_trade = {**SPY_SWEEP[0], "sym": ["O:SPY251219C00650000"]}
+    bad_quote = {**SPY_QUOTE[0], "sym": {"not": "a symbol"}}
+
+    async def script(ws, n, received):
+        if await _handshake(ws, received):
+            await ws.send(json.dumps([bad_quote, bad_trade, *SPY_SWEEP]))
+            await ws.wait_closed()
+
+    async def consume(stream):
+        async for rows, rejected in stream.frames(strict=False):
+            return rows, rejected
+
+    (rows, rejected), _received, _stream = asyncio.run(_run(script, consume))
+    assert len(rows) == len(SPY_SWEEP)
+    ((raw, why),) = rejected
+    assert "symbol must be a string" in why and "O:SPY251219C00650000" in raw

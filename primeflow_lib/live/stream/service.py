@@ -334,13 +334,21 @@ class StreamService:
                     # more already waiting? take it before committing (bigger steps under load)
                     if self._since_step() < tick:
                         continue
+                t0 = time.perf_counter()
                 if self._dirty:
                     self.writer.check()  # a dead writer stops the stream before it scores into nowhere
                     self._dirty = False
                     self._step()
+                    t0 = time.perf_counter()
                     await self._ack()
                 self._write_inbox()
                 self._heartbeat()
+                if self._trace is not None and time.perf_counter() - t0 >= 0.005:
+                    self._trace_line({"housekeeping_ms": round((time.perf_counter() - t0) * 1e3, 1)})
+                # the next step waits a tick after the loop's work *ended* (the step and the
+                # inbox batch, heartbeat and acks after it): a loop busier than the tick then
+                # takes in everything that arrived meanwhile instead of stepping on one frame
+                self._last_step = time.monotonic()
         finally:
             stopper.cancel()
             if nxt is not None and not nxt.done():
@@ -422,8 +430,6 @@ class StreamService:
         try:
             return self._step_once(final=final, journal=journal)
         finally:
-            # the next step waits a tick after this one *ended*: a step slower than the tick then
-            # takes in everything that arrived meanwhile instead of stepping after every frame
             self._last_step = time.monotonic()
 
     def _step_once(self, *, final: bool, journal: bool) -> StepResult:
@@ -525,13 +531,30 @@ class StreamService:
         }
         self._div_buf = []
         self.writer.submit("batch", name, side, batch, rx)
-        for e in [e for e, r in self._event_rx.items() if self._written[r].all()]:
-            del self._event_rx[e]
+        self._forget_written_events()
         for k in np.unique(which):
             k = int(k)
             self._left[k] -= int((which == k).sum())
             if self._left[k] <= 0:
                 del self._left[k], self._frames[k]
+
+    def _forget_written_events(self) -> None:
+        """Drop the receipt numbers of the orders whose prints all went out in inbox batches
+        (checked in one pass: a burst leaves tens of thousands of orders here)."""
+        if not self._event_rx:
+            return
+        keys = list(self._event_rx)
+        rxs = list(self._event_rx.values())
+        lens = np.fromiter((len(r) for r in rxs), np.int64, len(rxs))
+        flat = np.concatenate(rxs) if len(rxs) else np.zeros(0, np.int64)
+        written = self._written[flat].astype(np.int64)
+        # an order with no prints has nothing left to send: it goes too (as .all() of nothing)
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        unwritten = np.zeros(len(keys), np.int64)
+        has = lens > 0
+        unwritten[has] = np.add.reduceat(1 - written, starts[has]) if has.any() else unwritten[has]
+        for i in np.flatnonzero(unwritten == 0):
+            del self._event_rx[keys[i]]
 
     def _heartbeat(self, *, force: bool = False) -> None:
         every = float(self.scfg.get("heartbeat_seconds", 5.0))
