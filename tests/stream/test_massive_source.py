@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import duckdb
 import pytest
@@ -162,3 +163,36 @@ def test_the_replay_server_stops_while_a_client_holds_its_connection_idle():
             return took
 
     assert asyncio.run(main()) < 5.0
+
+
+class _QueuedFrames:
+    """A stand-in for the websocket client: three frames (one with a rejected trade, one on a
+    second connection), all read before the service asks for any, then the end."""
+
+    connections = 0
+
+    async def frames(self, strict: bool = False):
+        script = [(1, [{"n": 1}, {"n": 2}], []), (1, [{"n": 3}], [("raw", "why")]), (2, [{"n": 4}], [])]
+        for conns, rows, rejected in script:
+            self.connections = conns
+            yield rows, rejected
+
+
+def test_frames_waiting_together_come_out_as_one_chunk_in_order():
+    """A burst queues many frames while the service's loop is busy scoring: they are handed over
+    as one chunk (rows in order, rejections kept, the reconnect noted), then the end."""
+    async def read():
+        src = MassiveSource(_QueuedFrames())
+        it = src.chunks()
+        first = asyncio.ensure_future(it.__anext__())
+        await asyncio.sleep(0)  # the reader thread starts; the consumer waits for its first frame
+        time.sleep(0.3)  # the loop is busy (a scoring step): every frame and the end queue up
+        chunk = await first
+        with pytest.raises(StopAsyncIteration):
+            await it.__anext__()
+        return src, chunk
+
+    src, chunk = asyncio.run(read())
+    assert [r["n"] for r in chunk.rows] == [1, 2, 3, 4]
+    assert chunk.rejected == [("raw", "why")]
+    assert src.connections == 2 and len(src.gaps) == 1 and "connection 2" in src.gaps[0]

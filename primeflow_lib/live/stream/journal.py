@@ -65,6 +65,10 @@ def to_arrow(prints: pd.DataFrame) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, schema=SCHEMA)
 
 
+#: a step marker's (empty) batch, built once: the service writes one per scoring step
+_EMPTY = pa.RecordBatch.from_pylist([], schema=SCHEMA)
+
+
 def from_arrow(batch: pa.RecordBatch) -> pd.DataFrame:
     """A journal batch back as ``flow.option_prints`` rows."""
     return batch.to_pandas(date_as_object=True)
@@ -173,8 +177,7 @@ class Journal:
         """Record that the scorer advances here (``"step"``) or flushes (``"final"``)."""
         if self._writer is None:
             self.open()
-        self._writer.write_batch(to_arrow(pd.DataFrame(columns=[f.name for f in SCHEMA])),
-                                 custom_metadata={"step": step})
+        self._writer.write_batch(_EMPTY, custom_metadata={"step": step})
         self._flush()
 
     def _flush(self) -> None:

@@ -215,20 +215,35 @@ class MassiveSource(PrintSource):
         seen = 0
         try:
             while True:
-                item = await inbox.get()
-                if item is _END:
+                # every frame already waiting goes out as one chunk: under a burst the reader
+                # queues hundreds of frames a second, and each chunk costs the service's loop
+                # a wake-up whatever its size
+                items = [await inbox.get()]
+                while not inbox.empty():
+                    items.append(inbox.get_nowait())
+                rows: list[dict[str, Any]] = []
+                rejected: list[tuple[str, str]] = []
+                end: Any = None
+                for item in items:
+                    if item is _END or isinstance(item, BaseException):
+                        end = item
+                        break
+                    conns, frame_rows, frame_rejected = item
+                    if conns != seen:
+                        if seen:
+                            self.gaps.append(f"reconnected at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC "
+                                             f"(connection {conns}); prints sent while "
+                                             "disconnected were not received")
+                        seen = conns
+                    self.connections = conns
+                    rows.extend(frame_rows)
+                    rejected.extend(frame_rejected)
+                if rows or rejected:
+                    yield Chunk(None, position=None, rejected=rejected, rows=rows)
+                if end is _END:
                     return
-                if isinstance(item, BaseException):
-                    raise item
-                conns, rows, rejected = item
-                if conns != seen:
-                    if seen:
-                        self.gaps.append(f"reconnected at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC "
-                                         f"(connection {conns}); prints sent while "
-                                         "disconnected were not received")
-                    seen = conns
-                self.connections = conns
-                yield Chunk(None, position=None, rejected=list(rejected), rows=rows)
+                if end is not None:
+                    raise end
         finally:
             reader.stop()
 
