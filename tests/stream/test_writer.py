@@ -1,10 +1,11 @@
-"""The stream's writer process: tasks done in order with answers, a bad database a clear error at
+"""The stream's writer process: tasks done in order (commits first) with answers, a bad database a clear error at
 start, and a writer that dies with its service (a SIGKILL of the service frees the database)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import psutil
 import pytest
 from stream_fixtures import DAY, stream_cfg
 
-from primeflow_lib.live.stream.writer import WriterError, WriterProcess, WriterSettings
+from primeflow_lib.live.stream.writer import WriterError, WriterProcess, WriterSettings, _next_task
 
 
 def _settings(tmp_path: Path, **kw) -> WriterSettings:
@@ -161,3 +162,17 @@ def test_the_writer_is_out_of_the_services_process_group(tmp_path):
         assert os.getpgid(w._proc.pid) == w._proc.pid != os.getpgid(0)
     finally:
         w.stop()
+
+
+def test_a_commit_goes_before_batches_and_heartbeats_but_never_past_a_barrier():
+    """An alert waits for its commit; an inbox batch for the sensor path can wait. ``written_rx``
+    answers for everything queued before it, so nothing overtakes it (nor ``stop``)."""
+    tasks: queue.Queue = queue.Queue()
+    for t in [("batch", (1,)), ("heartbeat", ()), ("commit", (1,)), ("batch", (2,)), ("commit", (2,)),
+              ("written_rx", ()), ("commit", (3,)), ("stop", ())]:
+        tasks.put(t)
+    waiting: list = []
+    order = [_next_task(tasks, waiting) for _ in range(8)]
+    assert order == [("commit", (1,)), ("commit", (2,)), ("batch", (1,)), ("heartbeat", ()), ("batch", (2,)),
+                     ("written_rx", ()), ("commit", (3,)), ("stop", ())]
+    assert not waiting and tasks.empty()

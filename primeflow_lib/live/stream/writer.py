@@ -8,8 +8,9 @@ stream database, the commits, the inbox batches (and the record of what went in 
 heartbeat rows and the relay live in a child process, on the other core.
 
 Protocol: the service puts tasks on a queue in the order it wants them done (``commit``,
-``batch``, ``heartbeat``, ``written_rx``, ``stop``); the child does them one after another and
-answers on a second queue (``ready``, ``alerts`` n, ``batch`` name, ``counts``, ``written_rx``,
+``batch``, ``heartbeat``, ``written_rx``, ``stop``); the child does them one after another, in
+that order except that a ``commit`` goes before the batches and heartbeats queued ahead of it
+(never before a ``written_rx`` or ``stop``), and answers on a second queue (``ready``, ``alerts`` n, ``batch`` name, ``counts``, ``written_rx``,
 ``error`` text, ``stopped``). A listener thread in the service hands the answers to callbacks.
 
 **Crashes.** The child dies with its parent (``PR_SET_PDEATHSIG``: a SIGKILL of the service
@@ -237,6 +238,28 @@ def _open_store(settings: WriterSettings):  # noqa: ANN202 - StreamStore, import
             time.sleep(0.1)
 
 
+#: tasks a commit may not overtake: ``written_rx`` answers for everything queued before it
+_BARRIERS = ("stop", "written_rx")
+
+
+def _next_task(tasks: Any, waiting: list[tuple[str, tuple]]) -> tuple[str, tuple]:
+    """The next task to do: everything already queued is read into ``waiting``, and the first
+    ``commit`` there goes before inbox batches and heartbeats queued ahead of it (an alert waits
+    for its commit, a batch for the sensor path can wait: under a burst a batch takes hundreds
+    of milliseconds). Nothing overtakes a ``stop`` or ``written_rx``; otherwise in order."""
+    if not waiting:
+        waiting.append(tasks.get())
+    with contextlib.suppress(queue.Empty):
+        while True:
+            waiting.append(tasks.get_nowait())
+    for i, (kind, _) in enumerate(waiting):
+        if kind in _BARRIERS:
+            break
+        if kind == "commit":
+            return waiting.pop(i)
+    return waiting.pop(0)
+
+
 def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: int) -> None:
     _die_with_parent(parent_pid)
     # a group of its own: a SIGTERM or Ctrl-C to the service's process group (a supervisor, a
@@ -303,9 +326,10 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
         store.mark_inbox(settings.day, rx, name)
         answers.put(("batch", name))
 
+    waiting: list[tuple[str, tuple]] = []
     try:
         while True:
-            kind, args = tasks.get()
+            kind, args = _next_task(tasks, waiting)
             if kind == "stop":
                 break
             try:
