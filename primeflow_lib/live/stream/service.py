@@ -335,6 +335,7 @@ class StreamService:
                     if self._since_step() < tick:
                         continue
                 t0 = time.perf_counter()
+                stepped = self._dirty
                 if self._dirty:
                     self.writer.check()  # a dead writer stops the stream before it scores into nowhere
                     self._dirty = False
@@ -343,12 +344,15 @@ class StreamService:
                     await self._ack()
                 self._write_inbox()
                 self._heartbeat()
-                if self._trace is not None and time.perf_counter() - t0 >= 0.005:
-                    self._trace_line({"housekeeping_ms": round((time.perf_counter() - t0) * 1e3, 1)})
+                busy = time.perf_counter() - t0
+                if self._trace is not None and busy >= 0.005:
+                    self._trace_line({"housekeeping_ms": round(busy * 1e3, 1)})
                 # the next step waits a tick after the loop's work *ended* (the step and the
                 # inbox batch, heartbeat and acks after it): a loop busier than the tick then
                 # takes in everything that arrived meanwhile instead of stepping on one frame
-                self._last_step = time.monotonic()
+                # (an idle pass leaves the clock alone: a lone print is scored at once)
+                if stepped or busy >= tick:
+                    self._last_step = time.monotonic()
         finally:
             stopper.cancel()
             if nxt is not None and not nxt.done():
