@@ -9,6 +9,7 @@ import asyncio
 import collections
 import functools
 import json
+import sys
 
 import duckdb
 import pandas as pd
@@ -129,3 +130,38 @@ def test_stream_alerts_once_survives_a_restart_and_the_sensor_path_reconciles(tm
     assert st.get("stream") == len(want.signals) and st.get("sent", 0) == sensor_only
     assert rec == (agreed, stream_only, sensor_only)
     assert copied == len(want.signals)
+
+
+class _RecordsSwitch(ReplaySource):
+    """A replay that notes the interpreter's switch interval while the service reads it."""
+
+    seen: list[float]
+
+    async def chunks(self, after=None):
+        self.seen = []
+        async for ch in super().chunks(after):
+            self.seen.append(sys.getswitchinterval())
+            yield ch
+
+
+def test_the_switch_interval_is_set_while_streaming_and_restored(tmp_path):
+    s = session()
+    tape = without_cancels(s.prints).iloc[:400].reset_index(drop=True)
+    cfg = stream_cfg()
+    cfg["stream"]["switch_interval_ms"] = 35
+    src = _RecordsSwitch(tape, speed=None, chunk_rows=200)
+    before = sys.getswitchinterval()
+    svc = StreamService(cfg, src, s.day, loader(s), root=tmp_path / "stream", inbox=tmp_path / "inbox", relay=False)
+    assert _run(svc).flushed
+    assert src.seen and all(v == pytest.approx(0.035) for v in src.seen)
+    assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize("bad", [-1, "fast", float("nan"), True, None])
+def test_a_bad_switch_interval_is_refused_before_anything_runs(tmp_path, bad):
+    s = session()
+    cfg = stream_cfg()
+    cfg["stream"]["switch_interval_ms"] = bad
+    with pytest.raises(ValueError, match=r"stream\.switch_interval_ms: expected milliseconds"):
+        StreamService(cfg, ReplaySource(s.prints.iloc[:10]), s.day, loader(s), root=tmp_path / "s",
+                      inbox=tmp_path / "inbox", relay=False)

@@ -37,7 +37,9 @@ import datetime as dt
 import gc
 import json
 import logging
+import math
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -72,6 +74,33 @@ from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.quarantine import quarantine_rows
 
 log = logging.getLogger(__name__)
+
+#: the cyclic collector's thresholds while streaming (restored after): the websocket reader makes
+#: a few containers per trade, tens of thousands a second in a burst, that live until the next
+#: step; at Python's default (700, 10, 10) young collections ran dozens of times a second and
+#: walked each step's rows again at every promotion
+_GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def switch_interval_s(scfg: dict[str, Any]) -> float | None:
+    """``stream.switch_interval_ms`` in seconds (None: 0, Python's own interval is kept).
+
+    The interpreter lock's switch interval while the service streams: how long one thread (the
+    scoring loop) keeps the lock before another (the websocket reader) may take it. Python's 5 ms
+    made the lock change hands hundreds of times a second under a burst, and on a busy machine its
+    holder was often descheduled while the other thread waited (docs/stream.md, Speed).
+
+    Raises:
+        ValueError: not a number of milliseconds >= 0 (the setting is named).
+    """
+    raw = scfg.get("switch_interval_ms", 20.0)
+    try:
+        ms = float(raw)
+    except (TypeError, ValueError):
+        ms = float("nan")
+    if isinstance(raw, bool) or not math.isfinite(ms) or ms < 0:
+        raise ValueError(f"stream.switch_interval_ms: expected milliseconds (a number >= 0), got {raw!r}")
+    return ms / 1000.0 if ms > 0 else None
 
 
 @dataclass
@@ -136,6 +165,7 @@ class StreamService:
         self.use_relay = relay
         self.preload = list(preload or [])
         self.alert_inputs = alert_inputs
+        self.switch_interval = switch_interval_s(self.scfg)  # a bad value fails here, before anything runs
         self.market = SessionMarket(day, cfg, loader)
         self.scorer = StreamScorer(day, cfg, self.market, source=f"{source.name}:{stream_id}")
         self.report = ServiceReport(stream_id=stream_id, trade_date=day)
@@ -176,6 +206,7 @@ class StreamService:
             on_alerts=self._enqueued, on_batch=self._batch_written, on_counts=self._got_counts,
             on_error=self._writer_failed)
         self._open_trace()
+        gc_before, switch_before = gc.get_threshold(), sys.getswitchinterval()
         try:
             self.writer.start()
         except Exception:
@@ -191,6 +222,9 @@ class StreamService:
             # collection walks it again (150-300 ms pauses every few seconds under load)
             gc.collect()
             gc.freeze()
+            gc.set_threshold(*_GC_THRESHOLDS)
+            if self.switch_interval is not None:
+                sys.setswitchinterval(self.switch_interval)
             self.state = "streaming"
             self._heartbeat(force=True)
             ended = await self._stream(stop)
@@ -214,6 +248,8 @@ class StreamService:
             self.journal.close()
             self._close_trace()
             gc.unfreeze()  # the interpreter's exit may collect them again (extensions check for leaks)
+            gc.set_threshold(*gc_before)
+            sys.setswitchinterval(switch_before)
             await self.source.close()
         return self.report
 
