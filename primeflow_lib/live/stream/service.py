@@ -585,14 +585,9 @@ class StreamService:
             return
         keys = list(self._event_rx)
         rxs = list(self._event_rx.values())
-        lens = np.fromiter((len(r) for r in rxs), np.int64, len(rxs))
-        flat = np.concatenate(rxs) if len(rxs) else np.zeros(0, np.int64)
-        written = self._written[flat].astype(np.int64)
+        order = np.repeat(np.arange(len(rxs)), [len(r) for r in rxs])
         # an order with no prints has nothing left to send: it goes too (as .all() of nothing)
-        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
-        unwritten = np.zeros(len(keys), np.int64)
-        has = lens > 0
-        unwritten[has] = np.add.reduceat(1 - written, starts[has]) if has.any() else unwritten[has]
+        unwritten = np.bincount(order, weights=~self._written[np.concatenate(rxs)], minlength=len(rxs))
         for i in np.flatnonzero(unwritten == 0):
             del self._event_rx[keys[i]]
 

@@ -221,14 +221,13 @@ class MassiveSource(PrintSource):
                 items = [await inbox.get()]
                 while not inbox.empty():
                     items.append(inbox.get_nowait())
-                rows: list[dict[str, Any]] = []
-                rejected: list[tuple[str, str]] = []
+                got: list[Chunk] = []
                 end: Any = None
                 for item in items:
                     if item is _END or isinstance(item, BaseException):
                         end = item
                         break
-                    conns, frame_rows, frame_rejected = item
+                    conns, rows, rejected = item
                     if conns != seen:
                         if seen:
                             self.gaps.append(f"reconnected at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC "
@@ -236,10 +235,9 @@ class MassiveSource(PrintSource):
                                              "disconnected were not received")
                         seen = conns
                     self.connections = conns
-                    rows.extend(frame_rows)
-                    rejected.extend(frame_rejected)
-                if rows or rejected:
-                    yield Chunk(None, position=None, rejected=rejected, rows=rows)
+                    got.append(Chunk(None, position=None, rejected=list(rejected), rows=rows))
+                if got:
+                    yield merge_chunks(got)
                 if end is _END:
                     return
                 if end is not None:
