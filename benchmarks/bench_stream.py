@@ -241,6 +241,7 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
     key_of = dict(zip(outbox["signal_id"], outbox["alert_key"], strict=True))
     relay_sent = dict(zip(outbox["signal_id"], outbox["sent_ns"], strict=True))
     lat, missing_prints = [], 0
+    rows_out: list[tuple[float, float, float | None, float | None]] = []
     # where an alert's time goes: print sent -> signal committed (receive, step, commit) ->
     # relay's send done (claim, HTTP) -> receipt recorded by the webhook
     legs: dict[str, list[float]] = {"to_committed": [], "committed_to_sent": [], "sent_to_received": []}
@@ -254,11 +255,17 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
             continue
         lat.append((first[k] - max(ts)) / 1e6)
         sent = relay_sent.get(sid)
+        row_legs: tuple[float | None, float | None] = (None, None)
         if emitted is not None and sent is not None and not (np.isnan(emitted) or np.isnan(sent)):
             legs["to_committed"].append((emitted - max(ts)) / 1e6)
             legs["committed_to_sent"].append((sent - emitted) / 1e6)
             legs["sent_to_received"].append((first[k] - sent) / 1e6)
+            row_legs = (legs["to_committed"][-1], legs["committed_to_sent"][-1])
+        rows_out.append((max(ts), lat[-1], *row_legs))
     lat = np.asarray(lat)
+    if args.alerts_csv:
+        _write_alerts_csv(Path(f"{args.alerts_csv}".replace("{scenario}", name)), rows_out,
+                          int(server.srv.state.sent_ns[server.srv.state.sent_ns > 0].min(initial=0)))
     stream_keys = set(outbox["alert_key"])
     lost = len(stream_keys - set(first))
     dup = sum(n - 1 for k, n in count.items() if k in stream_keys)
@@ -288,6 +295,17 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
                            and received == prints_sent),
     }
     return out
+
+
+def _write_alerts_csv(path: Path, rows: list[tuple], t0_ns: int) -> None:
+    """One line per alert: when its last print was sent (seconds after the first print), and
+    its latency and legs in ms (``--alerts-csv``): where in the run the slow alerts were."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        f.write("print_sent_s,latency_ms,to_committed_ms,committed_to_sent_ms\n")
+        for sent, lat_ms, a, b in sorted(rows):
+            f.write(f"{(sent - t0_ns) / 1e9:.3f},{lat_ms:.1f},{'' if a is None else f'{a:.1f}'},"
+                    f"{'' if b is None else f'{b:.1f}'}\n")
 
 
 def _received(root: Path) -> tuple[int, int]:
@@ -343,6 +361,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="PRIMEFLOW_DAEMON_NICE for the sensor path's daemon and its runs (0: same CPU "
                     "priority as the stream). See docs/stream.md, Speed.")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--alerts-csv", default=None, metavar="PATH",
+                    help="Write each alert's send time and latency legs to PATH ('{scenario}' in PATH is "
+                    "replaced by the scenario's name).")
     return ap.parse_args(argv)
 
 
