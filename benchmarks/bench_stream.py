@@ -265,7 +265,7 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
     lat = np.asarray(lat)
     if args.alerts_csv:
         _write_alerts_csv(Path(f"{args.alerts_csv}".replace("{scenario}", name)), rows_out,
-                          int(server.srv.state.sent_ns[server.srv.state.sent_ns > 0].min(initial=0)))
+                          int(np.min(server.srv.state.sent_ns[server.srv.state.sent_ns > 0], initial=np.iinfo(np.int64).max)))
     stream_keys = set(outbox["alert_key"])
     lost = len(stream_keys - set(first))
     dup = sum(n - 1 for k, n in count.items() if k in stream_keys)
