@@ -63,9 +63,41 @@ def daemon_nice(env: dict[str, str] | None = None) -> int:
 
 def lower_priority(env: dict[str, str] | None = None) -> int:
     """Lower this process's CPU priority by :data:`DAEMON_NICE_ENV` (children inherit it);
-    returns the niceness now in effect."""
+    returns the niceness now in effect.
+
+    Linux with ``kernel.sched_autogroup_enabled=1`` (the default of most distributions) shares
+    the CPU between *sessions* first and applies a process's niceness only against processes of
+    its own session: a daemon started in a session of its own (``setsid``, a supervisor, the
+    benchmarks) would get a full share against the stream however nice it is. When this process
+    leads its session, the session's group is lowered by the same amount too
+    (:func:`lower_session_priority`); a daemon started from a shell shares the shell's session
+    and only its own niceness changes (the shell's other jobs keep their priority)."""
     n = daemon_nice(env)
-    return os.nice(n)
+    now = os.nice(n)
+    if n:
+        lower_session_priority(n)
+    return now
+
+
+#: the session's CPU group under Linux autogroup scheduling (absent elsewhere)
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def lower_session_priority(n: int, autogroup: Path = AUTOGROUP) -> int | None:
+    """Lower the CPU priority of this process's session group by ``n`` (Linux autogroup; see
+    :func:`lower_priority`) when this process leads its session; returns the group's niceness
+    now, or None when there is no group to change (not a session leader, autogroup off or not
+    Linux). Raising a priority needs privileges; lowering does not."""
+    if n <= 0 or os.getsid(0) != os.getpid():
+        return None
+    try:
+        text = autogroup.read_text()  # "/autogroup-123 nice 0"
+        current = int(text.split("nice")[-1])
+        target = min(current + n, 19)
+        autogroup.write_text(str(target))
+        return int(autogroup.read_text().split("nice")[-1])
+    except (OSError, ValueError):
+        return None
 
 
 def backfill_interval_s(env: dict[str, str] | None = None) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,3 +45,35 @@ def test_the_entry_point_refuses_a_bad_value_in_one_line():
                        capture_output=True, text=True, env={**os.environ, "PRIMEFLOW_DAEMON_NICE": "99"}, timeout=120)
     assert r.returncode != 0
     assert "PRIMEFLOW_DAEMON_NICE='99'" in r.stderr and "Traceback" not in r.stderr
+
+
+_AUTOGROUP = os.path.exists("/proc/self/autogroup")
+
+
+@pytest.mark.skipif(not _AUTOGROUP, reason="no Linux autogroup scheduling here (/proc/self/autogroup absent)")
+def test_a_daemon_leading_its_session_lowers_its_session_group():
+    """Under autogroup scheduling a session's niceness is what counts against other sessions: a
+    daemon started in a session of its own (as the benchmarks and supervisors start it) lowers
+    its session group, which its children share."""
+    code = (
+        "import os, subprocess, sys\n"
+        "from primeflow_pipelines import daemon\n"
+        "print(daemon.lower_priority())\n"
+        "print(open('/proc/self/autogroup').read().split('nice')[-1].strip())\n"
+        "print(subprocess.run([sys.executable, '-c', \"print(open('/proc/self/autogroup').read().split('nice')[-1])\"],"
+        " capture_output=True, text=True).stdout.strip())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, start_new_session=True,
+                         env={**os.environ, "PRIMEFLOW_DAEMON_NICE": "6"}).stdout.split()
+    assert int(out[1]) == 6 and int(out[2]) == 6
+
+
+@pytest.mark.skipif(not _AUTOGROUP, reason="no Linux autogroup scheduling here (/proc/self/autogroup absent)")
+def test_a_daemon_started_from_a_shell_leaves_the_shells_session_alone():
+    """Not a session leader (started from a shell or a test): the session's other processes keep
+    their priority; only the daemon's own niceness changes."""
+    before = Path("/proc/self/autogroup").read_text()
+    code = "from primeflow_pipelines import daemon\nprint(daemon.lower_session_priority(5))\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "None"
+    assert Path("/proc/self/autogroup").read_text() == before
