@@ -306,7 +306,7 @@ async def ingest(source: PrintSource, url: str, day: dt.date, n: int, *, batch_m
 
 
 def _rows_in(chunk: Chunk) -> int:
-    return len(chunk.rows or ()) if chunk.prints is None else len(chunk.prints)
+    return chunk.raw_rows() if chunk.prints is None else len(chunk.prints)
 
 
 def run_ingest(source: PrintSource, url: str, day: dt.date, n: int) -> dict[str, Any]:

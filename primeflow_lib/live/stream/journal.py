@@ -20,7 +20,9 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -62,6 +64,32 @@ def to_arrow(prints: pd.DataFrame) -> pa.RecordBatch:
                 cols.append(pa.array(pd.to_numeric(s, errors="coerce"), type=f.type, from_pandas=True))
         else:
             cols.append(pa.nulls(n, f.type))
+    return pa.RecordBatch.from_arrays(cols, schema=SCHEMA)
+
+
+def blocks_to_arrow(blocks: list[dict[str, Any]]) -> pa.RecordBatch:
+    """Blocks of columns (``flow.option_prints`` name -> a list or numpy array of one chunk's
+    values, a column left out being NULL; see ``MassiveOptionsStream.frames(columns=True)``) as
+    one record batch of :data:`SCHEMA`, in order: a step's prints without a dict or a pandas
+    frame per websocket frame."""
+    sizes = [len(b["option_symbol"]) for b in blocks]
+    n = sum(sizes)
+    cols = []
+    for f in SCHEMA:
+        parts = [b.get(f.name, [None] * k) for b, k in zip(blocks, sizes, strict=True) if k]
+        if not parts or not any(f.name in b for b in blocks):
+            cols.append(pa.nulls(n, f.type))
+            continue
+        if any(len(x) != k for x, k in zip(parts, [k for k in sizes if k], strict=True)):
+            raise ValueError(f"journal: column {f.name!r} has a different length than the block's prints")
+        if all(isinstance(x, np.ndarray) for x in parts):
+            values: Any = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        else:
+            values = [v for x in parts for v in (x.tolist() if isinstance(x, np.ndarray) else x)]
+        try:
+            cols.append(pa.array(values, type=f.type, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+            raise ValueError(f"journal: column {f.name!r}: {exc}") from None
     return pa.RecordBatch.from_arrays(cols, schema=SCHEMA)
 
 
@@ -155,9 +183,11 @@ class Journal:
         self._writer = pa.ipc.new_stream(self._fh, SCHEMA)
         self._flush()
 
-    def append(self, prints: pd.DataFrame, position: str | None, received_at: dt.datetime,
+    def append(self, prints: pd.DataFrame | pa.RecordBatch, position: str | None, received_at: dt.datetime,
                clock_ns: int | None = None) -> int:
-        """Write one chunk; returns the receipt number of its first print."""
+        """Write one chunk (a frame, or a record batch of :data:`SCHEMA`); returns the receipt
+        number of its first print."""
+        batch = prints if isinstance(prints, pa.RecordBatch) else to_arrow(prints)
         if self._writer is None:
             self.open()
         rx0 = self.rows
@@ -166,9 +196,9 @@ class Journal:
             meta["position"] = position
         if clock_ns is not None:
             meta["clock"] = str(int(clock_ns))
-        self._writer.write_batch(to_arrow(prints), custom_metadata=meta)
+        self._writer.write_batch(batch, custom_metadata=meta)
         self._flush()
-        self.rows += len(prints)
+        self.rows += batch.num_rows
         if position is not None:
             self.last_position = position
         return rx0

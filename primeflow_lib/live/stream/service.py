@@ -51,7 +51,7 @@ import pandas as pd
 
 from primeflow_lib.alerts.routing import resolve_channels
 from primeflow_lib.live.inbox import inbox_path
-from primeflow_lib.live.stream.journal import Journal
+from primeflow_lib.live.stream.journal import Journal, from_arrow
 from primeflow_lib.live.stream.scorer import (
     INT64_MIN,
     Divergence,
@@ -60,7 +60,7 @@ from primeflow_lib.live.stream.scorer import (
     StepResult,
     StreamScorer,
 )
-from primeflow_lib.live.stream.sources import OPTION_PRINTS_EMPTY, Chunk, PrintSource
+from primeflow_lib.live.stream.sources import OPTION_PRINTS_EMPTY, Chunk, PrintSource, merge_chunks
 from primeflow_lib.live.stream.status import write_status
 from primeflow_lib.live.stream.store import (
     divergence_frame,
@@ -422,17 +422,21 @@ class StreamService:
         chunks, self._inbound = self._inbound, []
         if not chunks:
             return []
-        rows = [r for c in chunks if c.prints is None and c.rows for r in c.rows]
+        raw = [c for c in chunks if c.prints is None and c.raw_rows()]
         frames = [c.frame() for c in chunks if c.prints is not None and len(c.prints)]
-        if rows:  # one conversion per step for sources that give raw rows
-            frames.append(Chunk(None, rows=rows).frame())
+        batch = None
+        if raw:  # one conversion per step for sources that give raw rows or blocks
+            batch = merge_chunks(raw).arrow() if len(raw) > 1 else raw[0].arrow()
+            frames.append(from_arrow(batch))
         prints = (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]).reindex(
             columns=OPTION_PRINTS.column_names) if frames else OPTION_PRINTS_EMPTY
         pos = next((c.position for c in reversed(chunks) if c.position is not None), None)
         clocks = [c.clock_ns for c in chunks if c.clock_ns is not None]
         clock = max(clocks) if clocks else None
         if len(prints) or pos is not None or clock is not None:
-            rx0 = self.journal.append(prints, pos, chunks[-1].received_at, clock)
+            # the raw prints' batch is journaled as built (the frame was made from it)
+            rx0 = self.journal.append(batch if batch is not None and len(frames) == 1 else prints, pos,
+                                      chunks[-1].received_at, clock)
             self.report.prints += len(prints)
             if len(prints):
                 self._keep_frame(rx0, prints)

@@ -32,9 +32,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from primeflow_lib.live.stream.journal import blocks_to_arrow, from_arrow, to_arrow
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.vendors.http import make_frame
+from primeflow_lib.vendors.massive_ws import rows_block
 
 #: what ``primeflow stream run --source`` accepts
 STREAM_SOURCES = ("replay", "massive", "databento", "broker")
@@ -65,13 +68,30 @@ class Chunk:
     #: raw ``flow.option_prints`` rows not turned into a frame yet (a websocket frame's trades):
     #: the service builds one frame per step from every chunk's rows, not one per frame
     rows: list[dict[str, Any]] | None = None
+    #: the same as blocks of columns, one per websocket frame (``MassiveOptionsStream.frames(columns=True)``;
+    #: before ``rows`` when a chunk has both)
+    blocks: list[dict[str, Any]] | None = None
 
     def frame(self) -> pd.DataFrame:
-        """The prints as a frame (built from ``rows`` when the source gave rows)."""
+        """The prints as a frame (built from ``blocks`` or ``rows`` when the source gave those)."""
         if self.prints is None:
-            self.prints = make_frame(OPTION_PRINTS, self.rows or [])
-            self.rows = None
+            if self.blocks:
+                self.prints = from_arrow(self.arrow())
+            else:
+                self.prints = make_frame(OPTION_PRINTS, self.rows or [])
+            self.rows = self.blocks = None
         return self.prints
+
+    def arrow(self) -> pa.RecordBatch:
+        """Raw blocks and rows (not a frame) as one record batch of the journal's schema."""
+        blocks = list(self.blocks or [])
+        if self.rows:
+            blocks.append(rows_block(self.rows))
+        return blocks_to_arrow(blocks) if blocks else to_arrow(OPTION_PRINTS_EMPTY)
+
+    def raw_rows(self) -> int:
+        """Prints held as rows or blocks (not as a frame)."""
+        return len(self.rows or ()) + sum(len(b["option_symbol"]) for b in self.blocks or ())
 
 
 def merge_chunks(chunks: list[Chunk]) -> Chunk:
@@ -84,8 +104,11 @@ def merge_chunks(chunks: list[Chunk]) -> Chunk:
     clocks = [c.clock_ns for c in chunks if c.clock_ns is not None]
     rejected = [r for c in chunks for r in c.rejected]
     if all(c.prints is None for c in chunks):
-        rows = [r for c in chunks for r in (c.rows or [])]
-        return Chunk(None, pos, max(clocks) if clocks else None, rejected, chunks[-1].received_at, rows=rows)
+        if not any(c.blocks for c in chunks):
+            rows = [r for c in chunks for r in (c.rows or [])]
+            return Chunk(None, pos, max(clocks) if clocks else None, rejected, chunks[-1].received_at, rows=rows)
+        blocks = [b for c in chunks for b in [*(c.blocks or []), *([rows_block(c.rows)] if c.rows else [])]]
+        return Chunk(None, pos, max(clocks) if clocks else None, rejected, chunks[-1].received_at, blocks=blocks)
     frames = [c.frame() for c in chunks]
     frames = [f for f in frames if len(f)] or frames[:1]
     prints = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -227,7 +250,7 @@ class MassiveSource(PrintSource):
                     if item is _END or isinstance(item, BaseException):
                         end = item
                         break
-                    conns, rows, rejected = item
+                    conns, data, rejected = item
                     if conns != seen:
                         if seen:
                             self.gaps.append(f"reconnected at {dt.datetime.now(dt.UTC):%H:%M:%S} UTC "
@@ -235,7 +258,10 @@ class MassiveSource(PrintSource):
                                              "disconnected were not received")
                         seen = conns
                     self.connections = conns
-                    got.append(Chunk(None, position=None, rejected=list(rejected), rows=rows))
+                    if isinstance(data, dict):
+                        got.append(Chunk(None, position=None, rejected=list(rejected), blocks=[data]))
+                    else:
+                        got.append(Chunk(None, position=None, rejected=list(rejected), rows=data))
                 if got:
                     yield merge_chunks(got)
                 if end is _END:
@@ -272,6 +298,14 @@ class _ThreadedFrames:
             with contextlib.suppress(RuntimeError):  # the reader's loop already ended
                 self._loop.call_soon_threadsafe(self._task.cancel)
 
+    def _frames(self) -> AsyncIterator[tuple[Any, list[tuple[str, str]]]]:
+        """The stream's frames as blocks of columns where it can give them (the Massive client),
+        else as rows."""
+        try:
+            return self.stream.frames(strict=False, columns=True)
+        except TypeError:  # a stream without blocks
+            return self.stream.frames(strict=False)
+
     def _send(self, item: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the consumer's loop is gone: nobody to tell
             self.put(item)
@@ -279,8 +313,8 @@ class _ThreadedFrames:
     def _run(self) -> None:
         async def pump() -> None:
             try:
-                async for rows, rejected in self.stream.frames(strict=False):
-                    self._send((self.stream.connections, rows, rejected))
+                async for data, rejected in self._frames():
+                    self._send((self.stream.connections, data, rejected))
             except asyncio.CancelledError:
                 return
             except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
