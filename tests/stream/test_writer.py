@@ -176,3 +176,25 @@ def test_a_commit_goes_before_batches_and_heartbeats_but_never_past_a_barrier():
     assert order == [("commit", (1,)), ("commit", (2,)), ("batch", (1,)), ("heartbeat", ()), ("batch", (2,)),
                      ("written_rx", ()), ("commit", (3,)), ("stop", ())]
     assert not waiting and tasks.empty()
+
+
+def test_the_writer_waits_for_a_commits_alerts_to_be_drained_not_longer():
+    """After a commit with alerts the writer waits for a drain that began after it (one that
+    began before does not count), and never longer than its limit (a channel that is down)."""
+    from primeflow_lib.live.stream.writer import DrainTracker
+
+    d = DrainTracker()
+    assert d.wait(0.01)  # nothing committed: no wait
+    early = d.starting()  # a drain already running when the commit lands
+    d.committed()
+    d.drained(early)
+    t0 = time.monotonic()
+    assert not d.wait(0.2) and time.monotonic() - t0 >= 0.19
+
+    def relay() -> None:
+        time.sleep(0.1)
+        d.drained(d.starting())
+
+    threading.Thread(target=relay).start()
+    t0 = time.monotonic()
+    assert d.wait(5.0) and time.monotonic() - t0 < 2.0

@@ -238,6 +238,39 @@ def _open_store(settings: WriterSettings):  # noqa: ANN202 - StreamStore, import
             time.sleep(0.1)
 
 
+class DrainTracker:
+    """Commits with alerts against the relay's drains, so the writer can wait for a commit's
+    alerts to go out before it writes an inbox batch (a batch holds the writer's interpreter
+    lock for hundreds of milliseconds in a burst; the alerts are what is late). A drain sends
+    everything committed before it began."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._committed = 0
+        self._drained = 0
+
+    def committed(self) -> None:
+        """A commit enqueued alerts (call after its transaction)."""
+        with self._cond:
+            self._committed += 1
+
+    def starting(self) -> int:
+        """A drain begins: returns what it will cover (pass it to :meth:`drained`)."""
+        with self._cond:
+            return self._committed
+
+    def drained(self, upto: int) -> None:
+        """The drain begun with ``upto`` ended (sent, or gave up for now)."""
+        with self._cond:
+            self._drained = max(self._drained, upto)
+            self._cond.notify_all()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Until every commit so far is drained, at most ``timeout_s``; True when drained."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._drained >= self._committed, timeout=timeout_s)
+
+
 #: tasks a commit may not overtake: ``written_rx`` answers for everything queued before it
 _BARRIERS = ("stop", "written_rx")
 
@@ -284,6 +317,8 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
     wake = threading.Event()
     stopping = threading.Event()
     relay_error: list[str] = []
+    drains = DrainTracker()
+    relay_wait_s = float(scfg.get("relay_wait_seconds", 2.0))
 
     def relay_loop() -> None:
         relay = Relay(store.cursor, channels, db_retry_s=30.0)
@@ -291,6 +326,7 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
             while not stopping.is_set():
                 wake.wait(timeout=1.0)
                 wake.clear()
+                upto = drains.starting()
                 try:
                     rep = relay.drain(max_seconds=5.0)
                 except Exception as exc:  # noqa: BLE001 - the relay must outlive one bad drain
@@ -298,11 +334,19 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
                     answers.put(("error", relay_error[-1]))
                     time.sleep(1.0)
                     continue
+                finally:
+                    drains.drained(upto)
                 if rep.pending:
                     wake.set()
             relay.drain(max_seconds=float(scfg.get("relay_final_seconds", 10.0)))
         finally:
             relay.close()
+
+    def wait_for_relay() -> None:
+        """Until the relay has drained after the last commit with alerts (at most
+        ``stream.relay_wait_seconds``: a channel that is down must not stop the writer)."""
+        if relay_thread is not None:
+            drains.wait(relay_wait_s)
 
     relay_thread = threading.Thread(target=relay_loop, name="relay", daemon=True) if settings.relay else None
     if relay_thread is not None:
@@ -312,6 +356,7 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
     def enqueued(n: int) -> None:
         answers.put(("alerts", n))
         if n:
+            drains.committed()
             wake.set()
 
     def write_batch_files(name: str, side: dict[str, Any], batch: pd.DataFrame, rx: np.ndarray) -> None:
@@ -335,6 +380,7 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
             try:
                 if kind == "commit":
                     store.commit(args[0], settings.cfg, day=settings.day, on_alerts=enqueued)
+                    wait_for_relay()
                 elif kind == "batch":
                     write_batch_files(*args)
                 elif kind == "heartbeat":
