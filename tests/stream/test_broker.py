@@ -12,7 +12,7 @@ import collections
 import duckdb
 import pandas as pd
 import pytest
-from stream_fixtures import WEBHOOK_ENV, loader, session, stream, stream_cfg, without_cancels
+from stream_fixtures import DAY, WEBHOOK_ENV, loader, session, stream, stream_cfg, without_cancels
 
 from primeflow_lib.live.stream.broker import (
     BrokerSource,
@@ -87,3 +87,31 @@ def test_two_partitions_over_jetstream_find_the_single_process_signals(tmp_path,
     assert sorted(union["signal_id"]) == sorted(want["signal_id"])
     sent = collections.Counter(p["signal_id"] for p in posts)
     assert set(sent) == set(want["signal_id"]) and max(sent.values()) == 1
+
+
+@pytest.mark.xdist_group("nats")
+def test_a_chunk_too_big_for_one_message_goes_out_in_pieces_in_order(tmp_path):
+    """A burst read while the ingest was busy can bring more prints at once than the server's
+    payload limit (1 MB) holds: they go out as several messages, every print once, in order."""
+    tape = session().prints
+    big = pd.concat([tape] * (1 + 40_000 // len(tape)), ignore_index=True).iloc[:40_000]
+
+    async def scenario(url: str) -> list:
+        pub = Publisher(url, DAY, 1)
+        await pub.connect()
+        await pub.publish(Chunk(big, position="9"))
+        await pub.close()
+        assert pub.messages > 1 and pub.published == len(big)
+        src = BrokerSource(url, DAY, 1, 1)
+        got: list = []
+        async for ch in src.chunks():
+            got.append(ch.frame())
+            if sum(len(f) for f in got) >= len(big):
+                break
+        await src.close()
+        return got
+
+    with NatsServer(tmp_path / "nats") as server:
+        got = asyncio.run(scenario(server.url))
+    back = pd.concat(got, ignore_index=True)
+    assert back["print_id"].tolist() == big["print_id"].tolist()

@@ -147,7 +147,8 @@ class Publisher:
         for k in range(self.n):
             sel = np.flatnonzero(part == k)
             if len(sel):
-                sends.append(self.js.publish(subject(self.day, k + 1, self.n), _ipc(prints.iloc[sel]), headers=head))
+                for payload in self._payloads(prints.iloc[sel]):
+                    sends.append(self.js.publish(subject(self.day, k + 1, self.n), payload, headers=head))
                 self.published += len(sel)
                 self._last_clock[k] = now
             elif not len(prints) or now - self._last_clock[k] >= self.clock_every:  # a clock-only chunk always goes
@@ -159,6 +160,17 @@ class Publisher:
         if sends:
             await asyncio.gather(*sends)
             self.messages += len(sends)
+
+    def _payloads(self, rows: pd.DataFrame) -> list[bytes]:
+        """``rows`` as one message, or as several in order when one would exceed the server's
+        payload limit (a burst read while the ingest was busy publishing can bring tens of
+        thousands of prints at once; the server refuses a message over its ``max_payload``)."""
+        data = _ipc(rows)
+        limit = int(0.9 * (getattr(self.nc, "max_payload", 0) or 1_048_576))
+        if len(data) <= limit or len(rows) < 2:
+            return [data]
+        step = -(-len(rows) // (len(data) // limit + 2))  # a few pieces, each comfortably under
+        return [p for i in range(0, len(rows), step) for p in self._payloads(rows.iloc[i:i + step])]
 
     async def close(self) -> None:
         await self.nc.drain()
