@@ -165,3 +165,27 @@ def test_a_bad_switch_interval_is_refused_before_anything_runs(tmp_path, bad):
     with pytest.raises(ValueError, match=r"stream\.switch_interval_ms: expected milliseconds"):
         StreamService(cfg, ReplaySource(s.prints.iloc[:10]), s.day, loader(s), root=tmp_path / "s",
                       inbox=tmp_path / "inbox", relay=False)
+
+
+def test_inbox_batches_wait_while_the_loop_is_behind_and_nothing_is_lost(tmp_path):
+    """A loop whose steps take longer than ``busy_step_seconds`` (here: every step) holds its
+    inbox batches back (counted), up to ``inbox_max_defer_seconds``; at the end every print is
+    in a batch once."""
+    s = session()
+    tape = without_cancels(s.prints).iloc[:3000].reset_index(drop=True)
+
+    def run(defer_s: float, root: str) -> tuple[StreamService, pd.DataFrame]:
+        cfg = stream_cfg()
+        cfg["stream"].update({"inbox_seconds": 0.01, "busy_step_seconds": 0.0, "inbox_max_defer_seconds": defer_s})
+        svc = StreamService(cfg, ReplaySource(tape, speed=None, chunk_rows=100), s.day, loader(s),
+                            root=tmp_path / root, inbox=tmp_path / f"{root}-inbox", relay=False)
+        assert _run(svc).flushed
+        files = list_batches(tmp_path / f"{root}-inbox")
+        return svc, pd.concat([pd.read_parquet(f.path) for f in files], ignore_index=True)
+
+    held, got = run(3600.0, "held")
+    assert held.report.inbox_deferred > 0 and held.report.inbox_batches == 1
+    assert sorted(got["print_id"]) == sorted(tape["print_id"])
+    free, got = run(0.0, "free")
+    assert free.report.inbox_deferred == 0 and free.report.inbox_batches > 1
+    assert sorted(got["print_id"]) == sorted(tape["print_id"])

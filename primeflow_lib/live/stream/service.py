@@ -119,6 +119,8 @@ class ServiceReport:
     raw_rejected: int = 0
     divergences: dict[str, int] = field(default_factory=dict)
     inbox_batches: int = 0
+    #: times an inbox batch waited because the loop was behind (``stream.busy_step_seconds``)
+    inbox_deferred: int = 0
     connections: int = 0
     gaps: list[str] = field(default_factory=list)
     flushed: bool = False
@@ -181,6 +183,7 @@ class StreamService:
         self._last_hb = 0.0
         self._last_inbox = time.monotonic()
         self._last_step = 0.0
+        self._step_s = 0.0  # how long the last step took (wall seconds)
         self._dirty = False
         self._pending: list[tuple[pd.DataFrame, np.ndarray, dt.datetime | None]] = []
         self._writer_error: str | None = None
@@ -471,10 +474,12 @@ class StreamService:
         self.scorer.add(prints, rx, now=received_at)
 
     def _step(self, *, final: bool = False, journal: bool = True) -> StepResult:
+        t0 = time.monotonic()
         try:
             return self._step_once(final=final, journal=journal)
         finally:
             self._last_step = time.monotonic()
+            self._step_s = self._last_step - t0
 
     def _step_once(self, *, final: bool, journal: bool) -> StepResult:
         t0 = time.perf_counter()
@@ -538,7 +543,16 @@ class StreamService:
         signals of those orders and its divergences (written first: the sensor may see the batch
         the moment it is renamed in)."""
         every = float(self.scfg.get("inbox_seconds", 2.0))
-        if every <= 0 or (not force and time.monotonic() - self._last_inbox < every):
+        since = time.monotonic() - self._last_inbox
+        if every <= 0 or (not force and since < every):
+            return
+        # while the loop is behind (a step took longer than stream.busy_step_seconds: a burst),
+        # the batch waits, up to stream.inbox_max_defer_seconds: building and handing it over
+        # costs the loop and the writer process CPU the alerts need, and the sensor path runs
+        # behind the stream by design
+        if not force and self._step_s >= float(self.scfg.get("busy_step_seconds", 1.0)) \
+                and since < float(self.scfg.get("inbox_max_defer_seconds", 15.0)):
+            self.report.inbox_deferred += 1
             return
         self._last_inbox = time.monotonic()
         if not self._done:
@@ -618,6 +632,7 @@ class StreamService:
             "lag_seconds": lag, "watermark_ts": None if wm_wall is None else str(wm_wall),
             "connections": self.source.connections, "gaps": len(self.source.gaps),
             "recovered_prints": self.report.recovered_prints, "inbox_batches": self.report.inbox_batches,
+            "inbox_deferred": self.report.inbox_deferred,
             "contracts_without_chain": sc.counts["contracts_without_chain"],
             "underlyings_without_bars": sc.counts["underlyings_without_bars"],
             "timings_s": {k: round(v, 3) for k, v in sc.timings.items()},
