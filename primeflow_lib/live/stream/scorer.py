@@ -517,22 +517,16 @@ class StreamScorer:
         np.maximum.at(cc.max_ts, c, ts)
         late = ((flags & C.F_LATE) != 0) | late_ts
         # rule 3: the same record delivered twice
-        cond_text = np.asarray(v.conditions, dtype=object)[good["condition_code"].to_numpy(np.int64)]
+        # identity hashes of the distinct condition texts and vendors, taken per print by code
+        cond_hash = hash_strings(np.asarray(v.conditions, dtype=object))[good["condition_code"].to_numpy(np.int64)]
+        vendors, vcode = np.unique(np.asarray(vendor, dtype=object).astype(str), return_inverse=True)
         ident = np.where(has_vseq, vseq, seq)
         key = mix(c.astype(np.uint64), ts.view(np.uint64), ident.view(np.uint64),
                   pd.to_numeric(good["exchange"]).to_numpy(np.int64).view(np.uint64),
                   good["price"].to_numpy(np.float64).view(np.uint64),
                   good["size"].to_numpy(np.float64).astype(np.int64).view(np.uint64),
-                  hash_strings(cond_text.astype(str)), hash_strings(np.asarray(vendor, dtype=object).astype(str)))
-        dup = np.zeros(len(c), np.bool_)
-        minute = ts // 60_000_000_000
-        for i in order:  # received order within each contract; contracts do not interact
-            bucket = self.dedup.setdefault(int(minute[i]), set())
-            k = int(key[i])
-            if k in bucket:
-                dup[i] = True
-            else:
-                bucket.add(k)
+                  cond_hash, hash_strings(vendors)[vcode.reshape(-1)])
+        dup = self._duplicates(ts // 60_000_000_000, key, order)
         is_cancel = ((flags & C.F_CANCEL) != 0) & ~dup
         is_comp = ((flags & C.F_COMPRESSION) != 0) & ~is_cancel & ~dup
         alive = ~is_comp & ~dup & ~is_cancel
@@ -602,6 +596,34 @@ class StreamScorer:
         tail_new = new.take(rest)
         tail_new.cols["sgroup"] = np.where(tail_new.late | late_struct, NO_STRUCTURE, UNDECIDED).astype(np.int64)
         self.tail.append(tail_new)
+
+    def _duplicates(self, minute: np.ndarray, key: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """Rule 3 for a chunk: True where a print's identity ``key`` was seen before in its
+        minute, in earlier chunks or earlier in ``order`` (received order within each contract;
+        contracts do not interact); the chunk's new identities are remembered. Set operations
+        per minute, not a Python step per print (a burst step holds tens of thousands)."""
+        n = len(key)
+        dup = np.zeros(n, np.bool_)
+        if not n:
+            return dup
+        mo, ko = minute[order], key[order]
+        # within the chunk: every occurrence of a (minute, key) after the first in ``order``
+        o2 = np.lexsort((np.arange(n), ko, mo))
+        again = np.r_[False, (mo[o2][1:] == mo[o2][:-1]) & (ko[o2][1:] == ko[o2][:-1])]
+        dup_o = np.zeros(n, np.bool_)
+        dup_o[o2[again]] = True
+        first = ~dup_o
+        # against earlier chunks: the first occurrences, minute by minute
+        for m in np.unique(mo):
+            sel = np.flatnonzero(first & (mo == m))
+            bucket = self.dedup.setdefault(int(m), set())
+            ks = ko[sel].tolist()
+            seen = bucket.intersection(ks)
+            if seen:
+                dup_o[sel[np.isin(ko[sel], np.fromiter(seen, np.uint64, len(seen)))]] = True
+            bucket.update(ks)
+        dup[order] = dup_o
+        return dup
 
     def _underlying(self, name: str, root: str) -> int:
         code = self.und_code.get(name)
@@ -802,9 +824,9 @@ class StreamScorer:
         fin = o[done]
         gfin = g[done]
         uniq = np.unique(gfin[gfin >= 0])
-        remap = {int(x): self.next_sgroup + k for k, x in enumerate(uniq)}
+        # the k-th structure found gets the next number + k; prints in none keep NO_STRUCTURE
+        sg[fin] = np.where(gfin >= 0, self.next_sgroup + np.searchsorted(uniq, gfin), NO_STRUCTURE).astype(np.int64)
         self.next_sgroup += len(uniq)
-        sg[fin] = np.asarray([remap.get(int(x), NO_STRUCTURE) for x in gfin], np.int64)
         # a print arriving later inside a finished bucket can no longer join it
         ends = t[bstart][done] + self.struct_ns + 1
         np.maximum.at(self.sfront, uk[done], ends)
@@ -937,14 +959,17 @@ class StreamScorer:
         """Replace the placeholder ids (``tag`` + order number) of this step's ``n`` committed
         prints (the newest rows of the history) and of the divergences that named them by their
         orders' ids."""
-        real = {f"{tag}{k}": str(e) for k, e in enumerate(event_ids)}
+        ids = np.asarray([str(e) for e in event_ids], dtype=object)
         he = self.hist_event
         base = max(len(he) - n, 0)
-        for i, x in enumerate(he[base:]):
-            if x in real:
-                he[base + i] = real[x]
-        for d in self.divergences:
-            if any(e.startswith(_HOLDER) for e in d.event_ids):
+        # one hash lookup of the step's rows against the placeholders (tag + order number)
+        pos = pd.Index(np.asarray([f"{tag}{k}" for k in range(len(ids))], dtype=object)).get_indexer(he[base:])
+        hit = np.flatnonzero(pos >= 0)
+        he[base + hit] = ids[pos[hit]]
+        named = [d for d in self.divergences if any(e.startswith(_HOLDER) for e in d.event_ids)]
+        if named:
+            real = {f"{tag}{k}": e for k, e in enumerate(ids)}
+            for d in named:
                 d.event_ids = [real.get(e, e) for e in d.event_ids]
 
     def _remember(self, ct: _Tape, start: np.ndarray, _quoted: np.ndarray, tick: np.ndarray,
@@ -1108,7 +1133,8 @@ class StreamScorer:
                           list(ev["_rx"]))
 
     def _log(self, ev: pd.DataFrame) -> None:
-        und = np.asarray([self.und_code.get(str(t), -1) for t in ev["ticker"].astype(str)], np.int64)
+        names, inv = np.unique(ev["ticker"].to_numpy(dtype=object).astype(str), return_inverse=True)
+        und = np.asarray([self.und_code.get(t, -1) for t in names], np.int64)[inv.reshape(-1)]
         self.log_event = np.concatenate([self.log_event, ev["event_id"].astype(str).to_numpy(dtype=object)])
         self.log_u = np.concatenate([self.log_u, und])
         self.log_t = np.concatenate([self.log_t, ev["_t_last"].to_numpy(np.int64)])

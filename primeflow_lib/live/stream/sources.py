@@ -231,9 +231,8 @@ class MassiveSource(PrintSource):
         if after is not None:
             self.gaps.append(f"restarted after position {after}: the Massive websocket cannot replay; "
                              "prints sent while the stream was down were not received")
-        loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue = asyncio.Queue()
-        reader = _ThreadedFrames(self.stream, lambda item: loop.call_soon_threadsafe(inbox.put_nowait, item))
+        inbox = _Doorbell(asyncio.get_running_loop())
+        reader = _ThreadedFrames(self.stream, inbox.put)
         reader.start()
         seen = 0
         try:
@@ -241,9 +240,7 @@ class MassiveSource(PrintSource):
                 # every frame already waiting goes out as one chunk: under a burst the reader
                 # queues hundreds of frames a second, and each chunk costs the service's loop
                 # a wake-up whatever its size
-                items = [await inbox.get()]
-                while not inbox.empty():
-                    items.append(inbox.get_nowait())
+                items = await inbox.take()
                 got: list[Chunk] = []
                 end: Any = None
                 for item in items:
@@ -273,6 +270,39 @@ class MassiveSource(PrintSource):
 
 
 _END = object()
+
+
+class _Doorbell:
+    """Items handed from a thread to an event loop with at most one wake-up of the loop per
+    :meth:`take`: the websocket reader hands over ~1,000 frames a second, and a wake-up each
+    (a write to the loop's self-pipe, a callback, the interpreter lock passed back and forth)
+    cost more than reading the frame."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._items: list[Any] = []
+        self._lock = threading.Lock()
+        self._rung = False
+        self._event = asyncio.Event()
+
+    def put(self, item: Any) -> None:
+        """From any thread."""
+        with self._lock:
+            self._items.append(item)
+            ring, self._rung = not self._rung, True
+        if ring:
+            self._loop.call_soon_threadsafe(self._event.set)
+
+    async def take(self) -> list[Any]:
+        """Everything put since the last take (waits for at least one item)."""
+        while True:
+            await self._event.wait()
+            with self._lock:
+                items, self._items = self._items, []
+                self._rung = False
+                self._event.clear()
+            if items:
+                return items
 
 
 class _ThreadedFrames:
