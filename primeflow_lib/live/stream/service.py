@@ -500,8 +500,12 @@ class StreamService:
         self.report.signals += len(step.signals)
         if len(step.done_rx):
             self._done.append(step.done_rx)
-        for eid, r in zip(step.events["event_id"], step.event_rx, strict=True):
-            self._event_rx[str(eid)] = np.asarray(r, np.int64)
+        if len(step.signals):
+            # the receipt numbers of the orders with signals: the inbox batch holding an order's
+            # prints lists its signals (every order's, a dict entry a print in a burst, is not needed)
+            ids = step.events["event_id"].astype(str).to_numpy(dtype=object)
+            for i in np.flatnonzero(pd.Index(ids).isin(step.signals["event_id"].astype(str))):
+                self._event_rx[ids[i]] = np.asarray(step.event_rx[i], np.int64)
         if len(step.signals):
             self._sig_buf.append(step.signals)
         self._div_buf.extend(step.divergences)
