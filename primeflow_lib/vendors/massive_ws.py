@@ -480,7 +480,7 @@ class MassiveOptionsStream:
                         except VendorDataError as exc:
                             if strict:
                                 raise
-                            yield [], [(str(exc)[:500], "undecodable websocket frame")]
+                            yield (rows_block([]) if columns else []), [(str(exc)[:500], "undecodable websocket frame")]
                             continue
                         if columns:
                             block = self._frame_columns(events)

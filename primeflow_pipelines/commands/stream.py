@@ -82,7 +82,8 @@ def stream_run(source, day, origin, speed, tickers, subscribe, databento_dataset
             from primeflow_lib.live.stream.sources import MassiveSource
             from primeflow_lib.vendors.massive_ws import MassiveOptionsStream
 
-            src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]))
+            src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]),
+                                reader=str((cfg.get("stream") or {}).get("reader", "process")))
         elif source == "databento":
             from primeflow_lib.live.stream.databento_source import DatabentoSource
 
@@ -126,7 +127,8 @@ def stream_ingest(source, day, origin, speed, tickers, subscribe, broker_url, pa
             from primeflow_lib.live.stream.sources import MassiveSource
             from primeflow_lib.vendors.massive_ws import MassiveOptionsStream
 
-            src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]))
+            src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]),
+                                reader=str((cfg.get("stream") or {}).get("reader", "process")))
         else:
             from primeflow_lib.live.stream.databento_source import DatabentoSource
 

@@ -37,7 +37,8 @@ class Hostile(MassiveReplayServer):
 
 
 @pytest.mark.slow
-def test_massive_stream_rides_out_disconnects_and_bad_input(tmp_path):
+@pytest.mark.parametrize("reader", ["thread", "process"])
+def test_massive_stream_rides_out_disconnects_and_bad_input(tmp_path, reader):
     s = session()
     tape = without_cancels(s.prints).iloc[:3000].reset_index(drop=True)
     cfg = stream_cfg()
@@ -47,7 +48,7 @@ def test_massive_stream_rides_out_disconnects_and_bad_input(tmp_path):
         plan = ServePlan(rate=4000, frame_rows=40, drop_after=1200, resend=25, key="k")
         async with Hostile(tape, plan) as srv:
             client = MassiveOptionsStream("k", url=srv.url, connect_timeout=5, backoff_base=0.01, backoff_max=0.05)
-            svc = StreamService(cfg, MassiveSource(client), s.day, loader(s), root=tmp_path / "stream",
+            svc = StreamService(cfg, MassiveSource(client, reader=reader), s.day, loader(s), root=tmp_path / "stream",
                                 inbox=tmp_path / "inbox", relay=False)
             stop = asyncio.Event()
 
@@ -196,3 +197,24 @@ def test_frames_waiting_together_come_out_as_one_chunk_in_order():
     assert [r["n"] for r in chunk.rows] == [1, 2, 3, 4]
     assert chunk.rejected == [("raw", "why")]
     assert src.connections == 2 and len(src.gaps) == 1 and "connection 2" in src.gaps[0]
+
+
+def test_the_reader_process_raises_the_vendors_error_in_the_service():
+    """A stream that ends with an error in the reader process (a rejected key) raises the same
+    error type in the service, with its message; the process is gone after."""
+    from primeflow_lib.vendors.base import VendorAuthError
+
+    async def scenario():
+        plan = ServePlan(rate=1000, key="right")
+        async with MassiveReplayServer(session().prints.iloc[:10], plan) as srv:
+            src = MassiveSource(MassiveOptionsStream("wrong", url=srv.url, connect_timeout=5), reader="process")
+            with pytest.raises(VendorAuthError, match="authentication failed"):
+                async for _ in src.chunks():
+                    pass
+
+    asyncio.run(scenario())
+
+
+def test_a_reader_that_is_not_known_is_refused():
+    with pytest.raises(ValueError, match="stream.reader"):
+        MassiveSource(object(), reader="fiber")

@@ -82,6 +82,10 @@ def blocks_to_arrow(blocks: list[dict[str, Any]]) -> pa.RecordBatch:
             continue
         if any(len(x) != k for x, k in zip(parts, [k for k in sizes if k], strict=True)):
             raise ValueError(f"journal: column {f.name!r} has a different length than the block's prints")
+        if any(isinstance(x, pa.Array) for x in parts):  # blocks read back from a reader process
+            arrays = [x if isinstance(x, pa.Array) else pa.array(x, type=f.type, from_pandas=True) for x in parts]
+            cols.append(arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays))
+            continue
         if all(isinstance(x, np.ndarray) for x in parts):
             values: Any = parts[0] if len(parts) == 1 else np.concatenate(parts)
         else:

@@ -37,10 +37,12 @@ import pyarrow as pa
 from primeflow_lib.live.stream.journal import blocks_to_arrow, from_arrow, to_arrow
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.vendors.http import make_frame
-from primeflow_lib.vendors.massive_ws import rows_block
+from primeflow_lib.vendors.massive_ws import MassiveOptionsStream, rows_block
 
 #: what ``primeflow stream run --source`` accepts
 STREAM_SOURCES = ("replay", "massive", "databento", "broker")
+#: how the Massive websocket is read (``stream.reader``)
+READERS = ("process", "thread")
 
 
 @dataclass
@@ -216,23 +218,37 @@ class MassiveSource(PrintSource):
     it reconnects. Read on a thread, frames are taken off the socket as they come and wait in
     memory for the next step; the lag shows in the status (``lag_seconds``).
 
+    With ``reader="process"`` (``stream.reader``, the default for the Massive client) the
+    websocket is read in a child process instead (:mod:`~primeflow_lib.live.stream.reader_process`):
+    in a burst the reader took half of the service's interpreter lock.
+
     Args:
         stream: a configured :class:`~primeflow_lib.vendors.massive_ws.MassiveOptionsStream`.
+        reader: ``"process"`` or ``"thread"`` (a stream object that cannot be pickled to a child,
+            a test's stand-in, is always read on a thread).
     """
 
     name = "massive"
     resumable = False
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, *, reader: str = "thread") -> None:
         super().__init__()
+        if reader not in READERS:
+            raise ValueError(f"stream.reader: expected one of {', '.join(READERS)}, got {reader!r}")
         self.stream = stream
+        self.reader = reader
 
     async def chunks(self, after: str | None = None) -> AsyncIterator[Chunk]:
         if after is not None:
             self.gaps.append(f"restarted after position {after}: the Massive websocket cannot replay; "
                              "prints sent while the stream was down were not received")
         inbox = _Doorbell(asyncio.get_running_loop())
-        reader = _ThreadedFrames(self.stream, inbox.put)
+        if self.reader == "process" and isinstance(self.stream, MassiveOptionsStream):
+            from primeflow_lib.live.stream.reader_process import ProcessFrames
+
+            reader: Any = ProcessFrames(self.stream, inbox.put, _END)
+        else:
+            reader = _ThreadedFrames(self.stream, inbox.put)
         reader.start()
         seen = 0
         try:
