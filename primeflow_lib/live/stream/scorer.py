@@ -645,25 +645,31 @@ class StreamScorer:
         pkey = np.round(new.price[i] * 10000)
         best = None  # (t, rx, where, index)
 
-        def scan(tp: _Tape, where: str, live: np.ndarray | None) -> None:
+        def scan(tp: _Tape, where: str) -> None:
             nonlocal best
             if not len(tp):
                 return
-            m = (tp.c == c) & (np.round(tp.price * 10000) == pkey) & (tp.size == new.size[i])
-            m &= (tp.t < t) | ((tp.t == t) & (tp.rx < rx))
-            if live is not None:
-                m &= live
-            if where == "new":
-                m &= alive & ((new.flags & C.F_CANCEL) == 0)
-            for j in np.flatnonzero(m):
+            # the contract's rows first: the history holds up to stream.history_minutes of every
+            # contract, and a burst brings hundreds of cancels a second
+            js = np.flatnonzero(tp.c == c)
+            if not len(js):
+                return
+            tj, rj = tp.t[js], tp.rx[js]
+            m = (np.round(tp.price[js] * 10000) == pkey) & (tp.size[js] == new.size[i])
+            m &= (tj < t) | ((tj == t) & (rj < rx))
+            if where == "hist":
+                m &= self.hist_event[js] != ""  # a cancelled print is gone
+            elif where == "new":
+                m &= alive[js] & ((new.flags[js] & C.F_CANCEL) == 0)
+            for j in js[m]:
                 cand = (int(tp.t[j]), int(tp.rx[j]))
                 if best is None or cand > best[:2]:
                     best = (*cand, where, j)
 
-        scan(self.tail, "tail", None)
-        scan(self.isolated, "isolated", None)
-        scan(self.hist, "hist", self.hist_event != "")
-        scan(new, "new", None)
+        scan(self.tail, "tail")
+        scan(self.isolated, "isolated")
+        scan(self.hist, "hist")
+        scan(new, "new")
         if best is None:
             self.counts["cancels_unmatched"] += 1
             return False
@@ -711,9 +717,14 @@ class StreamScorer:
         self.pool.drop_many([i for e in stale for i in self.pool_ids.pop(e, [e])])
         hs, he = self.hist, self.hist_event
         live = he != ""
+        # every stale order's rows in one lookup of the history (not one scan per order)
+        which = pd.Index(np.asarray(stale, dtype=object)).get_indexer(he)
+        hit = np.flatnonzero(which >= 0)
+        hit = hit[np.argsort(which[hit], kind="stable")]
+        rows_by = dict(zip(stale, np.split(hit, np.searchsorted(which[hit], np.arange(1, len(stale)))), strict=True))
         rows_of, bt, bp, bd = [], [], [], []
         for e in stale:
-            rows = np.flatnonzero(he == e)
+            rows = rows_by[e]
             if not len(rows):
                 continue
             rows = rows[np.lexsort((hs.rx[rows], hs.t[rows]))]
