@@ -64,9 +64,9 @@ def raise_error(kind: str, message: str, vendor: str) -> None:
 
 
 def _child_main(stream: Any, conn: Any, parent_pid: int, flush_ms: float) -> None:
-    from primeflow_lib.live.stream.writer import _die_with_parent
+    from primeflow_lib.live.stream.writer import die_with_parent
 
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     async def pump() -> None:

@@ -217,7 +217,9 @@ class WriterProcess:
 # ---------------------------------------------------------------------------------- the child
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """Make this child process die with its parent (``PR_SET_PDEATHSIG``: a SIGKILL of the
+    service takes its children with it); exits at once if the parent is already gone."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # the parent died before the line above
@@ -294,7 +296,7 @@ def _next_task(tasks: Any, waiting: list[tuple[str, tuple]]) -> tuple[str, tuple
 
 
 def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: int) -> None:
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     # a group of its own: a SIGTERM or Ctrl-C to the service's process group (a supervisor, a
     # terminal) stops the service, which then stops the writer after its queued work; killed
     # with the group, the writer would lose that work and the service's stop would fail
