@@ -355,7 +355,8 @@ class StreamScorer:
         self.pending_t_last: list[np.ndarray] = []
         self.pool = _Pool()
         self.builds = 0  # steps that committed orders (their placeholder ids)
-        self.stale: set[str] = set()  # committed orders that lost a print to a cancel this chunk
+        #: committed orders that lost a print to a cancel this chunk (event id -> contract code)
+        self.stale: dict[str, int] = {}
         self.pool_ids: dict[str, list[str]] = {}  # order rebuilt after a cancel -> its ids in the pool
         self.vocab_names: dict[str, dict[str, int]] = {"ticker": {}, "option_symbol": {}}
         self._vocab_cache: dict[str, pd.Index] | None = None
@@ -684,8 +685,8 @@ class StreamScorer:
             self.done.append(np.asarray([trx]))
         else:
             ev = str(self.hist_event[j])
-            mine = self.hist_event == ev
-            t_last = int(self.hist.t[mine].max())
+            rows_c = np.flatnonzero(self.hist.c == c)  # an order's prints share its contract
+            t_last = int(self.hist.t[rows_c[self.hist_event[rows_c] == ev]].max())
             later = (self.hist.c == c) & (self.hist.rx > trx)
             # scored orders of the ticker that counted this order in their memory (DayTrend's
             # cluster, REPEAT) or this print in their volume
@@ -693,7 +694,7 @@ class StreamScorer:
             seen = (self.log_u == u) & (self.log_t >= t_last)
             events = sorted({ev, *self.hist_event[later].tolist(), *self.log_event[seen].tolist()} - {""})
             self.hist_event[j] = ""  # cancelled: no other cancel can take it
-            self.stale.add(ev)  # rebuilt in the memory once the chunk's cancels are all in
+            self.stale[ev] = int(c)  # rebuilt in the memory once the chunk's cancels are all in
             self._diverge(new, i, "cancel_of_committed_print",
                           f"cancels print rx {trx} of an order already committed and alerted; the daily "
                           "batch drops both, counts less volume for the contract's later orders and "
@@ -712,24 +713,21 @@ class StreamScorer:
         live committed print of its contract just before it."""
         if not self.stale:
             return
-        stale, self.stale = sorted(self.stale), set()
+        contract_of, self.stale = self.stale, {}
+        stale = sorted(contract_of)
         # an order rebuilt before may sit in the memory under another id (its first print gone)
         self.pool.drop_many([i for e in stale for i in self.pool_ids.pop(e, [e])])
         hs, he = self.hist, self.hist_event
-        live = he != ""
-        # every stale order's rows in one lookup of the history (not one scan per order)
-        which = pd.Index(np.asarray(stale, dtype=object)).get_indexer(he)
-        hit = np.flatnonzero(which >= 0)
-        hit = hit[np.argsort(which[hit], kind="stable")]
-        rows_by = dict(zip(stale, np.split(hit, np.searchsorted(which[hit], np.arange(1, len(stale)))), strict=True))
         rows_of, bt, bp, bd = [], [], [], []
         for e in stale:
-            rows = rows_by[e]
+            # the order's rows among its contract's (the history holds every contract's)
+            rows_c = np.flatnonzero(hs.c == contract_of[e])
+            rows = rows_c[he[rows_c] == e]
             if not len(rows):
                 continue
             rows = rows[np.lexsort((hs.rx[rows], hs.t[rows]))]
-            c, t, rx = hs.c[rows[0]], hs.t[rows[0]], hs.rx[rows[0]]
-            mine = np.flatnonzero((hs.c == c) & live)
+            t, rx = hs.t[rows[0]], hs.rx[rows[0]]
+            mine = rows_c[he[rows_c] != ""]  # the contract's live committed prints
             before = mine[(hs.t[mine] < t) | ((hs.t[mine] == t) & (hs.rx[mine] < rx))]
             if len(before):
                 b = before[np.lexsort((hs.rx[before], hs.t[before]))[-1]]
