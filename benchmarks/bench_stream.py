@@ -357,14 +357,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--universe", type=int, default=10)
     ap.add_argument("--prints-per-ticker", type=int, default=40000)
     ap.add_argument("--no-sensor-path", action="store_true", help="Do not run dagster-daemon beside the stream.")
-    ap.add_argument("--sensor-nice", type=int, default=10,
-                    help="PRIMEFLOW_DAEMON_NICE for the sensor path's daemon and its runs (0: same CPU "
+    ap.add_argument("--sensor-nice", default="10",
+                    help="PRIMEFLOW_DAEMON_NICE for the sensor path's daemon and its runs, 0-19 or idle (0: same CPU "
                     "priority as the stream). See docs/stream.md, Speed.")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--alerts-csv", default=None, metavar="PATH",
                     help="Write each alert's send time and latency legs to PATH ('{scenario}' in PATH is "
                     "replaced by the scenario's name).")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    try:
+        daemon_nice({DAEMON_NICE_ENV: str(args.sensor_nice)})
+    except ValueError as exc:
+        ap.error(f"--sensor-nice: {exc}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear script

@@ -45,20 +45,37 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: seconds between the backfill daemon's iterations (unset: Dagster's fixed 30 s)
 BACKFILL_INTERVAL_ENV = "PRIMEFLOW_BACKFILL_INTERVAL_S"
-#: how much lower the daemon's (and its runs') CPU priority is, 0-19 (unset: unchanged)
+#: how much lower the daemon's (and its runs') CPU priority is, 0-19, or ``idle`` (unset: unchanged)
 DAEMON_NICE_ENV = "PRIMEFLOW_DAEMON_NICE"
+#: the value of :data:`DAEMON_NICE_ENV` for Linux's idle scheduling class
+IDLE = "idle"
 
 
 def daemon_nice(env: dict[str, str] | None = None) -> int:
-    """``PRIMEFLOW_DAEMON_NICE`` from ``env`` (default ``os.environ``): 0 when unset. Raises
-    ``ValueError`` naming the setting for anything but a whole number from 0 to 19."""
+    """``PRIMEFLOW_DAEMON_NICE`` from ``env`` (default ``os.environ``): 0 when unset, 19 for
+    ``idle`` (see :func:`daemon_idle`). Raises ``ValueError`` naming the setting for anything
+    but a whole number from 0 to 19 or ``idle``."""
     raw = (os.environ if env is None else env).get(DAEMON_NICE_ENV, "").strip()
     if not raw:
         return 0
+    if raw.lower() == IDLE:
+        return 19
     if not raw.isdigit() or int(raw) > 19:
         raise ValueError(f"{DAEMON_NICE_ENV}={raw!r}: expected how much to lower the daemon's CPU "
-                         "priority, a whole number from 0 (unchanged) to 19 (lowest)")
+                         "priority, a whole number from 0 (unchanged) to 19 (lowest), or 'idle' "
+                         "(run only on CPU time nothing else wants)")
     return int(raw)
+
+
+def daemon_idle(env: dict[str, str] | None = None) -> bool:
+    """True when ``PRIMEFLOW_DAEMON_NICE`` is ``idle``: the daemon and its runs take Linux's
+    idle scheduling class (``SCHED_IDLE``, no privileges needed): they run on CPU time no other
+    process wants, and a stream thread that wakes takes the CPU from them at once (at nice 19 it
+    can wait for their time slice, which adds up over the hundreds of wake-ups a second of a
+    streaming service). The audited path runs behind the stream by design and catches up when
+    the CPU is free."""
+    daemon_nice(env)  # a bad value fails here
+    return (os.environ if env is None else env).get(DAEMON_NICE_ENV, "").strip().lower() == IDLE
 
 
 def lower_priority(env: dict[str, str] | None = None) -> int:
@@ -76,6 +93,8 @@ def lower_priority(env: dict[str, str] | None = None) -> int:
     now = os.nice(n)
     if n:
         lower_session_priority(n)
+    if daemon_idle(env) and hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # children inherit it
     return now
 
 

@@ -77,3 +77,20 @@ def test_a_daemon_started_from_a_shell_leaves_the_shells_session_alone():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "None"
     assert Path("/proc/self/autogroup").read_text() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="no SCHED_IDLE on this platform")
+def test_idle_puts_the_daemon_and_its_children_in_the_idle_class():
+    code = (
+        "import os, subprocess, sys\n"
+        "from primeflow_pipelines import daemon\n"
+        "daemon.lower_priority()\n"
+        "print(os.sched_getscheduler(0) == os.SCHED_IDLE)\n"
+        "print(subprocess.run([sys.executable, '-c', 'import os; print(os.sched_getscheduler(0) == os.SCHED_IDLE)'],"
+        " capture_output=True, text=True).stdout.strip())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PRIMEFLOW_DAEMON_NICE": "idle"}).stdout.split()
+    assert out == ["True", "True"]
+    assert daemon.daemon_nice({"PRIMEFLOW_DAEMON_NICE": "IDLE"}) == 19
+    assert not daemon.daemon_idle({"PRIMEFLOW_DAEMON_NICE": "7"})
