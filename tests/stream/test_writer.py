@@ -198,3 +198,26 @@ def test_the_writer_waits_for_a_commits_alerts_to_be_drained_not_longer():
     threading.Thread(target=relay).start()
     t0 = time.monotonic()
     assert d.wait(5.0) and time.monotonic() - t0 < 2.0
+
+
+def test_commits_queued_together_become_one_commit_in_order():
+    """Commits waiting behind one (a burst) join it, up to the first barrier; their signals,
+    quarantine rows and divergences keep their order."""
+    from primeflow_lib.live.stream.scorer import Divergence, StepResult
+    from primeflow_lib.live.stream.writer import merge_steps, take_commits
+
+    waiting = [("batch", (1,)), ("commit", ("b",)), ("heartbeat", ()), ("commit", ("c",)), ("written_rx", ()),
+               ("commit", ("d",))]
+    assert take_commits(waiting) == [("b",), ("c",)]
+    assert waiting == [("batch", (1,)), ("heartbeat", ()), ("written_rx", ()), ("commit", ("d",))]
+
+    def step(ids: list[str], q: int, div: int) -> StepResult:
+        return StepResult(events=pd.DataFrame(), context=pd.DataFrame(), signals=pd.DataFrame({"signal_id": ids}),
+                          quarantine=pd.DataFrame({"row_number": list(range(q))}),
+                          divergences=[Divergence(rx=div, reason="r", detail="d")], done_rx=np.zeros(0, np.int64))
+
+    m = merge_steps([step(["a"], 1, 1), step([], 0, 2), step(["b", "c"], 2, 3)])
+    assert m.signals["signal_id"].tolist() == ["a", "b", "c"]
+    assert len(m.quarantine) == 3 and [d.rx for d in m.divergences] == [1, 2, 3]
+    one = step(["x"], 0, 9)
+    assert merge_steps([one]) is one
