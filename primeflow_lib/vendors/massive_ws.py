@@ -241,14 +241,22 @@ class MassiveOptionsStream:
             self._last_q[str(ev.get("sym"))] = q
 
     def _quote(self, ev: Mapping[str, Any]) -> None:
+        got = self._quote_of(ev)
+        if got is not None:
+            self._nbbo[got[0]] = got[1]
+
+    def _quote_of(self, ev: Mapping[str, Any]) -> tuple[str, tuple[float, float]] | None:
+        """(OCC symbol, (bid, ask)) of a quote event, or None for a quote that is not usable (an
+        unparseable symbol, a missing price)."""
         try:
             sym, _ = self._contract(ev.get("sym", ""), "quote")  # parsed once per contract, as for trades
         except VendorDataError:
             log.debug("massive stream: quote for unparseable symbol %r ignored", ev.get("sym"))
-            return
+            return None
         bp, ap = ev.get("bp"), ev.get("ap")
         if isinstance(bp, int | float) and isinstance(ap, int | float):
-            self._nbbo[sym] = (float(bp), float(ap))
+            return sym, (float(bp), float(ap))
+        return None
 
 
     def _frame_rows(self, events: list[dict[str, Any]], strict: bool) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -351,17 +359,9 @@ class MassiveOptionsStream:
                 pid_l.append(print_id(sym, t * 1_000_000, x, price, s, cond, n))
                 num_l.append((t, wall, x, price, s, n, *(nb or _NO_QUOTE)))
             elif kind == "Q":
-                raw = ev.get("sym", "")
-                got = occ.get(raw) if type(raw) is str else None
-                if type(got) is not tuple:
-                    try:
-                        got = self._contract(raw, "quote")
-                    except VendorDataError:
-                        log.debug("massive stream: quote for unparseable symbol %r ignored", raw)
-                        continue
-                bp, ap = ev.get("bp"), ev.get("ap")
-                if isinstance(bp, int | float) and isinstance(ap, int | float):
-                    nb_new[got[0]] = (float(bp), float(ap))
+                quote = self._quote_of(ev)
+                if quote is not None:
+                    nb_new[quote[0]] = quote[1]
             elif kind == "status":
                 statuses.append(ev)
         for ev in statuses:

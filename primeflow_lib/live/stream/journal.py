@@ -76,10 +76,10 @@ def blocks_to_arrow(blocks: list[dict[str, Any]]) -> pa.RecordBatch:
     n = sum(sizes)
     cols = []
     for f in SCHEMA:
-        parts = [b.get(f.name, [None] * k) for b, k in zip(blocks, sizes, strict=True) if k]
-        if not parts or not any(f.name in b for b in blocks):
+        if not n or not any(f.name in b for b in blocks):  # a column this source never sends
             cols.append(pa.nulls(n, f.type))
             continue
+        parts = [b.get(f.name, [None] * k) for b, k in zip(blocks, sizes, strict=True) if k]
         if any(len(x) != k for x, k in zip(parts, [k for k in sizes if k], strict=True)):
             raise ValueError(f"journal: column {f.name!r} has a different length than the block's prints")
         if any(isinstance(x, pa.Array) for x in parts):  # blocks read back from a reader process

@@ -429,7 +429,7 @@ class StreamService:
         frames = [c.frame() for c in chunks if c.prints is not None and len(c.prints)]
         batch = None
         if raw:  # one conversion per step for sources that give raw rows or blocks
-            batch = merge_chunks(raw).arrow() if len(raw) > 1 else raw[0].arrow()
+            batch = merge_chunks(raw).arrow()
             frames.append(from_arrow(batch))
         prints = (pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]).reindex(
             columns=OPTION_PRINTS.column_names) if frames else OPTION_PRINTS_EMPTY
