@@ -83,7 +83,8 @@ def stream_run(source, day, origin, speed, tickers, subscribe, databento_dataset
             from primeflow_lib.vendors.massive_ws import MassiveOptionsStream
 
             src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]),
-                                reader=str((cfg.get("stream") or {}).get("reader", "process")))
+                                reader=str((cfg.get("stream") or {}).get("reader", "process")),
+                                flush_ms=(cfg.get("stream") or {}).get("reader_flush_ms"))
         elif source == "databento":
             from primeflow_lib.live.stream.databento_source import DatabentoSource
 
@@ -128,7 +129,8 @@ def stream_ingest(source, day, origin, speed, tickers, subscribe, broker_url, pa
             from primeflow_lib.vendors.massive_ws import MassiveOptionsStream
 
             src = MassiveSource(MassiveOptionsStream.from_config(cfg, [s.strip() for s in subscribe.split(",") if s.strip()]),
-                                reader=str((cfg.get("stream") or {}).get("reader", "process")))
+                                reader=str((cfg.get("stream") or {}).get("reader", "process")),
+                                flush_ms=(cfg.get("stream") or {}).get("reader_flush_ms"))
         else:
             from primeflow_lib.live.stream.databento_source import DatabentoSource
 

@@ -218,3 +218,16 @@ def test_the_reader_process_raises_the_vendors_error_in_the_service():
 def test_a_reader_that_is_not_known_is_refused():
     with pytest.raises(ValueError, match="stream.reader"):
         MassiveSource(object(), reader="fiber")
+
+
+@pytest.mark.parametrize("bad", [0, -5, 5000, "10", True, float("nan")])
+def test_a_flush_interval_that_is_not_milliseconds_is_refused(bad):
+    with pytest.raises(ValueError, match=r"stream.reader_flush_ms.*got"):
+        MassiveSource(object(), reader="process", flush_ms=bad)
+
+
+def test_the_flush_interval_defaults_to_the_reader_process_setting():
+    from primeflow_lib.live.stream.reader_process import FLUSH_MS
+
+    assert MassiveSource(object()).flush_ms == FLUSH_MS
+    assert MassiveSource(object(), flush_ms=5).flush_ms == 5.0

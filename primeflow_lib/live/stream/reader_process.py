@@ -32,8 +32,8 @@ import pyarrow as pa
 from primeflow_lib.live.stream.journal import SCHEMA, blocks_to_arrow
 from primeflow_lib.vendors import base as vendor_errors
 
-#: how long the child gathers frames into one message (milliseconds)
-FLUSH_MS = 2.0
+#: how long the child gathers frames into one message (milliseconds; ``stream.reader_flush_ms``)
+FLUSH_MS = 20.0
 
 
 def encode_blocks(blocks: list[dict[str, Any]]) -> bytes:

@@ -226,17 +226,25 @@ class MassiveSource(PrintSource):
         stream: a configured :class:`~primeflow_lib.vendors.massive_ws.MassiveOptionsStream`.
         reader: ``"process"`` or ``"thread"`` (a stream object that cannot be pickled to a child,
             a test's stand-in, is always read on a thread).
+        flush_ms: with the process reader, how long the child gathers frames into one message
+            (``stream.reader_flush_ms``, milliseconds > 0).
     """
 
     name = "massive"
     resumable = False
 
-    def __init__(self, stream: Any, *, reader: str = "thread") -> None:
+    def __init__(self, stream: Any, *, reader: str = "thread", flush_ms: float | None = None) -> None:
         super().__init__()
         if reader not in READERS:
             raise ValueError(f"stream.reader: expected one of {', '.join(READERS)}, got {reader!r}")
+        from primeflow_lib.live.stream.reader_process import FLUSH_MS
+
+        flush = FLUSH_MS if flush_ms is None else flush_ms
+        if isinstance(flush, bool) or not isinstance(flush, (int, float)) or not 0 < float(flush) <= 1000:
+            raise ValueError(f"stream.reader_flush_ms: expected milliseconds in (0, 1000], got {flush_ms!r}")
         self.stream = stream
         self.reader = reader
+        self.flush_ms = float(flush)
 
     async def chunks(self, after: str | None = None) -> AsyncIterator[Chunk]:
         if after is not None:
@@ -246,7 +254,7 @@ class MassiveSource(PrintSource):
         if self.reader == "process" and isinstance(self.stream, MassiveOptionsStream):
             from primeflow_lib.live.stream.reader_process import ProcessFrames
 
-            reader: Any = ProcessFrames(self.stream, inbox.put, _END)
+            reader: Any = ProcessFrames(self.stream, inbox.put, _END, flush_ms=self.flush_ms)
         else:
             reader = _ThreadedFrames(self.stream, inbox.put)
         reader.start()
