@@ -357,6 +357,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--universe", type=int, default=10)
     ap.add_argument("--prints-per-ticker", type=int, default=40000)
     ap.add_argument("--no-sensor-path", action="store_true", help="Do not run dagster-daemon beside the stream.")
+    ap.add_argument("--inbox-seconds", type=float, default=2.0,
+                    help="stream.inbox_seconds: how often the stream hands finished prints to the sensor path "
+                    "(one inbox batch, one run of live_flow_job). See docs/stream.md, Speed.")
     ap.add_argument("--sensor-nice", default="10",
                     help="PRIMEFLOW_DAEMON_NICE for the sensor path's daemon and its runs, 0-19 or idle (0: same CPU "
                     "priority as the stream). See docs/stream.md, Speed.")
@@ -390,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
             cfg["scalp"] = {"min_rvol": 0.0, "min_strength": 0.4}
             cfg["day_trade"] = {"min_rvol": 0.0, "min_strength": 0.4, "min_cluster_sweeps": 1}
             cfg["swing"] = {"min_strength": 0.4, "min_repeat_days": 1}
-            cfg["stream"] = {"inbox_seconds": 2.0, "heartbeat_seconds": 2.0, "bars_refresh_seconds": 0}
+            cfg["stream"] = {"inbox_seconds": args.inbox_seconds, "heartbeat_seconds": 2.0, "bars_refresh_seconds": 0}
             paths.config.write_text(yaml.safe_dump(cfg))
             (paths.home / "dagster.yaml").write_text(yaml.safe_dump(instance_yaml("queued", 1)))
             env = subprocess_env({
