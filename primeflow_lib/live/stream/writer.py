@@ -418,10 +418,8 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
                 if kind == "commit":
                     step = merge_steps([args[0], *(a[0] for a in take_commits(waiting))])
                     store.commit(step, settings.cfg, day=settings.day, on_alerts=enqueued)
-                elif kind == "batch":
-                    # the alerts committed so far go out first; the next commit does not wait
-                    # for them (the relay's sends and marks overlap the commit's work)
                     wait_for_relay()
+                elif kind == "batch":
                     write_batch_files(*args)
                 elif kind == "heartbeat":
                     row, stats = args
