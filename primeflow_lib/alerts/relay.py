@@ -216,20 +216,23 @@ class Relay:
 
     # ------------------------------------------------------------------ public
 
-    def drain(self, max_seconds: float = 30.0) -> RelayReport:
+    def drain(self, max_seconds: float = 30.0, *, recover: bool = True) -> RelayReport:
         """Send what is pending, waiting for pacing and retries while ``max_seconds`` allow.
 
-        Starts with :meth:`recover`. Returns when nothing is pending, or when the next send
-        would start after the deadline (a send already started finishes: at most one HTTP
-        timeout past it). Rows still waiting stay pending for the next call; see
-        ``RelayReport.pending`` and ``next_attempt_in_s``.
+        Starts with :meth:`recover` (``recover=False`` skips it: a caller that is the outbox's
+        only relay and recovered once, the streaming path's writer, saves a transaction per
+        drain). Returns when nothing is pending, or when the next send would start after the
+        deadline (a send already started finishes: at most one HTTP timeout past it). Rows
+        still waiting stay pending for the next call; see ``RelayReport.pending`` and
+        ``next_attempt_in_s``.
         """
         t0 = self.clock()
         deadline = t0 + max(0.0, max_seconds)
         report = RelayReport()
         with self._active():
-            report.recovered = self.recover()
+            report.recovered = self.recover() if recover else 0
             first = True
+            drained = False  # nothing due or waiting on an enabled channel: nothing pending
             while True:
                 now = self.clock()
                 if not first and now >= deadline:
@@ -246,12 +249,15 @@ class Relay:
                         self._deliver(row, deadline, report)
                     continue
                 if not waits:
+                    drained = not self._disabled
                     break  # nothing pending (or only rows of disabled channels)
                 wake = min(waits)
                 if self.clock() + wake > deadline:
                     break
                 self.sleep(max(wake, 0.001))
-            report.pending, report.next_attempt_in_s = self._db(self._pending_summary)
+            # the last claim step found nothing pending: no second look (a row committed since
+            # wakes the caller's next drain)
+            report.pending, report.next_attempt_in_s = (0, None) if drained else self._db(self._pending_summary)
         report.disabled_channels = sorted(self._disabled)
         report.elapsed_s = round(self.clock() - t0, 3)
         return report

@@ -413,3 +413,30 @@ def test_429_pauses_the_destination_without_blocking_the_relay(
     # the rows claimed in the same batch were given back unattempted
     assert sorted(r["attempts"] for r in rows) == [0, 0, 0, 0, 1]
     assert report.next_attempt_in_s > 25
+
+
+# ------------------------------------------------------------------------------ drain without recovery
+
+
+def test_a_drain_without_recovery_leaves_another_relays_claim_and_a_later_one_takes_it(
+    server_factory, outbox_db, relay_factory
+):
+    """``drain(recover=False)`` (the streaming writer's drains between recoveries) sends what is
+    pending and leaves a row another relay left in 'sending'; the next drain that recovers sends
+    it. Nothing pending at the end reads 0 pending without a second look."""
+    srv = server_factory([Reply(200, {}), Reply(200, {}), Reply(200, {})])
+    cfg, env = channel_setup("webhook", srv)
+    outbox_db.enqueue([make_signal(1), make_signal(2)], cfg)
+    dead = "somehost|999999|0|dead"  # another host: only its lease can release it
+    with outbox_db.connect() as con:
+        key = con.execute("SELECT alert_key FROM live.alert_outbox ORDER BY alert_key LIMIT 1").fetchone()[0]
+        con.execute("UPDATE live.alert_outbox SET status = 'sending', claimed_by = ?, "
+                    "claimed_at = now()::TIMESTAMP - INTERVAL 1 HOUR WHERE alert_key = ?", [dead, key])
+    relay = relay_factory(cfg, env, lease_s=60.0)
+    rep = relay.drain(max_seconds=5, recover=False)
+    assert (rep.sent, rep.recovered, rep.pending, rep.next_attempt_in_s) == (1, 0, 0, None)
+    assert outbox_db.rows("SELECT status FROM live.alert_outbox WHERE alert_key = ?", [key])[0]["status"] == "sending"
+    rep = relay.drain(max_seconds=5)
+    assert (rep.sent, rep.recovered, rep.pending) == (1, 1, 0)
+    assert {r["status"] for r in outbox_db.rows()} == {"sent"}
+    assert len(srv.hits) == 2

@@ -359,14 +359,22 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
 
     def relay_loop() -> None:
         relay = Relay(store.cursor, channels, db_retry_s=30.0)
+        # rows a relay left in 'sending' come from an earlier writer (or a drain of this one that
+        # failed): this is the database's only relay, so it recovers at its first drain, after
+        # a failed one and once a minute, not at every drain (a transaction each)
+        recover_at = 0.0
         try:
             while not stopping.is_set():
                 wake.wait(timeout=1.0)
                 wake.clear()
                 upto = drains.starting()
                 try:
-                    rep = relay.drain(max_seconds=5.0)
+                    recover = time.monotonic() >= recover_at
+                    rep = relay.drain(max_seconds=5.0, recover=recover)
+                    if recover:
+                        recover_at = time.monotonic() + 60.0
                 except Exception as exc:  # noqa: BLE001 - the relay must outlive one bad drain
+                    recover_at = 0.0
                     relay_error.append(redact(f"relay: {type(exc).__name__}: {exc}"))
                     answers.put(("error", relay_error[-1]))
                     time.sleep(1.0)
