@@ -68,18 +68,13 @@ from primeflow_lib.live.stream.store import (
     stream_dir,
     utcnow,
 )
-from primeflow_lib.live.stream.writer import WriterProcess, WriterSettings
+from primeflow_lib.live.stream.writer import GC_THRESHOLDS, WriterProcess, WriterSettings
 from primeflow_lib.redact import redact
 from primeflow_lib.schema.flow import OPTION_PRINTS
 from primeflow_lib.schema.quarantine import quarantine_rows
 
 log = logging.getLogger(__name__)
 
-#: the cyclic collector's thresholds while streaming (restored after): the websocket reader makes
-#: a few containers per trade, tens of thousands a second in a burst, that live until the next
-#: step; at Python's default (700, 10, 10) young collections ran dozens of times a second and
-#: walked each step's rows again at every promotion
-_GC_THRESHOLDS = (50_000, 20, 20)
 
 
 def switch_interval_s(scfg: dict[str, Any]) -> float | None:
@@ -225,7 +220,7 @@ class StreamService:
             # collection walks it again (150-300 ms pauses every few seconds under load)
             gc.collect()
             gc.freeze()
-            gc.set_threshold(*_GC_THRESHOLDS)
+            gc.set_threshold(*GC_THRESHOLDS)
             if self.switch_interval is not None:
                 sys.setswitchinterval(self.switch_interval)
             self.state = "streaming"

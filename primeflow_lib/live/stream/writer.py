@@ -26,6 +26,7 @@ import contextlib
 import ctypes
 import dataclasses
 import datetime as dt
+import gc
 import json
 import logging
 import multiprocessing as mp
@@ -48,6 +49,12 @@ from primeflow_lib.redact import redact
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+
+#: the cyclic collector's thresholds while streaming, in the service (restored after) and the
+#: writer process: the websocket hand-over and a commit's pandas work make tens of thousands of
+#: short-lived containers a second; at Python's default (700, 10, 10) young collections ran
+#: dozens of times a second and walked each step's rows again at every promotion
+GC_THRESHOLDS = (50_000, 20, 20)
 
 
 @dataclass
@@ -393,6 +400,12 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
         if relay_thread is not None:
             drains.wait(relay_wait_s)
 
+    # what is loaded by now (modules, the store, the rules) lives as long as the process: out of
+    # the collector's way, and young collections once per 50,000 allocations (a commit's ~70 ms
+    # ran ~10 % faster on the benchmark's signals)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     relay_thread = threading.Thread(target=relay_loop, name="relay", daemon=True) if settings.relay else None
     if relay_thread is not None:
         relay_thread.start()
@@ -447,6 +460,7 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
         if relay_thread is not None:
             relay_thread.join(timeout=float(scfg.get("relay_final_seconds", 10.0)) + 30)
         store.close()
+        gc.unfreeze()  # the interpreter's exit may collect them again (extensions check for leaks)
         answers.put(("stopped", None))
         answers.close()
         answers.join_thread()
