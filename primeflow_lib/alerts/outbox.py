@@ -372,6 +372,46 @@ def load_rules(con: duckdb.DuckDBPyConnection | None, cfg: Mapping[str, Any], *,
     return all_rules(cfg, stored)
 
 
+def load_rule_state(con: duckdb.DuckDBPyConnection, days: Sequence[dt.date]) -> RuleState:
+    """The cooldown and cap memory of sessions ``days``: their ``live.rule_alerts`` rows
+    (an empty state when the table does not exist)."""
+    if not _has_table(con, "live", "rule_alerts"):
+        return RuleState()
+    return _read_rule_state(con, days)
+
+
+def _read_rule_state(con: duckdb.DuckDBPyConnection, days: Sequence[dt.date]) -> RuleState:
+    return RuleState.from_hits(con.execute(
+        f"SELECT * FROM {LIVE_RULE_ALERTS.fqn} WHERE trade_date IN (SELECT unnest(?::DATE[]))",
+        [list(days)]).df())
+
+
+@dataclass
+class AlertInputs:
+    """What :func:`enqueue_alerts` reads besides the signals, held by a caller that is the
+    database's only writer and commits often (the streaming path's writer): reading the rules,
+    the earnings dates and the session's rule hits again at every commit cost it milliseconds,
+    the hits a Python pass over the whole session's hits.
+
+    Attributes:
+        rules: every rule (:func:`load_rules`).
+        earnings: ``market.earnings`` rows (None: earnings unknown).
+        days: the sessions ``state`` remembers.
+        state: their cooldown and cap memory (:func:`load_rule_state`); :func:`enqueue_alerts`
+            updates it in place, so a caller whose transaction then fails must drop it.
+    """
+
+    rules: list[Rule]
+    earnings: pd.DataFrame | None
+    days: tuple[dt.date, ...] = ()
+    state: RuleState | None = None
+
+
+def signal_days(signals: Sequence[Signal]) -> tuple[dt.date, ...]:
+    """The sessions of ``signals``, sorted."""
+    return tuple(sorted({d for d in (_to_date(s.trade_date) for s in signals) if d is not None}))
+
+
 def enqueue_alerts(
     con: duckdb.DuckDBPyConnection,
     signals: Any,
@@ -383,6 +423,7 @@ def enqueue_alerts(
     events: pd.DataFrame | None = None,
     context: pd.DataFrame | None = None,
     status: str = "pending",
+    inputs: AlertInputs | None = None,
 ) -> int:
     """Evaluate the alert rules on ``signals`` (and on the orders ``events`` when a rule is on
     orders), add one outbox row per alert and record every rule hit in ``live.rule_alerts``.
@@ -406,6 +447,9 @@ def enqueue_alerts(
             ``[REPLAY]`` and sent to :data:`REPLAY_CHANNEL` unless ``replay_to_live``.
         events / context: the batch's ``flow.flow_events`` / ``flow.flow_context`` rows, for
             rules on orders.
+        inputs: the rules, earnings and rule state held by the caller (:class:`AlertInputs`)
+            instead of reading them from ``con``; its state is used when it remembers exactly
+            the batch's sessions, else read from ``con`` and kept in it.
     Returns:
         Rows inserted (0 when every alert was already enqueued).
     Raises:
@@ -422,20 +466,25 @@ def enqueue_alerts(
     has_orders = events is not None and len(events) > 0
     if not sigs and not has_orders:
         return 0
-    present = _tables_present(con, [("live", "alert_rules"), ("live", "rule_alerts"), ("market", "earnings")])
-    rules = load_rules(con, cfg, stored_table=("live", "alert_rules") in present)
     days = sorted({_to_date(s.trade_date) for s in sigs}
                   | ({_to_date(d) for d in pd.to_datetime(events["trade_date"]).dt.date} if has_orders else set()))
-    state = RuleState()
-    if ("live", "rule_alerts") in present:
-        state = RuleState.from_hits(con.execute(
-            f"SELECT * FROM {LIVE_RULE_ALERTS.fqn} WHERE trade_date IN (SELECT unnest(?::DATE[]))",
-            [days]).df())
-    earnings = None
     tickers = sorted({s.ticker for s in sigs} | (set(events["ticker"].astype(str)) if has_orders else set()))
-    if ("market", "earnings") in present:
-        earnings = con.execute(f"SELECT * FROM {EARNINGS.fqn} WHERE ticker IN (SELECT unnest(?::VARCHAR[]))",
-                               [tickers]).df()
+    if inputs is not None:
+        rules = inputs.rules
+        earnings = inputs.earnings
+        if earnings is not None:
+            earnings = earnings[earnings["ticker"].isin(tickers)].reset_index(drop=True)
+        if inputs.state is None or tuple(days) != inputs.days:
+            inputs.state, inputs.days = load_rule_state(con, days), tuple(days)
+        state = inputs.state
+    else:
+        present = _tables_present(con, [("live", "alert_rules"), ("live", "rule_alerts"), ("market", "earnings")])
+        rules = load_rules(con, cfg, stored_table=("live", "alert_rules") in present)
+        state = _read_rule_state(con, days) if ("live", "rule_alerts") in present else RuleState()
+        earnings = None
+        if ("market", "earnings") in present:
+            earnings = con.execute(f"SELECT * FROM {EARNINGS.fqn} WHERE ticker IN (SELECT unnest(?::VARCHAR[]))",
+                                   [tickers]).df()
     res = evaluate_alerts(sigs, cfg, now=now, rules=rules, state=state, events=events, context=context,
                           earnings=earnings, replay_of=replay_of, replay_to_live=replay_to_live, status=status)
     inserted = _insert(con, res.rows)

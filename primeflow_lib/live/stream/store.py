@@ -32,7 +32,13 @@ import numpy as np
 import pandas as pd
 
 from primeflow_lib import warehouse as db
-from primeflow_lib.alerts.outbox import delivered_alerts, enqueue_alerts, enqueue_heartbeat
+from primeflow_lib.alerts.outbox import (
+    AlertInputs,
+    delivered_alerts,
+    enqueue_alerts,
+    enqueue_heartbeat,
+    load_rules,
+)
 from primeflow_lib.live.stream.scorer import Divergence, StepResult
 from primeflow_lib.schema import SCHEMAS
 from primeflow_lib.schema import alerts as sa
@@ -86,6 +92,9 @@ class StreamStore:
         for schema in ("flow", "live", "stream", "market"):
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         db.ensure_tables(self.con, STREAM_DB_TABLES + ALERT_INPUT_TABLES)
+        # the alert rules, earnings and the session's rule hits, read at the first commit and
+        # kept: this store is its database's only writer (see commit)
+        self._alert_inputs: AlertInputs | None = None
 
     def copy_alert_inputs(self, read_path: Path) -> dict[str, int]:
         """Copy what the alert rules read besides signals from the read copy at ``read_path``:
@@ -101,6 +110,7 @@ class StreamStore:
                         frames[t.fqn] = src.execute(f"SELECT {', '.join(t.column_names)} FROM {t.fqn}").df()
             finally:
                 src.close()
+        self._alert_inputs = None
         with self.cursor() as cur, db.transaction(cur):
             for t in ALERT_INPUT_TABLES:
                 cur.execute(f"DELETE FROM {t.fqn}")
@@ -129,20 +139,25 @@ class StreamStore:
         and their outbox rows first (then ``on_alerts(n)``: the relay may send them while the
         rest is written), then the step's quarantine rows and divergences. A kill between the
         two loses nothing: recovery scores the journal again and rewrites both (each write is
-        idempotent)."""
+        idempotent).
+
+        The alert rules, earnings dates and the session's rule hits are read at the first
+        commit and kept (:class:`~primeflow_lib.alerts.outbox.AlertInputs`): only this store
+        writes its database, the rules and earnings change only through
+        :meth:`copy_alert_inputs`, and a commit whose transaction fails drops them (read again
+        at the next)."""
         now = now or utcnow()
         n = 0
         if len(step.signals):
-            with self.cursor() as cur, db.transaction(cur):
-                sig = db.conform(ss.STREAM_SIGNALS, step.signals[SIGNALS.column_names].assign(
-                    stream_id=self.stream_id, emitted_at=now))
-                cur.register("_pf_s", sig)
-                try:  # a signal scored again after a restart keeps its first row (and alert)
-                    cols = ", ".join(f'"{c}"' for c in ss.STREAM_SIGNALS.column_names)
-                    cur.execute(f"INSERT INTO stream.signals ({cols}) SELECT {cols} FROM _pf_s ON CONFLICT DO NOTHING")
-                finally:
-                    cur.unregister("_pf_s")
-                n = enqueue_alerts(cur, step.signals, cfg, now=now)
+            if self._alert_inputs is None:
+                with self.cursor() as cur:
+                    earn = cur.execute(f"SELECT * FROM {sd.EARNINGS.fqn}").df()
+                    self._alert_inputs = AlertInputs(rules=load_rules(cur, cfg), earnings=earn if len(earn) else None)
+            try:
+                n = self._commit_signals(step, cfg, now)
+            except BaseException:
+                self._alert_inputs = None  # its rule state may hold hits that were not stored
+                raise
             if on_alerts is not None:
                 on_alerts(n)
         if not (len(step.quarantine) or step.divergences):
@@ -161,6 +176,19 @@ class StreamStore:
             if step.divergences:
                 db.upsert_rows(cur, ss.STREAM_DIVERGENCES, divergence_frame(step.divergences, self.stream_id, day, now))
         return n
+
+    def _commit_signals(self, step: StepResult, cfg: dict[str, Any], now: dt.datetime) -> int:
+        """The signals and their outbox rows, in one transaction; returns the alerts enqueued."""
+        with self.cursor() as cur, db.transaction(cur):
+            sig = db.conform(ss.STREAM_SIGNALS, step.signals[SIGNALS.column_names].assign(
+                stream_id=self.stream_id, emitted_at=now))
+            cur.register("_pf_s", sig)
+            try:  # a signal scored again after a restart keeps its first row (and alert)
+                cols = ", ".join(f'"{c}"' for c in ss.STREAM_SIGNALS.column_names)
+                cur.execute(f"INSERT INTO stream.signals ({cols}) SELECT {cols} FROM _pf_s ON CONFLICT DO NOTHING")
+            finally:
+                cur.unregister("_pf_s")
+            return enqueue_alerts(cur, step.signals, cfg, now=now, inputs=self._alert_inputs)
 
     def delivered(self, signal_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """The outbox rows and rule hits of ``signal_ids`` as JSON records (``alerts``,
