@@ -280,6 +280,50 @@ class _Tape:
         self.cols = {k: v[mask] for k, v in self.cols.items()}
 
 
+class _GrowingTape(_Tape):
+    """A :class:`_Tape` that grows in place: its columns are views of buffers whose capacity
+    doubles, so appending a step's rows costs what they add, not what the tape holds (the
+    committed history spans ``history_minutes``: at 1x live a busy universe's hundreds of
+    thousands of prints, copied whole every step before). The views stay writable: an item
+    written through ``cols`` (a cancelled print's order) is written to the buffer."""
+
+    def __init__(self, fields: dict[str, Any] | None = None) -> None:
+        self._buf = {k: np.zeros(1024, dt_) for k, dt_ in (fields or self.FIELDS).items()}
+        self._n = 0
+        self._views()
+
+    def _views(self) -> None:
+        self.cols = {k: b[: self._n] for k, b in self._buf.items()}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, other: _Tape) -> None:
+        k = len(next(iter(other.cols.values())))
+        if not k:
+            return
+        need = self._n + k
+        for name, b in self._buf.items():
+            if need > len(b):
+                grown = np.zeros(max(need, 2 * len(b)), b.dtype)
+                grown[: self._n] = b[: self._n]
+                self._buf[name] = b = grown
+            b[self._n: need] = other.cols[name]
+        self._n = need
+        self._views()
+
+    def keep(self, mask: np.ndarray) -> None:
+        k = int(np.count_nonzero(mask))
+        for b in self._buf.values():
+            b[:k] = b[: self._n][mask]
+        self._n = k
+        self._views()
+
+
+#: the per-print facts of the committed history besides its tape (:class:`_GrowingTape` fields)
+_HIST_FACTS = {"start": np.bool_, "tick": np.bool_, "dir": np.int8, "event": object}
+
+
 @dataclass
 class _Build:
     """Orders ready for their event rows: the tape (time order per order), where each order
@@ -337,11 +381,9 @@ class StreamScorer:
         self.und_names: list[str] = []
         self.und_bounds = np.zeros((0, 2), np.int64)
         self.tail = _Tape()
-        self.hist = _Tape()  # committed prints kept ``history_minutes`` (late prints, cancels)
-        self.hist_start = np.zeros(0, np.bool_)
-        self.hist_tick = np.zeros(0, np.bool_)
-        self.hist_dir = np.zeros(0, np.int8)
-        self.hist_event = np.zeros(0, dtype=object)
+        self.hist = _GrowingTape()  # committed prints kept ``history_minutes`` (late prints, cancels)
+        # per history row: starts an order, took its side from the tick rule, direction, order id
+        self.hist_facts = _GrowingTape(_HIST_FACTS)
         # scored orders (id, underlying, last print's SIP time), kept ``history_minutes``
         self.log_event = np.zeros(0, dtype=object)
         self.log_u = np.zeros(0, np.int64)
@@ -401,6 +443,23 @@ class StreamScorer:
             np.asarray([day]), hist["trade_date"] if len(hist) else None,
             self.market.daily["trade_date"] if self.market.daily is not None and len(self.market.daily) else None,
         )
+
+    @property
+    def hist_start(self) -> np.ndarray:
+        return self.hist_facts.cols["start"]
+
+    @property
+    def hist_tick(self) -> np.ndarray:
+        return self.hist_facts.cols["tick"]
+
+    @property
+    def hist_dir(self) -> np.ndarray:
+        return self.hist_facts.cols["dir"]
+
+    @property
+    def hist_event(self) -> np.ndarray:
+        """The order id of each history row ("" once its print is cancelled); writable view."""
+        return self.hist_facts.cols["event"]
 
     def _pool_today(self) -> pd.DataFrame:
         return self.pool.frame()
@@ -984,16 +1043,13 @@ class StreamScorer:
     def _remember(self, ct: _Tape, start: np.ndarray, _quoted: np.ndarray, tick: np.ndarray,
                   dirs: np.ndarray, events: np.ndarray) -> None:
         self.hist.append(ct)
-        self.hist_start = np.r_[self.hist_start, start]
-        self.hist_tick = np.r_[self.hist_tick, tick]
-        self.hist_dir = np.r_[self.hist_dir, dirs]
-        self.hist_event = np.r_[self.hist_event, events]
+        self.hist_facts.append(_Tape({"start": np.asarray(start, np.bool_), "tick": np.asarray(tick, np.bool_),
+                                      "dir": np.asarray(dirs, np.int8), "event": np.asarray(events, dtype=object)}))
         cut = self.watermark - self.history_ns
         if len(self.hist) > 4096 and (self.hist.t < cut).mean() > 0.5:
             k = self.hist.t >= cut
             self.hist.keep(k)
-            self.hist_start, self.hist_tick = self.hist_start[k], self.hist_tick[k]
-            self.hist_dir, self.hist_event = self.hist_dir[k], self.hist_event[k]
+            self.hist_facts.keep(k)
 
     def _isolated(self) -> pd.DataFrame | None:
         """Late prints older than their contract's committed orders: each its own order (rule 1),
