@@ -140,9 +140,13 @@ def _count_in_window(
     return (hi - lo).astype(np.int64)
 
 
-def _key(df: pd.DataFrame, col: str) -> np.ndarray:
-    """Integer key of (contract or ticker, direction): ``code * 3 + sign + 1``."""
-    return df[col].to_numpy(np.int64) * 3 + df["sentiment_sign"].to_numpy(np.int64) + 1
+def _key(df: pd.DataFrame, col: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """Integer key of (contract or ticker, direction): ``code * 3 + sign + 1`` (of the rows
+    where the mask ``rows`` holds, when given)."""
+    code, sign = df[col].to_numpy(np.int64), df["sentiment_sign"].to_numpy(np.int64)
+    if rows is not None:
+        code, sign = code[rows], sign[rows]
+    return code * 3 + sign + 1
 
 
 def _override_groups(cfg: dict[str, Any], section: str, tickers: np.ndarray):
@@ -241,12 +245,14 @@ class _Strategy(abc.ABC):
 
     @staticmethod
     def repeat_today(c: pd.DataFrame, pools: Pools, min_premium: float) -> np.ndarray:
+        # the pool's columns as arrays, filtered there: a row filter of the pool frame copies
+        # every column of the session's orders, once per strategy and step
         t = pools.today
-        t = t[t["premium"].to_numpy(np.float64) >= min_premium]
-        pk, qk = _key(t, "sym_key"), _key(c, "sym_key")
+        m = t["premium"].to_numpy(np.float64) >= min_premium
+        pk, qk = _key(t, "sym_key", m), _key(c, "sym_key")
         qt = c["ts_ns"].to_numpy(np.int64)
         day = c["date_ns"].to_numpy(np.int64)
-        return _count_in_window(pk, t["ts_ns"].to_numpy(np.int64), qk, day, qt - 1) > 0
+        return _count_in_window(pk, t["ts_ns"].to_numpy(np.int64)[m], qk, day, qt - 1) > 0
 
 
 class ScalpMomentum(_Strategy):
@@ -289,14 +295,13 @@ class DayTrend(_Strategy):
         s = self.soft(c, room) if soft is None else soft
         rv = c["rvol"].to_numpy(np.float64)
         t = pools.today
-        sw = t[
-            (t["event_type"].to_numpy(dtype=object) == "sweep")
-            & (t["premium"].to_numpy(np.float64) >= float(p["cluster_min_premium"]))
-        ]
-        pk, qk = _key(sw, "tk_key"), _key(c, "tk_key")
+        sw = (t["event_type"].to_numpy(dtype=object) == "sweep") & (
+            t["premium"].to_numpy(np.float64) >= float(p["cluster_min_premium"])
+        )
+        pk, qk = _key(t, "tk_key", sw), _key(c, "tk_key")
         qt = c["ts_ns"].to_numpy(np.int64)
         win = int(round(float(p["cluster_window_minutes"]) * 60e9))
-        cluster = _count_in_window(pk, sw["ts_ns"].to_numpy(np.int64), qk, qt - win, qt)
+        cluster = _count_in_window(pk, t["ts_ns"].to_numpy(np.int64)[sw], qk, qt - win, qt)
         g = (
             self.common(c, p)
             + self.size_gates(c, p)
@@ -330,15 +335,15 @@ class SwingAccumulation(_Strategy):
         s = self.soft(c, room) if soft is None else soft
         pr = pools.prior
         dte = pr["dte"].to_numpy(np.int64)
-        pr = pr[
+        keep = (
             (pr["premium"].to_numpy(np.float64) >= float(p["min_premium"]))
             & (dte >= int(p["min_dte"]))
             & (dte <= int(p["max_dte"]))
-        ]
+        )
         sess = pools.sessions
-        p_sidx = np.searchsorted(sess, pr["trade_date"].to_numpy("datetime64[D]"))
+        p_sidx = np.searchsorted(sess, pr["trade_date"].to_numpy("datetime64[D]")[keep])
         q_sidx = np.searchsorted(sess, c["trade_date"].to_numpy("datetime64[D]"))
-        pk, qk = _key(pr, "tk_key"), _key(c, "tk_key")
+        pk, qk = _key(pr, "tk_key", keep), _key(c, "tk_key")
         # distinct (key, session) pairs of earlier sessions
         if len(pk):
             # one int64 per (key, session), sorted as the pairs would be (np.unique over rows
