@@ -33,7 +33,7 @@ from primeflow_lib.live.stream.journal import SCHEMA, blocks_to_arrow
 from primeflow_lib.vendors import base as vendor_errors
 
 #: how long the child gathers frames into one message (milliseconds; ``stream.reader_flush_ms``)
-FLUSH_MS = 20.0
+FLUSH_MS = 10.0
 
 
 def encode_blocks(blocks: list[dict[str, Any]]) -> bytes:
