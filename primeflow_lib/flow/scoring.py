@@ -69,26 +69,10 @@ def trend_checks(c: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def score_signal(
-    c: pd.DataFrame,
-    flow_cfg: dict[str, Any],
-    *,
-    min_premium: float | np.ndarray,
-    repeat: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Score candidate rows (events joined with their context).
-
-    Args:
-        c: rows with ``premium, side, side_confidence, event_type, vol_oi, rvol, trend_15m,
-            daily_trend, vwap_dist, sentiment_sign``.
-        flow_cfg: the ``flow`` config section.
-        min_premium: the strategy's ``min_premium`` (scalar or per row) for the SIZE tag.
-        repeat: per-row bool, REPEAT earned (computed by the strategy).
-
-    Returns:
-        ``(strength, tags, components)``: strength float array in [0, 1], a list of tag lists
-        (order of :data:`TAGS`), and each component array (for the signal's record).
-    """
+def score_base(c: pd.DataFrame, flow_cfg: dict[str, Any]) -> dict[str, Any]:
+    """The part of :func:`score_signal` that does not depend on the strategy: the components,
+    the strength and every tag but SIZE and REPEAT (computed once for the candidates every
+    strategy scores). Returns ``{"prem", "strength", "components", "tags"}``."""
     n = len(c)
     prem = c["premium"].to_numpy(np.float64)
     floor = float(flow_cfg["score_premium_floor"])
@@ -126,14 +110,12 @@ def score_signal(
     aggressive = np.isin(side, ["above_ask", "ask", "bid", "below_bid"]) & ~low
     vol_gt_oi = np.isfinite(voi) & (voi > 1.0)
     tag_mask = {
-        "SIZE": prem >= float(flow_cfg["tag_size_multiple"]) * np.asarray(min_premium),
         "SWEEP": etype == "sweep",
         "AGGRESSIVE": aggressive,
         "VOL>OI": vol_gt_oi,
         "TREND_CONFIRMED": checks["momentum_15m"]
         & checks["daily_trend_aligned"]
         & checks["vwap_side"],
-        "REPEAT": np.zeros(n, bool) if repeat is None else np.asarray(repeat, bool),
         "BLOCK": etype == "block",
         "GOLDEN": (etype == "sweep")
         & (prem >= float(flow_cfg["golden_min_premium"]))
@@ -144,9 +126,40 @@ def score_signal(
             c["gex_regime"].to_numpy(dtype=object) == "NEGATIVE" if "gex_regime" in c else np.zeros(n, bool)
         ),
     }
+    return {"prem": prem, "strength": strength, "components": comps, "tags": tag_mask}
+
+
+def score_signal(
+    c: pd.DataFrame,
+    flow_cfg: dict[str, Any],
+    *,
+    min_premium: float | np.ndarray,
+    repeat: np.ndarray | None = None,
+    base: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Score candidate rows (events joined with their context).
+
+    Args:
+        c: rows with ``premium, side, side_confidence, event_type, vol_oi, rvol, trend_15m,
+            daily_trend, vwap_dist, sentiment_sign``.
+        flow_cfg: the ``flow`` config section.
+        min_premium: the strategy's ``min_premium`` (scalar or per row) for the SIZE tag.
+        repeat: per-row bool, REPEAT earned (computed by the strategy).
+        base: :func:`score_base` of ``c``, when the caller has it (the strategies share it).
+
+    Returns:
+        ``(strength, tags, components)``: strength float array in [0, 1], a list of tag lists
+        (order of :data:`TAGS`), and each component array (for the signal's record).
+    """
+    n = len(c)
+    b = score_base(c, flow_cfg) if base is None else base
+    tag_mask = {
+        **b["tags"],
+        "SIZE": b["prem"] >= float(flow_cfg["tag_size_multiple"]) * np.asarray(min_premium),
+        "REPEAT": np.zeros(n, bool) if repeat is None else np.asarray(repeat, bool),
+    }
     stacked = np.column_stack([tag_mask[t] for t in TAGS]) if n else np.zeros((0, len(TAGS)), bool)
-    comps["strength"] = strength
-    return strength, stacked, comps
+    return b["strength"], stacked, {**b["components"], "strength": b["strength"]}
 
 
 def tag_names(tags: np.ndarray) -> list[list[str]]:

@@ -61,7 +61,7 @@ import pandas as pd
 from primeflow_lib.config import get_ticker_config
 from primeflow_lib.flow.gex import GEX_CONTEXT_COLUMNS
 from primeflow_lib.flow.l2_context import L2_CONTEXT_COLUMNS, NO_L2
-from primeflow_lib.flow.scoring import COMPONENTS, score_signal, tag_names, trend_checks
+from primeflow_lib.flow.scoring import COMPONENTS, score_base, score_signal, tag_names, trend_checks
 from primeflow_lib.flow.side import AGGRESSIVE_SIDES
 from primeflow_lib.schema.flow import SIGNALS
 
@@ -449,7 +449,7 @@ def run_strategies(
     cand = cand.reset_index(drop=True)
     tickers = cand["ticker"].to_numpy(dtype=object)
     room = float(flow_cfg["gex_wall_room_pct"])
-    # the rows of an override group and their soft checks, shared by the strategies whose
+    # the rows of an override group, their soft checks and score, shared by the strategies whose
     # groups coincide (without overrides: every strategy sees all the candidates)
     groups: dict[bytes, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
     for strat in STRATEGIES:
@@ -458,13 +458,13 @@ def run_strategies(
             key = mask.tobytes()
             if key not in groups:
                 c = cand if mask.all() else cand.loc[mask].reset_index(drop=True)
-                groups[key] = (c, _Strategy.soft(c, room) if len(c) else {})
-            c, soft = groups[key]
+                groups[key] = (c, _Strategy.soft(c, room), score_base(c, flow_cfg)) if len(c) else (c, {}, {})
+            c, soft, base = groups[key]
             if not len(c):
                 continue
             gates, rep, extra = strat.gates(c, p, pools, flow_cfg, soft)
             strength, tags, comps = score_signal(
-                c, flow_cfg, min_premium=float(p["min_premium"]), repeat=rep
+                c, flow_cfg, min_premium=float(p["min_premium"]), repeat=rep, base=base
             )
             gates.append((f"strength>={p['min_strength']:g}", strength >= p["min_strength"], True))
             hard = np.ones(len(c), bool)

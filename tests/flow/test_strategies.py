@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from flow_builders import DAY, SWING_SYM, SYM, make_prints
@@ -12,7 +13,7 @@ from flow_builders import DAY, SWING_SYM, SYM, make_prints
 from primeflow_lib.config import load_config
 from primeflow_lib.flow.engine import score_batch
 from primeflow_lib.flow.heartbeat import heartbeat_frame, heartbeat_row
-from primeflow_lib.flow.scoring import TAGS, score_signal
+from primeflow_lib.flow.scoring import TAGS, score_base, score_signal
 from primeflow_lib.models import FlowEvent, Signal
 from primeflow_lib.schema import table
 
@@ -207,6 +208,16 @@ def test_score_weights_and_tags(scenario, cfg):
     assert strength[1] == pytest.approx(1.0)
     # no gex_regime column: NEG_GAMMA (last) is not earned
     assert tags[1].tolist() == [True, True, True, True, True, False, False, True, False]
+    # the strategies share one score_base; SIZE and REPEAT stay each strategy's own
+    base = score_base(c, cfg["flow"])
+    for min_premium, repeat in ((50_000.0, None), (5_000_000.0, np.array([True, False]))):
+        got = score_signal(c, cfg["flow"], min_premium=min_premium, repeat=repeat, base=base)
+        want = score_signal(c, cfg["flow"], min_premium=min_premium, repeat=repeat)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        assert got[2].keys() == want[2].keys() and all(np.array_equal(got[2][k], want[2][k]) for k in want[2])
+    assert score_signal(c, cfg["flow"], min_premium=5_000_000.0, base=base)[1][1].tolist()[0] is True  # SIZE
+    assert score_signal(c, cfg["flow"], min_premium=50_000_000.0, base=base)[1][1].tolist()[0] is False
 
 
 def test_heartbeat_row(scenario):
