@@ -509,10 +509,12 @@ def candidate_rows(
         & (ev["dte"].to_numpy(np.int64) <= limits.max_dte)
         & ~(np.abs(otm) > limits.max_otm)  # NaN (no spot) stays: the funnel shows spot_known
     )
-    idx = np.flatnonzero(cmask)
-    cand = ev.iloc[idx].reset_index(drop=True)
-    extra = [c for c in CONTEXT_COLUMNS if c not in cand.columns]
-    cand = pd.concat([cand, ctx[extra].iloc[idx].reset_index(drop=True)], axis=1)
+    extra = [c for c in CONTEXT_COLUMNS if c not in ev.columns]
+    if cmask.all():  # the streaming path's pre-filtered orders: no row take of the wide frames
+        cand = pd.concat([ev.reset_index(drop=True), ctx[extra].reset_index(drop=True)], axis=1)
+    else:
+        idx = np.flatnonzero(cmask)
+        cand = pd.concat([ev.iloc[idx].reset_index(drop=True), ctx[extra].iloc[idx].reset_index(drop=True)], axis=1)
     cand["ts_ns"] = to_ns(cand["last_ts"])
     cand["date_ns"] = to_ns(cand["trade_date"])
     cand["tk_key"] = codes_in(cand["ticker"], vocab["ticker"])

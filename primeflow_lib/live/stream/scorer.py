@@ -1191,8 +1191,12 @@ class StreamScorer:
         ctx = context_rows(part, self.market.tables)
         enrich_events(part, ctx, snapshot_lookup(self.market.snapshot, part["option_symbol"]))
         cmask = maybe[sel]
-        div.extend(self._bar_check(part[cmask].reset_index(drop=True), ctx[cmask].reset_index(drop=True)))
-        signals = self._signals(part[cmask].reset_index(drop=True), ctx[cmask].reset_index(drop=True))
+        if cmask.all():  # without keep_events: every row (a row take of the wide frames costs ms)
+            cpart, cctx = part, ctx
+        else:
+            cpart, cctx = part[cmask].reset_index(drop=True), ctx[cmask].reset_index(drop=True)
+        div.extend(self._bar_check(cpart, cctx))
+        signals = self._signals(cpart, cctx)
         events = (part if self.keep_events else ev).drop(columns=["_t_last", "_rx"])
         return StepResult(events, ctx if self.keep_events else _empty_context(), signals, q, div, done,
                           list(ev["_rx"]))
