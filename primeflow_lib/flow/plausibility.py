@@ -27,6 +27,7 @@ trade_date         not a trading session, or not the America/New_York date of ``
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -103,12 +104,7 @@ def plausibility_problems(
     spot_hi = np.full(n, np.nan)
     day_codes, day_vals = pd.factorize(days, use_na_sentinel=True)
     if bars_1m is not None and len(bars_1m) and is_call.any():
-        b = bars_1m[["ticker", "trade_date", "high"]]
-        hi = b.groupby(["ticker", "trade_date"], sort=False)["high"].max()
-        keys = pd.MultiIndex.from_arrays([
-            pd.Index(_norm_ticker(hi.index.get_level_values(0).to_numpy(dtype=object))),
-            pd.DatetimeIndex(hi.index.get_level_values(1)).values.astype("datetime64[D]"),
-        ])
+        hi, keys = _session_high_index(bars_1m)
         # look up each distinct (contract, day) pair once, then index by row
         nd = len(day_vals) + 1
         pair_codes, pairs = pd.factorize(sym_codes.astype(np.int64) * nd + (day_codes + 1))
@@ -154,11 +150,10 @@ def plausibility_problems(
         # the distinct days (a batch holds a few): factorized once above
         uniq = np.asarray(day_vals, dtype="datetime64[D]")
         inv = day_codes[known]
-        not_sess_u = np.array([not calendar.is_session(pd.Timestamp(d).date()) for d in uniq], dtype=bool)
-        # the New York day [midnight, next midnight) of each distinct date, in UTC ns
-        lo = np.array([pd.Timestamp(d).tz_localize("America/New_York").value for d in uniq], dtype=np.int64)
-        hi = np.array([(pd.Timestamp(d) + pd.Timedelta(days=1)).tz_localize("America/New_York").value
-                       for d in uniq], dtype=np.int64)
+        facts = [_day_facts(int(d.astype(np.int64))) for d in uniq]
+        not_sess_u = np.array([f[0] for f in facts], dtype=bool)
+        lo = np.array([f[1] for f in facts], dtype=np.int64)
+        hi = np.array([f[2] for f in facts], dtype=np.int64)
         not_sess = np.zeros(n, dtype=bool)
         wrong = np.zeros(n, dtype=bool)
         if len(uniq):
@@ -170,6 +165,39 @@ def plausibility_problems(
         out.append((not_sess, "trade_date", R_NOT_SESSION))
         out.append((wrong, "trade_date", R_WRONG_SESSION))
     return out, unchecked
+
+
+#: ``(bars, highs, keys)`` of the frame :func:`_session_high_index` indexed last (the streaming
+#: path validates every step against the same session highs until its bars are read again); one
+#: tuple, read and replaced whole, so threads never see one frame's highs with another's keys
+_HIGH_INDEX: list[tuple[pd.DataFrame, pd.Series, pd.MultiIndex] | None] = [None]
+
+
+def _session_high_index(bars_1m: pd.DataFrame) -> tuple[pd.Series, pd.MultiIndex]:
+    """The highest high per (ticker, session) of ``bars_1m`` and its (normalised ticker, day)
+    keys; kept for the frame last asked about (the same object: callers replace their bars
+    frame, they do not write into it)."""
+    last = _HIGH_INDEX[0]
+    if last is not None and last[0] is bars_1m:
+        return last[1], last[2]
+    b = bars_1m[["ticker", "trade_date", "high"]]
+    hi = b.groupby(["ticker", "trade_date"], sort=False)["high"].max()
+    keys = pd.MultiIndex.from_arrays([
+        pd.Index(_norm_ticker(hi.index.get_level_values(0).to_numpy(dtype=object))),
+        pd.DatetimeIndex(hi.index.get_level_values(1)).values.astype("datetime64[D]"),
+    ])
+    _HIGH_INDEX[0] = (bars_1m, hi, keys)
+    return hi, keys
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_facts(day: int) -> tuple[bool, int, int]:
+    """For a date (days since the epoch): not a trading session, and its New York day
+    [midnight, next midnight) in UTC ns (a holiday lookup and two time-zone conversions,
+    asked again by every batch of the same day)."""
+    d = pd.Timestamp(np.datetime64(day, "D"))
+    return (not calendar.is_session(d.date()), d.tz_localize("America/New_York").value,
+            (d + pd.Timedelta(days=1)).tz_localize("America/New_York").value)
 
 
 def _float(s: pd.Series | None, n: int) -> np.ndarray:

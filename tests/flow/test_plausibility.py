@@ -43,6 +43,19 @@ def test_call_above_spot_put_above_strike(rules):
     assert got == {2: pl.R_PUT} and v.counts["plausibility_unchecked"]["calls_without_spot"] == 2
 
 
+def test_the_spot_bound_follows_each_bars_frame_asked_about(rules):
+    """The session highs are indexed once per bars frame (the stream asks every step with the
+    same one): the same frame again gives the same answer, a new frame its own."""
+    bars = make_bars("XYZ", rising_closes())
+    spot_hi = float(bars["high"].max())
+    p = make_prints([{"t": "10:00:00", "price": spot_hi * 1.5, "bid": None, "ask": None}])
+    assert _reasons(p, rules, bars)[0] == {0: pl.R_CALL}
+    assert _reasons(p, rules, bars)[0] == {0: pl.R_CALL}
+    higher = bars.assign(high=bars["high"] * 3)  # a new frame (bars read again): its own highs
+    assert _reasons(p, rules, higher)[0] == {}
+    assert _reasons(p, rules, bars)[0] == {0: pl.R_CALL}
+
+
 def test_nbbo_band_size_premium(rules):
     rules["max_premium"] = 100_000.0
     p = make_prints([
