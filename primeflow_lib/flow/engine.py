@@ -196,7 +196,8 @@ def pool_rows(df: pd.DataFrame, min_premium: float, vocab: dict[str, pd.Index]) 
         & (pd.to_numeric(df["premium"]).to_numpy(np.float64) >= min_premium)
     )
     idx = np.flatnonzero(keep)
-    d = df.iloc[idx]
+    # the columns read below, then the rows (a row take of the whole events frame copied every column)
+    d = df[["ticker", "option_symbol", "trade_date", "event_type", "premium", "dte", "last_ts", "event_id"]].iloc[idx]
     return pd.DataFrame(
         {
             "tk_key": codes_in(d["ticker"], vocab["ticker"]),
