@@ -444,22 +444,12 @@ class StreamScorer:
             self.market.daily["trade_date"] if self.market.daily is not None and len(self.market.daily) else None,
         )
 
-    @property
-    def hist_start(self) -> np.ndarray:
-        return self.hist_facts.cols["start"]
-
-    @property
-    def hist_tick(self) -> np.ndarray:
-        return self.hist_facts.cols["tick"]
-
-    @property
-    def hist_dir(self) -> np.ndarray:
-        return self.hist_facts.cols["dir"]
-
-    @property
-    def hist_event(self) -> np.ndarray:
-        """The order id of each history row ("" once its print is cancelled); writable view."""
-        return self.hist_facts.cols["event"]
+    # per history row (writable views of hist_facts): starts an order, took its side from the
+    # tick rule, its direction, its order's id ("" once its print is cancelled)
+    hist_start = property(lambda self: self.hist_facts.cols["start"])
+    hist_tick = property(lambda self: self.hist_facts.cols["tick"])
+    hist_dir = property(lambda self: self.hist_facts.cols["dir"])
+    hist_event = property(lambda self: self.hist_facts.cols["event"])
 
     def _pool_today(self) -> pd.DataFrame:
         return self.pool.frame()
