@@ -118,3 +118,20 @@ def test_the_store_commits_the_same_alerts_and_drops_its_memory_when_a_commit_fa
             assert _decided(cur) == _decided(plain)
     finally:
         st.close()
+
+
+def test_another_config_reads_the_rules_again(tmp_path):
+    """The kept rules belong to the config they were read under: a commit with another config
+    (another rule) evaluates that one's rules."""
+    st = StreamStore(tmp_path / "stream-main.duckdb", "main")
+    try:
+        first, second = _batches()[0], _batches()[1]
+        st.commit(_step(first), _cfg(), day=DAY)
+        cfg = _cfg()
+        cfg["alerts"]["rules"].append({"name": "every_signal", "channel": "file", "when": {}})
+        st.commit(_step(second), cfg, day=DAY)
+        with st.cursor() as cur:
+            rules = {r for (r,) in cur.execute("SELECT DISTINCT rule FROM live.rule_alerts").fetchall()}
+        assert "every_signal" in rules
+    finally:
+        st.close()

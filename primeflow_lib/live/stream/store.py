@@ -95,6 +95,7 @@ class StreamStore:
         # the alert rules, earnings and the session's rule hits, read at the first commit and
         # kept: this store is its database's only writer (see commit)
         self._alert_inputs: AlertInputs | None = None
+        self._alert_cfg: dict[str, Any] | None = None  # the config they were read under
 
     def copy_alert_inputs(self, read_path: Path) -> dict[str, int]:
         """Copy what the alert rules read besides signals from the read copy at ``read_path``:
@@ -149,7 +150,8 @@ class StreamStore:
         now = now or utcnow()
         n = 0
         if len(step.signals):
-            if self._alert_inputs is None:
+            if self._alert_inputs is None or cfg is not self._alert_cfg:
+                self._alert_cfg = cfg
                 with self.cursor() as cur:
                     earn = cur.execute(f"SELECT * FROM {sd.EARNINGS.fqn}").df()
                     self._alert_inputs = AlertInputs(rules=load_rules(cur, cfg), earnings=earn if len(earn) else None)
