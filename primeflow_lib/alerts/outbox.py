@@ -407,11 +407,6 @@ class AlertInputs:
     state: RuleState | None = None
 
 
-def signal_days(signals: Sequence[Signal]) -> tuple[dt.date, ...]:
-    """The sessions of ``signals``, sorted."""
-    return tuple(sorted({d for d in (_to_date(s.trade_date) for s in signals) if d is not None}))
-
-
 def enqueue_alerts(
     con: duckdb.DuckDBPyConnection,
     signals: Any,

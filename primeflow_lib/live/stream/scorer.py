@@ -1325,48 +1325,35 @@ def _empty_context() -> pd.DataFrame:
 
 class _Pool:
     """The session's strategy memory (:func:`~primeflow_lib.flow.engine.pool_rows` rows) in
-    growing arrays: appending a step's orders and handing the strategies a frame cost what the
-    step adds, not what the day holds."""
+    growing arrays (a :class:`_GrowingTape` of its columns): appending a step's orders and
+    handing the strategies a frame cost what the step adds, not what the day holds."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, np.ndarray] | None = None
-        self.n = 0
+        self.rows: _GrowingTape | None = None
         self._frame: pd.DataFrame | None = None
 
     def append(self, rows: pd.DataFrame) -> None:
         if not len(rows):
             return
-        if self.cols is None:
-            self.cols = {c: np.empty(max(1024, 2 * len(rows)), dtype=rows[c].to_numpy().dtype) for c in rows.columns}
-        need = self.n + len(rows)
-        cap = len(next(iter(self.cols.values())))
-        if need > cap:
-            new = max(need, 2 * cap)
-            for c, a in self.cols.items():
-                b = np.empty(new, dtype=a.dtype)
-                b[: self.n] = a[: self.n]
-                self.cols[c] = b
-        for c, a in self.cols.items():
-            a[self.n: need] = rows[c].to_numpy()
-        self.n = need
+        cols = {c: rows[c].to_numpy() for c in rows.columns}
+        if self.rows is None:
+            self.rows = _GrowingTape({c: a.dtype for c, a in cols.items()})
+        self.rows.append(_Tape(cols))
         self._frame = None
 
     def drop_many(self, event_ids: list[str]) -> None:
-        if self.cols is None or not event_ids:
+        if self.rows is None or not event_ids:
             return
-        keep = ~np.isin(self.cols["event_id"][: self.n], np.asarray(event_ids, dtype=object))
+        keep = ~np.isin(self.rows.cols["event_id"], np.asarray(event_ids, dtype=object))
         if keep.all():
             return
-        k = int(keep.sum())
-        for a in self.cols.values():
-            a[:k] = a[: self.n][keep]
-        self.n = k
+        self.rows.keep(keep)
         self._frame = None
 
     def frame(self) -> pd.DataFrame:
         if self._frame is None:
-            if self.cols is None:
+            if self.rows is None:
                 self._frame = pool_rows(pd.DataFrame(), 0.0, {})
             else:
-                self._frame = pd.DataFrame({c: a[: self.n] for c, a in self.cols.items()}, copy=False)
+                self._frame = pd.DataFrame(dict(self.rows.cols), copy=False)
         return self._frame
