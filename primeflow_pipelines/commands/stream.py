@@ -117,7 +117,7 @@ def stream_ingest(source, day, origin, speed, tickers, subscribe, broker_url, pa
     """Read a source once and publish its prints to NATS JetStream, partitioned by underlying."""
     from primeflow_lib.config import load_config
     from primeflow_lib.live.stream import run as R
-    from primeflow_lib.live.stream.broker import nats_url, run_ingest
+    from primeflow_lib.live.stream.broker import ingest_batch_ms, nats_url, run_ingest
 
     with _typed_errors():
         cfg = load_config()
@@ -135,7 +135,8 @@ def stream_ingest(source, day, origin, speed, tickers, subscribe, broker_url, pa
             from primeflow_lib.live.stream.databento_source import DatabentoSource
 
             src = DatabentoSource.from_config(cfg, symbols=_tickers(tickers))
-        rep = run_ingest(src, broker_url or nats_url(), session, partitions)
+        rep = run_ingest(src, broker_url or nats_url(), session, partitions,
+                         batch_ms=ingest_batch_ms((cfg.get("stream") or {}).get("ingest_batch_ms")))
         click.echo(json.dumps(rep, default=str))
 
 

@@ -15,15 +15,17 @@ import pytest
 from stream_fixtures import DAY, WEBHOOK_ENV, loader, session, stream, stream_cfg, without_cancels
 
 from primeflow_lib.live.stream.broker import (
+    INGEST_BATCH_MS,
     BrokerSource,
     NatsServer,
     Publisher,
     ingest,
+    ingest_batch_ms,
     partition_of,
 )
 from primeflow_lib.live.stream.receiver import WebhookReceiver
 from primeflow_lib.live.stream.service import StreamService
-from primeflow_lib.live.stream.sources import Chunk, ReplaySource
+from primeflow_lib.live.stream.sources import Chunk, PrintSource, ReplaySource
 
 
 async def _consume(svc: StreamService, *, prints: int, clock: int | None = None) -> None:
@@ -56,7 +58,7 @@ def test_two_partitions_over_jetstream_find_the_single_process_signals(tmp_path,
     counts = [int((part == k).sum()) for k in (0, 1)]
 
     async def scenario(url: str) -> None:
-        # the ingest, batching what arrives within 50 ms into one message per partition
+        # the ingest, batching what arrives within its window into one message per partition
         rep = await ingest(ReplaySource(tape, speed=None, chunk_rows=300), url, s.day, 2)
         assert rep["published_prints"] == len(tape)
         pub = Publisher(url, s.day, 2)
@@ -115,3 +117,43 @@ def test_a_chunk_too_big_for_one_message_goes_out_in_pieces_in_order(tmp_path):
         got = asyncio.run(scenario(server.url))
     back = pd.concat(got, ignore_index=True)
     assert back["print_id"].tolist() == big["print_id"].tolist()
+
+
+class _Paced(PrintSource):
+    """Two chunks of prints ``gap_s`` apart (a quiet feed)."""
+
+    def __init__(self, parts: list[pd.DataFrame], gap_s: float) -> None:
+        super().__init__()
+        self.parts, self.gap_s = parts, gap_s
+
+    async def chunks(self, after: str | None = None):
+        for i, p in enumerate(self.parts):
+            if i:
+                await asyncio.sleep(self.gap_s)
+            yield Chunk(p, position=str(i))
+
+
+@pytest.mark.xdist_group("nats")
+@pytest.mark.parametrize(("batch_ms", "messages"), [(20.0, 2), (1000.0, 1)])
+def test_the_ingest_publishes_what_arrived_within_its_window(tmp_path, batch_ms, messages):
+    """``stream.ingest_batch_ms`` is the window: chunks 300 ms apart go out as two messages
+    under a 20 ms window (the first is not held for the second) and as one under a second's."""
+    tape = session().prints
+    one = tape[partition_of(tape["underlying"].to_numpy(dtype=object), 1) == 0].iloc[:40]
+
+    async def scenario(url: str) -> dict:
+        return await ingest(_Paced([one.iloc[:20], one.iloc[20:]], 0.3), url, DAY, 1, batch_ms=batch_ms)
+
+    with NatsServer(tmp_path / "nats") as server:
+        rep = asyncio.run(scenario(server.url))
+    assert rep["published_prints"] == 40 and rep["messages"] == messages
+
+
+@pytest.mark.parametrize("bad", [0, -5, 5000, "10", True, float("nan")])
+def test_an_ingest_window_that_is_not_milliseconds_is_refused(bad):
+    with pytest.raises(ValueError, match=r"stream.ingest_batch_ms.*got"):
+        ingest_batch_ms(bad)
+
+
+def test_the_ingest_window_defaults_to_ten_milliseconds():
+    assert ingest_batch_ms(None) == INGEST_BATCH_MS == 10.0
