@@ -47,13 +47,13 @@ from primeflow_lib.flow import conditions as C
 from primeflow_lib.flow.context import ContextTables, context_rows, context_tables
 from primeflow_lib.flow.engine import (
     HISTORY_COLUMNS,
+    SnapshotLookup,
     candidate_rows,
     chain_snapshot,
     enrich_events,
     known_sessions,
     pool_rows,
     score_limits,
-    snapshot_lookup,
 )
 from primeflow_lib.flow.strategies import Pools, empty_signals, run_strategies
 from primeflow_lib.flow.validate import TARGET, validate_prints
@@ -143,6 +143,7 @@ class SessionMarket:
         self.history = pd.DataFrame({c: pd.Series([], dtype=object) for c in HISTORY_COLUMNS})
         self.tables: ContextTables = context_tables(None, None, cfg, None)
         self.snapshot = chain_snapshot(None, 0)
+        self.lookup = SnapshotLookup(self.snapshot)  # open interest, IV, delta by symbol
         self.session_highs: pd.DataFrame | None = None
         self._chain_names: set[str] | None = None
         self.day_ns = int(pd.Timestamp(day).value)
@@ -175,6 +176,7 @@ class SessionMarket:
         self.tables = context_tables(self.bars, self.daily, self.cfg, self.gamma)
         self.session_highs = _session_highs(self.bars, self.day)
         self.snapshot = chain_snapshot(self.chain, self.day_ns)
+        self.lookup = SnapshotLookup(self.snapshot)
         self._chain_names = None
         self.loads += 1
         self.load_seconds += time.perf_counter() - t0
@@ -1195,9 +1197,12 @@ class StreamScorer:
             & (ev["dte"].to_numpy(np.int64) <= lim.max_dte)
         )
         sel = np.arange(len(ev)) if self.keep_events else np.flatnonzero(maybe)
+        if not len(sel):  # no order a strategy could take (a third of the steps at 2,000 prints/s)
+            return StepResult(ev.drop(columns=["_t_last", "_rx"]), _empty_context(), empty_signals(), q, div, done,
+                              list(ev["_rx"]))
         part = ev.iloc[sel].reset_index(drop=True)
         ctx = context_rows(part, self.market.tables)
-        enrich_events(part, ctx, snapshot_lookup(self.market.snapshot, part["option_symbol"]))
+        enrich_events(part, ctx, self.market.lookup(part["option_symbol"]))
         cmask = maybe[sel]
         if cmask.all():  # without keep_events: every row (a row take of the wide frames costs ms)
             cpart, cctx = part, ctx
