@@ -157,3 +157,39 @@ def test_an_ingest_window_that_is_not_milliseconds_is_refused(bad):
 
 def test_the_ingest_window_defaults_to_ten_milliseconds():
     assert ingest_batch_ms(None) == INGEST_BATCH_MS == 10.0
+
+
+@pytest.mark.xdist_group("nats")
+def test_raw_blocks_cross_the_broker_as_arrow_bad_values_and_all(tmp_path):
+    """A chunk of raw blocks (the reader process's) is partitioned in Arrow: every print reaches
+    its partition's consumer as sent, one without a SIP time too (the consumer's validation
+    quarantines it; the ingest neither crashes on it nor drops it), and the clock is the newest
+    SIP time that is there."""
+    tape = session().prints.iloc[:60].reset_index(drop=True)
+    block = {c: tape[c].tolist() for c in ("option_symbol", "underlying", "sip_timestamp", "price", "size",
+                                           "exchange", "conditions", "trade_date")}
+    block["sip_timestamp"][7] = None
+    part = partition_of(tape["underlying"].to_numpy(dtype=object), 2)
+
+    async def scenario(url: str) -> tuple[list, int]:
+        pub = Publisher(url, DAY, 2)
+        await pub.connect()
+        await pub.publish(Chunk(None, position="3", blocks=[block]))
+        await pub.close()
+        got = []
+        for k in (1, 2):
+            src = BrokerSource(url, DAY, k, 2)
+            async for ch in src.chunks():
+                got.append((k, ch.frame()))
+                break
+            await src.close()
+        return got, pub.clock_ns
+
+    with NatsServer(tmp_path / "nats") as server:
+        got, clock = asyncio.run(scenario(server.url))
+    assert clock == int(tape["sip_timestamp"].drop(index=7).max())
+    for k, frame in got:
+        want = tape[part == k - 1]
+        assert frame["option_symbol"].tolist() == want["option_symbol"].tolist()
+        sip = frame["sip_timestamp"].tolist()
+        assert [pd.isna(v) for v in sip] == [i == 7 for i in want.index]
