@@ -92,6 +92,18 @@ TARGET_P99_MS = 1000.0
 KEY = "local-bench-key"
 
 
+def cpu_busy_seconds() -> float | None:
+    """CPU seconds this machine has spent busy since boot, all cores (``/proc/stat``: every
+    state but idle and iowait); None where there is no ``/proc/stat``."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(x) for x in fields]
+    busy = sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0)
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(xs: np.ndarray, q: float) -> float | None:
     return None if not len(xs) else round(float(np.percentile(xs, q)), 1)
 
@@ -191,6 +203,7 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
     procs: list[Proc] = []
     nats = None
     load_before = os.getloadavg()
+    cpu_before = cpu_busy_seconds()
     posts_before = len(receiver.snapshot())
     t_start = time.monotonic()
     try:
@@ -229,6 +242,7 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
         if nats is not None:
             nats.stop()
     load_after = os.getloadavg()
+    cpu_after = cpu_busy_seconds()
     signals, outbox = read_stream_dbs(root)
     posts = [p for p in receiver.snapshot()[posts_before:] if p.body.get("kind") != "HEARTBEAT"]
     first: dict[str, int] = {}
@@ -290,6 +304,10 @@ def run_scenario(name: str, args, paths: Paths, env: dict[str, str], prints, sen
         "window_wall_ms": round(window / max(speed, 1e-9), 1), "hold_at_1x_ms": window + 1.0,
         "exit_codes": codes, "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
+        # CPU the whole machine spent from the scenario's start to its processes' stop (every
+        # process: the stream's, the benchmark's server, the sensor path): far steadier than the
+        # latencies from run to run, so it shows a change in cost that one run's latency cannot
+        "cpu_busy_s": None if cpu_before is None or cpu_after is None else round(cpu_after - cpu_before, 1),
         "target_met": bool(len(lat) and lat.size and np.percentile(lat, 50) <= TARGET_P50_MS
                            and np.percentile(lat, 99) <= TARGET_P99_MS and lost == 0 and dup == 0
                            and received == prints_sent),
@@ -357,6 +375,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--universe", type=int, default=10)
     ap.add_argument("--prints-per-ticker", type=int, default=40000)
     ap.add_argument("--no-sensor-path", action="store_true", help="Do not run dagster-daemon beside the stream.")
+    ap.add_argument("--ingest-batch-ms", type=float, default=None,
+                    help="stream.ingest_batch_ms for the broker's ingest (default: the config's)")
     ap.add_argument("--inbox-seconds", type=float, default=2.0,
                     help="stream.inbox_seconds: how often the stream hands finished prints to the sensor path "
                     "(one inbox batch, one run of live_flow_job). See docs/stream.md, Speed.")
@@ -394,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
             cfg["day_trade"] = {"min_rvol": 0.0, "min_strength": 0.4, "min_cluster_sweeps": 1}
             cfg["swing"] = {"min_strength": 0.4, "min_repeat_days": 1}
             cfg["stream"] = {"inbox_seconds": args.inbox_seconds, "heartbeat_seconds": 2.0, "bars_refresh_seconds": 0}
+            if args.ingest_batch_ms is not None:
+                cfg["stream"]["ingest_batch_ms"] = args.ingest_batch_ms
             paths.config.write_text(yaml.safe_dump(cfg))
             (paths.home / "dagster.yaml").write_text(yaml.safe_dump(instance_yaml("queued", 1)))
             env = subprocess_env({
