@@ -155,8 +155,8 @@ def test_an_ingest_window_that_is_not_milliseconds_is_refused(bad):
         ingest_batch_ms(bad)
 
 
-def test_the_ingest_window_defaults_to_ten_milliseconds():
-    assert ingest_batch_ms(None) == INGEST_BATCH_MS == 10.0
+def test_the_ingest_window_defaults_to_fifty_milliseconds():
+    assert ingest_batch_ms(None) == INGEST_BATCH_MS == 50.0
 
 
 @pytest.mark.xdist_group("nats")

@@ -268,7 +268,7 @@ class BrokerSource(PrintSource):
 
 
 #: default of ``stream.ingest_batch_ms``
-INGEST_BATCH_MS = 10.0
+INGEST_BATCH_MS = 50.0
 
 
 def ingest_batch_ms(value: Any) -> float:
