@@ -42,3 +42,25 @@ def test_the_growing_history_holds_what_concatenation_holds_across_growth_and_tr
     assert facts.cols["event"].tolist() == ["a", "", "c"]
     facts.append(S._Tape({k: v[:1] for k, v in facts.cols.items()}))
     assert facts.cols["event"].tolist() == ["a", "", "c", "a"] and len(facts) == 4
+
+
+def test_the_history_index_by_contract_follows_the_history():
+    """``_hist_rows(c)`` (the history's rows of a contract, from an index rebuilt only after the
+    history changed) is what a scan of the whole history finds, step after step, cancels and
+    history trims included."""
+    from stream_fixtures import loader, session, stream_cfg
+
+    s = session()
+    cfg = stream_cfg()
+    cfg["stream"]["history_minutes"] = 20  # trims the history within the tape
+    sc = S.StreamScorer(s.day, cfg, S.SessionMarket(s.day, cfg, loader(s)))
+    tape = s.prints.iloc[:8000]
+    checked = 0
+    for a in range(0, len(tape), 400):
+        sc.add(tape.iloc[a:a + 400], np.arange(a, a + min(400, len(tape) - a)))
+        sc.advance()
+        for c in np.unique(sc.hist.c):
+            np.testing.assert_array_equal(sc._hist_rows(int(c)), np.flatnonzero(sc.hist.c == c))
+            checked += 1
+        assert len(sc._hist_rows(-1)) == 0
+    assert checked > 1000 and sc.counts["cancelled_prints"] > 0

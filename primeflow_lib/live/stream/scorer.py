@@ -395,6 +395,7 @@ class StreamScorer:
         self.und_bounds = np.zeros((0, 2), np.int64)
         self.tail = _Tape()
         self.hist = _GrowingTape()  # committed prints kept ``history_minutes`` (late prints, cancels)
+        self._hist_index: tuple[np.ndarray, np.ndarray] | None = None  # see _hist_rows
         # per history row: starts an order, took its side from the tick rule, direction, order id
         self.hist_facts = _GrowingTape(_HIST_FACTS)
         # scored orders (id, underlying, last print's SIP time), kept ``history_minutes``
@@ -721,7 +722,7 @@ class StreamScorer:
                 return
             # the contract's rows first: the history holds up to stream.history_minutes of every
             # contract, and a burst brings hundreds of cancels a second
-            js = np.flatnonzero(tp.c == c)
+            js = self._hist_rows(c) if where == "hist" else np.flatnonzero(tp.c == c)
             if not len(js):
                 return
             tj, rj = tp.t[js], tp.rx[js]
@@ -754,9 +755,9 @@ class StreamScorer:
             self.done.append(np.asarray([trx]))
         else:
             ev = str(self.hist_event[j])
-            rows_c = np.flatnonzero(self.hist.c == c)  # an order's prints share its contract
+            rows_c = self._hist_rows(c)  # an order's prints share its contract
             t_last = int(self.hist.t[rows_c[self.hist_event[rows_c] == ev]].max())
-            later = (self.hist.c == c) & (self.hist.rx > trx)
+            later = rows_c[self.hist.rx[rows_c] > trx]
             # scored orders of the ticker that counted this order in their memory (DayTrend's
             # cluster, REPEAT) or this print in their volume
             u = int(self.contracts.cols["u"][c])
@@ -772,6 +773,17 @@ class StreamScorer:
         self._uncount(new, c, trx, size)
         self.contracts.cum[c] -= size
         return True
+
+    def _hist_rows(self, c: int) -> np.ndarray:
+        """The committed history's rows of contract ``c``, ascending: from one index of the
+        history by contract, built again only after the history changed (a scan of the whole
+        history per cancel or late print was O(history): at 1x live that is 30 minutes of
+        every contract's prints, for each of hundreds of cancels a second in a burst)."""
+        if self._hist_index is None:
+            order = np.argsort(self.hist.c, kind="stable")
+            self._hist_index = (order, self.hist.c[order])
+        order, cs = self._hist_index
+        return order[np.searchsorted(cs, c, "left"):np.searchsorted(cs, c, "right")]
 
     def _rebuild_stale_orders(self) -> None:
         """Committed orders that lost prints to cancels since the last call (``self.stale``):
@@ -790,7 +802,7 @@ class StreamScorer:
         rows_of, bt, bp, bd = [], [], [], []
         for e in stale:
             # the order's rows among its contract's (the history holds every contract's)
-            rows_c = np.flatnonzero(hs.c == contract_of[e])
+            rows_c = self._hist_rows(contract_of[e])
             rows = rows_c[he[rows_c] == e]
             if not len(rows):
                 continue
@@ -1052,6 +1064,7 @@ class StreamScorer:
 
     def _remember(self, ct: _Tape, start: np.ndarray, _quoted: np.ndarray, tick: np.ndarray,
                   dirs: np.ndarray, events: np.ndarray) -> None:
+        self._hist_index = None
         self.hist.append(ct)
         self.hist_facts.append(_Tape({"start": np.asarray(start, np.bool_), "tick": np.asarray(tick, np.bool_),
                                       "dir": np.asarray(dirs, np.int8), "event": np.asarray(events, dtype=object)}))
@@ -1078,7 +1091,8 @@ class StreamScorer:
         bd = np.zeros(n, np.int8)
         for i in range(n):
             c, t, rx = int(iso.c[i]), int(iso.t[i]), int(iso.rx[i])
-            mine = np.flatnonzero((hs.c == c) & live)
+            mine = self._hist_rows(c)
+            mine = mine[live[mine]]
             if not len(mine):
                 continue
             ht, hrx = hs.t[mine], hs.rx[mine]
