@@ -293,6 +293,9 @@ def build_warehouse(days: list[dt.date], echo) -> None:
 
     resources = {"warehouse": WarehouseResource(), "primeflow_config": PrimeflowConfig()}
     market = [universe, ohlcv_daily, ohlcv_intraday, option_chain]
+    # an in-process run leaves SIGTERM with SIGINT's handler: ignored when this script runs as a
+    # shell's background job, and the processes it starts afterwards would inherit that
+    term = signal.getsignal(signal.SIGTERM)
     with dg.DagsterInstance.get() as instance:
         for assets, lo, hi in (
             (market + [option_prints, flow_scoring], days[0], days[-2]),
@@ -314,6 +317,7 @@ def build_warehouse(days: list[dt.date], echo) -> None:
             if not res.success:
                 raise BenchError(f"building the warehouse failed (run {res.run_id}, {lo} .. {hi})")
             echo(f"  {len(assets)} assets {lo} .. {hi}: {time.monotonic() - t0:.1f} s")
+    signal.signal(signal.SIGTERM, term)
     warehouse.publish_read_copy()
 
 

@@ -193,3 +193,54 @@ def test_raw_blocks_cross_the_broker_as_arrow_bad_values_and_all(tmp_path):
         assert frame["option_symbol"].tolist() == want["option_symbol"].tolist()
         sip = frame["sip_timestamp"].tolist()
         assert [pd.isna(v) for v in sip] == [i == 7 for i in want.index]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("nats")
+def test_the_ingest_stops_on_sigterm_even_when_it_inherited_sigterm_ignored(tmp_path):
+    """``primeflow stream ingest`` publishes what it read and exits 0 on SIGTERM, also when its
+    parent had SIGTERM ignored (a background job of a shell after Dagster's in-process run maps
+    SIGTERM to SIGINT's ignored handler; the ingest installed no handler of its own and only
+    SIGKILL ended it)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import nats
+
+    def ignore_term() -> None:  # what such a parent passes on
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    with NatsServer(tmp_path / "nats") as server:
+        env = {**os.environ, "PRIMEFLOW_NATS_URL": server.url, "PRIMEFLOW_READ_DUCKDB": str(tmp_path / "none.duckdb")}
+        cmd = [str(Path(sys.executable).with_name("primeflow")), "stream", "ingest", "--source", "replay",
+               "--date", DAY.isoformat(), "--tickers", "SPY", "--speed", "1", "--partitions", "1"]
+        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=ignore_term)
+        try:
+            async def first_message() -> None:
+                nc = await nats.connect(server.url)
+                js = nc.jetstream()
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and p.poll() is None:
+                    try:
+                        if (await js.stream_info("PRIMEFLOW_PRINTS")).state.messages:
+                            break
+                    except Exception:  # noqa: BLE001 - the stream is created by the ingest
+                        pass
+                    await asyncio.sleep(0.2)
+                await nc.close()
+
+            asyncio.run(first_message())
+            assert p.poll() is None, p.stdout.read().decode()[-2000:]
+            p.send_signal(signal.SIGTERM)
+            out, _ = p.communicate(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+    assert p.returncode == 0, out.decode()[-2000:]
+    report = json.loads(out.decode().strip().splitlines()[-1])
+    assert report["stopped"] is True and report["published_prints"] > 0

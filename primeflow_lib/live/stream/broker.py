@@ -36,6 +36,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -280,11 +281,12 @@ def ingest_batch_ms(value: Any) -> float:
 
 
 async def ingest(source: PrintSource, url: str, day: dt.date, n: int, *, batch_ms: float = INGEST_BATCH_MS,
-                 batch_rows: int = 2000) -> dict[str, Any]:
+                 batch_rows: int = 2000, stop: asyncio.Event | None = None) -> dict[str, Any]:
     """Read ``source`` to its end (or forever, for a live source) and publish it: what arrives
     within ``batch_ms`` wall milliseconds of a chunk (``stream.ingest_batch_ms``; at most about
     ``batch_rows`` prints, so a message stays well under the server's 1 MB payload limit) goes
-    out as one message per partition.
+    out as one message per partition. ``stop``: when set, what was read so far is published and
+    the ingest ends (``stopped`` in the report).
 
     Why batch: a websocket frame holds a few dozen trades; one message per frame costs the
     ingest a frame build and a publish acknowledgement per frame, and each consumer a decode and
@@ -298,23 +300,29 @@ async def ingest(source: PrintSource, url: str, day: dt.date, n: int, *, batch_m
     loop = asyncio.get_running_loop()
     it = source.chunks().__aiter__()
     nxt: asyncio.Future | None = None
+    stopper = asyncio.ensure_future((stop or asyncio.Event()).wait())
+    stopped = False
     try:
         ended = False
         while not ended:
             if nxt is None:
                 nxt = asyncio.ensure_future(it.__anext__())
+            await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not nxt.done():
+                stopped = True
+                break
             try:
-                group = [await nxt]
+                group = [nxt.result()]
             except StopAsyncIteration:
                 nxt = None
                 break
             nxt = None
             deadline = loop.time() + batch_ms / 1000.0
             size = _rows_in(group[0])
-            while (left := deadline - loop.time()) > 0 and size < batch_rows:
+            while (left := deadline - loop.time()) > 0 and size < batch_rows and not stopper.done():
                 nxt = asyncio.ensure_future(it.__anext__())
-                done, _ = await asyncio.wait({nxt}, timeout=left)
-                if not done:  # nothing more within the window: nxt stays pending for the next round
+                await asyncio.wait({nxt, stopper}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if not nxt.done():  # nothing more within the window: nxt stays pending for the next round
                     break
                 try:
                     group.append(nxt.result())
@@ -326,12 +334,13 @@ async def ingest(source: PrintSource, url: str, day: dt.date, n: int, *, batch_m
                     break
             await pub.publish(merge_chunks(group))
     finally:
+        stopper.cancel()
         if nxt is not None:
             nxt.cancel()
         await pub.close()
         await source.close()
     return {"published_prints": pub.published, "messages": pub.messages, "partitions": n,
-            "connections": source.connections, "gaps": source.gaps}
+            "connections": source.connections, "gaps": source.gaps, "stopped": stopped}
 
 
 def _rows_in(chunk: Chunk) -> int:
@@ -339,9 +348,22 @@ def _rows_in(chunk: Chunk) -> int:
 
 
 def run_ingest(source: PrintSource, url: str, day: dt.date, n: int, *,
-               batch_ms: float = INGEST_BATCH_MS) -> dict[str, Any]:
-    """Blocking :func:`ingest` (``primeflow stream ingest``)."""
-    return asyncio.run(ingest(source, url, day, n, batch_ms=batch_ms))
+               batch_ms: float = INGEST_BATCH_MS, install_signals: bool = True) -> dict[str, Any]:
+    """Blocking :func:`ingest` (``primeflow stream ingest``) until the source ends or SIGTERM /
+    SIGINT arrives (then what was read is published and the connections close). The handlers
+    are installed whatever the process inherited: a parent that ignores SIGTERM (a shell's
+    background job after Dagster's in-process run, which maps SIGTERM to SIGINT's ignored
+    handler) must not leave an ingest that only SIGKILL ends."""
+
+    async def main() -> dict[str, Any]:
+        stop = asyncio.Event()
+        if install_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+        return await ingest(source, url, day, n, batch_ms=batch_ms, stop=stop)
+
+    return asyncio.run(main())
 
 
 def free_port() -> int:
