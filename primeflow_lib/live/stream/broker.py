@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from primeflow_lib.live.stream.journal import SCHEMA, to_arrow
-from primeflow_lib.live.stream.sources import Chunk, PrintSource, merge_chunks
+from primeflow_lib.live.stream.sources import Chunk, PrintSource, merge_chunks, setting_ms
 
 STREAM_NAME = "PRIMEFLOW_PRINTS"
 SUBJECT_ROOT = "primeflow.prints"
@@ -138,8 +138,7 @@ class Publisher:
                 self.clock_ns = max(self.clock_ns, int(newest))
         if chunk.clock_ns is not None:
             self.clock_ns = max(self.clock_ns, int(chunk.clock_ns))
-        und = pc.fill_null(batch.column("underlying"), "").to_numpy(zero_copy_only=False) if n else np.zeros(0, object)
-        part = partition_of(und, self.n) if n else np.zeros(0, np.int64)
+        part = partition_of(pc.fill_null(batch.column("underlying"), "").to_numpy(zero_copy_only=False), self.n)
         head = {"Pf-Clock": str(self.clock_ns), "Pf-Received": chunk.received_at.isoformat()}
         if chunk.position is not None:
             head["Pf-Position"] = chunk.position
@@ -274,10 +273,7 @@ INGEST_BATCH_MS = 50.0
 
 def ingest_batch_ms(value: Any) -> float:
     """``stream.ingest_batch_ms`` checked: milliseconds in (0, 1000] (None: the default)."""
-    v = INGEST_BATCH_MS if value is None else value
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < float(v) <= 1000:
-        raise ValueError(f"stream.ingest_batch_ms: expected milliseconds in (0, 1000], got {value!r}")
-    return float(v)
+    return setting_ms("ingest_batch_ms", value, INGEST_BATCH_MS)
 
 
 async def ingest(source: PrintSource, url: str, day: dt.date, n: int, *, batch_ms: float = INGEST_BATCH_MS,

@@ -140,6 +140,14 @@ class PrintSource(abc.ABC):
         """Release connections."""
 
 
+def setting_ms(name: str, value: Any, default: float) -> float:
+    """A ``stream.<name>`` setting in milliseconds, checked: a number in (0, 1000] (None: ``default``)."""
+    v = default if value is None else value
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < float(v) <= 1000:
+        raise ValueError(f"stream.{name}: expected milliseconds in (0, 1000], got {value!r}")
+    return float(v)
+
+
 def received_order(prints: pd.DataFrame, group: str = "underlying") -> pd.DataFrame:
     """Rows in one received order across groups when each ``group`` (default the underlying)
     is already in its own received order (the synthetic vendor's frames; a stored day sorted by
@@ -239,12 +247,9 @@ class MassiveSource(PrintSource):
             raise ValueError(f"stream.reader: expected one of {', '.join(READERS)}, got {reader!r}")
         from primeflow_lib.live.stream.reader_process import FLUSH_MS
 
-        flush = FLUSH_MS if flush_ms is None else flush_ms
-        if isinstance(flush, bool) or not isinstance(flush, (int, float)) or not 0 < float(flush) <= 1000:
-            raise ValueError(f"stream.reader_flush_ms: expected milliseconds in (0, 1000], got {flush_ms!r}")
         self.stream = stream
         self.reader = reader
-        self.flush_ms = float(flush)
+        self.flush_ms = setting_ms("reader_flush_ms", flush_ms, FLUSH_MS)
 
     async def chunks(self, after: str | None = None) -> AsyncIterator[Chunk]:
         if after is not None:
