@@ -351,7 +351,8 @@ class StreamService:
                     bars_task = None
                 if nxt is None:
                     nxt = asyncio.ensure_future(it.__anext__())
-                done, _ = await asyncio.wait({nxt, stopper}, timeout=tick, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({nxt, stopper}, timeout=self._wait_s(tick),
+                                             return_when=asyncio.FIRST_COMPLETED)
                 if stopper in done:
                     nxt.cancel()
                     self._to_ack.extend(self._journal_inbound())  # kept, not committed: the next start does
@@ -401,6 +402,14 @@ class StreamService:
 
     def _since_step(self) -> float:
         return time.monotonic() - self._last_step
+
+    def _wait_s(self, tick: float) -> float:
+        """How long the loop may wait for the next chunk: with prints received and not yet
+        scored, only until a tick has passed since the last step (a full tick from each
+        arrival held a broker consumer's message, which comes every ``ingest_batch_ms``, up to
+        a tick more: it waited for a next message that came after the tick); otherwise a tick
+        (the loop then goes round for its housekeeping)."""
+        return max(0.0, tick - self._since_step()) if self._dirty else tick
 
     # ------------------------------------------------------------------ work
 
