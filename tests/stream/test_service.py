@@ -189,3 +189,22 @@ def test_inbox_batches_wait_while_the_loop_is_behind_and_nothing_is_lost(tmp_pat
     free, got = run(0.0, "free")
     assert free.report.inbox_deferred == 0 and free.report.inbox_batches > 1
     assert sorted(got["print_id"]) == sorted(tape["print_id"])
+
+
+def test_a_loop_with_prints_waiting_steps_a_tick_after_its_last_step(tmp_path):
+    """Received prints wait at most until a tick has passed since the last step, not a tick
+    from each arrival (a broker consumer's messages come every ingest window, slower than the
+    tick: each waited for a next message that came after the tick). A loop with nothing to
+    score waits a whole tick."""
+    import time
+
+    s = session()
+    svc = StreamService(stream_cfg(), ReplaySource(s.prints.iloc[:10]), s.day, loader(s), root=tmp_path / "s",
+                        inbox=tmp_path / "inbox", relay=False)
+    svc._last_step = time.monotonic() - 0.030
+    svc._dirty = True
+    assert 0.0 <= svc._wait_s(0.040) <= 0.0101
+    svc._last_step = time.monotonic() - 0.5  # overdue: no wait at all
+    assert svc._wait_s(0.040) == 0.0
+    svc._dirty = False
+    assert svc._wait_s(0.040) == 0.040

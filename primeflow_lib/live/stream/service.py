@@ -275,7 +275,7 @@ class StreamService:
     def _trace_line(self, row: dict[str, Any]) -> None:
         with self._trace_lock:  # the collector may run on any thread
             if self._trace is not None and not self._trace.closed:
-                self._trace.write(json.dumps({"wall": round(time.time(), 3), **row}) + "\n")
+                self._trace.write(json.dumps({"wall": round(time.time(), 3), "stream": self.stream_id, **row}) + "\n")
 
     def _close_trace(self) -> None:
         if self._gc_trace is not None:
@@ -487,6 +487,9 @@ class StreamService:
 
     def _step_once(self, *, final: bool, journal: bool) -> StepResult:
         t0 = time.perf_counter()
+        # the oldest chunk of the step: how long its prints waited for the step (ingest window,
+        # broker, the loop's tick), in the trace
+        first_rx = min((c.received_at for c in self._inbound), default=None) if self._trace is not None else None
         if journal:  # before committing: a restart advances at the same point
             self._to_ack.extend(self._journal_inbound())
             self.journal.mark("final" if final else "step")
@@ -495,7 +498,8 @@ class StreamService:
         self._flush_pending()
         step = self.scorer.advance(final=final)
         if self._trace is not None:
-            self._trace_line({"prints": n_in, "journal_ms": round((t1 - t0) * 1e3, 1),
+            waited = None if first_rx is None else round((utcnow() - first_rx).total_seconds() * 1e3, 1)
+            self._trace_line({"prints": n_in, "waited_ms": waited, "journal_ms": round((t1 - t0) * 1e3, 1),
                               "score_ms": round((time.perf_counter() - t1) * 1e3, 1), "signals": len(step.signals),
                               "open": self.scorer.open_prints})
         if len(step.signals) or len(step.quarantine) or step.divergences:
