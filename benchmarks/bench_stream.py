@@ -377,8 +377,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--no-sensor-path", action="store_true", help="Do not run dagster-daemon beside the stream.")
     ap.add_argument("--ingest-batch-ms", type=float, default=None,
                     help="stream.ingest_batch_ms for the broker's ingest (default: the config's)")
-    ap.add_argument("--consumer-tick-ms", type=float, default=None,
-                    help="stream.consumer_tick_ms for the broker's consumers (default: the config's)")
     ap.add_argument("--inbox-seconds", type=float, default=2.0,
                     help="stream.inbox_seconds: how often the stream hands finished prints to the sensor path "
                     "(one inbox batch, one run of live_flow_job). See docs/stream.md, Speed.")
@@ -418,8 +416,6 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - one linear scrip
             cfg["stream"] = {"inbox_seconds": args.inbox_seconds, "heartbeat_seconds": 2.0, "bars_refresh_seconds": 0}
             if args.ingest_batch_ms is not None:
                 cfg["stream"]["ingest_batch_ms"] = args.ingest_batch_ms
-            if args.consumer_tick_ms is not None:
-                cfg["stream"]["consumer_tick_ms"] = args.consumer_tick_ms
             paths.config.write_text(yaml.safe_dump(cfg))
             (paths.home / "dagster.yaml").write_text(yaml.safe_dump(instance_yaml("queued", 1)))
             env = subprocess_env({

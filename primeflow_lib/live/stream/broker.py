@@ -189,7 +189,6 @@ class BrokerSource(PrintSource):
 
     name = "broker"
     resumable = True
-    gathered = True
 
     def __init__(self, url: str, day: dt.date, k: int, n: int, *, batch: int = 64) -> None:
         super().__init__()

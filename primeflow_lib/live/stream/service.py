@@ -77,25 +77,6 @@ log = logging.getLogger(__name__)
 
 
 
-def tick_s(scfg: dict[str, Any], *, gathered: bool = False) -> float:
-    """The loop's tick in seconds: ``stream.tick_ms`` (default 40), or ``stream.consumer_tick_ms``
-    (default 5) for a source whose chunks are already gathered windows (a broker consumer: the
-    ingest gathered ``stream.ingest_batch_ms``, so a tick on top only held its messages longer).
-
-    Raises:
-        ValueError: not a number of milliseconds >= 0 (the setting is named).
-    """
-    name, default = ("consumer_tick_ms", 5.0) if gathered else ("tick_ms", 40.0)
-    raw = scfg.get(name, default)
-    try:
-        ms = float(raw)
-    except (TypeError, ValueError):
-        ms = float("nan")
-    if isinstance(raw, bool) or not math.isfinite(ms) or ms < 0:
-        raise ValueError(f"stream.{name}: expected milliseconds (a number >= 0), got {raw!r}")
-    return ms / 1000.0
-
-
 def switch_interval_s(scfg: dict[str, Any]) -> float | None:
     """``stream.switch_interval_ms`` in seconds (None: 0, Python's own interval is kept).
 
@@ -182,7 +163,6 @@ class StreamService:
         self.preload = list(preload or [])
         self.alert_inputs = alert_inputs
         self.switch_interval = switch_interval_s(self.scfg)  # a bad value fails here, before anything runs
-        self._tick = tick_s(self.scfg, gathered=source.gathered)
         self.market = SessionMarket(day, cfg, loader)
         self.scorer = StreamScorer(day, cfg, self.market, source=f"{source.name}:{stream_id}")
         self.report = ServiceReport(stream_id=stream_id, trade_date=day)
@@ -350,7 +330,7 @@ class StreamService:
 
     async def _stream(self, stop: asyncio.Event) -> bool:
         """Consume the source; True when it ended (finite), False when stopped."""
-        tick = self._tick
+        tick = float(self.scfg.get("tick_ms", 20.0)) / 1000.0
         it = self.source.chunks(after=self.journal.last_position).__aiter__()
         nxt: asyncio.Task | None = None
         stopper = asyncio.create_task(stop.wait())

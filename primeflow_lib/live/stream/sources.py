@@ -123,10 +123,6 @@ class PrintSource(abc.ABC):
     name = "source"
     #: can :meth:`chunks` resume after a position (no print lost across a restart)?
     resumable = False
-    #: is each chunk already a gathered window (the broker's messages: the ingest gathered
-    #: ``stream.ingest_batch_ms``)? The service then steps on it at ``stream.consumer_tick_ms``
-    #: instead of waiting ``stream.tick_ms`` for more
-    gathered = False
 
     def __init__(self) -> None:
         #: connections opened (1 + reconnects); gaps the vendor could not replay
