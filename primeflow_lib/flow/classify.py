@@ -67,8 +67,9 @@ each is one function below (``rule_*``), the compiled loops are in
     from the moment it arrived, never before), plus ``prior_volume`` from earlier micro-batches.
 
 ``event_id`` = 16 hex digits of a hash of (session, contract, first print's timestamp, exchange,
-price and size, last print's timestamp, number of prints): stable across re-runs of the same
-batch. ``structure_id`` = 16 hex digits of a hash of (session, underlying, the structure's first
+price and size, last print's timestamp, number of prints, first print's id): stable across
+re-runs of the same batch, and distinct for distinct orders (two fills of one contract in the same
+millisecond at the same price, size and venue are two orders). ``structure_id`` = 16 hex digits of a hash of (session, underlying, the structure's first
 timestamp, its prints and contracts).
 """
 
@@ -160,6 +161,7 @@ class _Tape:
     ident: np.ndarray  # identity of the record at its source (vendor sequence, else seq)
     has_vseq: np.ndarray
     vseq: np.ndarray
+    idn: np.ndarray  # the identity the order ids use (:func:`source_identity`)
 
     def take(self, idx: np.ndarray) -> _Tape:
         return _Tape(**{k: v[idx] for k, v in self.__dict__.items()})
@@ -566,8 +568,8 @@ def classify_prints(
     ckey = date_code * ncon + ccode
     ts = good["sip_timestamp"].to_numpy(np.int64)
     rown = good["row_number"].to_numpy(np.int64)
-    seq = _num_col(good, "seq")
-    seq = np.where(np.isfinite(seq), seq, rown).astype(np.int64)
+    seq_given = _num_col(good, "seq")
+    seq = np.where(np.isfinite(seq_given), seq_given, rown).astype(np.int64)
     vseq_f = _num_col(good, "vendor_sequence")
     has_vseq = np.isfinite(vseq_f)
     vseq = np.where(has_vseq, vseq_f, -1).astype(np.int64)
@@ -597,6 +599,7 @@ def classify_prints(
         ident=np.where(has_vseq, vseq, seq)[tord],
         has_vseq=has_vseq[tord],
         vseq=vseq[tord],
+        idn=source_identity(seq_given, vseq, has_vseq)[tord],
     )
     tp.late = ((tp.flags & C.F_LATE) != 0) | late_by_row[tord]
     _tick("gather")
@@ -783,6 +786,15 @@ def contract_attributes(
     return und_c, ven_c
 
 
+def source_identity(seq: np.ndarray, vseq: np.ndarray, has_vseq: np.ndarray) -> np.ndarray:
+    """Each print's identity at its source as the order ids use it: the vendor's sequence number
+    where it has one, else ``seq`` where the vendor gave one (NaN: not given), else -1. Rule 3's
+    identity without its positional fallback, so the batch and the streaming path (which number
+    unsequenced prints differently) give one id."""
+    seq = np.asarray(seq, np.float64)
+    return np.where(has_vseq, vseq, np.where(np.isfinite(seq), seq, -1)).astype(np.int64)
+
+
 def build_events(
     tp: Any,
     starts: np.ndarray,
@@ -851,6 +863,11 @@ def build_events(
         tp.size[starts].astype(np.uint64),
         tp.t[ends].view(np.uint64),
         e_np.astype(np.uint64),
+        # the first print's identity at its source (rule 3's): two fills of one contract in the
+        # same millisecond at one price, size and venue (a real Cboe day has them: legs of
+        # separate packages) are two orders and had one id (two orders, one key); a
+        # vendor's re-issued print ids keep it (not the print id: a refeed alerts once)
+        tp.idn[starts].astype(np.uint64),
     )
     pids = join_segments(print_ids, tp.rows, starts)
     dts = np.asarray(dates, dtype="datetime64[D]")[date_code[first_rows]]

@@ -244,3 +244,29 @@ def test_several_contracts_and_sessions(cfg):
     ev = classify(rows, cfg).events
     assert len(ev) == 3
     assert np.array_equal(np.sort(ev.day_volume.to_numpy()), [10, 10, 10])
+
+
+def test_two_fills_alike_in_one_millisecond_are_two_orders_with_two_ids(cfg):
+    """A real Cboe day has them: one contract, same millisecond, venue, price and size, two fills
+    (different sequence numbers, different quotes) that the rules make two orders. Their ids were
+    one hash (two orders shared one key); the first print's sequence number now
+    tells them apart."""
+    rows = [
+        {"t": "11:03:18.425", "price": 0.35, "size": 1, "bid": 0.30, "ask": 0.35, "exchange": 5, "seq": 27},
+        {"t": "11:03:18.425", "price": 0.35, "size": 1, "bid": 0.30, "ask": 0.40, "exchange": 5, "seq": 28},
+    ]
+    ev = classify(rows, cfg).events
+    assert len(ev) == 2
+    assert ev["event_id"].nunique() == 2
+    again = classify(rows, cfg).events  # still stable across runs
+    assert list(again["event_id"]) == list(ev["event_id"])
+
+
+def test_every_order_of_the_real_cboe_day_has_its_own_id(real_data, cfg):
+    from primeflow_lib.vendors.cboe.trades import read_option_trades
+
+    f = next((real_data / "cboe_trades").glob("*.csv"))
+    prints, _ = read_option_trades(f)
+    ev = score_batch(prints, None, None, None, cfg, source=f.name).events
+    assert len(ev) > 1000
+    assert ev["event_id"].is_unique
