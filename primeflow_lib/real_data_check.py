@@ -7,6 +7,10 @@ Runs, on the folder of :mod:`primeflow_lib.real_data`:
   named drops, the accounting identity (rows in = kept + quarantined + named drops), events by
   type, structures by label, the share of condition-flagged spread legs that landed in
   structures, sides, late / unknown-condition / out-of-session prints;
+* **stream = batch**: each tape replayed through the streaming path's incremental scorer
+  (:mod:`primeflow_lib.live.stream.equivalence`) in chunks of 500 prints and in chunks of 1-9 (a
+  live feed's frames): its orders against the batch's, cell by cell; every difference must be
+  one the stream reported (a divergence), else it is a problem;
 * **open interest** from the Databento ``statistics`` file;
 * **gamma levels** of every Cboe chain export (``cboe_quotedata/*/*_quotedata.csv``): spot,
   flip, walls, regime, totals (USD of dealer delta per 1 % move), contracts used / expired /
@@ -97,6 +101,44 @@ def flow_rows(rep: CheckReport, source: str, prints: pd.DataFrame, cfg: dict[str
                             f"drops {sum(drops.values())}")
 
 
+def stream_rows(rep: CheckReport, source: str, prints: pd.DataFrame, cfg: dict[str, Any], *,
+                by_contract: bool) -> None:
+    """Replay ``prints`` through the streaming scorer and compare its orders with the batch's
+    (module doc). ``by_contract``: the file is sorted by contract (a Cboe DataShop day), so its
+    received order is rebuilt per contract (:func:`~primeflow_lib.live.stream.sources.received_order`);
+    otherwise the rows are already in received order (a vendor's feed)."""
+    import numpy as np
+
+    from primeflow_lib.flow.engine import score_batch
+    from primeflow_lib.live.stream.equivalence import compare_orders, replay
+    from primeflow_lib.live.stream.sources import received_order
+
+    s = "stream"
+    tape = received_order(prints, group="option_symbol") if by_contract else prints.reset_index(drop=True)
+    days = sorted(set(pd.to_datetime(tape["trade_date"], errors="coerce").dt.date.dropna()))
+    for day in days:
+        one = tape[pd.to_datetime(tape["trade_date"], errors="coerce").dt.date == day].reset_index(drop=True)
+        src = f"{source} {day}" if len(days) > 1 else source
+        b = score_batch(one, None, None, None, cfg, source=src)
+        rng = np.random.default_rng(0)
+        small = rng.integers(1, 10, size=len(one) + 1)  # one draw per print at most (seeded: same every run)
+        sizes = {"chunks of 500": iter(lambda: 500, None), "chunks of 1-9": iter(small.tolist())}
+        for label, it in sizes.items():
+            chunks = lambda it=it: next(it, 500)  # noqa: E731
+            r = replay(one, day, cfg, chunks=chunks, source=src)
+            c = compare_orders(b.events, r.events, r.divergences)
+            rep.add(s, src, f"orders batch / stream / identical ({label})",
+                    f"{c.both + c.batch_only:,} / {c.both + c.stream_only:,} / {c.both - c.differing:,}")
+            rep.add(s, src, f"divergences reported ({label})", c.divergences or {})
+            if c.differing or c.batch_only or c.stream_only:
+                rep.add(s, src, f"differing cells by column ({label})", c.columns or {})
+            rep.add(s, src, f"differences a divergence accounts for ({label})",
+                    "all" if not c.unexplained else f"NOT {len(c.unexplained):,} orders")
+            if c.unexplained:
+                rep.problems.append(f"{src}: the stream ({label}) differs from the batch on {len(c.unexplained)} "
+                                    f"orders no divergence reports, e.g. {c.unexplained[:3]}")
+
+
 def run_checks(root: Path, cfg: dict[str, Any], echo: Callable[[str], None] = lambda _: None) -> CheckReport:
     """Every check of the module doc on the folder ``root``."""
     from primeflow_lib.vendors.cboe.trades import read_option_trades
@@ -134,6 +176,7 @@ def _cboe(rep: CheckReport, f: Path, cfg: dict[str, Any], read) -> None:
     prints, imp = read(f)
     rep.add("import", f.name, "rows read / flags", f"{imp.rows_in:,} / {imp.flags}")
     flow_rows(rep, f.name, prints, cfg)
+    stream_rows(rep, f.name, prints, cfg, by_contract=True)
 
 
 def _databento(rep: CheckReport, folder: Path, cfg: dict[str, Any]) -> None:
@@ -146,6 +189,7 @@ def _databento(rep: CheckReport, folder: Path, cfg: dict[str, Any]) -> None:
     for _, r in chain.iterrows():
         rep.add("open interest", "databento statistics", f"{r.option_symbol} {r.trade_date}", int(r.open_interest))
     flow_rows(rep, f"databento {schema}", prints, cfg)
+    stream_rows(rep, f"databento {schema}", prints, cfg, by_contract=False)
 
 
 def _gex(rep: CheckReport, f: Path, cfg: dict[str, Any]) -> None:

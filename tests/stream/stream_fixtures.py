@@ -21,6 +21,7 @@ from primeflow_lib import calendar
 from primeflow_lib import warehouse as db
 from primeflow_lib.config import default_config
 from primeflow_lib.flow.engine import FlowResult, score_batch
+from primeflow_lib.live.stream.equivalence import comparable  # noqa: F401 - the tests compare with it
 from primeflow_lib.live.stream.scorer import Divergence, SessionMarket, StreamScorer
 from primeflow_lib.live.stream.sources import received_order
 from primeflow_lib.vendors.synthetic.vendor import SyntheticVendor
@@ -117,18 +118,6 @@ def stream(s: Session, prints: pd.DataFrame, cfg: dict, *, seed: int = 0, max_ch
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     return Streamed(cat(evs), cat(sigs), divs, cat(qs), sc)
-
-
-def comparable(df: pd.DataFrame, key: str, cols: list[str]) -> pd.DataFrame:
-    """``cols`` of ``df`` indexed by ``key``, categoricals as text and missing values as None,
-    so frames from the two paths compare cell by cell."""
-    out = df.set_index(key)[cols].copy()
-    for c in cols:
-        s = out[c]
-        if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            out[c] = s.astype(object).where(s.notna(), None)
-            out[c] = [None if v is None else str(v) for v in out[c]]
-    return out.sort_index()
 
 
 def write_read_copy(path: Path, s: Session) -> None:
