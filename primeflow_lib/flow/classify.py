@@ -568,8 +568,8 @@ def classify_prints(
     ckey = date_code * ncon + ccode
     ts = good["sip_timestamp"].to_numpy(np.int64)
     rown = good["row_number"].to_numpy(np.int64)
-    seq_given = _num_col(good, "seq")
-    seq = np.where(np.isfinite(seq_given), seq_given, rown).astype(np.int64)
+    seq = _num_col(good, "seq")
+    seq = np.where(np.isfinite(seq), seq, rown).astype(np.int64)
     vseq_f = _num_col(good, "vendor_sequence")
     has_vseq = np.isfinite(vseq_f)
     vseq = np.where(has_vseq, vseq_f, -1).astype(np.int64)
@@ -599,7 +599,7 @@ def classify_prints(
         ident=np.where(has_vseq, vseq, seq)[tord],
         has_vseq=has_vseq[tord],
         vseq=vseq[tord],
-        idn=source_identity(seq_given, vseq, has_vseq)[tord],
+        idn=source_identity(vseq, has_vseq)[tord],
     )
     tp.late = ((tp.flags & C.F_LATE) != 0) | late_by_row[tord]
     _tick("gather")
@@ -786,13 +786,13 @@ def contract_attributes(
     return und_c, ven_c
 
 
-def source_identity(seq: np.ndarray, vseq: np.ndarray, has_vseq: np.ndarray) -> np.ndarray:
-    """Each print's identity at its source as the order ids use it: the vendor's sequence number
-    where it has one, else ``seq`` where the vendor gave one (NaN: not given), else -1. Rule 3's
-    identity without its positional fallback, so the batch and the streaming path (which number
-    unsequenced prints differently) give one id."""
-    seq = np.asarray(seq, np.float64)
-    return np.where(has_vseq, vseq, np.where(np.isfinite(seq), seq, -1)).astype(np.int64)
+def source_identity(vseq: np.ndarray, has_vseq: np.ndarray) -> np.ndarray:
+    """Each print's identity at its source as the order ids use it: the vendor's own sequence
+    number where it gives one (Cboe, Databento), else -1. Not ``seq``: for a vendor without a
+    sequence number that is a position in one delivery (Massive's websocket counts from the
+    stream's start, its files from the day's), so an order would get one id live and another
+    from the day's file; without a sequence number the id stays what the order's prints say."""
+    return np.where(has_vseq, vseq, -1).astype(np.int64)
 
 
 def build_events(
@@ -863,10 +863,10 @@ def build_events(
         tp.size[starts].astype(np.uint64),
         tp.t[ends].view(np.uint64),
         e_np.astype(np.uint64),
-        # the first print's identity at its source (rule 3's): two fills of one contract in the
-        # same millisecond at one price, size and venue (a real Cboe day has them: legs of
-        # separate packages) are two orders and had one id (two orders, one key); a
-        # vendor's re-issued print ids keep it (not the print id: a refeed alerts once)
+        # the first print's sequence number at its vendor: two fills of one contract in the same
+        # millisecond at one price, size and venue (a real Cboe day has them: legs of separate
+        # packages) are two orders and had one id (two orders, one key); a vendor's re-issued
+        # print ids keep it (not the print id: a refeed alerts once)
         tp.idn[starts].astype(np.uint64),
     )
     pids = join_segments(print_ids, tp.rows, starts)

@@ -55,7 +55,7 @@ FLOW_EVENTS = Table(
             "event_id",
             "VARCHAR",
             "stable id: 16 hex digits of a hash of (session, contract, first and last print, "
-            "number of prints, first print's sequence number at its source)",
+            "number of prints, the first print's vendor sequence number where the vendor gives one)",
         ),
         C("ticker", "VARCHAR", "underlying symbol"),
         C("option_symbol", "VARCHAR", "OCC/OSI compact symbol without prefix"),

@@ -248,18 +248,32 @@ def test_several_contracts_and_sessions(cfg):
 
 def test_two_fills_alike_in_one_millisecond_are_two_orders_with_two_ids(cfg):
     """A real Cboe day has them: one contract, same millisecond, venue, price and size, two fills
-    (different sequence numbers, different quotes) that the rules make two orders. Their ids were
-    one hash (two orders shared one key); the first print's sequence number now
-    tells them apart."""
+    (the vendor's sequence numbers and the quotes differ) that the rules make two orders. Their
+    ids were one hash (two orders shared one key); the vendor's sequence number now tells them
+    apart."""
     rows = [
-        {"t": "11:03:18.425", "price": 0.35, "size": 1, "bid": 0.30, "ask": 0.35, "exchange": 5, "seq": 27},
-        {"t": "11:03:18.425", "price": 0.35, "size": 1, "bid": 0.30, "ask": 0.40, "exchange": 5, "seq": 28},
+        {"t": "11:03:18.425", "price": 0.35, "size": 1, "bid": 0.30, "ask": 0.35, "exchange": 5, "seq": 27,
+         "vendor_sequence": 105186514},
+        {"t": "11:03:18.425", "price": 0.35, "size": 1, "bid": 0.30, "ask": 0.40, "exchange": 5, "seq": 28,
+         "vendor_sequence": 38077662},
     ]
     ev = classify(rows, cfg).events
     assert len(ev) == 2
     assert ev["event_id"].nunique() == 2
     again = classify(rows, cfg).events  # still stable across runs
     assert list(again["event_id"]) == list(ev["event_id"])
+
+
+def test_without_a_vendor_sequence_an_order_id_does_not_depend_on_the_delivery_position(cfg):
+    """``seq`` of a vendor without sequence numbers is a position in one delivery (Massive's
+    websocket counts from the stream's start, its day files from the day's): the same order gets
+    the same id from both."""
+    rows = [{"t": "10:00:00.000", "seq": 3}, {"t": "10:00:05.000", "seq": 4, "exchange": 308}]
+    live = classify(rows, cfg).events
+    renumbered = classify([{**r, "seq": r["seq"] + 1000} for r in rows], cfg).events
+    assert list(live["event_id"]) == list(renumbered["event_id"])
+    with_vseq = classify([{**r, "vendor_sequence": 7 + i} for i, r in enumerate(rows)], cfg).events
+    assert set(with_vseq["event_id"]).isdisjoint(live["event_id"])
 
 
 def test_every_order_of_the_real_cboe_day_has_its_own_id(real_data, cfg):

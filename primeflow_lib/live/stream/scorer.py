@@ -565,8 +565,8 @@ class StreamScorer:
         self._learn("option_symbol", local)
         self._learn("ticker", np.asarray(cc.cols["given"], dtype=object)[np.unique(c)])
         ts = good["sip_timestamp"].to_numpy(np.int64)
-        seq_given = pd.to_numeric(good["seq"], errors="coerce").to_numpy(np.float64) if "seq" in good else np.full(len(good), np.nan)
-        seq = np.where(np.isfinite(seq_given), seq_given, grx).astype(np.int64)
+        seq = pd.to_numeric(good["seq"], errors="coerce").to_numpy(np.float64) if "seq" in good else np.full(len(good), np.nan)
+        seq = np.where(np.isfinite(seq), seq, grx).astype(np.int64)
         vq = pd.to_numeric(good["vendor_sequence"], errors="coerce").to_numpy(np.float64) if "vendor_sequence" in good else np.full(len(good), np.nan)
         has_vseq = np.isfinite(vq)
         vseq = np.where(has_vseq, vq, -1).astype(np.int64)
@@ -625,7 +625,7 @@ class StreamScorer:
             "rx": grx, "c": c, "u": u, "t": ts, "wall": wall, "price": good["price"].to_numpy(np.float64),
             "size": size, "exch": pd.to_numeric(good["exchange"]).to_numpy(np.int64), "flags": flags,
             "bid": _col(good, "bid"), "ask": _col(good, "ask"), "code0": code0, "conf": conf, "late": late,
-            "seq": seq, "vseq": vseq, "has_vseq": has_vseq, "idn": CL.source_identity(seq_given, vseq, has_vseq),
+            "seq": seq, "vseq": vseq, "has_vseq": has_vseq, "idn": CL.source_identity(vseq, has_vseq),
             "cum": cum,
             "sgroup": np.full(len(c), UNDECIDED, np.int64),
             "pid": good["print_id"].to_numpy(dtype=object) if "print_id" in good else np.full(len(c), None, object),
