@@ -67,10 +67,12 @@ each is one function below (``rule_*``), the compiled loops are in
     from the moment it arrived, never before), plus ``prior_volume`` from earlier micro-batches.
 
 ``event_id`` = 16 hex digits of a hash of (session, contract, first print's timestamp, exchange,
-price and size, last print's timestamp, number of prints, first print's id): stable across
-re-runs of the same batch, and distinct for distinct orders (two fills of one contract in the same
-millisecond at the same price, size and venue are two orders). ``structure_id`` = 16 hex digits of a hash of (session, underlying, the structure's first
-timestamp, its prints and contracts).
+price and size, last print's timestamp, number of prints, the first print's vendor sequence
+number where the vendor gives one: :func:`source_identity`): stable across re-runs of the same
+batch, across a vendor's re-issued print ids and between a vendor's live feed and its files, and
+distinct for two fills of one contract in the same millisecond at the same price, size and venue
+where the vendor numbers its records. ``structure_id`` = 16 hex digits of a hash of (session,
+underlying, the structure's first timestamp, its prints and contracts).
 """
 
 from __future__ import annotations
