@@ -790,7 +790,7 @@ def contract_attributes(
 
 def source_identity(vseq: np.ndarray, has_vseq: np.ndarray) -> np.ndarray:
     """Each print's identity at its source as the order ids use it: the vendor's own sequence
-    number where it gives one (Cboe, Databento), else -1. Not ``seq``: for a vendor without a
+    number where it gives one (Cboe, Databento), else -1 (the id is then the one it always was). Not ``seq``: for a vendor without a
     sequence number that is a position in one delivery (Massive's websocket counts from the
     stream's start, its files from the day's), so an order would get one id live and another
     from the day's file; without a sequence number the id stays what the order's prints say."""
@@ -865,12 +865,15 @@ def build_events(
         tp.size[starts].astype(np.uint64),
         tp.t[ends].view(np.uint64),
         e_np.astype(np.uint64),
-        # the first print's sequence number at its vendor: two fills of one contract in the same
-        # millisecond at one price, size and venue (a real Cboe day has them: legs of separate
-        # packages) are two orders and had one id (two orders, one key); a vendor's re-issued
-        # print ids keep it (not the print id: a refeed alerts once)
-        tp.idn[starts].astype(np.uint64),
     )
+    # the first print's sequence number at its vendor, where it has one: two fills of one
+    # contract in the same millisecond at one price, size and venue (a real Cboe day has them:
+    # legs of separate packages) are two orders and had one id (two orders, one key); a vendor's
+    # re-issued print ids keep it (not the print id: a refeed alerts once). Orders without one
+    # keep the id they always had.
+    idn = tp.idn[starts]
+    if (idn >= 0).any():
+        h = np.where(idn >= 0, mix(h, idn.astype(np.uint64)), h)
     pids = join_segments(print_ids, tp.rows, starts)
     dts = np.asarray(dates, dtype="datetime64[D]")[date_code[first_rows]]
     expiry = pd.to_datetime(contracts["expiry"]).to_numpy("datetime64[D]")[e_ccode]
