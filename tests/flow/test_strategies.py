@@ -286,3 +286,35 @@ def test_daily_trend_against_blocks_day_trade_and_swing(scenario):
     res = run(scenario, daily_bars=daily)
     assert len(kinds(res, "DAY_TRADE")) == len(kinds(res, "SWING")) == 0
     assert res.stats["funnel"]["SWING"]["failed"]["daily_trend_not_against"] == 3
+
+
+def test_count_in_window_over_the_queried_keys_only_gives_the_full_sorts_counts():
+    """The pool is narrowed to the queried keys before sorting (a streaming step's few candidates
+    against a day's pool); the counts equal those over the whole pool, scale included."""
+    from primeflow_lib.flow.strategies import _count_in_window
+
+    def full(pk, pt, qk, qlo, qhi):  # the whole pool sorted, as before
+        o = np.lexsort((pt, pk))
+        pk, pt = pk[o], pt[o]
+        base = min(int(pt.min()), int(qlo.min()))
+        span = max(int(pt.max()), int(qhi.max())) - base + 2
+        shift = 1
+        while span // shift >= (1 << 40):
+            shift *= 10
+
+        def comp(k, t):
+            return k.astype(np.int64) * (1 << 40) + (np.clip(t, base, base + span - 1) - base) // shift
+
+        pc = comp(pk, pt)
+        return np.searchsorted(pc, comp(qk, qhi), side="right") - np.searchsorted(pc, comp(qk, qlo), side="left")
+
+    rng = np.random.default_rng(11)
+    for n, q, horizon in ((50_000, 7, 6 * 3600 * 10**9), (20_000, 3, 600 * 10**9), (5_000, 900, 6 * 3600 * 10**9)):
+        pk = rng.integers(0, 900, n)
+        pt = np.sort(rng.integers(0, horizon, n))
+        qk = np.append(rng.choice(pk, q - 1), 10_000)  # and a key the pool does not hold
+        qhi = rng.choice(pt, q)
+        qlo = qhi - rng.integers(0, horizon // 4, q)
+        got = _count_in_window(pk, pt, qk, qlo, qhi)
+        assert (got == full(pk, pt, qk, qlo, qhi)).all()
+        assert got.sum() > 0 and got[-1] == 0
