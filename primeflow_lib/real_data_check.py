@@ -107,6 +107,8 @@ def stream_rows(rep: CheckReport, source: str, prints: pd.DataFrame, cfg: dict[s
     (module doc). ``by_contract``: the file is sorted by contract (a Cboe DataShop day), so its
     received order is rebuilt per contract (:func:`~primeflow_lib.live.stream.sources.received_order`);
     otherwise the rows are already in received order (a vendor's feed)."""
+    import functools
+
     import numpy as np
 
     from primeflow_lib.flow.engine import score_batch
@@ -115,16 +117,15 @@ def stream_rows(rep: CheckReport, source: str, prints: pd.DataFrame, cfg: dict[s
 
     s = "stream"
     tape = received_order(prints, group="option_symbol") if by_contract else prints.reset_index(drop=True)
-    days = sorted(set(pd.to_datetime(tape["trade_date"], errors="coerce").dt.date.dropna()))
+    dates = pd.to_datetime(tape["trade_date"], errors="coerce").dt.date
+    days = sorted(set(dates.dropna()))
     for day in days:
-        one = tape[pd.to_datetime(tape["trade_date"], errors="coerce").dt.date == day].reset_index(drop=True)
+        one = tape[dates == day].reset_index(drop=True)
         src = f"{source} {day}" if len(days) > 1 else source
         b = score_batch(one, None, None, None, cfg, source=src)
-        rng = np.random.default_rng(0)
-        small = rng.integers(1, 10, size=len(one) + 1)  # one draw per print at most (seeded: same every run)
-        sizes = {"chunks of 500": iter(lambda: 500, None), "chunks of 1-9": iter(small.tolist())}
-        for label, it in sizes.items():
-            chunks = lambda it=it: next(it, 500)  # noqa: E731
+        # one seeded draw per print at most: the same chunks every run
+        small = iter(np.random.default_rng(0).integers(1, 10, size=len(one) + 1).tolist())
+        for label, chunks in (("chunks of 500", lambda: 500), ("chunks of 1-9", functools.partial(next, small))):
             r = replay(one, day, cfg, chunks=chunks, source=src)
             c = compare_orders(b.events, r.events, r.divergences)
             rep.add(s, src, f"orders batch / stream / identical ({label})",

@@ -68,7 +68,7 @@ each is one function below (``rule_*``), the compiled loops are in
 
 ``event_id`` = 16 hex digits of a hash of (session, contract, first print's timestamp, exchange,
 price and size, last print's timestamp, number of prints, the first print's vendor sequence
-number where the vendor gives one: :func:`source_identity`): stable across re-runs of the same
+number where the vendor gives one): stable across re-runs of the same
 batch, across a vendor's re-issued print ids and between a vendor's live feed and its files, and
 distinct for two fills of one contract in the same millisecond at the same price, size and venue
 where the vendor numbers its records. ``structure_id`` = 16 hex digits of a hash of (session,
@@ -163,7 +163,6 @@ class _Tape:
     ident: np.ndarray  # identity of the record at its source (vendor sequence, else seq)
     has_vseq: np.ndarray
     vseq: np.ndarray
-    idn: np.ndarray  # the identity the order ids use (:func:`source_identity`)
 
     def take(self, idx: np.ndarray) -> _Tape:
         return _Tape(**{k: v[idx] for k, v in self.__dict__.items()})
@@ -601,7 +600,6 @@ def classify_prints(
         ident=np.where(has_vseq, vseq, seq)[tord],
         has_vseq=has_vseq[tord],
         vseq=vseq[tord],
-        idn=source_identity(vseq, has_vseq)[tord],
     )
     tp.late = ((tp.flags & C.F_LATE) != 0) | late_by_row[tord]
     _tick("gather")
@@ -788,15 +786,6 @@ def contract_attributes(
     return und_c, ven_c
 
 
-def source_identity(vseq: np.ndarray, has_vseq: np.ndarray) -> np.ndarray:
-    """Each print's identity at its source as the order ids use it: the vendor's own sequence
-    number where it gives one (Cboe, Databento), else -1 (the id is then the one it always was). Not ``seq``: for a vendor without a
-    sequence number that is a position in one delivery (Massive's websocket counts from the
-    stream's start, its files from the day's), so an order would get one id live and another
-    from the day's file; without a sequence number the id stays what the order's prints say."""
-    return np.where(has_vseq, vseq, -1).astype(np.int64)
-
-
 def build_events(
     tp: Any,
     starts: np.ndarray,
@@ -820,7 +809,8 @@ def build_events(
 
     Args:
         tp: the kept prints in time order (the classifier's tape: ``rows, pos, t, price, size,
-            exch, flags, late, bid, ask``), ``rows`` indexing the per-row arrays below.
+            exch, flags, late, bid, ask, has_vseq, vseq``), ``rows`` indexing the per-row arrays
+            below.
         starts: tape positions where an order starts (rule 9); ``code`` / ``conf`` the side code
             (tick rule applied) and confidence per tape print; ``pclass`` the print class and
             ``sgroup`` the structure number per tape print.
@@ -869,11 +859,13 @@ def build_events(
     # the first print's sequence number at its vendor, where it has one: two fills of one
     # contract in the same millisecond at one price, size and venue (a real Cboe day has them:
     # legs of separate packages) are two orders and had one id (two orders, one key); a vendor's
-    # re-issued print ids keep it (not the print id: a refeed alerts once). Orders without one
-    # keep the id they always had.
-    idn = tp.idn[starts]
-    if (idn >= 0).any():
-        h = np.where(idn >= 0, mix(h, idn.astype(np.uint64)), h)
+    # re-issued print ids keep it (not the print id: a refeed alerts once). Not ``seq``: for a
+    # vendor without sequence numbers that is a position in one delivery (Massive's websocket
+    # counts from the stream's start, its files from the day's). Orders without one keep the id
+    # they always had.
+    has = tp.has_vseq[starts]
+    if has.any():
+        h = np.where(has, mix(h, tp.vseq[starts].astype(np.uint64)), h)
     pids = join_segments(print_ids, tp.rows, starts)
     dts = np.asarray(dates, dtype="datetime64[D]")[date_code[first_rows]]
     expiry = pd.to_datetime(contracts["expiry"]).to_numpy("datetime64[D]")[e_ccode]

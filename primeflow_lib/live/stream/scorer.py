@@ -267,7 +267,7 @@ class _Tape:
         "rx": np.int64, "c": np.int64, "u": np.int64, "t": np.int64, "wall": np.int64,
         "price": np.float64, "size": np.int64, "exch": np.int64, "flags": np.uint16,
         "bid": np.float64, "ask": np.float64, "code0": np.int8, "conf": np.int8, "late": np.bool_,
-        "seq": np.int64, "vseq": np.int64, "has_vseq": np.bool_, "idn": np.int64, "cum": np.int64,
+        "seq": np.int64, "vseq": np.int64, "has_vseq": np.bool_, "cum": np.int64,
         "sgroup": np.int64, "pid": object,
     }
 
@@ -625,8 +625,7 @@ class StreamScorer:
             "rx": grx, "c": c, "u": u, "t": ts, "wall": wall, "price": good["price"].to_numpy(np.float64),
             "size": size, "exch": pd.to_numeric(good["exchange"]).to_numpy(np.int64), "flags": flags,
             "bid": _col(good, "bid"), "ask": _col(good, "ask"), "code0": code0, "conf": conf, "late": late,
-            "seq": seq, "vseq": vseq, "has_vseq": has_vseq, "idn": CL.source_identity(vseq, has_vseq),
-            "cum": cum,
+            "seq": seq, "vseq": vseq, "has_vseq": has_vseq, "cum": cum,
             "sgroup": np.full(len(c), UNDECIDED, np.int64),
             "pid": good["print_id"].to_numpy(dtype=object) if "print_id" in good else np.full(len(c), None, object),
         })
@@ -941,7 +940,6 @@ class StreamScorer:
             "code0": np.full(2 * n, -1, np.int8), "conf": np.zeros(2 * n, np.int8),
             "late": np.ones(2 * n, np.bool_), "seq": np.full(2 * n, -1, np.int64),
             "vseq": np.full(2 * n, -1, np.int64), "has_vseq": np.zeros(2 * n, np.bool_),
-            "idn": np.full(2 * n, -1, np.int64),
             "cum": np.zeros(2 * n, np.int64), "sgroup": np.full(2 * n, NO_STRUCTURE, np.int64),
             "pid": np.full(2 * n, None, object),
         })
