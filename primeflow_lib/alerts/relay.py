@@ -73,7 +73,8 @@ log = logging.getLogger(__name__)
 Connect = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
 _HOST = socket.gethostname().replace("|", "_")
-_ACTIVE: set[str] = set()
+#: relays of this process inside drain() / holding() (nested blocks counted)
+_ACTIVE: dict[str, int] = {}
 _ACTIVE_LOCK = threading.Lock()
 
 
@@ -262,6 +263,43 @@ class Relay:
         report.elapsed_s = round(self.clock() - t0, 3)
         return report
 
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """While inside, this relay's claims count as alive to every relay of this process
+        (their :meth:`recover` leaves them alone, as it does a relay inside :meth:`drain`).
+        Wrap :meth:`claim_in` *and* the :meth:`deliver` that follows in one block: a claim left
+        when the block ends (the sender died in between) is re-queued by the next recover."""
+        with self._active():
+            yield
+
+    def claim_in(self, con: duckdb.DuckDBPyConnection, due: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Claim ``due`` (``(alert_key, channel)`` of pending rows, oldest first) in the caller's
+        open transaction: the rows that pacing allows now, as :meth:`drain` would claim them
+        (rows of a channel this relay disabled are skipped; quarantined ones refused). Rows not
+        claimed stay pending for :meth:`drain`. Call inside :meth:`holding` and pass the rows to
+        :meth:`deliver` once the transaction has committed.
+
+        The streaming path's writer uses it to claim a commit's alerts in the commit itself and
+        send them at once, without a claim transaction of its own."""
+        self._refused = 0
+        due = [(k, c) for k, c in due if c not in self._disabled]
+        rows, _waits = self._claim_due(con, due, _ts(self.clock()))
+        return rows
+
+    def deliver(self, rows: list[dict[str, Any]], max_seconds: float = 30.0) -> RelayReport:
+        """Send rows this relay claimed with :meth:`claim_in` (each POST, then its mark in a
+        short transaction, exactly as :meth:`drain` does). A row that must wait (pacing after
+        a 429, a retry) goes back to pending for :meth:`drain`."""
+        t0 = self.clock()
+        report = RelayReport(refused_quarantined=self._refused, failed_permanent=self._refused)
+        self._refused = 0
+        with self._active():
+            for row in rows:
+                self._deliver(row, t0 + max(0.0, max_seconds), report)
+        report.disabled_channels = sorted(self._disabled)
+        report.elapsed_s = round(self.clock() - t0, 3)
+        return report
+
     def recover(self) -> int:
         """Re-queue rows left in ``sending`` by a relay that died (or whose lease expired).
 
@@ -304,12 +342,15 @@ class Relay:
     @contextlib.contextmanager
     def _active(self) -> Iterator[None]:
         with _ACTIVE_LOCK:
-            _ACTIVE.add(self.relay_id)
+            _ACTIVE[self.relay_id] = _ACTIVE.get(self.relay_id, 0) + 1
         try:
             yield
         finally:
             with _ACTIVE_LOCK:
-                _ACTIVE.discard(self.relay_id)
+                if _ACTIVE[self.relay_id] > 1:
+                    _ACTIVE[self.relay_id] -= 1
+                else:
+                    del _ACTIVE[self.relay_id]
 
     def _owner_alive(self, owner: str | None) -> bool | None:
         """False: the claimer is certainly gone; True: alive; None: cannot tell (lease applies)."""
@@ -359,6 +400,16 @@ class Relay:
         """
         now_dt = _ts(now)
         due, next_due = outbox.due_rows(con, now_dt, self.batch_size, list(self._disabled))
+        rows, waits = self._claim_due(con, due, now_dt)
+        if next_due is not None:
+            waits.append(max(0.0, (next_due - now_dt).total_seconds()))
+        return rows, waits
+
+    def _claim_due(
+        self, con: duckdb.DuckDBPyConnection, due: list[tuple[str, str]], now_dt: dt.datetime
+    ) -> tuple[list[dict[str, Any]], list[float]]:
+        """Claim the rows of ``due`` that pacing allows now; the claimed rows whose signal
+        references a quarantined print are refused (``failed_permanent``) instead."""
         picks, waits = self._pick(due)
         rows = outbox.claim(con, picks, self.relay_id, now_dt) if picks else []
         if rows:
@@ -366,8 +417,6 @@ class Relay:
             if refused:
                 self._refused += len(refused)
                 log.warning("refused %d alert(s) whose signal references a quarantined print", len(refused))
-        if next_due is not None:
-            waits.append(max(0.0, (next_due - now_dt).total_seconds()))
         return rows, waits
 
     def _pick(self, due: list[tuple[str, str]]) -> tuple[list[str], list[float]]:

@@ -33,6 +33,7 @@ import pandas as pd
 
 from primeflow_lib import warehouse as db
 from primeflow_lib.alerts.outbox import (
+    OUTBOX,
     AlertInputs,
     delivered_alerts,
     enqueue_alerts,
@@ -135,12 +136,20 @@ class StreamStore:
     # ------------------------------------------------------------------ writes
 
     def commit(self, step: StepResult, cfg: dict[str, Any], *, day: dt.date, now: dt.datetime | None = None,
-               on_alerts: Callable[[int], None] | None = None) -> int:
+               on_alerts: Callable[[int, list[dict[str, Any]]], None] | None = None,
+               claim: Callable[[duckdb.DuckDBPyConnection, list[tuple[str, str]]], list[dict[str, Any]]] | None = None,
+               ) -> int:
         """Store one scoring step; returns the alerts enqueued. Two transactions: the signals
-        and their outbox rows first (then ``on_alerts(n)``: the relay may send them while the
+        and their outbox rows first (then ``on_alerts(n, claimed)``: they may be sent while the
         rest is written), then the step's quarantine rows and divergences. A kill between the
         two loses nothing: recovery scores the journal again and rewrites both (each write is
         idempotent).
+
+        ``claim`` (:meth:`~primeflow_lib.alerts.relay.Relay.claim_in` of a relay holding its
+        claims) claims the step's pending alerts inside the first transaction; the rows it
+        claimed are passed to ``on_alerts`` to be delivered at once (the others stay pending
+        for the relay's drain). A kill after the commit leaves them ``sending`` by a dead
+        relay: the next relay re-queues and sends them (at least once).
 
         The alert rules, earnings dates and the session's rule hits are read at the first
         commit and kept (:class:`~primeflow_lib.alerts.outbox.AlertInputs`): only this store
@@ -156,12 +165,12 @@ class StreamStore:
                     earn = cur.execute(f"SELECT * FROM {sd.EARNINGS.fqn}").df()
                     self._alert_inputs = AlertInputs(rules=load_rules(cur, cfg), earnings=earn if len(earn) else None)
             try:
-                n = self._commit_signals(step, cfg, now)
+                n, claimed = self._commit_signals(step, cfg, now, claim)
             except BaseException:
                 self._alert_inputs = None  # its rule state may hold hits that were not stored
                 raise
             if on_alerts is not None:
-                on_alerts(n)
+                on_alerts(n, claimed)
         if not (len(step.quarantine) or step.divergences):
             return n
         with self.cursor() as cur, db.transaction(cur):
@@ -179,8 +188,11 @@ class StreamStore:
                 db.upsert_rows(cur, ss.STREAM_DIVERGENCES, divergence_frame(step.divergences, self.stream_id, day, now))
         return n
 
-    def _commit_signals(self, step: StepResult, cfg: dict[str, Any], now: dt.datetime) -> int:
-        """The signals and their outbox rows, in one transaction; returns the alerts enqueued."""
+    def _commit_signals(self, step: StepResult, cfg: dict[str, Any], now: dt.datetime,
+                        claim: Callable[[duckdb.DuckDBPyConnection, list[tuple[str, str]]], list[dict[str, Any]]]
+                        | None = None) -> tuple[int, list[dict[str, Any]]]:
+        """The signals and their outbox rows, in one transaction; returns the alerts enqueued
+        and the rows ``claim`` claimed (see :meth:`commit`)."""
         with self.cursor() as cur, db.transaction(cur):
             sig = db.conform(ss.STREAM_SIGNALS, step.signals[SIGNALS.column_names].assign(
                 stream_id=self.stream_id, emitted_at=now))
@@ -190,7 +202,14 @@ class StreamStore:
                 cur.execute(f"INSERT INTO stream.signals ({cols}) SELECT {cols} FROM _pf_s ON CONFLICT DO NOTHING")
             finally:
                 cur.unregister("_pf_s")
-            return enqueue_alerts(cur, step.signals, cfg, now=now, inputs=self._alert_inputs)
+            n = enqueue_alerts(cur, step.signals, cfg, now=now, inputs=self._alert_inputs)
+            if claim is None:
+                return n, []
+            # the step's alerts still pending: the new ones, and any a crash left unsent
+            due = cur.execute(f"SELECT alert_key, channel FROM {OUTBOX} WHERE status = 'pending' "
+                              "AND signal_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY created_at, alert_key",
+                              [step.signals["signal_id"].astype(str).tolist()]).fetchall()
+            return n, (claim(cur, [(k, c) for k, c in due]) if due else [])
 
     def delivered(self, signal_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         """The outbox rows and rule hits of ``signal_ids`` as JSON records (``alerts``,

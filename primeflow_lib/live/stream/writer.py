@@ -93,7 +93,7 @@ class WriterProcess:
     """The child process (see module doc) and the service's side of it.
 
     Callbacks (called on the listener thread): ``on_alerts(n)`` after a commit enqueued ``n``
-    alerts, ``on_batch(name)`` after an inbox batch is written, ``on_counts(dict)`` with the
+    alerts (sent by then, unless a channel must wait), ``on_batch(name)`` after an inbox batch is written, ``on_counts(dict)`` with the
     outbox counts after a heartbeat, ``on_error(text)`` for a task that failed (the writer
     carries on).
     """
@@ -366,14 +366,18 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
 
     def relay_loop() -> None:
         relay = Relay(store.cursor, channels, db_retry_s=30.0)
-        # rows a relay left in 'sending' come from an earlier writer (or a drain of this one that
-        # failed): this is the database's only relay, so it recovers at its first drain, after
-        # a failed one and once a minute, not at every drain (a transaction each)
+        # rows a relay left in 'sending' come from an earlier writer (or a drain or a commit's
+        # sending of this one that failed): these are the database's only relays, so it
+        # recovers at its first drain, after a failed one and once a minute, not at every
+        # drain (a transaction each)
         recover_at = 0.0
         try:
             while not stopping.is_set():
                 wake.wait(timeout=1.0)
                 wake.clear()
+                if recover_soon.is_set():
+                    recover_soon.clear()
+                    recover_at = 0.0
                 upto = drains.starting()
                 try:
                     recover = time.monotonic() >= recover_at
@@ -407,13 +411,30 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     relay_thread = threading.Thread(target=relay_loop, name="relay", daemon=True) if settings.relay else None
+    # A commit claims its alerts in its own transaction and this thread sends them right after
+    # it (no claim transaction, no hand-over to the relay thread); the relay thread drains what
+    # is left: retries, paced rows, heartbeats, a failed sending's rows (after its recover).
+    sender = Relay(store.cursor, channels, db_retry_s=30.0) if settings.relay else None
+    recover_soon = threading.Event()
     if relay_thread is not None:
         relay_thread.start()
     answers.put(("ready", None))
 
-    def enqueued(n: int) -> None:
+    def enqueued(n: int, claimed: list[dict[str, Any]]) -> None:
         answers.put(("alerts", n))
-        if n:
+        left = n > len(claimed)
+        if claimed and sender is not None:
+            try:
+                rep = sender.deliver(claimed, max_seconds=relay_wait_s)
+            except Exception as exc:  # noqa: BLE001 - its claims are re-queued by the relay thread
+                relay_error.append(redact(f"relay: {type(exc).__name__}: {exc}"))
+                answers.put(("error", relay_error[-1]))
+                recover_soon.set()
+                left = True
+            else:
+                done = rep.sent + rep.failed_permanent - rep.refused_quarantined
+                left = done < len(claimed) or n > len(claimed) + rep.refused_quarantined
+        if left:
             drains.committed()
             wake.set()
 
@@ -438,7 +459,12 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
             try:
                 if kind == "commit":
                     step = merge_steps([args[0], *(a[0] for a in take_commits(waiting))])
-                    store.commit(step, settings.cfg, day=settings.day, on_alerts=enqueued)
+                    if sender is None:
+                        store.commit(step, settings.cfg, day=settings.day, on_alerts=enqueued)
+                    else:
+                        with sender.holding():
+                            store.commit(step, settings.cfg, day=settings.day, on_alerts=enqueued,
+                                         claim=sender.claim_in)
                     wait_for_relay()
                 elif kind == "batch":
                     write_batch_files(*args)
@@ -459,6 +485,8 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
         wake.set()
         if relay_thread is not None:
             relay_thread.join(timeout=float(scfg.get("relay_final_seconds", 10.0)) + 30)
+        if sender is not None:
+            sender.close()
         store.close()
         gc.unfreeze()  # the interpreter's exit may collect them again (extensions check for leaks)
         answers.put(("stopped", None))
