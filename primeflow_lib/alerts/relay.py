@@ -6,6 +6,12 @@ One cycle per alert::
     send    one POST per part, paced per destination      (no DuckDB connection is open)
     mark    connect; UPDATE sent | failed_permanent | pending + next_attempt_at; COMMIT; close
 
+A writer that enqueues rows may claim them in its own transaction instead
+(:meth:`Relay.claim_in`, same pacing and quarantine checks) and send them right after its commit
+(:meth:`Relay.deliver`: send and mark as above), inside :meth:`Relay.holding` so that no other
+relay of the process takes the claims back meanwhile; the streaming path's writer does so, which
+saves a claim transaction per commit and the hand-over to a relay thread.
+
 Guarantees:
 
 * **At least once.** A row is marked only after its POST returned. If the relay dies between

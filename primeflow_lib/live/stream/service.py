@@ -52,6 +52,7 @@ import pandas as pd
 from primeflow_lib.alerts.routing import resolve_channels
 from primeflow_lib.live.inbox import inbox_path
 from primeflow_lib.live.stream.journal import Journal, from_arrow
+from primeflow_lib.live.stream.priority import favour_writer, writer_priority
 from primeflow_lib.live.stream.scorer import (
     INT64_MIN,
     Divergence,
@@ -120,6 +121,9 @@ class ServiceReport:
     gaps: list[str] = field(default_factory=list)
     flushed: bool = False
     last_error: str | None = None
+    #: how the writer was put ahead of the scoring loop: ``writer``, ``scoring loop`` or ``off``
+    #: (``stream.writer_priority``, :mod:`~primeflow_lib.live.stream.priority`)
+    writer_priority: str = "off"
 
 
 class StreamService:
@@ -163,6 +167,7 @@ class StreamService:
         self.preload = list(preload or [])
         self.alert_inputs = alert_inputs
         self.switch_interval = switch_interval_s(self.scfg)  # a bad value fails here, before anything runs
+        self.writer_levels = writer_priority(self.scfg.get("writer_priority"))
         self.market = SessionMarket(day, cfg, loader)
         self.scorer = StreamScorer(day, cfg, self.market, source=f"{source.name}:{stream_id}")
         self.report = ServiceReport(stream_id=stream_id, trade_date=day)
@@ -211,6 +216,7 @@ class StreamService:
             self.journal.close()
             self._close_trace()
             raise
+        self.report.writer_priority = favour_writer(self.writer_levels, self.writer.priority_raised)
         try:
             if self.preload:
                 self.market.ensure(self.preload)
@@ -648,6 +654,7 @@ class StreamService:
             "contracts_without_chain": sc.counts["contracts_without_chain"],
             "underlyings_without_bars": sc.counts["underlyings_without_bars"],
             "timings_s": {k: round(v, 3) for k, v in sc.timings.items()},
+            "writer_priority": self.report.writer_priority,
             "last_error": self.report.last_error, "db": str(self.db_path),
         }
         write_status(self.root, self.stream_id, status)

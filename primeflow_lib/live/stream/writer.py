@@ -44,6 +44,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from primeflow_lib.live.stream.priority import raise_own_priority, writer_priority
 from primeflow_lib.redact import redact
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ class WriterProcess:
         self._proc = ctx.Process(target=_child_main, args=(settings, self._tasks, self._answers, os.getpid()),
                                  name=f"stream-writer-{settings.stream_id}", daemon=True)
         self._listener: threading.Thread | None = None
+        #: the child lowered its niceness by ``stream.writer_priority`` (see :mod:`.priority`)
+        self.priority_raised = False
         self._reply: queue.Queue = queue.Queue()
         self._stopped = threading.Event()
 
@@ -129,6 +132,7 @@ class WriterProcess:
                                       f"{timeout_s:g} s") from None
                 continue
             if kind == "ready":
+                self.priority_raised = bool(payload)
                 break
             if kind == "fatal":
                 self._proc.join(timeout=10)
@@ -339,6 +343,8 @@ def merge_steps(steps: list[Any]) -> Any:
 
 def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: int) -> None:
     die_with_parent(parent_pid)
+    # before any thread starts (DuckDB's, the relay's, the queues'): they inherit it
+    raised = raise_own_priority(writer_priority((settings.cfg.get("stream") or {}).get("writer_priority")))
     # a group of its own: a SIGTERM or Ctrl-C to the service's process group (a supervisor, a
     # terminal) stops the service, which then stops the writer after its queued work; killed
     # with the group, the writer would lose that work and the service's stop would fail
@@ -418,7 +424,7 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
     recover_soon = threading.Event()
     if relay_thread is not None:
         relay_thread.start()
-    answers.put(("ready", None))
+    answers.put(("ready", raised))
 
     def enqueued(n: int, claimed: list[dict[str, Any]]) -> None:
         answers.put(("alerts", n))
