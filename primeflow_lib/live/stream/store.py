@@ -146,9 +146,9 @@ class StreamStore:
         idempotent).
 
         ``claim`` (:meth:`~primeflow_lib.alerts.relay.Relay.claim_in` of a relay holding its
-        claims) claims the step's pending alerts inside the first transaction; the rows it
-        claimed are passed to ``on_alerts`` to be delivered at once (the others stay pending
-        for the relay's drain). A kill after the commit leaves them ``sending`` by a dead
+        claims) claims the alerts this commit enqueued inside the first transaction; the rows
+        it claimed are passed to ``on_alerts`` to be delivered at once (the others, and older
+        pending rows of the same signals, stay pending for the relay's drain). A kill after the commit leaves them ``sending`` by a dead
         relay: the next relay re-queues and sends them (at least once).
 
         The alert rules, earnings dates and the session's rule hits are read at the first
@@ -205,10 +205,12 @@ class StreamStore:
             n = enqueue_alerts(cur, step.signals, cfg, now=now, inputs=self._alert_inputs)
             if claim is None:
                 return n, []
-            # the step's alerts still pending: the new ones, and any a crash left unsent
-            due = cur.execute(f"SELECT alert_key, channel FROM {OUTBOX} WHERE status = 'pending' "
-                              "AND signal_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY created_at, alert_key",
-                              [step.signals["signal_id"].astype(str).tolist()]).fetchall()
+            # only the rows this transaction inserted (created now): older pending rows of these
+            # signals (a crash left them unsent) are the relay thread's, which may be claiming
+            # them right now; claiming them here too would conflict and fail this commit
+            due = cur.execute(f"SELECT alert_key, channel FROM {OUTBOX} WHERE status = 'pending' AND created_at = ? "
+                              "AND signal_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY alert_key",
+                              [now, step.signals["signal_id"].astype(str).tolist()]).fetchall()
             return n, (claim(cur, [(k, c) for k, c in due]) if due else [])
 
     def delivered(self, signal_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
