@@ -109,3 +109,15 @@ def test_the_writer_process_runs_the_configured_levels_ahead(tmp_path):
         assert niceness == {max(-20, mine - 3)}
     finally:
         w.stop()
+
+
+def test_a_bad_setting_stops_the_writer_at_start_with_the_settings_name(tmp_path):
+    from primeflow_lib.live.stream.writer import WriterError
+
+    cfg = copy.deepcopy(stream_cfg())
+    cfg.setdefault("stream", {})["writer_priority"] = 25
+    w = WriterProcess(WriterSettings(db_path=tmp_path / "stream-main.duckdb", stream_id="main", cfg=cfg, day=DAY,
+                                     inbox=tmp_path / "inbox", relay=False))
+    with pytest.raises(WriterError, match="stream.writer_priority"):
+        w.start()
+    assert not w.alive

@@ -344,7 +344,11 @@ def merge_steps(steps: list[Any]) -> Any:
 def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: int) -> None:
     die_with_parent(parent_pid)
     # before any thread starts (DuckDB's, the relay's, the queues'): they inherit it
-    raised = raise_own_priority(writer_priority((settings.cfg.get("stream") or {}).get("writer_priority")))
+    try:
+        raised = raise_own_priority(writer_priority((settings.cfg.get("stream") or {}).get("writer_priority")))
+    except ValueError as exc:  # reported to the parent, which raises it
+        answers.put(("fatal", f"stream writer: {exc}"))
+        return
     # a group of its own: a SIGTERM or Ctrl-C to the service's process group (a supervisor, a
     # terminal) stops the service, which then stops the writer after its queued work; killed
     # with the group, the writer would lose that work and the service's stop would fail
