@@ -148,8 +148,9 @@ class StreamStore:
         ``claim`` (:meth:`~primeflow_lib.alerts.relay.Relay.claim_in` of a relay holding its
         claims) claims the alerts this commit enqueued inside the first transaction; the rows
         it claimed are passed to ``on_alerts`` to be delivered at once (the others, and older
-        pending rows of the same signals, stay pending for the relay's drain). A kill after the commit leaves them ``sending`` by a dead
-        relay: the next relay re-queues and sends them (at least once).
+        pending rows of the same signals, stay pending for the relay's drain). A kill after the
+        commit leaves them ``sending`` by a dead relay: the next relay re-queues and sends them
+        (at least once).
 
         The alert rules, earnings dates and the session's rule hits are read at the first
         commit and kept (:class:`~primeflow_lib.alerts.outbox.AlertInputs`): only this store

@@ -94,9 +94,9 @@ class WriterProcess:
     """The child process (see module doc) and the service's side of it.
 
     Callbacks (called on the listener thread): ``on_alerts(n)`` after a commit enqueued ``n``
-    alerts (sent by then, unless a channel must wait), ``on_batch(name)`` after an inbox batch is written, ``on_counts(dict)`` with the
-    outbox counts after a heartbeat, ``on_error(text)`` for a task that failed (the writer
-    carries on).
+    alerts (sent by then, unless a channel must wait), ``on_batch(name)`` after an inbox batch
+    is written, ``on_counts(dict)`` with the outbox counts after a heartbeat, ``on_error(text)``
+    for a task that failed (the writer carries on).
     """
 
     def __init__(self, settings: WriterSettings, *, on_alerts: Callable[[int], None] | None = None,
