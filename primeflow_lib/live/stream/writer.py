@@ -432,19 +432,16 @@ def _child_main(settings: WriterSettings, tasks: Any, answers: Any, parent_pid: 
 
     def enqueued(n: int, claimed: list[dict[str, Any]]) -> None:
         answers.put(("alerts", n))
-        left = n > len(claimed)
-        if claimed and sender is not None:
+        finished = 0  # of the n: sent, or failed for good (refused at the claim included)
+        if n and sender is not None:
             try:
                 rep = sender.deliver(claimed, max_seconds=relay_wait_s)
+                finished = rep.sent + rep.failed_permanent
             except Exception as exc:  # noqa: BLE001 - its claims are re-queued by the relay thread
                 relay_error.append(redact(f"relay: {type(exc).__name__}: {exc}"))
                 answers.put(("error", relay_error[-1]))
                 recover_soon.set()
-                left = True
-            else:
-                done = rep.sent + rep.failed_permanent - rep.refused_quarantined
-                left = done < len(claimed) or n > len(claimed) + rep.refused_quarantined
-        if left:
+        if n > finished:  # pacing held some back, a send is to be retried, or the sending failed
             drains.committed()
             wake.set()
 
